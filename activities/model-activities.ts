@@ -1,0 +1,58 @@
+/**
+ * Model lookup, run as a local activity in the workflow worker: the workflow cannot read manifests itself,
+ * so it asks once per query and the answer is recorded in history (replays see the same model shape).
+ */
+import type { InferenceQuery, ModelDescriptor } from '../common/contracts';
+import type { SerflowConfig } from '../common/config';
+import { InvalidInputError, UnknownModelError, UnknownStageError } from '../common/errors';
+import type { ModelManifest } from '../models/manifest';
+import { ApplicationFailure } from '@temporalio/activity';
+
+export interface ModelActivityDeps {
+  /** Returns the manifest of a model, or throws UnknownModelError. */
+  manifest(name: string): ModelManifest;
+  config: Pick<SerflowConfig, 'activations' | 'stages'>;
+}
+
+/** Input dims of stage 1 with the batch dimension fixed to 1 (one query per workflow). */
+export function queryInputDims(manifest: ModelManifest): number[] {
+  const first = manifest.stages[0];
+  if (!first) throw new Error(`manifest of ${manifest.name} has no stages`);
+  return first.input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' ? d : -1));
+}
+
+/** Checks of a query that need the model but not the tensor data; throws our typed errors. */
+export function describeQuery(query: InferenceQuery, deps: ModelActivityDeps): ModelDescriptor {
+  const manifest = deps.manifest(query.model);
+  const stages = manifest.stages.length;
+  if (query.maxStage !== undefined && !(Number.isInteger(query.maxStage) && query.maxStage >= 1 && query.maxStage <= stages)) {
+    throw new UnknownStageError(`maxStage ${query.maxStage} is out of range: model ${query.model} has stages 1..${stages}`);
+  }
+  if (query.threshold !== undefined && !(query.threshold > 0 && query.threshold <= 1)) {
+    throw new InvalidInputError(`threshold ${query.threshold} is out of range (0, 1]`);
+  }
+  return {
+    model: manifest.name,
+    stages,
+    defaultThreshold: manifest.defaultThreshold,
+    inputDims: queryInputDims(manifest),
+    inlineActivationMaxBytes: deps.config.activations.inlineMaxBytes,
+    stageTimeoutMs: deps.config.stages.timeoutMs,
+    stageMaxAttempts: deps.config.stages.maxAttempts,
+  };
+}
+
+export function createModelActivities(deps: ModelActivityDeps) {
+  return {
+    async describeModel(query: InferenceQuery): Promise<ModelDescriptor> {
+      try {
+        return describeQuery(query, deps);
+      } catch (err) {
+        if (err instanceof UnknownModelError || err instanceof UnknownStageError || err instanceof InvalidInputError) {
+          throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });
+        }
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The stage activity: decode (or fetch) the incoming activation, validate it against the stage's input
+ * shape, run the stage's ONNX model, decide exit or continue, hand the next activation on (inline or
+ * claim-checked) and publish the stage outcome event.
+ *
+ * Dependencies are injected once per worker process (`createStageActivities(deps)`), so sessions and
+ * connections are not re-created per call and tests can pass their own.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { StageInput, StageOutput } from '../common/contracts';
+import { InvalidInputError, NON_RETRYABLE_ERROR_TYPES, UnknownModelError, UnknownStageError } from '../common/errors';
+import type { StageEvent } from '../common/events';
+import { STAGE_EVENT_VERSION } from '../common/events';
+import { stageTaskQueue, type Backend } from '../common/naming';
+import { validateTensor } from '../common/tensor-codec';
+import { softmaxMax } from '../models/manifest';
+import { shouldExit } from '../workflows/exit-rule';
+import type { ActivationStore } from './activation-store';
+import type { StageRunner } from './inference-pool';
+import type { StageEventPublisher } from './stage-events';
+
+/** What one stage worker serves. */
+export interface ServedStage {
+  model: string;
+  stage: number;
+  /** Number of stages of the model (K). */
+  stages: number;
+  /** Expected input dims; -1 for the free batch dimension. */
+  inputDims: number[];
+  backend: Backend;
+  runner: StageRunner;
+}
+
+export interface StageActivityDeps {
+  served: ServedStage;
+  store: ActivationStore;
+  events: StageEventPublisher;
+  /** Identity reported in results and events (host:pid or the worker's name). */
+  worker: string;
+  now?: () => number;
+}
+
+const NON_RETRYABLE = new Set<string>(NON_RETRYABLE_ERROR_TYPES);
+
+/** Convert a failure to the ApplicationFailure Temporal sees: our input errors are non-retryable. */
+function toFailure(err: unknown): unknown {
+  if (err instanceof Error && NON_RETRYABLE.has(err.name)) {
+    return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });
+  }
+  return err;
+}
+
+function checkServed(input: StageInput, served: ServedStage): void {
+  if (input.model !== served.model) {
+    throw new UnknownModelError(
+      `model ${JSON.stringify(input.model)} is not served on this queue (worker serves ${served.model} stage ${served.stage})`,
+    );
+  }
+  if (!Number.isInteger(input.stage) || input.stage !== served.stage) {
+    throw new UnknownStageError(
+      `stage ${input.stage} of ${input.model} is not served on this queue (worker serves stage ${served.stage} of ${served.stages})`,
+    );
+  }
+  if (!Number.isInteger(input.lastStage) || input.lastStage < input.stage || input.lastStage > served.stages) {
+    throw new UnknownStageError(`lastStage ${input.lastStage} is out of range: ${input.model} has stages 1..${served.stages}`);
+  }
+  if (!(input.threshold > 0 && input.threshold <= 1)) {
+    throw new InvalidInputError(`threshold ${input.threshold} is out of range (0, 1]`);
+  }
+}
+
+export function createStageActivities(deps: StageActivityDeps) {
+  const { served, store, events, worker } = deps;
+  const now = deps.now ?? Date.now;
+  const taskQueue = stageTaskQueue(served.model, served.stage, served.backend);
+
+  async function runStage(input: StageInput): Promise<StageOutput> {
+    const info = Context.current().info;
+    const startedAt = now();
+    const scheduledAt = info.currentAttemptScheduledTimestampMs;
+    const base = {
+      v: STAGE_EVENT_VERSION,
+      queryId: input.queryId,
+      // Always set for activities of a workflow; standalone activities (no workflow) fall back to the query id.
+      workflowId: info.workflowExecution?.workflowId ?? input.queryId,
+      runId: info.workflowExecution?.runId ?? '',
+      model: input.model,
+      stage: input.stage,
+      backend: served.backend,
+      worker,
+      attempt: info.attempt,
+      queueMs: Math.max(0, startedAt - scheduledAt),
+      scheduledAt,
+      startedAt,
+    } as const;
+    const where = `query ${input.queryId}, ${input.model} stage ${input.stage} input`;
+    let data: Float32Array;
+    try {
+      checkServed(input, served);
+      data = await store.fetch(input.activation, where);
+      validateTensor(data, input.activation.dims, served.inputDims, where);
+    } catch (err) {
+      const failure = toFailure(err);
+      if (failure !== err) {
+        const e = err as Error;
+        await events.publish({
+          ...base,
+          type: 'stage.failed',
+          errorType: e.name,
+          message: e.message,
+          serviceMs: 0,
+          finishedAt: now(),
+        });
+      }
+      throw failure;
+    }
+
+    const out = await served.runner.run(data, input.activation.dims);
+    const { label, confidence } = softmaxMax(out.logits);
+    const exited = shouldExit(confidence, input.threshold, input.stage, input.lastStage);
+    let activation: StageOutput['activation'];
+    if (!exited) {
+      if (!out.activation || !out.activationDims) {
+        throw ApplicationFailure.nonRetryable(`stage ${input.stage} produced no activation`, 'ModelError');
+      }
+      // Key per workflow run and stage: a retried attempt overwrites its own object instead of leaking one.
+      const key = `${base.workflowId}/${base.runId}/stage-${input.stage}`;
+      activation = await store.toRef(out.activation, out.activationDims, key, input.inlineActivationMaxBytes);
+    }
+    const finishedAt = now();
+    const event: StageEvent = exited
+      ? { ...base, type: 'stage.exited', label, confidence, threshold: input.threshold, confident: confidence >= input.threshold, serviceMs: out.serviceMs, finishedAt }
+      : { ...base, type: 'stage.continued', label, confidence, threshold: input.threshold, serviceMs: out.serviceMs, finishedAt };
+    await events.publish(event);
+    return {
+      stage: input.stage,
+      label,
+      confidence,
+      exited,
+      activation,
+      backend: served.backend,
+      taskQueue,
+      worker,
+      attempt: info.attempt,
+      queueMs: base.queueMs,
+      serviceMs: out.serviceMs,
+      handlerMs: finishedAt - startedAt,
+      startedAt,
+      finishedAt,
+    };
+  }
+
+  return { runStage };
+}

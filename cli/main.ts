@@ -1,0 +1,151 @@
+/** The `serflow` command line. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { loadConfig, type SerflowConfig } from '../common/config';
+import { SerflowClient } from '../client';
+import { SEARCH_ATTRIBUTES } from '../common/naming';
+import { startStack } from '../deploy/local/stack';
+import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
+import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload } from './workload';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function threshold(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a number in (0, 1], got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A progress bar on stderr (so stdout stays clean for --json), drawn only on a terminal. */
+function progressBar(label: string, total: number): { update(done: number): void; stop(): void } {
+  if (!process.stderr.isTTY) {
+    let last = -1;
+    return {
+      update(done) {
+        const pct = Math.floor((done / total) * 10);
+        if (pct !== last) {
+          last = pct;
+          process.stderr.write(`[serflow] ${label}: ${done}/${total}\n`);
+        }
+      },
+      stop() {},
+    };
+  }
+  const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta}s`, stream: process.stderr }, Presets.shades_classic);
+  bar.start(total, 0);
+  return { update: (d) => bar.update(d), stop: () => bar.stop() };
+}
+
+async function infer(config: SerflowConfig, o: { model?: string; samples: number; threshold?: number; json?: boolean; concurrency: number; seed: number }) {
+  const client = await SerflowClient.connect({ config });
+  try {
+    const model = o.model ?? config.defaultModel;
+    const bar = progressBar(`infer ${model}`, o.samples);
+    const { summary } = await runWorkload(client, {
+      model,
+      samples: o.samples,
+      threshold: o.threshold,
+      concurrency: o.concurrency,
+      seed: o.seed,
+      onProgress: (d) => bar.update(d),
+    });
+    bar.stop();
+    console.log(o.json ? JSON.stringify(summary) : formatSummary(summary));
+    if (summary.failed > 0) process.exitCode = 1;
+  } finally {
+    await client.close();
+  }
+}
+
+async function demo(config: SerflowConfig, o: { samples: number }) {
+  const log = (l: string) => console.error(`[serflow] ${l}`);
+  const stack = await startStack({ config, onProgress: log });
+  try {
+    console.log(describeStack(stack.info));
+    const client = await SerflowClient.connect({
+      config,
+      temporalAddress: stack.info.temporalAddress,
+      natsUrl: stack.info.natsUrl,
+      namespace: stack.info.namespace,
+    });
+    try {
+      const bar = progressBar('demo workload', o.samples);
+      const { summary } = await runWorkload(client, {
+        model: config.defaultModel,
+        samples: o.samples,
+        concurrency: DEFAULT_INFER_CONCURRENCY,
+        onProgress: (d) => bar.update(d),
+      });
+      bar.stop();
+      console.log(formatSummary(summary));
+      if (summary.failed > 0) process.exitCode = 1;
+    } finally {
+      await client.close();
+    }
+    console.log(
+      `\nEvery query is a workflow: open ${stack.info.temporalUiUrl ?? 'the Temporal UI'} while a stack runs (\`serflow up\`), ` +
+        `or list them: temporal workflow list --address ${stack.info.temporalAddress} --query '${SEARCH_ATTRIBUTES.exitStage.name} = 2'`,
+    );
+  } finally {
+    log('stopping the stack');
+    await stack.stop();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('serflow')
+    .description('Cost-optimal, SLO-aware serving of early-exit models on Temporal, NATS JetStream and ONNX Runtime')
+    .showHelpAfterError();
+  const config = () => loadConfig();
+
+  program
+    .command('up')
+    .description('start the embedded stack (Temporal dev server, nats-server, workers); Ctrl-C stops it')
+    .option('--detach', 'return once everything is ready; stop later with `serflow down`')
+    .option('--model <name...>', 'models to start stage pools for (default: the default model)')
+    .action(async (o: { detach?: boolean; model?: string[] }) => upCommand(config(), { detach: o.detach, models: o.model }));
+
+  program
+    .command('down')
+    .description('stop the stack started by `serflow up --detach`')
+    .action(async () => downCommand(config()));
+
+  program
+    .command('status')
+    .description('what is running and where')
+    .option('--json', 'one JSON object')
+    .action(async (o: { json?: boolean }) => {
+      const s = await collectStatus(config());
+      console.log(o.json ? JSON.stringify(s) : formatStatus(s));
+    });
+
+  program
+    .command('infer')
+    .description('send held-out samples through the running stack and report accuracy, exits and latency')
+    .option('--model <name>', 'model (default: the configured default model)')
+    .addOption(new Option('--samples <n>', 'number of held-out samples').argParser(positiveInt).default(200))
+    .addOption(new Option('--threshold <t>', 'exit threshold on max softmax (default: the manifest default)').argParser(threshold))
+    .addOption(new Option('--concurrency <n>', 'queries in flight').argParser(positiveInt).default(DEFAULT_INFER_CONCURRENCY))
+    .addOption(new Option('--seed <n>', 'seed of the sample choice').argParser(positiveInt).default(1))
+    .option('--json', 'print one JSON object')
+    .action(async (o) => infer(config(), o));
+
+  program
+    .command('demo')
+    .description('start the stack, run a short workload with progress, print the summary, stop')
+    .addOption(new Option('--samples <n>', 'number of held-out samples').argParser(positiveInt).default(200))
+    .action(async (o: { samples: number }) => demo(config(), o));
+
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    console.error(`serflow: ${(err as Error)?.message ?? String(err)}`);
+    process.exit(1);
+  });

@@ -1,0 +1,181 @@
+/** `serflow up`, `down`, `status`: run, stop and inspect the embedded stack. */
+import { Connection } from '@temporalio/client';
+import type { SerflowConfig } from '../common/config';
+import { connectNats } from '../infra/nats';
+import { isAlive, stopPid } from '../deploy/local/processes';
+import { startStack, type RunningStack, type StackInfo } from '../deploy/local/stack';
+import { readStateFile, removeStateFile, stateFilePath, writeStateFile } from '../deploy/local/state-file';
+import { listWorkers, type WorkerRecord } from '../workers/worker-status';
+
+const log = (line: string) => console.error(`[serflow] ${line}`);
+
+/** Refuse to start a second stack over a recorded one that is still alive. */
+function assertNoLiveStack(config: SerflowConfig): void {
+  const state = readStateFile(config.homeDir);
+  if (!state) return;
+  const alive = state.processes.filter((p) => isAlive(p.pid));
+  if (alive.length > 0) {
+    throw new Error(
+      `a stack is already running (pids ${alive.map((p) => p.pid).join(', ')}, recorded in ${stateFilePath(config.homeDir)}); ` +
+        'stop it with `serflow down` first',
+    );
+  }
+  removeStateFile(config.homeDir);
+}
+
+export function describeStack(info: StackInfo): string {
+  return [
+    `Temporal:    ${info.temporalAddress} (namespace ${info.namespace})${info.embeddedTemporal ? ' [embedded]' : ''}`,
+    `Temporal UI: ${info.temporalUiUrl ?? '(external cluster: use its UI)'}`,
+    `NATS:        ${info.natsUrl}${info.embeddedNats ? ' [embedded]' : ''}`,
+    `models:      ${info.models.join(', ')}`,
+    `data dir:    ${info.dataDir}`,
+  ].join('\n');
+}
+
+export async function upCommand(config: SerflowConfig, opts: { detach?: boolean; models?: string[] }): Promise<void> {
+  assertNoLiveStack(config);
+  const stack: RunningStack = await startStack({ config, models: opts.models, detached: opts.detach, onProgress: log });
+  if (opts.detach) {
+    writeStateFile(config.homeDir, stack.info);
+    console.log(describeStack(stack.info));
+    console.log(`state: ${stateFilePath(config.homeDir)}; stop with \`serflow down\``);
+    process.exit(0);
+  }
+  writeStateFile(config.homeDir, stack.info);
+  console.log(describeStack(stack.info));
+  console.log('running; Ctrl-C stops everything');
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      log(`${sig}: stopping workers (draining), then servers`);
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  await stack.stop();
+  removeStateFile(config.homeDir);
+  log('stopped');
+}
+
+export async function downCommand(config: SerflowConfig): Promise<void> {
+  const state = readStateFile(config.homeDir);
+  if (!state) {
+    console.log(`no stack recorded in ${stateFilePath(config.homeDir)}; nothing to stop`);
+    return;
+  }
+  const workers = state.processes.filter((p) => p.role === 'worker');
+  const servers = state.processes.filter((p) => p.role !== 'worker');
+  log(`stopping ${workers.length} workers, then ${servers.map((s) => s.name).join(' and ') || 'no servers'}`);
+  await Promise.all(workers.map((p) => stopPid(p.pid)));
+  await Promise.all(servers.map((p) => stopPid(p.pid)));
+  removeStateFile(config.homeDir);
+  console.log('stopped');
+}
+
+export interface PoolStatus {
+  taskQueue: string;
+  role: WorkerRecord['role'];
+  model?: string;
+  stage?: number;
+  backend?: string;
+  workers: Pick<WorkerRecord, 'id' | 'pid' | 'state' | 'slots' | 'inFlight' | 'completed' | 'failed' | 'eventLoopDelayMs'>[];
+}
+
+export interface StatusReport {
+  running: boolean;
+  temporalAddress: string | null;
+  temporalUiUrl: string | null;
+  temporalReachable: boolean;
+  namespace: string;
+  natsUrl: string | null;
+  natsReachable: boolean;
+  pools: PoolStatus[];
+  processes: (StackInfo['processes'][number] & { alive: boolean })[];
+  stateFile: string | null;
+}
+
+export async function collectStatus(config: SerflowConfig): Promise<StatusReport> {
+  const state = readStateFile(config.homeDir);
+  const temporalAddress = config.temporal.address ?? state?.temporalAddress ?? null;
+  const natsUrl = config.nats.url ?? state?.natsUrl ?? null;
+  let temporalReachable = false;
+  if (temporalAddress) {
+    try {
+      const conn = await Connection.connect({ address: temporalAddress, connectTimeout: 2_000 });
+      await conn.workflowService.getSystemInfo({});
+      temporalReachable = true;
+      await conn.close();
+    } catch {
+      temporalReachable = false;
+    }
+  }
+  let natsReachable = false;
+  const pools = new Map<string, PoolStatus>();
+  if (natsUrl) {
+    try {
+      const nc = await connectNats(natsUrl, 'serflow-status', 2_000);
+      natsReachable = true;
+      try {
+        for (const w of await listWorkers(nc)) {
+          const pool = pools.get(w.taskQueue) ?? {
+            taskQueue: w.taskQueue,
+            role: w.role,
+            model: w.model,
+            stage: w.stage,
+            backend: w.backend,
+            workers: [],
+          };
+          pool.workers.push({
+            id: w.id,
+            pid: w.pid,
+            state: w.state,
+            slots: w.slots,
+            inFlight: w.inFlight,
+            completed: w.completed,
+            failed: w.failed,
+            eventLoopDelayMs: w.eventLoopDelayMs,
+          });
+          pools.set(w.taskQueue, pool);
+        }
+      } finally {
+        await nc.close();
+      }
+    } catch {
+      natsReachable = false;
+    }
+  }
+  const processes = (state?.processes ?? []).map((p) => ({ ...p, alive: isAlive(p.pid) }));
+  return {
+    running: temporalReachable && natsReachable,
+    temporalAddress,
+    temporalUiUrl: state?.temporalUiUrl ?? null,
+    temporalReachable,
+    namespace: state?.namespace ?? config.temporal.namespace,
+    natsUrl,
+    natsReachable,
+    pools: [...pools.values()],
+    processes,
+    stateFile: state ? stateFilePath(config.homeDir) : null,
+  };
+}
+
+export function formatStatus(s: StatusReport): string {
+  const lines = [
+    `Temporal:    ${s.temporalAddress ?? '(none)'} ${s.temporalAddress ? (s.temporalReachable ? 'up' : 'UNREACHABLE') : ''}`,
+    `Temporal UI: ${s.temporalUiUrl ?? '-'}`,
+    `NATS:        ${s.natsUrl ?? '(none)'} ${s.natsUrl ? (s.natsReachable ? 'up' : 'UNREACHABLE') : ''}`,
+    'pools:',
+  ];
+  if (s.pools.length === 0) lines.push('  (no live workers)');
+  for (const p of s.pools) {
+    const busy = p.workers.reduce((n, w) => n + w.inFlight, 0);
+    const done = p.workers.reduce((n, w) => n + w.completed, 0);
+    const lag = Math.max(...p.workers.map((w) => w.eventLoopDelayMs.p99));
+    lines.push(
+      `  ${p.taskQueue.padEnd(28)} ${String(p.workers.length).padStart(2)} worker(s)  in-flight ${busy}  completed ${done}  event-loop p99 ${lag.toFixed(1)} ms  [${p.workers.map((w) => `${w.pid}:${w.state}`).join(' ')}]`,
+    );
+  }
+  if (!s.running) lines.push('stack is not running: start it with `serflow up --detach`');
+  return lines.join('\n');
+}

@@ -1,0 +1,180 @@
+/**
+ * The one typed, validated configuration of SERFLOW.
+ *
+ * Sources, later ones winning: built-in defaults (the `DEFAULT_*` constants, each explained below) → a JSON file
+ * (`SERFLOW_CONFIG` or `./serflow.config.json` when present; or inline JSON in `SERFLOW_CONFIG_JSON`, which is how
+ * the embedded stack hands its configuration to the worker processes it starts) → environment variables
+ * (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `NATS_URL`, `SERFLOW_HOME`) → explicit overrides (CLI flags).
+ * `loadConfig` validates everything with field-named errors (`workers.stageConcurrency: expected a positive integer`).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { DEFAULT_HOME_DIR, MODELS_DIR } from './paths';
+
+/** Model served when a command or query names none: the committed 4-stage MNIST early-exit CNN. */
+export const DEFAULT_MODEL = 'mnist-ee';
+
+/** Temporal namespace used unless configured; the dev server always creates it. */
+export const DEFAULT_NAMESPACE = 'default';
+
+/**
+ * Activations larger than this (bytes, as encoded inline in a payload) go through the claim-check store.
+ * 16 KiB keeps the default model's image (3.1 KB raw, 4.2 KB base64) and small activations inline, while a
+ * workflow of 4 stages stays far below Temporal's 2 MB payload / 50 MB history limits even with wide variants.
+ */
+export const DEFAULT_INLINE_ACTIVATION_MAX_BYTES = 16 * 1024;
+
+/** Claim-checked activations expire after this long; a query far older than this cannot be resumed anyway. */
+export const DEFAULT_ACTIVATION_TTL_MS = 60 * 60 * 1000;
+
+/** Stage events are kept this long in JetStream: long enough for an autoscaler restart to replay its window. */
+export const DEFAULT_EVENTS_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Concurrent stage activities one stage-worker process accepts. Inference itself runs on
+ * `inferenceThreads` worker threads; extra slots overlap claim-check I/O and event publishing with compute.
+ */
+export const DEFAULT_STAGE_CONCURRENCY = 4;
+
+/**
+ * Inference threads per stage worker. One keeps (stages x threads) within the machine's cores on a 2-core
+ * box; the event loop stays free for pollers and heartbeats because `session.run()` blocks only its thread.
+ */
+export const DEFAULT_INFERENCE_THREADS = 1;
+
+/** ONNX Runtime intra-op threads per session; 1 avoids oversubscribing cores across stage workers. */
+export const DEFAULT_INTRA_OP_THREADS = 1;
+
+/**
+ * Start-to-close timeout of one stage attempt. A stage takes milliseconds; a worker that dies mid-attempt
+ * is detected after this long and the attempt is retried on another worker of the pool.
+ */
+export const DEFAULT_STAGE_TIMEOUT_MS = 10_000;
+
+/** Retries of a stage after retryable failures (worker lost, NATS hiccup); bad input is never retried. */
+export const DEFAULT_STAGE_MAX_ATTEMPTS = 10;
+
+/** How often a worker refreshes its liveness/load record; the record expires after 3 missed refreshes. */
+export const DEFAULT_WORKER_HEARTBEAT_MS = 2_000;
+
+const port = z.number().int().min(0).max(65535);
+
+export const configSchema = z.object({
+  /** Project-local state: data of the embedded stack, downloaded tools, the `up --detach` state file. */
+  homeDir: z.string().default(DEFAULT_HOME_DIR),
+  modelsDir: z.string().default(MODELS_DIR),
+  defaultModel: z.string().min(1).default(DEFAULT_MODEL),
+  temporal: z
+    .object({
+      /** host:port of an existing Temporal frontend; unset = start the embedded dev server. */
+      address: z.string().min(1).optional(),
+      namespace: z.string().min(1).default(DEFAULT_NAMESPACE),
+      /** Embedded dev server ports; 0 = pick a free one. */
+      port: port.default(0),
+      uiPort: port.default(0),
+    })
+    .prefault({}),
+  nats: z
+    .object({
+      /** URL of an existing NATS server with JetStream; unset = start the embedded nats-server. */
+      url: z.string().min(1).optional(),
+      port: port.default(0),
+    })
+    .prefault({}),
+  activations: z
+    .object({
+      inlineMaxBytes: z.number().int().nonnegative().default(DEFAULT_INLINE_ACTIVATION_MAX_BYTES),
+      ttlMs: z.number().int().positive().default(DEFAULT_ACTIVATION_TTL_MS),
+    })
+    .prefault({}),
+  events: z.object({ maxAgeMs: z.number().int().positive().default(DEFAULT_EVENTS_MAX_AGE_MS) }).prefault({}),
+  workers: z
+    .object({
+      stageConcurrency: z.number().int().positive().default(DEFAULT_STAGE_CONCURRENCY),
+      inferenceThreads: z.number().int().positive().default(DEFAULT_INFERENCE_THREADS),
+      intraOpThreads: z.number().int().positive().default(DEFAULT_INTRA_OP_THREADS),
+      heartbeatMs: z.number().int().positive().default(DEFAULT_WORKER_HEARTBEAT_MS),
+      /** Stage-worker processes per stage pool in the embedded stack. */
+      processesPerStage: z.number().int().positive().default(1),
+    })
+    .prefault({}),
+  stages: z
+    .object({
+      timeoutMs: z.number().int().positive().default(DEFAULT_STAGE_TIMEOUT_MS),
+      maxAttempts: z.number().int().positive().default(DEFAULT_STAGE_MAX_ATTEMPTS),
+    })
+    .prefault({}),
+});
+
+/** Configuration as written by a user (every field optional). */
+export type SerflowConfigInput = z.input<typeof configSchema>;
+/** Configuration with every default filled in. */
+export type SerflowConfig = z.output<typeof configSchema>;
+
+/** Format zod issues as `field.path: message; ...`. */
+export function formatIssues(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .map((i) => `${prefix}${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Validate a raw configuration object, filling defaults. Throws ConfigError naming each bad field. */
+export function compileConfig(raw: unknown, source = 'config'): SerflowConfig {
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(`invalid ${source}: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    if (v === undefined) continue;
+    const prev = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/** The part of the configuration that environment variables set. */
+export function configFromEnv(env: NodeJS.ProcessEnv): SerflowConfigInput {
+  return {
+    homeDir: env.SERFLOW_HOME || undefined,
+    temporal: { address: env.TEMPORAL_ADDRESS || undefined, namespace: env.TEMPORAL_NAMESPACE || undefined },
+    nats: { url: env.NATS_URL || undefined },
+  };
+}
+
+/**
+ * Load the configuration: defaults, then the config file, then the environment, then `overrides`.
+ * A missing default file is fine; a missing file named by `SERFLOW_CONFIG` is an error.
+ */
+export function loadConfig(overrides: SerflowConfigInput = {}, env: NodeJS.ProcessEnv = process.env): SerflowConfig {
+  const named = env.SERFLOW_CONFIG;
+  const file = named ? path.resolve(named) : path.resolve('serflow.config.json');
+  let fromFile: Record<string, unknown> = {};
+  if (env.SERFLOW_CONFIG_JSON) {
+    try {
+      fromFile = JSON.parse(env.SERFLOW_CONFIG_JSON) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`SERFLOW_CONFIG_JSON: not valid JSON (${(err as Error).message})`, { cause: err });
+    }
+  } else if (fs.existsSync(file)) {
+    try {
+      fromFile = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: not valid JSON (${(err as Error).message})`, { cause: err });
+    }
+  } else if (named) {
+    throw new ConfigError(`SERFLOW_CONFIG names ${file}, which does not exist`);
+  }
+  const merged = [configFromEnv(env), overrides].reduce<Record<string, unknown>>(
+    (acc, layer) => deepMerge(acc, layer as Record<string, unknown>),
+    fromFile,
+  );
+  return compileConfig(merged, named || fs.existsSync(file) ? `config (${file} + environment)` : 'config');
+}

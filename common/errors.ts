@@ -1,0 +1,37 @@
+/**
+ * Error classes of SERFLOW. Each sets `name`, which is also the Temporal ApplicationFailure `type`
+ * it is converted to at the activity boundary, so the workflow can list the non-retryable ones.
+ */
+
+/** An input tensor has the wrong shape, the wrong number of elements, or non-finite values. Not retryable. */
+export class InvalidInputError extends Error {
+  override readonly name = 'InvalidInputError';
+}
+
+/** The query names a model that no manifest describes. Not retryable. */
+export class UnknownModelError extends Error {
+  override readonly name = 'UnknownModelError';
+}
+
+/** The query names a stage the model does not have, or a stage this worker does not serve. Not retryable. */
+export class UnknownStageError extends Error {
+  override readonly name = 'UnknownStageError';
+}
+
+/** A claim-checked activation is missing from the object store (expired or deleted). Not retryable. */
+export class MissingActivationError extends Error {
+  override readonly name = 'MissingActivationError';
+}
+
+/** The configuration (file or environment) is invalid; the message names the field. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Failure types a retry cannot fix: the workflow fails the query at once on these. */
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'InvalidInputError',
+  'UnknownModelError',
+  'UnknownStageError',
+  'MissingActivationError',
+] as const;

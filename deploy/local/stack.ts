@@ -1,0 +1,232 @@
+/**
+ * The embedded default stack: a Temporal dev server (SQLite file under the data dir, Web UI on), a
+ * `nats-server -js`, the inference-workflow worker and one worker process per stage pool of each model.
+ * With `temporal.address` / `nats.url` configured (TEMPORAL_ADDRESS / NATS_URL), those servers are used instead
+ * and only the workers are started.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { NatsConnection } from 'nats';
+import type { SerflowConfig } from '../../common/config';
+import { INFERENCE_TASK_QUEUE, stageTaskQueue } from '../../common/naming';
+import { PROJECT_ROOT } from '../../common/paths';
+import { connectNats, ensureNatsResources } from '../../infra/nats';
+import { connectClientConnection, ensureSearchAttributes, retryUntil, searchAttributeArgs } from '../../infra/temporal';
+import { loadManifest } from '../../models/manifest';
+import { listWorkers } from '../../workers/worker-status';
+import { freePort, spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
+import { resolveTool, TOOLS } from './tools';
+
+export interface StackOptions {
+  config: SerflowConfig;
+  /** Models whose stage pools get workers. @default [config.defaultModel] */
+  models?: string[];
+  /** Start worker processes (false: servers only). @default true */
+  workers?: boolean;
+  /** Children survive this process (for `serflow up --detach`). @default false */
+  detached?: boolean;
+  /** Where SQLite, the JetStream store and logs go. @default `<homeDir>/data` */
+  dataDir?: string;
+  /** Called with one line per step, for progress output. */
+  onProgress?: (line: string) => void;
+  /** How long to wait for each component to become ready. @default 60000 */
+  readyTimeoutMs?: number;
+}
+
+/** What is running, as recorded in the state file and shown by `serflow status`. */
+export interface StackInfo {
+  temporalAddress: string;
+  temporalUiUrl: string | null;
+  namespace: string;
+  natsUrl: string;
+  /** Whether this stack started the servers (false: external ones from TEMPORAL_ADDRESS / NATS_URL). */
+  embeddedTemporal: boolean;
+  embeddedNats: boolean;
+  dataDir: string;
+  models: string[];
+  processes: { name: string; pid: number; logFile: string; role: 'temporal' | 'nats' | 'worker' }[];
+  startedAt: string;
+}
+
+export interface RunningStack {
+  info: StackInfo;
+  processes: ManagedProcess[];
+  /** Start one more stage worker process (e.g. to replace one a test killed). */
+  startStageWorker(model: string, stage: number): Promise<ManagedProcess>;
+  /** Stop workers (they drain in-flight work), then the servers this stack started. */
+  stop(): Promise<void>;
+}
+
+/** Default wait for a component to become ready; Temporal's first start (SQLite schema setup) takes a few seconds. */
+export const DEFAULT_READY_TIMEOUT_MS = 60_000;
+
+function workerScript(): string {
+  const script = path.join(PROJECT_ROOT, 'lib', 'workers', 'main.js');
+  if (!fs.existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`);
+  return script;
+}
+
+async function waitForWorkers(nc: NatsConnection, pids: number[], timeoutMs: number): Promise<void> {
+  await retryUntil('worker processes', timeoutMs, async () => {
+    const running = new Set((await listWorkers(nc)).filter((w) => w.state === 'running').map((w) => w.pid));
+    const waiting = pids.filter((p) => !running.has(p));
+    if (waiting.length) throw new Error(`waiting for worker pids ${waiting.join(', ')}`);
+  });
+}
+
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const { config } = options;
+  const log = options.onProgress ?? (() => undefined);
+  const timeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+  const dataDir = options.dataDir ?? path.join(config.homeDir, 'data');
+  const logDir = path.join(dataDir, 'logs');
+  const models = options.models ?? [config.defaultModel];
+  const manifests = models.map((m) => loadManifest(m, config.modelsDir));
+  fs.mkdirSync(dataDir, { recursive: true });
+  const processes: ManagedProcess[] = [];
+  const roles = new Map<ManagedProcess, 'temporal' | 'nats' | 'worker'>();
+  const track = (p: ManagedProcess, role: 'temporal' | 'nats' | 'worker') => {
+    processes.push(p);
+    roles.set(p, role);
+    return p;
+  };
+  let nc: NatsConnection | undefined;
+
+  const stop = async () => {
+    await nc?.close().catch(() => undefined);
+    const workers = processes.filter((p) => roles.get(p) === 'worker');
+    await Promise.all(workers.map((p) => stopPid(p.pid)));
+    await Promise.all(processes.filter((p) => roles.get(p) !== 'worker').map((p) => stopPid(p.pid)));
+  };
+
+  try {
+    let natsUrl = config.nats.url;
+    if (!natsUrl) {
+      const bin = resolveTool(TOOLS.natsServer);
+      const port = config.nats.port || (await freePort());
+      const storeDir = path.join(dataDir, 'jetstream');
+      log(`starting nats-server -js on 127.0.0.1:${port} (store ${storeDir})`);
+      const p = track(
+        spawnManaged({
+          name: 'nats-server',
+          command: bin,
+          args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir],
+          logDir,
+          detached: options.detached,
+        }),
+        'nats',
+      );
+      natsUrl = `nats://127.0.0.1:${port}`;
+      const url = natsUrl;
+      nc = await retryUntil(`nats-server (log: ${p.logFile})`, timeoutMs, () => connectNats(url, 'serflow-stack', 1_000));
+    } else {
+      log(`using NATS at ${natsUrl}`);
+      nc = await connectNats(natsUrl, 'serflow-stack');
+    }
+    await ensureNatsResources(nc, config);
+
+    let temporalAddress = config.temporal.address;
+    let temporalUiUrl: string | null = null;
+    if (!temporalAddress) {
+      const bin = resolveTool(TOOLS.temporal);
+      const port = config.temporal.port || (await freePort());
+      const uiPort = config.temporal.uiPort || (await freePort());
+      const db = path.join(dataDir, 'temporal.sqlite');
+      log(`starting temporal server start-dev on 127.0.0.1:${port} (UI :${uiPort}, db ${db})`);
+      const p = track(
+        spawnManaged({
+          name: 'temporal',
+          command: bin,
+          args: [
+            'server', 'start-dev',
+            '--ip', '127.0.0.1',
+            '--port', String(port),
+            '--ui-port', String(uiPort),
+            '--db-filename', db,
+            '--namespace', config.temporal.namespace,
+            '--log-level', 'warn',
+            // The speed recipe of the SDK's own CI: WAL journal, no fsync on every commit.
+            '--sqlite-pragma', 'journal_mode=WAL',
+            '--sqlite-pragma', 'synchronous=OFF',
+            '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true',
+            ...searchAttributeArgs(),
+          ],
+          logDir,
+          detached: options.detached,
+        }),
+        'temporal',
+      );
+      temporalAddress = `127.0.0.1:${port}`;
+      temporalUiUrl = `http://127.0.0.1:${uiPort}`;
+      const address = temporalAddress;
+      const conn = await connectClientConnection(address, timeoutMs).catch((err: Error) => {
+        throw new Error(`${err.message}\n--- ${p.logFile} ---\n${tailLog(p.logFile)}`, { cause: err });
+      });
+      await conn.close();
+    } else {
+      log(`using Temporal at ${temporalAddress} (namespace ${config.temporal.namespace})`);
+      const conn = await connectClientConnection(temporalAddress, timeoutMs);
+      try {
+        await ensureSearchAttributes(conn, config.temporal.namespace);
+      } finally {
+        await conn.close();
+      }
+    }
+
+    const address = temporalAddress;
+    const url = natsUrl;
+    const spawnWorker = (name: string, args: string[]) =>
+      track(
+        spawnManaged({
+          name,
+          command: process.execPath,
+          args: [workerScript(), ...args, '--temporal', address, '--nats', url],
+          logDir,
+          detached: options.detached,
+          env: { SERFLOW_CONFIG_JSON: JSON.stringify(config) },
+        }),
+        'worker',
+      );
+    let workerSeq = 0;
+    const startStageWorker = async (model: string, stage: number) => {
+      const p = spawnWorker(`worker-${stageTaskQueue(model, stage)}-${++workerSeq}`, ['stage', '--model', model, '--stage', String(stage)]);
+      await waitForWorkers(nc!, [p.pid], timeoutMs);
+      return p;
+    };
+
+    if (options.workers ?? true) {
+      const started = [spawnWorker(`worker-${INFERENCE_TASK_QUEUE}`, ['workflow'])];
+      for (const m of manifests) {
+        for (let k = 1; k <= m.stages.length; k++) {
+          for (let i = 0; i < config.workers.processesPerStage; i++) {
+            started.push(spawnWorker(`worker-${stageTaskQueue(m.name, k)}-${++workerSeq}`, ['stage', '--model', m.name, '--stage', String(k)]));
+          }
+        }
+      }
+      log(`starting ${started.length} worker processes (1 workflow worker, ${started.length - 1} stage workers)`);
+      await waitForWorkers(nc, started.map((p) => p.pid), timeoutMs).catch((err: Error) => {
+        const dead = started.filter((p) => p.child.exitCode !== null);
+        const detail = dead.map((p) => `--- ${p.logFile} ---\n${tailLog(p.logFile)}`).join('\n');
+        throw new Error(`${err.message}${detail ? `\n${detail}` : ''}`, { cause: err });
+      });
+    }
+
+    const info: StackInfo = {
+      temporalAddress,
+      temporalUiUrl,
+      namespace: config.temporal.namespace,
+      natsUrl,
+      embeddedTemporal: !config.temporal.address,
+      embeddedNats: !config.nats.url,
+      dataDir,
+      models,
+      processes: processes.map((p) => ({ name: p.name, pid: p.pid, logFile: p.logFile, role: roles.get(p)! })),
+      startedAt: new Date().toISOString(),
+    };
+    log('stack ready');
+    return { info, processes, startStageWorker, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

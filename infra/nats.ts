@@ -1,0 +1,47 @@
+/**
+ * NATS JetStream resources of SERFLOW: the stage-event stream, the claim-check object store and the
+ * worker-liveness KV bucket. `ensureNatsResources` is idempotent; every process that needs them calls it
+ * at start so no process depends on another having run first.
+ */
+import { connect, nanos, RetentionPolicy, StorageType, type NatsConnection } from 'nats';
+import type { SerflowConfig } from '../common/config';
+import {
+  ACTIVATIONS_BUCKET,
+  STAGE_EVENTS_STREAM,
+  STAGE_EVENTS_SUBJECT_PREFIX,
+  WORKERS_BUCKET,
+} from '../common/naming';
+
+/** Connect to NATS with a readable connection name; fails after `timeoutMs` if the server is not there. */
+export async function connectNats(url: string, name: string, timeoutMs = 5_000): Promise<NatsConnection> {
+  try {
+    return await connect({ servers: url, name, timeout: timeoutMs, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  } catch (err) {
+    throw new Error(`cannot connect to NATS at ${url}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Create (or update to the configured limits) the stream, object store and KV bucket SERFLOW uses. */
+export async function ensureNatsResources(nc: NatsConnection, config: SerflowConfig): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  const stream = {
+    name: STAGE_EVENTS_STREAM,
+    subjects: [`${STAGE_EVENTS_SUBJECT_PREFIX}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(config.events.maxAgeMs),
+    // Events carry a Nats-Msg-Id per (workflow run, stage): a retried stage attempt that already published
+    // is dropped as a duplicate within this window, so each executed stage yields one event.
+    duplicate_window: nanos(2 * 60 * 1000),
+  };
+  try {
+    await jsm.streams.info(STAGE_EVENTS_STREAM);
+    await jsm.streams.update(STAGE_EVENTS_STREAM, stream);
+  } catch (err) {
+    if (!/stream not found/i.test((err as Error).message)) throw err;
+    await jsm.streams.add(stream);
+  }
+  const js = nc.jetstream();
+  await js.views.os(ACTIVATIONS_BUCKET, { ttl: nanos(config.activations.ttlMs), storage: StorageType.File });
+  await js.views.kv(WORKERS_BUCKET, { ttl: 3 * config.workers.heartbeatMs, history: 1, storage: StorageType.Memory });
+}

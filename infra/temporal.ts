@@ -1,0 +1,64 @@
+/** Temporal connection helpers shared by workers, the client and the embedded stack. */
+import { Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { SEARCH_ATTRIBUTES } from '../common/naming';
+
+const { IndexedValueType } = temporal.api.enums.v1;
+
+const INDEXED_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  Int: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  KeywordList: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+  Bool: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  Double: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+};
+
+/** `--search-attribute NAME=TYPE` arguments for `temporal server start-dev`. */
+export function searchAttributeArgs(): string[] {
+  return Object.values(SEARCH_ATTRIBUTES).flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]);
+}
+
+/** Retry `fn` until it succeeds or `timeoutMs` passes; the last error is rethrown with `what` in the message. */
+export async function retryUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs} ms: ${(last as Error)?.message ?? last}`, { cause: last });
+}
+
+/** Connect a worker-side NativeConnection, waiting up to `timeoutMs` for the server. */
+export function connectWorkerConnection(address: string, timeoutMs = 30_000): Promise<NativeConnection> {
+  return retryUntil(`Temporal at ${address}`, timeoutMs, () => NativeConnection.connect({ address }));
+}
+
+/** Connect a client Connection, waiting up to `timeoutMs` for the server to answer. */
+export function connectClientConnection(address: string, timeoutMs = 30_000): Promise<Connection> {
+  return retryUntil(`Temporal at ${address}`, timeoutMs, async () => {
+    const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+    await connection.workflowService.getSystemInfo({});
+    return connection;
+  });
+}
+
+/**
+ * Register SERFLOW's search attributes on `namespace` of an existing cluster (the embedded dev server gets
+ * them as start flags). Already-registered attributes are left alone.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const have = new Set(Object.keys(existing.customAttributes ?? {}));
+  const missing = Object.values(SEARCH_ATTRIBUTES).filter((a) => !have.has(a.name));
+  if (missing.length === 0) return;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((a) => [a.name, INDEXED_TYPE[a.type]!])),
+  });
+}

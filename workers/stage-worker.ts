@@ -1,0 +1,115 @@
+/**
+ * A stage-pool worker process: polls `<model>.stage-<k>.<backend>` and runs that stage's ONNX model.
+ * ONNX sessions, the NATS connection and the Temporal connection are created once per process.
+ */
+import * as path from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { SerflowConfig } from '../common/config';
+import { stageTaskQueue, type Backend } from '../common/naming';
+import { createActivationStore } from '../activities/activation-store';
+import { createInferencePool } from '../activities/inference-pool';
+import { createStageActivities, type ServedStage } from '../activities/stage-activities';
+import { createStageEventPublisher } from '../activities/stage-events';
+import { queryInputDims } from '../activities/model-activities';
+import { connectNats, ensureNatsResources } from '../infra/nats';
+import { connectWorkerConnection } from '../infra/temporal';
+import { loadManifest } from '../models/manifest';
+import { startWorkerStatus, workerId, type WorkerCounters } from './worker-status';
+
+export interface StageWorkerOptions {
+  config: SerflowConfig;
+  temporalAddress: string;
+  natsUrl: string;
+  model: string;
+  stage: number;
+  backend?: Backend;
+}
+
+/** Time given to in-flight stage activities to finish after a shutdown signal (drain) before they are cancelled. */
+export const STAGE_WORKER_SHUTDOWN_GRACE_MS = 10_000;
+
+/** Run a stage worker until the process gets SIGINT/SIGTERM (Temporal's Runtime handles the signals). */
+export async function runStageWorker(options: StageWorkerOptions): Promise<void> {
+  const { config, model, stage } = options;
+  const backend = options.backend ?? 'vm';
+  const manifest = loadManifest(model, config.modelsDir);
+  const spec = manifest.stages[stage - 1];
+  if (!spec) throw new Error(`model ${model} has stages 1..${manifest.stages.length}; there is no stage ${stage}`);
+  const taskQueue = stageTaskQueue(model, stage, backend);
+  const id = workerId('stage', taskQueue);
+
+  const nc = await connectNats(options.natsUrl, id);
+  let connection: NativeConnection | undefined;
+  const runner = createInferencePool({
+    threads: config.workers.inferenceThreads,
+    intraOpThreads: config.workers.intraOpThreads,
+    modelPath: path.join(config.modelsDir, model, spec.file),
+    inputName: spec.input.name,
+    activationName: spec.outputs.activation?.name ?? null,
+    logitsName: spec.outputs.logits.name,
+  });
+  try {
+    await ensureNatsResources(nc, config);
+    const inputDims =
+      stage === 1 ? queryInputDims(manifest) : spec.input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' ? d : -1));
+    const served: ServedStage = { model, stage, stages: manifest.stages.length, inputDims, backend, runner };
+    const { runStage } = createStageActivities({
+      served,
+      store: await createActivationStore(nc),
+      events: createStageEventPublisher(nc),
+      worker: id,
+    });
+    const counters: WorkerCounters = { inFlight: 0, completed: 0, failed: 0 };
+    const activities = {
+      async runStage(...args: Parameters<typeof runStage>) {
+        counters.inFlight++;
+        try {
+          const out = await runStage(...args);
+          counters.completed++;
+          return out;
+        } catch (err) {
+          counters.failed++;
+          throw err;
+        } finally {
+          counters.inFlight--;
+        }
+      },
+    };
+    // Load the sessions before polling, so the first task does not pay the model load.
+    await runner.warmUp(inputDims);
+    connection = await connectWorkerConnection(options.temporalAddress);
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue,
+      activities,
+      identity: id,
+      maxConcurrentActivityTaskExecutions: config.workers.stageConcurrency,
+      shutdownGraceTime: STAGE_WORKER_SHUTDOWN_GRACE_MS,
+    });
+    const status = await startWorkerStatus(
+      nc,
+      { id, role: 'stage', model, stage, backend, taskQueue, slots: config.workers.stageConcurrency },
+      counters,
+      config.workers.heartbeatMs,
+    );
+    // Report draining as soon as the SDK starts shutting down (signal received), so `serflow status` shows it.
+    const watch = setInterval(() => {
+      const state = worker.getState();
+      if (state === 'STOPPING' || state === 'DRAINING' || state === 'DRAINED') {
+        clearInterval(watch);
+        void status.setState('draining').catch(() => undefined);
+      }
+    }, 250);
+    try {
+      await Promise.all([worker.run(), status.setState('running')]);
+    } finally {
+      clearInterval(watch);
+      await status.stop();
+    }
+  } finally {
+    await runner.close();
+    await connection?.close();
+    await nc.drain().catch(() => undefined);
+  }
+}

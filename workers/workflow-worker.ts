@@ -1,0 +1,80 @@
+/**
+ * The inference-workflow worker process: runs `inferenceWorkflow` (pre-bundled at build time, so start-up
+ * does not run webpack) and its model-lookup local activity.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import type { SerflowConfig } from '../common/config';
+import { INFERENCE_TASK_QUEUE } from '../common/naming';
+import { PROJECT_ROOT } from '../common/paths';
+import { createModelActivities } from '../activities/model-activities';
+import { connectNats, ensureNatsResources } from '../infra/nats';
+import { connectWorkerConnection } from '../infra/temporal';
+import { loadManifest } from '../models/manifest';
+import { startWorkerStatus, workerId, type WorkerCounters } from './worker-status';
+
+/** Pre-built workflow bundle (`npm run build` writes it). */
+export const WORKFLOW_BUNDLE_PATH = path.join(PROJECT_ROOT, 'lib', 'workflow-bundle.js');
+
+/** Workflow tasks this process runs at once; each is short (a few ms of deterministic code). */
+export const WORKFLOW_TASK_CONCURRENCY = 40;
+
+/** Time given to in-flight workflow tasks after a shutdown signal. */
+export const WORKFLOW_WORKER_SHUTDOWN_GRACE_MS = 5_000;
+
+export interface WorkflowWorkerOptions {
+  config: SerflowConfig;
+  temporalAddress: string;
+  natsUrl: string;
+}
+
+export async function runWorkflowWorker(options: WorkflowWorkerOptions): Promise<void> {
+  const { config } = options;
+  if (!fs.existsSync(WORKFLOW_BUNDLE_PATH)) {
+    throw new Error(`workflow bundle ${WORKFLOW_BUNDLE_PATH} is missing: run \`npm run build\` first`);
+  }
+  const id = workerId('workflow', INFERENCE_TASK_QUEUE);
+  const nc = await connectNats(options.natsUrl, id);
+  const connection = await connectWorkerConnection(options.temporalAddress);
+  try {
+    await ensureNatsResources(nc, config);
+    const manifests = new Map<string, ReturnType<typeof loadManifest>>();
+    const activities = createModelActivities({
+      config,
+      manifest(name) {
+        let m = manifests.get(name);
+        if (!m) {
+          m = loadManifest(name, config.modelsDir);
+          manifests.set(name, m);
+        }
+        return m;
+      },
+    });
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: INFERENCE_TASK_QUEUE,
+      workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
+      activities,
+      identity: id,
+      maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_CONCURRENCY,
+      shutdownGraceTime: WORKFLOW_WORKER_SHUTDOWN_GRACE_MS,
+    });
+    const counters: WorkerCounters = { inFlight: 0, completed: 0, failed: 0 };
+    const status = await startWorkerStatus(
+      nc,
+      { id, role: 'workflow', taskQueue: INFERENCE_TASK_QUEUE, slots: WORKFLOW_TASK_CONCURRENCY },
+      counters,
+      config.workers.heartbeatMs,
+    );
+    try {
+      await Promise.all([worker.run(), status.setState('running')]);
+    } finally {
+      await status.stop();
+    }
+  } finally {
+    await connection.close();
+    await nc.drain().catch(() => undefined);
+  }
+}

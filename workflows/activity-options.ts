@@ -1,0 +1,27 @@
+/** Activity options of stage executions: timeouts and the retry policy, set where the activity is proxied. */
+import type { ActivityOptions } from '@temporalio/workflow';
+import type { ModelDescriptor } from '../common/contracts';
+import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
+
+/**
+ * Options for one stage on `taskQueue`. A lost worker surfaces as a start-to-close timeout and the
+ * attempt is retried on another worker of the pool; bad input fails the query at once.
+ */
+export function stageActivityOptions(
+  taskQueue: string,
+  model: Pick<ModelDescriptor, 'stageTimeoutMs' | 'stageMaxAttempts'>,
+  summary: string,
+): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout: model.stageTimeoutMs,
+    summary,
+    retry: {
+      initialInterval: '100ms',
+      backoffCoefficient: 2,
+      maximumInterval: '2s',
+      maximumAttempts: model.stageMaxAttempts,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+    },
+  };
+}
