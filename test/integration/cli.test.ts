@@ -1,0 +1,91 @@
+/**
+ * The operator's path through the CLI: `serflow up --detach`, `infer --json`, `status --json`, finding
+ * queries with `temporal workflow list --query`, and `serflow down`.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { PROJECT_ROOT } from '../../common/paths';
+import { isAlive } from '../../deploy/local/processes';
+import { readStateFile } from '../../deploy/local/state-file';
+import { resolveTool, TOOLS } from '../../deploy/local/tools';
+
+const run = promisify(execFile);
+const SERFLOW = path.join(PROJECT_ROOT, 'bin', 'serflow.js');
+let home: string;
+let env: NodeJS.ProcessEnv;
+
+function serflow(...args: string[]) {
+  return run(process.execPath, [SERFLOW, ...args], { env, cwd: home, timeout: 180_000, maxBuffer: 16 << 20 });
+}
+
+before(() => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-cli-'));
+  env = { ...process.env, SERFLOW_HOME: home };
+  delete env.TEMPORAL_ADDRESS;
+  delete env.NATS_URL;
+});
+
+after(async () => {
+  await serflow('down').catch(() => undefined);
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+test('up --detach, infer --json, status --json, workflow list by exit stage, down', async () => {
+  await serflow('up', '--detach');
+  const state = readStateFile(home);
+  assert.ok(state, 'up --detach records the stack in the state file');
+  assert.ok(state.processes.length >= 7, `temporal, nats and 5 workers recorded: ${state.processes.length}`);
+  assert.ok(state.processes.every((p) => isAlive(p.pid)), 'every recorded process is alive after up returns');
+
+  const { stdout } = await serflow('infer', '--samples', '30', '--json');
+  const summary = JSON.parse(stdout) as {
+    queries: number;
+    accuracy: number;
+    exitHistogram: Record<string, number>;
+    latencyMs: { p50: number; p95: number; p99: number };
+    failed: number;
+  };
+  assert.equal(summary.queries, 30);
+  assert.equal(summary.failed, 0);
+  assert.ok(summary.accuracy >= 0.9, `accuracy ${summary.accuracy}`);
+  assert.equal(Object.values(summary.exitHistogram).reduce((a, b) => a + b, 0), 30);
+  assert.ok(summary.latencyMs.p50 > 0 && summary.latencyMs.p50 <= summary.latencyMs.p95 && summary.latencyMs.p95 <= summary.latencyMs.p99);
+
+  const status = JSON.parse((await serflow('status', '--json')).stdout) as {
+    running: boolean;
+    temporalAddress: string;
+    temporalUiUrl: string;
+    natsUrl: string;
+    pools: { taskQueue: string; workers: { completed: number }[] }[];
+  };
+  assert.equal(status.running, true);
+  assert.equal(status.temporalAddress, state.temporalAddress);
+  assert.equal(status.natsUrl, state.natsUrl);
+  assert.match(status.temporalUiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.deepEqual(
+    status.pools.map((p) => p.taskQueue).sort(),
+    ['mnist-ee.stage-1.vm', 'mnist-ee.stage-2.vm', 'mnist-ee.stage-3.vm', 'mnist-ee.stage-4.vm', 'serflow.inference'],
+  );
+  const ui = await fetch(status.temporalUiUrl);
+  assert.equal(ui.status, 200, 'the Temporal Web UI answers');
+
+  const temporal = resolveTool(TOOLS.temporal);
+  const want = summary.exitHistogram['1'] ?? 0;
+  let found = -1;
+  // Visibility is written asynchronously by the server: allow it a moment to catch up.
+  for (let attempt = 0; attempt < 25 && found !== want; attempt++) {
+    if (attempt) await new Promise((r) => setTimeout(r, 200));
+    const list = await run(temporal, ['workflow', 'list', '--address', state.temporalAddress, '--query', 'ExitStage = 1', '--output', 'json']);
+    found = (JSON.parse(list.stdout || '[]') as unknown[]).length;
+  }
+  assert.equal(found, want, '`temporal workflow list --query "ExitStage = 1"` finds the stage-1 exits');
+
+  await serflow('down');
+  assert.equal(readStateFile(home), null, 'down removes the state file');
+  assert.ok(state.processes.every((p) => !isAlive(p.pid)), 'down stops every process');
+});

@@ -1,0 +1,68 @@
+/**
+ * A stage worker dies while it holds queries: every query still completes, exactly once, with the right answer.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createDirectPipeline, type DirectPipeline } from '../../activities/direct-pipeline';
+import { stageTaskQueue } from '../../common/naming';
+import { sampleIndices } from '../../common/stats';
+import { stopPid } from '../../deploy/local/processes';
+import { loadSplit } from '../../models/dataset';
+import { loadManifest } from '../../models/manifest';
+import { listWorkers } from '../../workers/worker-status';
+import { byQuery, readAllStageEvents } from '../helpers/stage-events';
+import { startTestStack, type TestStack } from '../helpers/test-stack';
+
+const MODEL = 'mnist-ee';
+let t: TestStack;
+let direct: DirectPipeline;
+
+before(async () => {
+  t = await startTestStack();
+  direct = await createDirectPipeline(MODEL);
+});
+
+after(async () => {
+  await direct?.close();
+  await t?.stop();
+});
+
+test('killing a stage worker with queries in flight loses no query and runs none twice', async () => {
+  const split = loadSplit(loadManifest(MODEL), 'test');
+  const queue = stageTaskQueue(MODEL, 2);
+  const victim = (await listWorkers(t.nc)).find((w) => w.taskQueue === queue);
+  assert.ok(victim, `a worker polls ${queue}`);
+
+  // Freeze the stage-2 worker: its open long-polls still receive tasks (which it then holds, "in flight"),
+  // the rest wait in the queue. Then kill it outright, as a crashed VM would die.
+  process.kill(victim.pid, 'SIGSTOP');
+  const threshold = 0.999999; // almost every query goes past stage 1
+  const picks = sampleIndices(split.images.length, 24, 21);
+  const runs = picks.map((i) => t.client.infer(split.images[i]!, { model: MODEL, threshold }));
+  await new Promise((r) => setTimeout(r, 1_500));
+  process.kill(victim.pid, 'SIGKILL');
+  await stopPid(victim.pid, 5_000);
+  await t.stack.startStageWorker(MODEL, 2);
+
+  const results = await Promise.all(runs);
+  for (const [n, i] of picks.entries()) {
+    const d = await direct.run(split.images[i]!, threshold);
+    assert.equal(results[n]!.label, d.label, `sample ${i}: label`);
+    assert.equal(results[n]!.exitStage, d.exitStage, `sample ${i}: exit stage`);
+  }
+  const retried = results.filter((r) => r.stages.some((s) => s.stage === 2 && s.attempt > 1));
+  assert.ok(retried.length > 0, 'some stage-2 attempts were lost with the worker and retried');
+  assert.ok(
+    results.every((r) => r.stages.every((s) => s.stage !== 2 || s.worker !== victim.id)),
+    'no result came from the killed worker',
+  );
+  const events = byQuery(await readAllStageEvents(t.nc));
+  for (const r of results) {
+    const list = events.get(r.queryId) ?? [];
+    assert.deepEqual(
+      list.map((e) => e.stage),
+      r.stages.map((s) => s.stage),
+      `query ${r.queryId}: one event per executed stage`,
+    );
+  }
+});
