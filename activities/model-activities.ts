@@ -25,8 +25,13 @@ export function queryInputDims(manifest: ModelManifest): number[] {
 export function describeQuery(query: InferenceQuery, deps: ModelActivityDeps): ModelDescriptor {
   const manifest = deps.manifest(query.model);
   const stages = manifest.stages.length;
-  if (query.maxStage !== undefined && !(Number.isInteger(query.maxStage) && query.maxStage >= 1 && query.maxStage <= stages)) {
-    throw new UnknownStageError(`maxStage ${query.maxStage} is out of range: model ${query.model} has stages 1..${stages}`);
+  if (
+    query.maxStage !== undefined &&
+    !(Number.isInteger(query.maxStage) && query.maxStage >= 1 && query.maxStage <= stages)
+  ) {
+    throw new UnknownStageError(
+      `maxStage ${query.maxStage} is out of range: model ${query.model} has stages 1..${stages}`,
+    );
   }
   if (query.threshold !== undefined && !(query.threshold > 0 && query.threshold <= 1)) {
     throw new InvalidInputError(`threshold ${query.threshold} is out of range (0, 1]`);

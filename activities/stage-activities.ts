@@ -8,7 +8,13 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { StageInput, StageOutput } from '../common/contracts';
-import { InvalidInputError, NON_RETRYABLE_ERROR_TYPES, UnknownModelError, UnknownStageError } from '../common/errors';
+import {
+  InvalidInputError,
+  ModelOutputError,
+  NON_RETRYABLE_ERROR_TYPES,
+  UnknownModelError,
+  UnknownStageError,
+} from '../common/errors';
 import type { StageEvent } from '../common/events';
 import { STAGE_EVENT_VERSION } from '../common/events';
 import { stageTaskQueue, type Backend } from '../common/naming';
@@ -62,7 +68,9 @@ function checkServed(input: StageInput, served: ServedStage): void {
     );
   }
   if (!Number.isInteger(input.lastStage) || input.lastStage < input.stage || input.lastStage > served.stages) {
-    throw new UnknownStageError(`lastStage ${input.lastStage} is out of range: ${input.model} has stages 1..${served.stages}`);
+    throw new UnknownStageError(
+      `lastStage ${input.lastStage} is out of range: ${input.model} has stages 1..${served.stages}`,
+    );
   }
   if (!(input.threshold > 0 && input.threshold <= 1)) {
     throw new InvalidInputError(`threshold ${input.threshold} is out of range (0, 1]`);
@@ -121,7 +129,7 @@ export function createStageActivities(deps: StageActivityDeps) {
     let activation: StageOutput['activation'];
     if (!exited) {
       if (!out.activation || !out.activationDims) {
-        throw ApplicationFailure.nonRetryable(`stage ${input.stage} produced no activation`, 'ModelError');
+        throw toFailure(new ModelOutputError(`${input.model} stage ${input.stage} produced no activation output`));
       }
       // Key per workflow run and stage: a retried attempt overwrites its own object instead of leaking one.
       const key = `${base.workflowId}/${base.runId}/stage-${input.stage}`;
@@ -129,8 +137,25 @@ export function createStageActivities(deps: StageActivityDeps) {
     }
     const finishedAt = now();
     const event: StageEvent = exited
-      ? { ...base, type: 'stage.exited', label, confidence, threshold: input.threshold, confident: confidence >= input.threshold, serviceMs: out.serviceMs, finishedAt }
-      : { ...base, type: 'stage.continued', label, confidence, threshold: input.threshold, serviceMs: out.serviceMs, finishedAt };
+      ? {
+          ...base,
+          type: 'stage.exited',
+          label,
+          confidence,
+          threshold: input.threshold,
+          confident: confidence >= input.threshold,
+          serviceMs: out.serviceMs,
+          finishedAt,
+        }
+      : {
+          ...base,
+          type: 'stage.continued',
+          label,
+          confidence,
+          threshold: input.threshold,
+          serviceMs: out.serviceMs,
+          finishedAt,
+        };
     await events.publish(event);
     return {
       stage: input.stage,

@@ -92,12 +92,14 @@ function parseCli(): Args {
   }
   const posInt = (name: string, v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`--${name}: expected a positive integer, got ${JSON.stringify(v)}`);
     return n;
   };
   const out = path.resolve(values.out);
   const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
-  if (threshold !== undefined && !(threshold > 0 && threshold <= 1)) throw new Error(`--threshold: expected a number in (0, 1]`);
+  if (threshold !== undefined && !(threshold > 0 && threshold <= 1))
+    throw new Error(`--threshold: expected a number in (0, 1]`);
   const durationS = Number(values.duration);
   if (!(durationS > 0)) throw new Error('--duration: expected a positive number of seconds');
   return {
@@ -112,8 +114,12 @@ function parseCli(): Args {
     model: values.model,
     historySamples: Math.max(0, Math.floor(Number(values['history-samples']) || 0)),
     dynamicConfig: values['dynamic-config'],
-    stageConcurrency: values['stage-concurrency'] ? posInt('stage-concurrency', values['stage-concurrency']) : undefined,
-    processesPerStage: values['processes-per-stage'] ? posInt('processes-per-stage', values['processes-per-stage']) : undefined,
+    stageConcurrency: values['stage-concurrency']
+      ? posInt('stage-concurrency', values['stage-concurrency'])
+      : undefined,
+    processesPerStage: values['processes-per-stage']
+      ? posInt('processes-per-stage', values['processes-per-stage'])
+      : undefined,
   };
 }
 
@@ -151,7 +157,13 @@ async function runDirect(
   return { label: answer.label, exitStage: exits[exits.length - 1]!.stage, latencyMs: performance.now() - t0 };
 }
 
-async function directPhase(config: SerflowConfig, manifest: ModelManifest, images: Float32Array[], threshold: number, warmup: number) {
+async function directPhase(
+  config: SerflowConfig,
+  manifest: ModelManifest,
+  images: Float32Array[],
+  threshold: number,
+  warmup: number,
+) {
   const runners = manifest.stages.map((spec) =>
     createInferencePool({
       threads: 1,
@@ -164,7 +176,13 @@ async function directPhase(config: SerflowConfig, manifest: ModelManifest, image
   );
   try {
     await Promise.all(
-      runners.map((r, i) => r.warmUp(i === 0 ? queryInputDims(manifest) : manifest.stages[i]!.input.shape.map((d) => (typeof d === 'number' ? d : 1)))),
+      runners.map((r, i) =>
+        r.warmUp(
+          i === 0
+            ? queryInputDims(manifest)
+            : manifest.stages[i]!.input.shape.map((d) => (typeof d === 'number' ? d : 1)),
+        ),
+      ),
     );
     for (let i = 0; i < warmup; i++) await runDirect(runners, manifest, images[i % images.length]!, threshold);
     const outcomes: DirectOutcome[] = [];
@@ -187,14 +205,24 @@ interface PipelineOutcome {
   endedAt: number;
 }
 
-async function timedInfer(client: SerflowClient, image: Float32Array, model: string, threshold: number): Promise<PipelineOutcome> {
+async function timedInfer(
+  client: SerflowClient,
+  image: Float32Array,
+  model: string,
+  threshold: number,
+): Promise<PipelineOutcome> {
   const startedAt = Date.now();
   const t0 = performance.now();
   try {
     const result = await client.infer(image, { model, threshold });
     return { latencyMs: performance.now() - t0, result, startedAt, endedAt: Date.now() };
   } catch (err) {
-    return { latencyMs: performance.now() - t0, error: `${(err as Error).name}: ${(err as Error).message}`, startedAt, endedAt: Date.now() };
+    return {
+      latencyMs: performance.now() - t0,
+      error: `${(err as Error).name}: ${(err as Error).message}`,
+      startedAt,
+      endedAt: Date.now(),
+    };
   }
 }
 
@@ -251,10 +279,31 @@ function stageTimes(results: InferenceResult[], stages: number) {
     return {
       stage: i + 1,
       executions: recs.length,
-      queueMsP50: round(quantile(recs.map((s) => s.queueMs), 0.5)),
-      serviceMsP50: round(quantile(recs.map((s) => s.serviceMs), 0.5), 3),
-      handlerMsP50: round(quantile(recs.map((s) => s.handlerMs), 0.5)),
-      queueMsP95: round(quantile(recs.map((s) => s.queueMs), 0.95)),
+      queueMsP50: round(
+        quantile(
+          recs.map((s) => s.queueMs),
+          0.5,
+        ),
+      ),
+      serviceMsP50: round(
+        quantile(
+          recs.map((s) => s.serviceMs),
+          0.5,
+        ),
+        3,
+      ),
+      handlerMsP50: round(
+        quantile(
+          recs.map((s) => s.handlerMs),
+          0.5,
+        ),
+      ),
+      queueMsP95: round(
+        quantile(
+          recs.map((s) => s.queueMs),
+          0.95,
+        ),
+      ),
     };
   });
 }
@@ -334,17 +383,61 @@ async function historyBreakdown(client: SerflowClient, model: string, outcomes: 
     const history = await handle.fetchHistory();
     rows.push(breakdownOf(history.events ?? [], o));
   }
-  const keys = ['totalMs', 'startRpcMs', 'workflowTaskQueueMs', 'workflowTaskRunMs', 'activityQueueMs', 'activityRunMs', 'resultDeliveryMs', 'workflowTasks', 'activities'] as const;
-  const p50 = Object.fromEntries(keys.map((k) => [k, round(quantile(rows.map((r) => r[k]), 0.5))]));
+  const keys = [
+    'totalMs',
+    'startRpcMs',
+    'workflowTaskQueueMs',
+    'workflowTaskRunMs',
+    'activityQueueMs',
+    'activityRunMs',
+    'resultDeliveryMs',
+    'workflowTasks',
+    'activities',
+  ] as const;
+  const p50 = Object.fromEntries(
+    keys.map((k) => [
+      k,
+      round(
+        quantile(
+          rows.map((r) => r[k]),
+          0.5,
+        ),
+      ),
+    ]),
+  );
   const mean = Object.fromEntries(keys.map((k) => [k, round(rows.reduce((s, r) => s + r[k], 0) / (rows.length || 1))]));
   // Per workflow task / activity means (sum / count), the figures that compare across queries of different depth.
   const perWorkflowTask = {
-    queueMs: round(rows.reduce((s, r) => s + r.workflowTaskQueueMs, 0) / Math.max(1, rows.reduce((s, r) => s + r.workflowTasks, 0))),
-    runMs: round(rows.reduce((s, r) => s + r.workflowTaskRunMs, 0) / Math.max(1, rows.reduce((s, r) => s + r.workflowTasks, 0))),
+    queueMs: round(
+      rows.reduce((s, r) => s + r.workflowTaskQueueMs, 0) /
+        Math.max(
+          1,
+          rows.reduce((s, r) => s + r.workflowTasks, 0),
+        ),
+    ),
+    runMs: round(
+      rows.reduce((s, r) => s + r.workflowTaskRunMs, 0) /
+        Math.max(
+          1,
+          rows.reduce((s, r) => s + r.workflowTasks, 0),
+        ),
+    ),
   };
   const perActivity = {
-    queueMs: round(rows.reduce((s, r) => s + r.activityQueueMs, 0) / Math.max(1, rows.reduce((s, r) => s + r.activities, 0))),
-    runMs: round(rows.reduce((s, r) => s + r.activityRunMs, 0) / Math.max(1, rows.reduce((s, r) => s + r.activities, 0))),
+    queueMs: round(
+      rows.reduce((s, r) => s + r.activityQueueMs, 0) /
+        Math.max(
+          1,
+          rows.reduce((s, r) => s + r.activities, 0),
+        ),
+    ),
+    runMs: round(
+      rows.reduce((s, r) => s + r.activityRunMs, 0) /
+        Math.max(
+          1,
+          rows.reduce((s, r) => s + r.activities, 0),
+        ),
+    ),
   };
   return { queries: rows.length, p50, mean, perWorkflowTask, perActivity };
 }
@@ -352,22 +445,35 @@ async function historyBreakdown(client: SerflowClient, model: string, outcomes: 
 // ---------------------------------------------------------------------------------------------------------
 // Optional: our own dev server with extra dynamic config (experiments), used by the stack as an external one.
 
-async function startDevServer(dataDir: string, namespace: string, dynamicConfig: string[]): Promise<{ address: string; proc: ManagedProcess }> {
+async function startDevServer(
+  dataDir: string,
+  namespace: string,
+  dynamicConfig: string[],
+): Promise<{ address: string; proc: ManagedProcess }> {
   const port = await freePort();
   const uiPort = await freePort();
   const proc = spawnManaged({
     name: 'temporal-bench',
     command: resolveTool(TOOLS.temporal),
     args: [
-      'server', 'start-dev',
-      '--ip', '127.0.0.1',
-      '--port', String(port),
-      '--ui-port', String(uiPort),
-      '--db-filename', path.join(dataDir, 'temporal.sqlite'),
-      '--namespace', namespace,
-      '--log-level', 'warn',
-      '--sqlite-pragma', 'journal_mode=WAL',
-      '--sqlite-pragma', 'synchronous=OFF',
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--ui-port',
+      String(uiPort),
+      '--db-filename',
+      path.join(dataDir, 'temporal.sqlite'),
+      '--namespace',
+      namespace,
+      '--log-level',
+      'warn',
+      '--sqlite-pragma',
+      'journal_mode=WAL',
+      '--sqlite-pragma',
+      'synchronous=OFF',
       // The embedded stack's default, unless the experiment sets that key itself.
       ...(dynamicConfig.some((kv) => kv.startsWith('system.forceSearchAttributesCacheRefreshOnRead='))
         ? []
@@ -445,20 +551,33 @@ export function renderSvg(r: BenchReport): string {
   const W = 960;
   const H = 440;
   const parts: string[] = [];
-  const text = (x: number, y: number, s: string, o: { size?: number; anchor?: string; weight?: string; fill?: string } = {}) =>
+  const text = (
+    x: number,
+    y: number,
+    s: string,
+    o: { size?: number; anchor?: string; weight?: string; fill?: string } = {},
+  ) =>
     parts.push(
       `<text x="${x}" y="${y}" font-size="${o.size ?? 12}" text-anchor="${o.anchor ?? 'start'}" font-weight="${o.weight ?? 'normal'}" fill="${o.fill ?? '#222'}">${esc(s)}</text>`,
     );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  text(W / 2, 24, `SERFLOW orchestration overhead: ${r.config.model}, ${r.machine.cpus} cores, ${r.timestamp.slice(0, 10)}`, {
-    size: 15,
-    anchor: 'middle',
-    weight: 'bold',
-  });
+  text(
+    W / 2,
+    24,
+    `SERFLOW orchestration overhead: ${r.config.model}, ${r.machine.cpus} cores, ${r.timestamp.slice(0, 10)}`,
+    {
+      size: 15,
+      anchor: 'middle',
+      weight: 'bold',
+    },
+  );
 
   // Panel 1: latency bars, log scale.
   const p1 = { x: 70, y: 60, w: 380, h: 300 };
-  text(p1.x + p1.w / 2, p1.y - 12, 'Latency per query, concurrency 1 (ms, log scale)', { anchor: 'middle', weight: 'bold' });
+  text(p1.x + p1.w / 2, p1.y - 12, 'Latency per query, concurrency 1 (ms, log scale)', {
+    anchor: 'middle',
+    weight: 'bold',
+  });
   const groups: [string, LatencySummary][] = [
     ['direct (in-process ONNX)', r.direct.latencyMs],
     ['pipeline (Temporal)', r.pipeline.latencyMs],
@@ -466,7 +585,8 @@ export function renderSvg(r: BenchReport): string {
   const all = groups.flatMap(([, s]) => [s.p50, s.p95, s.p99]).filter((v) => v > 0);
   const lo = 10 ** Math.floor(Math.log10(Math.min(...all)));
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...all)));
-  const yOf = (v: number) => p1.y + p1.h - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * p1.h;
+  const yOf = (v: number) =>
+    p1.y + p1.h - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * p1.h;
   for (let d = lo; d <= hi; d *= 10) {
     parts.push(`<line x1="${p1.x}" x2="${p1.x + p1.w}" y1="${yOf(d)}" y2="${yOf(d)}" stroke="#ddd"/>`);
     text(p1.x - 6, yOf(d) + 4, String(d), { anchor: 'end', size: 11 });
@@ -489,11 +609,19 @@ export function renderSvg(r: BenchReport): string {
     parts.push(`<rect x="${p1.x + 10 + i * 60}" y="${p1.y + p1.h + 32}" width="12" height="12" fill="${colors[i]}"/>`);
     text(p1.x + 26 + i * 60, p1.y + p1.h + 42, l, { size: 11 });
   });
-  text(p1.x, p1.y + p1.h + 66, `overhead per executed stage: p50 ${r.overheadPerStageMs.p50} ms, p95 ${r.overheadPerStageMs.p95} ms (target ${TARGETS.overheadPerStageP50Ms})`, { size: 11 });
+  text(
+    p1.x,
+    p1.y + p1.h + 66,
+    `overhead per executed stage: p50 ${r.overheadPerStageMs.p50} ms, p95 ${r.overheadPerStageMs.p95} ms (target ${TARGETS.overheadPerStageP50Ms})`,
+    { size: 11 },
+  );
 
   // Panel 2: throughput bars + p50 latency labels.
   const p2 = { x: 540, y: 60, w: 380, h: 300 };
-  text(p2.x + p2.w / 2, p2.y - 12, 'Sustained throughput by concurrency (queries/s)', { anchor: 'middle', weight: 'bold' });
+  text(p2.x + p2.w / 2, p2.y - 12, 'Sustained throughput by concurrency (queries/s)', {
+    anchor: 'middle',
+    weight: 'bold',
+  });
   const levels = r.throughput;
   const maxQ = Math.max(TARGETS.throughputQps, ...levels.map((l) => l.qps)) * 1.15;
   const yQ = (v: number) => p2.y + p2.h - (v / maxQ) * p2.h;
@@ -508,14 +636,28 @@ export function renderSvg(r: BenchReport): string {
     const y = yQ(l.qps);
     parts.push(`<rect x="${x}" y="${y}" width="${tw * 0.6}" height="${p2.y + p2.h - y}" fill="#59a14f"/>`);
     text(x + tw * 0.3, y - 18, `${l.qps} q/s`, { anchor: 'middle', size: 11, weight: 'bold' });
-    text(x + tw * 0.3, y - 5, `p50 ${Math.round(l.latencyMs.p50)} / p99 ${Math.round(l.latencyMs.p99)} ms`, { anchor: 'middle', size: 9 });
+    text(x + tw * 0.3, y - 5, `p50 ${Math.round(l.latencyMs.p50)} / p99 ${Math.round(l.latencyMs.p99)} ms`, {
+      anchor: 'middle',
+      size: 9,
+    });
     text(x + tw * 0.3, p2.y + p2.h + 18, `c=${l.concurrency}`, { anchor: 'middle' });
   });
   const ty = yQ(TARGETS.throughputQps);
   parts.push(`<line x1="${p2.x}" x2="${p2.x + p2.w}" y1="${ty}" y2="${ty}" stroke="#e15759" stroke-dasharray="6 4"/>`);
   text(p2.x + p2.w, ty - 4, `target ${TARGETS.throughputQps} q/s`, { anchor: 'end', size: 11, fill: '#e15759' });
-  text(p2.x, p2.y + p2.h + 42, `stage-worker event-loop delay, max p99 seen: ${r.eventLoopDelay.stageMaxP99Ms ?? '-'} ms`, { size: 11 });
-  text(p2.x, p2.y + p2.h + 66, `targets: overhead/stage p50 <= ${TARGETS.overheadPerStageP50Ms} ms ${r.targets.overheadMet ? 'MET' : 'NOT met'}; ` + `throughput >= ${TARGETS.throughputQps} q/s ${r.targets.throughputMet ? 'MET' : 'NOT met'}`, { size: 11 });
+  text(
+    p2.x,
+    p2.y + p2.h + 42,
+    `stage-worker event-loop delay, max p99 seen: ${r.eventLoopDelay.stageMaxP99Ms ?? '-'} ms`,
+    { size: 11 },
+  );
+  text(
+    p2.x,
+    p2.y + p2.h + 66,
+    `targets: overhead/stage p50 <= ${TARGETS.overheadPerStageP50Ms} ms ${r.targets.overheadMet ? 'MET' : 'NOT met'}; ` +
+      `throughput >= ${TARGETS.throughputQps} q/s ${r.targets.throughputMet ? 'MET' : 'NOT met'}`,
+    { size: 11 },
+  );
 
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">\n${parts.join('\n')}\n</svg>\n`;
 }
@@ -550,7 +692,13 @@ export interface BenchReport {
     dynamicConfig: string[];
     workers: SerflowConfig['workers'];
   };
-  targets: { overheadPerStageP50Ms: number; throughputQps: number; overheadMet: boolean; throughputMet: boolean; bestQps: number };
+  targets: {
+    overheadPerStageP50Ms: number;
+    throughputQps: number;
+    overheadMet: boolean;
+    throughputMet: boolean;
+    bestQps: number;
+  };
   direct: { latencyMs: LatencySummary; exitHistogram: Record<string, number>; accuracy: number };
   pipeline: {
     latencyMs: LatencySummary;
@@ -581,7 +729,9 @@ async function main(): Promise<void> {
   const picks = sampleIndices(split.images.length, args.samples, args.seed);
   const images = picks.map((i) => split.images[i]!);
   const expected = picks.map((i) => split.labels[i]!);
-  log(`model ${model} (${manifest.stages.length} stages), ${images.length} test samples, threshold ${threshold}, home ${homeDir}`);
+  log(
+    `model ${model} (${manifest.stages.length} stages), ${images.length} test samples, threshold ${threshold}, home ${homeDir}`,
+  );
 
   let stack: RunningStack | undefined;
   let devServer: ManagedProcess | undefined;
@@ -683,14 +833,23 @@ async function main(): Promise<void> {
         durationMs: Math.round(durationMs),
         qps: Math.round((good.length / (durationMs / 1000)) * 10) / 10,
         latencyMs: summarizeLatency(good.map((o) => o.latencyMs)),
-        stageTimes: stageTimes(good.map((o) => o.result!), manifest.stages.length),
+        stageTimes: stageTimes(
+          good.map((o) => o.result!),
+          manifest.stages.length,
+        ),
         eventLoopDelay: loopDelay,
         cpu: process.platform === 'linux' ? cpuPerQuery(cpuBefore, cpuAfter, outcomes.length, durationMs) : null,
       };
-      if (c > 1 && args.historySamples > 0) level.history = await historyBreakdown(client, model, good.slice(-args.historySamples));
+      if (c > 1 && args.historySamples > 0)
+        level.history = await historyBreakdown(client, model, good.slice(-args.historySamples));
       levels.push(level);
-      log(`pipeline c=${c}: ${level.qps} q/s, p50 ${level.latencyMs.p50} ms, p99 ${level.latencyMs.p99} ms, failed ${level.failed}, stage loop-delay p99 max ${loopDelay.stageMaxP99Ms} ms`);
-      if (level.cpu) log(`pipeline c=${c}: cores used ${level.cpu.coresUsed}, CPU ms per query ${JSON.stringify(level.cpu.perQueryMs)}`);
+      log(
+        `pipeline c=${c}: ${level.qps} q/s, p50 ${level.latencyMs.p50} ms, p99 ${level.latencyMs.p99} ms, failed ${level.failed}, stage loop-delay p99 max ${loopDelay.stageMaxP99Ms} ms`,
+      );
+      if (level.cpu)
+        log(
+          `pipeline c=${c}: cores used ${level.cpu.coresUsed}, CPU ms per query ${JSON.stringify(level.cpu.perQueryMs)}`,
+        );
     }
 
     const bestQps = Math.max(0, ...levels.map((l) => l.qps));
@@ -736,7 +895,10 @@ async function main(): Promise<void> {
         workflowLatencyMs: summarizeLatency(ok.map((o) => o.result!.latencyMs)),
         failed: seq.length - ok.length,
         mismatches: { label: mismatchLabel.length, exitStage: mismatchExit.length, examples },
-        stageTimes: stageTimes(ok.map((o) => o.result!), manifest.stages.length),
+        stageTimes: stageTimes(
+          ok.map((o) => o.result!),
+          manifest.stages.length,
+        ),
         history: seqHistory,
       },
       overheadPerStageMs: {
@@ -801,10 +963,22 @@ function printSummary(r: BenchReport): void {
     '',
     table([
       ['concurrency', 'q/s', 'p50', 'p95', 'p99', 'failed', 'queue p50 s1', 'loop p99 max'],
-      ...r.throughput.map((l) => [l.concurrency, l.qps, ...L(l.latencyMs), l.failed, l.stageTimes[0]?.queueMsP50 ?? null, l.eventLoopDelay.stageMaxP99Ms]),
+      ...r.throughput.map((l) => [
+        l.concurrency,
+        l.qps,
+        ...L(l.latencyMs),
+        l.failed,
+        l.stageTimes[0]?.queueMsP50 ?? null,
+        l.eventLoopDelay.stageMaxP99Ms,
+      ]),
     ]),
     '',
-    ...r.throughput.filter((l) => l.cpu).map((l) => `CPU ms/query at c=${l.concurrency} (${l.cpu!.coresUsed} cores busy): ${JSON.stringify(l.cpu!.perQueryMs)}`),
+    ...r.throughput
+      .filter((l) => l.cpu)
+      .map(
+        (l) =>
+          `CPU ms/query at c=${l.concurrency} (${l.cpu!.coresUsed} cores busy): ${JSON.stringify(l.cpu!.perQueryMs)}`,
+      ),
     '',
     `stage-worker event-loop delay: max p99 ${r.eventLoopDelay.stageMaxP99Ms} ms, max ${r.eventLoopDelay.stageMaxMaxMs} ms; workflow worker: max p99 ${r.eventLoopDelay.workflowMaxP99Ms} ms`,
     `targets: overhead/stage p50 <= ${r.targets.overheadPerStageP50Ms} ms: ${r.targets.overheadMet ? 'MET' : 'NOT MET'} (${r.overheadPerStageMs.p50}); ` +

@@ -10,7 +10,8 @@ import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload } from './workloa
 
 function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -35,12 +36,18 @@ function progressBar(label: string, total: number): { update(done: number): void
       stop() {},
     };
   }
-  const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta}s`, stream: process.stderr }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta}s`, stream: process.stderr },
+    Presets.shades_classic,
+  );
   bar.start(total, 0);
   return { update: (d) => bar.update(d), stop: () => bar.stop() };
 }
 
-async function infer(config: SerflowConfig, o: { model?: string; samples: number; threshold?: number; json?: boolean; concurrency: number; seed: number }) {
+async function infer(
+  config: SerflowConfig,
+  o: { model?: string; samples: number; threshold?: number; json?: boolean; concurrency: number; seed: number },
+) {
   const client = await SerflowClient.connect({ config });
   try {
     const model = o.model ?? config.defaultModel;
@@ -107,7 +114,9 @@ export function buildProgram(): Command {
     .description('start the embedded stack (Temporal dev server, nats-server, workers); Ctrl-C stops it')
     .option('--detach', 'return once everything is ready; stop later with `serflow down`')
     .option('--model <name...>', 'models to start stage pools for (default: the default model)')
-    .action(async (o: { detach?: boolean; model?: string[] }) => upCommand(config(), { detach: o.detach, models: o.model }));
+    .action(async (o: { detach?: boolean; model?: string[] }) =>
+      upCommand(config(), { detach: o.detach, models: o.model }),
+    );
 
   program
     .command('down')
@@ -128,11 +137,17 @@ export function buildProgram(): Command {
     .description('send held-out samples through the running stack and report accuracy, exits and latency')
     .option('--model <name>', 'model (default: the configured default model)')
     .addOption(new Option('--samples <n>', 'number of held-out samples').argParser(positiveInt).default(200))
-    .addOption(new Option('--threshold <t>', 'exit threshold on max softmax (default: the manifest default)').argParser(threshold))
-    .addOption(new Option('--concurrency <n>', 'queries in flight').argParser(positiveInt).default(DEFAULT_INFER_CONCURRENCY))
+    .addOption(
+      new Option('--threshold <t>', 'exit threshold on max softmax (default: the manifest default)').argParser(
+        threshold,
+      ),
+    )
+    .addOption(
+      new Option('--concurrency <n>', 'queries in flight').argParser(positiveInt).default(DEFAULT_INFER_CONCURRENCY),
+    )
     .addOption(new Option('--seed <n>', 'seed of the sample choice').argParser(positiveInt).default(1))
     .option('--json', 'print one JSON object')
-    .action(async (o) => infer(config(), o));
+    .action(async (o: Parameters<typeof infer>[1]) => infer(config(), o));
 
   program
     .command('demo')

@@ -79,7 +79,10 @@ export interface PoolStatus {
   model?: string;
   stage?: number;
   backend?: string;
-  workers: Pick<WorkerRecord, 'id' | 'pid' | 'state' | 'slots' | 'inFlight' | 'completed' | 'failed' | 'eventLoopDelayMs'>[];
+  workers: Pick<
+    WorkerRecord,
+    'id' | 'pid' | 'state' | 'slots' | 'inFlight' | 'completed' | 'failed' | 'eventLoopDelayMs'
+  >[];
 }
 
 export interface StatusReport {

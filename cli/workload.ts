@@ -48,7 +48,10 @@ export interface WorkloadSummary {
 /** Default queries in flight for `serflow infer`: enough to overlap orchestration round-trips on 2 cores. */
 export const DEFAULT_INFER_CONCURRENCY = 8;
 
-export async function runWorkload(client: SerflowClient, o: WorkloadOptions): Promise<{ outcomes: QueryOutcome[]; summary: WorkloadSummary }> {
+export async function runWorkload(
+  client: SerflowClient,
+  o: WorkloadOptions,
+): Promise<{ outcomes: QueryOutcome[]; summary: WorkloadSummary }> {
   const manifest = loadManifest(o.model, client.config.modelsDir);
   const split = loadSplit(manifest, 'test');
   const picks = sampleIndices(split.images.length, o.samples, o.seed ?? 1);
@@ -61,7 +64,10 @@ export async function runWorkload(client: SerflowClient, o: WorkloadOptions): Pr
       const t0 = performance.now();
       const outcome: QueryOutcome = { index, expected: split.labels[index] as number, clientLatencyMs: 0 };
       try {
-        outcome.result = await client.infer(split.images[index] as Float32Array, { model: o.model, threshold: o.threshold });
+        outcome.result = await client.infer(split.images[index] as Float32Array, {
+          model: o.model,
+          threshold: o.threshold,
+        });
       } catch (err) {
         const e = err as Error;
         outcome.error = { type: err instanceof InferenceFailedError ? err.type : e.name, message: e.message };
@@ -76,7 +82,12 @@ export async function runWorkload(client: SerflowClient, o: WorkloadOptions): Pr
   return { outcomes, summary: summarize(o.model, outcomes, durationMs, o.threshold) };
 }
 
-export function summarize(model: string, outcomes: QueryOutcome[], durationMs: number, threshold?: number): WorkloadSummary {
+export function summarize(
+  model: string,
+  outcomes: QueryOutcome[],
+  durationMs: number,
+  threshold?: number,
+): WorkloadSummary {
   const ok = outcomes.filter((o) => o.result);
   const exitHistogram: Record<string, number> = {};
   for (const o of ok) {
@@ -110,7 +121,9 @@ export function summarize(model: string, outcomes: QueryOutcome[], durationMs: n
 
 /** Human-readable report of a summary. */
 export function formatSummary(s: WorkloadSummary): string {
-  const stages = Object.keys(s.exitHistogram).map(Number).sort((a, b) => a - b);
+  const stages = Object.keys(s.exitHistogram)
+    .map(Number)
+    .sort((a, b) => a - b);
   const maxCount = Math.max(1, ...Object.values(s.exitHistogram));
   const lines = [
     `model ${s.model}: ${s.queries} queries (${s.succeeded} ok, ${s.failed} failed) in ${(s.durationMs / 1000).toFixed(1)} s, ${s.throughputQps} q/s`,

@@ -6,7 +6,7 @@
  *   const handle = await client.start(pixels);  ...  await handle.result();
  */
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, type Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { NatsConnection } from 'nats';
 import { loadConfig, type SerflowConfig } from '../common/config';
 import type { InferenceOptions, InferenceQuery, InferenceResult, TensorRef } from '../common/contracts';
@@ -65,7 +65,10 @@ export interface InferenceHandle {
 }
 
 /** Where the servers are: explicit options, then TEMPORAL_ADDRESS / NATS_URL, then the `serflow up --detach` state file. */
-export function resolveAddresses(options: ConnectOptions, config: SerflowConfig): { temporalAddress: string; natsUrl?: string; namespace: string } {
+export function resolveAddresses(
+  options: ConnectOptions,
+  config: SerflowConfig,
+): { temporalAddress: string; natsUrl?: string; namespace: string } {
   const state = readStateFile(config.homeDir);
   const temporalAddress = options.temporalAddress ?? config.temporal.address ?? state?.temporalAddress;
   if (!temporalAddress) {
@@ -113,7 +116,8 @@ export class SerflowClient {
 
   private async activationStore(): Promise<ActivationStore> {
     if (!this.store) {
-      if (!this.natsUrl) throw new Error('input exceeds the inline limit and no NATS URL is known for the claim-check store');
+      if (!this.natsUrl)
+        throw new Error('input exceeds the inline limit and no NATS URL is known for the claim-check store');
       this.nc ??= await connectNats(this.natsUrl, 'serflow-client');
       this.store = await createActivationStore(this.nc);
     }

@@ -115,9 +115,7 @@ export type SerflowConfig = z.output<typeof configSchema>;
 
 /** Format zod issues as `field.path: message; ...`. */
 export function formatIssues(error: z.ZodError, prefix = ''): string {
-  return error.issues
-    .map((i) => `${prefix}${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
+  return error.issues.map((i) => `${prefix}${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
 }
 
 /** Validate a raw configuration object, filling defaults. Throws ConfigError naming each bad field. */
@@ -157,24 +155,33 @@ export function loadConfig(overrides: SerflowConfigInput = {}, env: NodeJS.Proce
   const named = env.SERFLOW_CONFIG;
   const file = named ? path.resolve(named) : path.resolve('serflow.config.json');
   let fromFile: Record<string, unknown> = {};
+  let source = 'config';
   if (env.SERFLOW_CONFIG_JSON) {
-    try {
-      fromFile = JSON.parse(env.SERFLOW_CONFIG_JSON) as Record<string, unknown>;
-    } catch (err) {
-      throw new ConfigError(`SERFLOW_CONFIG_JSON: not valid JSON (${(err as Error).message})`, { cause: err });
-    }
+    source = 'config (SERFLOW_CONFIG_JSON + environment)';
+    fromFile = parseConfigObject(env.SERFLOW_CONFIG_JSON, 'SERFLOW_CONFIG_JSON');
   } else if (fs.existsSync(file)) {
-    try {
-      fromFile = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-    } catch (err) {
-      throw new ConfigError(`config file ${file}: not valid JSON (${(err as Error).message})`, { cause: err });
-    }
+    source = `config (${file} + environment)`;
+    fromFile = parseConfigObject(fs.readFileSync(file, 'utf8'), `config file ${file}`);
   } else if (named) {
     throw new ConfigError(`SERFLOW_CONFIG names ${file}, which does not exist`);
   }
   const merged = [configFromEnv(env), overrides].reduce<Record<string, unknown>>(
-    (acc, layer) => deepMerge(acc, layer as Record<string, unknown>),
+    (acc, layer) => deepMerge(acc, layer),
     fromFile,
   );
-  return compileConfig(merged, named || fs.existsSync(file) ? `config (${file} + environment)` : 'config');
+  return compileConfig(merged, source);
+}
+
+/** Parse a JSON configuration layer; it must be an object (a list or a number would silently mean "defaults"). */
+function parseConfigObject(text: string, where: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${where}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(`${where}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  return value as Record<string, unknown>;
 }

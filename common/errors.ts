@@ -23,6 +23,11 @@ export class MissingActivationError extends Error {
   override readonly name = 'MissingActivationError';
 }
 
+/** A stage model produced outputs that do not match its manifest (e.g. no activation). A retry cannot fix it. */
+export class ModelOutputError extends Error {
+  override readonly name = 'ModelOutputError';
+}
+
 /** The configuration (file or environment) is invalid; the message names the field. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -34,4 +39,5 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'UnknownModelError',
   'UnknownStageError',
   'MissingActivationError',
+  'ModelOutputError',
 ] as const;

@@ -20,13 +20,15 @@ export interface LatencySummary {
   max: number;
 }
 
+/** Percentiles, mean and max; every field is NaN (null in JSON) when there are no values. */
 export function summarizeLatency(values: readonly number[]): LatencySummary {
+  if (values.length === 0) return { p50: NaN, p95: NaN, p99: NaN, mean: NaN, max: NaN };
   const round = (x: number) => Math.round(x * 100) / 100;
   return {
     p50: round(quantile(values, 0.5)),
     p95: round(quantile(values, 0.95)),
     p99: round(quantile(values, 0.99)),
-    mean: round(values.reduce((s, v) => s + v, 0) / (values.length || 1)),
+    mean: round(values.reduce((s, v) => s + v, 0) / values.length),
     max: round(values.reduce((m, v) => Math.max(m, v), Number.NEGATIVE_INFINITY)),
   };
 }

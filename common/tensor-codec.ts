@@ -45,7 +45,12 @@ export function decodeInline(ref: Extract<TensorRef, { kind: 'inline' }>, where:
  * `expected` may contain -1 (or a string dim name from the manifest, passed as -1) for the batch dimension.
  * Throws InvalidInputError naming what was wrong and where.
  */
-export function validateTensor(data: Float32Array, dims: readonly number[], expected: readonly number[], where: string): void {
+export function validateTensor(
+  data: Float32Array,
+  dims: readonly number[],
+  expected: readonly number[],
+  where: string,
+): void {
   if (dims.length !== expected.length) {
     throw new InvalidInputError(
       `${where}: expected a tensor of rank ${expected.length} with shape [${expected.join(', ')}], got shape [${dims.join(', ')}]`,

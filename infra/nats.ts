@@ -5,12 +5,7 @@
  */
 import { connect, nanos, RetentionPolicy, StorageType, type NatsConnection } from 'nats';
 import type { SerflowConfig } from '../common/config';
-import {
-  ACTIVATIONS_BUCKET,
-  STAGE_EVENTS_STREAM,
-  STAGE_EVENTS_SUBJECT_PREFIX,
-  WORKERS_BUCKET,
-} from '../common/naming';
+import { ACTIVATIONS_BUCKET, STAGE_EVENTS_STREAM, STAGE_EVENTS_SUBJECT_PREFIX, WORKERS_BUCKET } from '../common/naming';
 
 /** Connect to NATS with a readable connection name; fails after `timeoutMs` if the server is not there. */
 export async function connectNats(url: string, name: string, timeoutMs = 5_000): Promise<NatsConnection> {

@@ -129,19 +129,32 @@ export const ModelManifestSchema = z
     const K = m.stages.length;
     m.stages.forEach((s, i) => {
       if (s.index !== i + 1) {
-        ctx.addIssue({ code: 'custom', path: ['stages', i, 'index'], message: `expected ${i + 1} (stages are listed in order)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', i, 'index'],
+          message: `expected ${i + 1} (stages are listed in order)`,
+        });
       }
       const last = i === K - 1;
       if (last && s.outputs.activation !== null) {
-        ctx.addIssue({ code: 'custom', path: ['stages', i, 'outputs', 'activation'], message: 'expected null on the last stage' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', i, 'outputs', 'activation'],
+          message: 'expected null on the last stage',
+        });
       }
       if (!last && s.outputs.activation === null) {
-        ctx.addIssue({ code: 'custom', path: ['stages', i, 'outputs', 'activation'], message: 'expected a tensor spec (only the last stage has none)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', i, 'outputs', 'activation'],
+          message: 'expected a tensor spec (only the last stage has none)',
+        });
       }
     });
     const files = new Set<string>();
     m.stages.forEach((s, i) => {
-      if (files.has(s.file)) ctx.addIssue({ code: 'custom', path: ['stages', i, 'file'], message: `duplicate file ${s.file}` });
+      if (files.has(s.file))
+        ctx.addIssue({ code: 'custom', path: ['stages', i, 'file'], message: `duplicate file ${s.file}` });
       files.add(s.file);
     });
     const evals: Array<['evaluation' | 'calibrationEvaluation', z.infer<typeof EvaluationSchema> | undefined]> = [
@@ -151,14 +164,26 @@ export const ModelManifestSchema = z
     for (const [key, ev] of evals) {
       if (!ev) continue;
       if (ev.perExit.length !== K) {
-        ctx.addIssue({ code: 'custom', path: [key, 'perExit'], message: `expected ${K} entries (one per stage), got ${ev.perExit.length}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [key, 'perExit'],
+          message: `expected ${K} entries (one per stage), got ${ev.perExit.length}`,
+        });
       }
       if (ev.forcedExitAccuracy.length !== K) {
-        ctx.addIssue({ code: 'custom', path: [key, 'forcedExitAccuracy'], message: `expected ${K} entries, got ${ev.forcedExitAccuracy.length}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [key, 'forcedExitAccuracy'],
+          message: `expected ${K} entries, got ${ev.forcedExitAccuracy.length}`,
+        });
       }
       ev.thresholdSweep.forEach((sw, i) => {
         if (sw.exitShares.length !== K) {
-          ctx.addIssue({ code: 'custom', path: [key, 'thresholdSweep', i, 'exitShares'], message: `expected ${K} entries, got ${sw.exitShares.length}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [key, 'thresholdSweep', i, 'exitShares'],
+            message: `expected ${K} entries, got ${sw.exitShares.length}`,
+          });
         }
       });
     }
@@ -239,9 +264,16 @@ export function modelDir(name: string, modelsDir: string = MODELS_DIR): string {
 }
 
 /** Absolute path of a stage's ONNX file. */
-export function stageFilePath(manifest: ModelManifest, stage: StageSpec | number, modelsDir: string = MODELS_DIR): string {
+export function stageFilePath(
+  manifest: ModelManifest,
+  stage: StageSpec | number,
+  modelsDir: string = MODELS_DIR,
+): string {
   const spec = typeof stage === 'number' ? manifest.stages[stage - 1] : stage;
-  if (!spec) throw new RangeError(`model ${manifest.name} has no stage ${String(stage)} (stages 1..${manifest.stages.length})`);
+  if (!spec)
+    throw new RangeError(
+      `model ${manifest.name} has no stage ${typeof stage === 'number' ? stage : stage.index} (stages 1..${manifest.stages.length})`,
+    );
   return path.join(modelDir(manifest.name, modelsDir), spec.file);
 }
 
@@ -269,7 +301,9 @@ export function loadManifest(name: string, modelsDir: string = MODELS_DIR): Mode
   }
   const manifest = parseManifest(raw, file);
   if (manifest.name !== name) {
-    throw new InvalidManifestError(`manifest ${file}: name: expected ${JSON.stringify(name)} (the folder name), got ${JSON.stringify(manifest.name)}`);
+    throw new InvalidManifestError(
+      `manifest ${file}: name: expected ${JSON.stringify(name)} (the folder name), got ${JSON.stringify(manifest.name)}`,
+    );
   }
   return manifest;
 }

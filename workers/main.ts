@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   } else if (role === 'stage') {
     const stage = Number(values.stage);
     if (!values.model || !Number.isInteger(stage) || stage < 1) {
-      throw new Error(`stage worker needs --model NAME and --stage K (a positive integer), got --stage ${values.stage}`);
+      throw new Error(
+        `stage worker needs --model NAME and --stage K (a positive integer), got --stage ${values.stage}`,
+      );
     }
     await runStageWorker({ config, temporalAddress, natsUrl, model: values.model, stage });
   } else {

@@ -3,7 +3,7 @@
  * ONNX sessions, the NATS connection and the Temporal connection are created once per process.
  */
 import * as path from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { SerflowConfig } from '../common/config';
 import { stageTaskQueue, type Backend } from '../common/naming';
 import { createActivationStore } from '../activities/activation-store';
@@ -51,7 +51,9 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
   try {
     await ensureNatsResources(nc, config);
     const inputDims =
-      stage === 1 ? queryInputDims(manifest) : spec.input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' ? d : -1));
+      stage === 1
+        ? queryInputDims(manifest)
+        : spec.input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' ? d : -1));
     const served: ServedStage = { model, stage, stages: manifest.stages.length, inputDims, backend, runner };
     const { runStage } = createStageActivities({
       served,

@@ -46,7 +46,19 @@ export function workerId(role: string, taskQueue: string): string {
 /** Keeps this process's record fresh until `stop()`, which deletes it. */
 export async function startWorkerStatus(
   nc: NatsConnection,
-  base: Omit<WorkerRecord, 'v' | 'state' | 'updatedAt' | 'inFlight' | 'completed' | 'failed' | 'eventLoopDelayMs' | 'pid' | 'host' | 'startedAt'>,
+  base: Omit<
+    WorkerRecord,
+    | 'v'
+    | 'state'
+    | 'updatedAt'
+    | 'inFlight'
+    | 'completed'
+    | 'failed'
+    | 'eventLoopDelayMs'
+    | 'pid'
+    | 'host'
+    | 'startedAt'
+  >,
   counters: WorkerCounters,
   heartbeatMs: number,
 ): Promise<{ setState(state: WorkerState): Promise<void>; stop(): Promise<void> }> {

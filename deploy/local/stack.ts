@@ -118,7 +118,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       );
       natsUrl = `nats://127.0.0.1:${port}`;
       const url = natsUrl;
-      nc = await retryUntil(`nats-server (log: ${p.logFile})`, timeoutMs, () => connectNats(url, 'serflow-stack', 1_000));
+      nc = await retryUntil(`nats-server (log: ${p.logFile})`, timeoutMs, () =>
+        connectNats(url, 'serflow-stack', 1_000),
+      );
     } else {
       log(`using NATS at ${natsUrl}`);
       nc = await connectNats(natsUrl, 'serflow-stack');
@@ -138,19 +140,29 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           name: 'temporal',
           command: bin,
           args: [
-            'server', 'start-dev',
-            '--ip', '127.0.0.1',
-            '--port', String(port),
-            '--ui-port', String(uiPort),
-            '--db-filename', db,
-            '--namespace', config.temporal.namespace,
-            '--log-level', 'warn',
+            'server',
+            'start-dev',
+            '--ip',
+            '127.0.0.1',
+            '--port',
+            String(port),
+            '--ui-port',
+            String(uiPort),
+            '--db-filename',
+            db,
+            '--namespace',
+            config.temporal.namespace,
+            '--log-level',
+            'warn',
             // The speed recipe of the SDK's own CI: WAL journal, no fsync on every commit.
-            '--sqlite-pragma', 'journal_mode=WAL',
-            '--sqlite-pragma', 'synchronous=OFF',
+            '--sqlite-pragma',
+            'journal_mode=WAL',
+            '--sqlite-pragma',
+            'synchronous=OFF',
             // The history service polls its transfer queue at most 20 times/s by default, which delays every
             // workflow and activity task by ~38 ms on an idle dev server (bench/README.md); lift that limit.
-            '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=10000',
+            '--dynamic-config-value',
+            'history.transferProcessorMaxPollRPS=10000',
             ...searchAttributeArgs(),
           ],
           logDir,
@@ -191,7 +203,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       );
     let workerSeq = 0;
     const startStageWorker = async (model: string, stage: number) => {
-      const p = spawnWorker(`worker-${stageTaskQueue(model, stage)}-${++workerSeq}`, ['stage', '--model', model, '--stage', String(stage)]);
+      const p = spawnWorker(`worker-${stageTaskQueue(model, stage)}-${++workerSeq}`, [
+        'stage',
+        '--model',
+        model,
+        '--stage',
+        String(stage),
+      ]);
       await waitForWorkers(nc!, [p.pid], timeoutMs);
       return p;
     };
@@ -201,12 +219,24 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       for (const m of manifests) {
         for (let k = 1; k <= m.stages.length; k++) {
           for (let i = 0; i < config.workers.processesPerStage; i++) {
-            started.push(spawnWorker(`worker-${stageTaskQueue(m.name, k)}-${++workerSeq}`, ['stage', '--model', m.name, '--stage', String(k)]));
+            started.push(
+              spawnWorker(`worker-${stageTaskQueue(m.name, k)}-${++workerSeq}`, [
+                'stage',
+                '--model',
+                m.name,
+                '--stage',
+                String(k),
+              ]),
+            );
           }
         }
       }
       log(`starting ${started.length} worker processes (1 workflow worker, ${started.length - 1} stage workers)`);
-      await waitForWorkers(nc, started.map((p) => p.pid), timeoutMs).catch((err: Error) => {
+      await waitForWorkers(
+        nc,
+        started.map((p) => p.pid),
+        timeoutMs,
+      ).catch((err: Error) => {
         const dead = started.filter((p) => p.child.exitCode !== null);
         const detail = dead.map((p) => `--- ${p.logFile} ---\n${tailLog(p.logFile)}`).join('\n');
         throw new Error(`${err.message}${detail ? `\n${detail}` : ''}`, { cause: err });

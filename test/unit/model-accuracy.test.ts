@@ -129,7 +129,9 @@ test('onnxruntime-node reproduces the manifest evaluation on the test split', as
 
   const n = images.length;
   console.log(`model ${manifest.name}, ${n} test samples, threshold ${threshold}`);
-  console.log(`overall accuracy: ort-node ${(correctTotal / n).toFixed(4)} vs manifest ${ev.overallAccuracy.toFixed(4)}`);
+  console.log(
+    `overall accuracy: ort-node ${(correctTotal / n).toFixed(4)} vs manifest ${ev.overallAccuracy.toFixed(4)}`,
+  );
   // expected correct counts from the manifest's accuracies (exact integers up to float rounding)
   const close = (actual: number, expected: number, what: string): void => {
     assert.ok(
@@ -169,10 +171,7 @@ test('a manifest with a broken field gives a field-named error', () => {
       (err: unknown) => {
         assert.ok(err instanceof InvalidManifestError);
         assert.equal(err.name, 'InvalidManifestError');
-        assert.ok(
-          err.message.includes(`manifest ${file}: stages[2].file: expected string`),
-          `message: ${err.message}`,
-        );
+        assert.ok(err.message.includes(`manifest ${file}: stages[2].file: expected string`), `message: ${err.message}`);
         return true;
       },
     );
