@@ -10,7 +10,7 @@ import { Client, type Connection, WorkflowFailedError, type WorkflowHandle } fro
 import type { NatsConnection } from 'nats';
 import { loadConfig, type SerflowConfig } from '../common/config';
 import type { InferenceOptions, InferenceQuery, InferenceResult, TensorRef } from '../common/contracts';
-import { INFERENCE_TASK_QUEUE, inferenceWorkflowId } from '../common/naming';
+import { INFERENCE_TASK_QUEUE, SEARCH_ATTRIBUTES, inferenceWorkflowId } from '../common/naming';
 import { inlineEncodedBytes, inlineTensor } from '../common/tensor-codec';
 import { readStateFile } from '../deploy/local/state-file';
 import { createActivationStore, type ActivationStore } from '../activities/activation-store';
@@ -155,7 +155,8 @@ export class SerflowClient {
       taskQueue: INFERENCE_TASK_QUEUE,
       workflowId,
       args: [query],
-      memo: { queryId: query.queryId, model: query.model },
+      memo: { queryId: query.queryId, model: query.model, threshold: query.threshold ?? 'model default' },
+      typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.model, value: query.model }],
       staticSummary: `${query.model} query ${query.queryId}`,
     });
     return { queryId: query.queryId, workflowId, result: () => this.wait(query.queryId, handle) };

@@ -3,6 +3,7 @@
  * search attributes, NATS subjects and buckets. One source of truth so a rename cannot split the system.
  * Sandbox-safe (no Node imports): workflow code imports this file.
  */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 /** Task queue of the inference workflow itself (and of its model-lookup local activity). */
 export const INFERENCE_TASK_QUEUE = 'serflow.inference';
@@ -20,18 +21,20 @@ export function inferenceWorkflowId(model: string, queryId: string): string {
   return `serflow-${model}-${queryId}`;
 }
 
-/** Custom search attributes registered on the Temporal namespace, with their Temporal types. */
+/**
+ * Custom search attributes registered on the Temporal namespace (typed keys; `type` is the Temporal type).
+ * - `ExitStage`: stage the query left the pipeline at (the last stage when no exit was confident)
+ * - `SerflowModel`: model name (set when the query starts, so running queries are findable too)
+ * - `LatencyMs`: end-to-end latency inside the workflow, from workflow start to result
+ * - `Backends`: backends the query's stage executions used, e.g. `["vm"]`
+ * - `ExitConfident`: whether the answer came from a confident exit
+ */
 export const SEARCH_ATTRIBUTES = {
-  /** Stage the query exited at (the last stage when no exit was confident). */
-  exitStage: { name: 'ExitStage', type: 'Int' },
-  /** Model name. */
-  model: { name: 'SerflowModel', type: 'Keyword' },
-  /** End-to-end latency inside the workflow, from workflow start to result, in ms. */
-  latencyMs: { name: 'LatencyMs', type: 'Int' },
-  /** Backends used by the query's stage executions, e.g. `["vm"]`. */
-  backends: { name: 'Backends', type: 'KeywordList' },
-  /** Whether the answer came from a confident exit (false: no exit reached the threshold). */
-  confident: { name: 'ExitConfident', type: 'Bool' },
+  exitStage: defineSearchAttributeKey('ExitStage', SearchAttributeType.INT),
+  model: defineSearchAttributeKey('SerflowModel', SearchAttributeType.KEYWORD),
+  latencyMs: defineSearchAttributeKey('LatencyMs', SearchAttributeType.INT),
+  backends: defineSearchAttributeKey('Backends', SearchAttributeType.KEYWORD_LIST),
+  confident: defineSearchAttributeKey('ExitConfident', SearchAttributeType.BOOL),
 } as const;
 
 /** JetStream stream holding every stage outcome (exit, continue, failure). */

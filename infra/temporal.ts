@@ -1,22 +1,36 @@
 /** Temporal connection helpers shared by workers, the client and the embedded stack. */
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import type { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
 
 const { IndexedValueType } = temporal.api.enums.v1;
 
-const INDEXED_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-  Int: IndexedValueType.INDEXED_VALUE_TYPE_INT,
-  Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  KeywordList: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  Bool: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-  Double: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+const INDEXED_TYPE: Record<SearchAttributeType, temporal.api.enums.v1.IndexedValueType> = {
+  TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+  KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  DOUBLE: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+  BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+  KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+};
+
+/** Temporal's names for the search attribute types, as `start-dev --search-attribute NAME=TYPE` wants them. */
+const CLI_TYPE: Record<SearchAttributeType, string> = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
 };
 
 /** `--search-attribute NAME=TYPE` arguments for `temporal server start-dev`. */
 export function searchAttributeArgs(): string[] {
-  return Object.values(SEARCH_ATTRIBUTES).flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]);
+  return Object.values(SEARCH_ATTRIBUTES).flatMap((a) => ['--search-attribute', `${a.name}=${CLI_TYPE[a.type]}`]);
 }
 
 /** Retry `fn` until it succeeds or `timeoutMs` passes; the last error is rethrown with `what` in the message. */
@@ -59,6 +73,6 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   if (missing.length === 0) return;
   await connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(missing.map((a) => [a.name, INDEXED_TYPE[a.type]!])),
+    searchAttributes: Object.fromEntries(missing.map((a) => [a.name, INDEXED_TYPE[a.type]])),
   });
 }

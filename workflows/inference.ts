@@ -9,7 +9,6 @@ import {
   ApplicationFailure,
   proxyActivities,
   proxyLocalActivities,
-  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -35,7 +34,10 @@ export async function inferenceWorkflow(query: InferenceQuery): Promise<Inferenc
   const threshold = query.threshold ?? model.defaultThreshold;
   const lastStage = query.maxStage ?? model.stages;
   const inlineActivationMaxBytes = query.inlineActivationMaxBytes ?? model.inlineActivationMaxBytes;
-  upsertSearchAttributes({ [SEARCH_ATTRIBUTES.model.name]: [query.model] });
+  // Clients of this SDK set the model at start; a query started another way gets it here.
+  if (workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.model) === undefined) {
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: query.model }]);
+  }
 
   const records: StageRecord[] = [];
   let activation: TensorRef = query.input;
@@ -80,12 +82,12 @@ export async function inferenceWorkflow(query: InferenceQuery): Promise<Inferenc
     latencyMs: Math.max(0, Date.now() - startedAt),
     sloMs: query.sloMs,
   };
-  upsertSearchAttributes({
-    [SEARCH_ATTRIBUTES.exitStage.name]: [result.exitStage],
-    [SEARCH_ATTRIBUTES.latencyMs.name]: [result.latencyMs],
-    [SEARCH_ATTRIBUTES.backends.name]: backends,
-    [SEARCH_ATTRIBUTES.confident.name]: [result.confident],
-  });
-  upsertMemo({ label: result.label, confidence: result.confidence, exitStage: result.exitStage, threshold });
+  // One upsert with everything known at the end; the result itself carries the rest (label, per-stage records).
+  upsertSearchAttributes([
+    { key: SEARCH_ATTRIBUTES.exitStage, value: result.exitStage },
+    { key: SEARCH_ATTRIBUTES.latencyMs, value: result.latencyMs },
+    { key: SEARCH_ATTRIBUTES.backends, value: backends },
+    { key: SEARCH_ATTRIBUTES.confident, value: result.confident },
+  ]);
   return result;
 }

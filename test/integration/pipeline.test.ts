@@ -251,8 +251,9 @@ describe('inference pipeline on the real stack', () => {
     assert.equal(got, want, `ExitStage = 1 finds the ${want} queries of this batch that exited at stage 1`);
     const one = results[0]!;
     const desc = await t.client.temporal.workflow.getHandle(inferenceWorkflowId(MODEL, one.queryId)).describe();
-    assert.deepEqual(desc.searchAttributes[SEARCH_ATTRIBUTES.exitStage.name], [one.exitStage]);
-    assert.deepEqual(desc.searchAttributes[SEARCH_ATTRIBUTES.backends.name], ['vm']);
-    assert.equal(desc.memo?.exitStage, one.exitStage);
+    assert.equal(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.exitStage), one.exitStage);
+    assert.deepEqual(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.backends), ['vm']);
+    assert.equal(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.model), MODEL);
+    assert.equal(desc.memo?.queryId, one.queryId);
   });
 });
