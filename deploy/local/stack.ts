@@ -159,10 +159,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
             'journal_mode=WAL',
             '--sqlite-pragma',
             'synchronous=OFF',
-            // The history service polls its transfer queue at most 20 times/s by default, which delays every
-            // workflow and activity task by ~38 ms on an idle dev server (bench/README.md); lift that limit.
-            '--dynamic-config-value',
-            'history.transferProcessorMaxPollRPS=10000',
+            ...Object.entries(config.temporal.devServerDynamicConfig).flatMap(([key, value]) => [
+              '--dynamic-config-value',
+              `${key}=${JSON.stringify(value)}`,
+            ]),
             ...searchAttributeArgs(),
           ],
           logDir,
