@@ -20,6 +20,7 @@ import {
   DEFAULT_STAGE_TIMEOUT_MS,
   DEFAULT_WORKER_HEARTBEAT_MS,
   compileConfig,
+  DEFAULT_DEV_SERVER_DYNAMIC_CONFIG,
   loadConfig,
 } from '../../common/config';
 import { ConfigError } from '../../common/errors';
@@ -43,7 +44,12 @@ describe('compileConfig', () => {
       homeDir: DEFAULT_HOME_DIR,
       modelsDir: MODELS_DIR,
       defaultModel: DEFAULT_MODEL,
-      temporal: { namespace: DEFAULT_NAMESPACE, port: 0, uiPort: 0 },
+      temporal: {
+        namespace: DEFAULT_NAMESPACE,
+        port: 0,
+        uiPort: 0,
+        devServerDynamicConfig: DEFAULT_DEV_SERVER_DYNAMIC_CONFIG,
+      },
       nats: { port: 0 },
       activations: { inlineMaxBytes: DEFAULT_INLINE_ACTIVATION_MAX_BYTES, ttlMs: DEFAULT_ACTIVATION_TTL_MS },
       events: { maxAgeMs: DEFAULT_EVENTS_MAX_AGE_MS },
@@ -56,6 +62,18 @@ describe('compileConfig', () => {
       },
       stages: { timeoutMs: DEFAULT_STAGE_TIMEOUT_MS, maxAttempts: DEFAULT_STAGE_MAX_ATTEMPTS },
     });
+  });
+
+  test('dev-server dynamic config from the user is merged over the defaults', () => {
+    const c = compileConfig({ temporal: { devServerDynamicConfig: { 'limit.maxIDLength': 500 } } });
+    assert.deepEqual(c.temporal.devServerDynamicConfig, {
+      ...DEFAULT_DEV_SERVER_DYNAMIC_CONFIG,
+      'limit.maxIDLength': 500,
+    });
+    const overridden = compileConfig({
+      temporal: { devServerDynamicConfig: { 'history.transferProcessorMaxPollRPS': 20 } },
+    });
+    assert.equal(overridden.temporal.devServerDynamicConfig['history.transferProcessorMaxPollRPS'], 20);
   });
 
   test('undefined and null are treated as an empty configuration', () => {
