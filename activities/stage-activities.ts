@@ -17,7 +17,7 @@ import {
 } from '../common/errors';
 import type { StageEvent } from '../common/events';
 import { STAGE_EVENT_VERSION } from '../common/events';
-import { stageTaskQueue, type Backend } from '../common/naming';
+import type { Backend } from '../common/naming';
 import { validateTensor } from '../common/tensor-codec';
 import { softmaxMax } from '../models/manifest';
 import { shouldExit } from '../workflows/exit-rule';
@@ -77,103 +77,135 @@ function checkServed(input: StageInput, served: ServedStage): void {
   }
 }
 
-export function createStageActivities(deps: StageActivityDeps) {
+/** Where a stage execution comes from: the Temporal activity attempt that asked for it. */
+export interface StageCallContext {
+  workflowId: string;
+  runId: string;
+  attempt: number;
+  /** Epoch ms the attempt was scheduled (queue wait is measured from here). */
+  scheduledAt: number;
+  /** Task queue the request arrived on (reported in the result). */
+  taskQueue: string;
+}
+
+/** The stage context of the current Temporal activity attempt. */
+export function activityCallContext(fallbackQueryId: string): StageCallContext {
+  const info = Context.current().info;
+  return {
+    // Always set for activities of a workflow; standalone activities (no workflow) fall back to the query id.
+    workflowId: info.workflowExecution?.workflowId ?? fallbackQueryId,
+    runId: info.workflowExecution?.runId ?? '',
+    attempt: info.attempt,
+    scheduledAt: info.currentAttemptScheduledTimestampMs,
+    taskQueue: info.taskQueue,
+  };
+}
+
+/**
+ * Execute one stage for one query, wherever it runs (a VM pool worker's activity, a serverless function
+ * instance): validate, infer, decide, hand on, publish. Throws ApplicationFailures (non-retryable for bad input).
+ */
+export async function executeStage(
+  input: StageInput,
+  call: StageCallContext,
+  deps: StageActivityDeps,
+): Promise<StageOutput> {
   const { served, store, events, worker } = deps;
   const now = deps.now ?? Date.now;
-  const taskQueue = stageTaskQueue(served.model, served.stage, served.backend);
-
-  async function runStage(input: StageInput): Promise<StageOutput> {
-    const info = Context.current().info;
-    const startedAt = now();
-    const scheduledAt = info.currentAttemptScheduledTimestampMs;
-    const base = {
-      v: STAGE_EVENT_VERSION,
-      queryId: input.queryId,
-      // Always set for activities of a workflow; standalone activities (no workflow) fall back to the query id.
-      workflowId: info.workflowExecution?.workflowId ?? input.queryId,
-      runId: info.workflowExecution?.runId ?? '',
-      model: input.model,
-      stage: input.stage,
-      backend: served.backend,
-      worker,
-      attempt: info.attempt,
-      queueMs: Math.max(0, startedAt - scheduledAt),
-      scheduledAt,
-      startedAt,
-    } as const;
-    const where = `query ${input.queryId}, ${input.model} stage ${input.stage} input`;
-    let data: Float32Array;
-    try {
-      checkServed(input, served);
-      data = await store.fetch(input.activation, where);
-      validateTensor(data, input.activation.dims, served.inputDims, where);
-    } catch (err) {
-      const failure = toFailure(err);
-      if (failure !== err) {
-        const e = err as Error;
-        await events.publish({
-          ...base,
-          type: 'stage.failed',
-          errorType: e.name,
-          message: e.message,
-          serviceMs: 0,
-          finishedAt: now(),
-        });
-      }
-      throw failure;
+  const startedAt = now();
+  const scheduledAt = call.scheduledAt;
+  const base = {
+    v: STAGE_EVENT_VERSION,
+    queryId: input.queryId,
+    workflowId: call.workflowId,
+    runId: call.runId,
+    model: input.model,
+    stage: input.stage,
+    backend: served.backend,
+    worker,
+    attempt: call.attempt,
+    queueMs: Math.max(0, startedAt - scheduledAt),
+    scheduledAt,
+    startedAt,
+  } as const;
+  const where = `query ${input.queryId}, ${input.model} stage ${input.stage} input`;
+  let data: Float32Array;
+  try {
+    checkServed(input, served);
+    data = await store.fetch(input.activation, where);
+    validateTensor(data, input.activation.dims, served.inputDims, where);
+  } catch (err) {
+    const failure = toFailure(err);
+    if (failure !== err) {
+      const e = err as Error;
+      await events.publish({
+        ...base,
+        type: 'stage.failed',
+        errorType: e.name,
+        message: e.message,
+        serviceMs: 0,
+        finishedAt: now(),
+      });
     }
-
-    const out = await served.runner.run(data, input.activation.dims);
-    const { label, confidence } = softmaxMax(out.logits);
-    const exited = shouldExit(confidence, input.threshold, input.stage, input.lastStage);
-    let activation: StageOutput['activation'];
-    if (!exited) {
-      if (!out.activation || !out.activationDims) {
-        throw toFailure(new ModelOutputError(`${input.model} stage ${input.stage} produced no activation output`));
-      }
-      // Key per workflow run and stage: a retried attempt overwrites its own object instead of leaking one.
-      const key = `${base.workflowId}/${base.runId}/stage-${input.stage}`;
-      activation = await store.toRef(out.activation, out.activationDims, key, input.inlineActivationMaxBytes);
-    }
-    const finishedAt = now();
-    const event: StageEvent = exited
-      ? {
-          ...base,
-          type: 'stage.exited',
-          label,
-          confidence,
-          threshold: input.threshold,
-          confident: confidence >= input.threshold,
-          serviceMs: out.serviceMs,
-          finishedAt,
-        }
-      : {
-          ...base,
-          type: 'stage.continued',
-          label,
-          confidence,
-          threshold: input.threshold,
-          serviceMs: out.serviceMs,
-          finishedAt,
-        };
-    await events.publish(event);
-    return {
-      stage: input.stage,
-      label,
-      confidence,
-      exited,
-      activation,
-      backend: served.backend,
-      taskQueue,
-      worker,
-      attempt: info.attempt,
-      queueMs: base.queueMs,
-      serviceMs: out.serviceMs,
-      handlerMs: finishedAt - startedAt,
-      startedAt,
-      finishedAt,
-    };
+    throw failure;
   }
 
-  return { runStage };
+  const out = await served.runner.run(data, input.activation.dims);
+  const { label, confidence } = softmaxMax(out.logits);
+  const exited = shouldExit(confidence, input.threshold, input.stage, input.lastStage);
+  let activation: StageOutput['activation'];
+  if (!exited) {
+    if (!out.activation || !out.activationDims) {
+      throw toFailure(new ModelOutputError(`${input.model} stage ${input.stage} produced no activation output`));
+    }
+    // Key per workflow run and stage: a retried attempt overwrites its own object instead of leaking one.
+    const key = `${base.workflowId}/${base.runId}/stage-${input.stage}`;
+    activation = await store.toRef(out.activation, out.activationDims, key, input.inlineActivationMaxBytes);
+  }
+  const finishedAt = now();
+  const event: StageEvent = exited
+    ? {
+        ...base,
+        type: 'stage.exited',
+        label,
+        confidence,
+        threshold: input.threshold,
+        confident: confidence >= input.threshold,
+        serviceMs: out.serviceMs,
+        finishedAt,
+      }
+    : {
+        ...base,
+        type: 'stage.continued',
+        label,
+        confidence,
+        threshold: input.threshold,
+        serviceMs: out.serviceMs,
+        finishedAt,
+      };
+  await events.publish(event);
+  return {
+    stage: input.stage,
+    label,
+    confidence,
+    exited,
+    activation,
+    backend: served.backend,
+    taskQueue: call.taskQueue,
+    worker,
+    attempt: call.attempt,
+    queueMs: base.queueMs,
+    serviceMs: out.serviceMs,
+    handlerMs: finishedAt - startedAt,
+    startedAt,
+    finishedAt,
+  };
+}
+
+/** The Temporal activities of a VM pool worker: `runStage` executes this worker's stage. */
+export function createStageActivities(deps: StageActivityDeps) {
+  return {
+    runStage: (input: StageInput): Promise<StageOutput> =>
+      executeStage(input, activityCallContext(input.queryId), deps),
+  };
 }

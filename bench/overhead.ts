@@ -6,7 +6,8 @@
  *   node lib/bench/overhead.js --samples 300 --concurrency 1,4,8,16 --duration 10 --out bench/results/overhead.json
  *
  * Steps (all on the real embedded stack: Temporal dev server, nats-server, worker processes):
- *   1. direct path: the test samples through one in-process StageRunner per stage (same exit rule), sequential;
+ *   1. direct path: the test samples through createDirectPipeline (all stages in this process, the workflow's
+ *      exit rule), sequentially;
  *   2. pipeline latency: the same samples via SerflowClient.infer, one at a time, after a warm-up; labels and
  *      exit stages must equal the direct path's;
  *   3. throughput: N closed-loop client loops for a fixed duration per concurrency level N, while the stage
@@ -14,9 +15,9 @@
  *   4. a per-query time breakdown from workflow histories (where the orchestration time goes).
  * Writes JSON to --out and an SVG chart next to it; progress goes to stderr as `[bench] ...` lines.
  *
- * Experiment flags: `--dynamic-config KEY=VALUE` (repeatable) starts the Temporal dev server here with those
- * dynamic-config values (same flags as the embedded stack otherwise) and lets the stack use it as an external
- * server; `--stage-concurrency`, `--processes-per-stage` override the worker config the stack hands its workers.
+ * Experiment flags: `--dynamic-config KEY=VALUE` (repeatable) sets `temporal.devServerDynamicConfig` entries
+ * (merged over the defaults; VALUE parsed as JSON when it parses, else a string), so the embedded stack starts its
+ * dev server with them; `--stage-concurrency`, `--processes-per-stage` override the worker config.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -25,22 +26,17 @@ import { parseArgs } from 'node:util';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import type { NatsConnection } from 'nats';
-import { createInferencePool, type StageRunner } from '../activities/inference-pool';
-import { queryInputDims } from '../activities/model-activities';
+import { createDirectPipeline, type DirectResult } from '../activities/direct-pipeline';
 import { SerflowClient } from '../client';
 import { loadConfig, type SerflowConfig, type SerflowConfigInput } from '../common/config';
 import type { InferenceResult } from '../common/contracts';
 import { inferenceWorkflowId } from '../common/naming';
 import { quantile, sampleIndices, summarizeLatency, type LatencySummary } from '../common/stats';
-import { freePort, spawnManaged, stopPid, type ManagedProcess } from '../deploy/local/processes';
 import { startStack, type RunningStack } from '../deploy/local/stack';
-import { resolveTool, TOOLS } from '../deploy/local/tools';
 import { connectNats } from '../infra/nats';
-import { connectClientConnection, searchAttributeArgs } from '../infra/temporal';
 import { loadSplit } from '../models/dataset';
-import { loadManifest, softmaxMax, type ModelManifest } from '../models/manifest';
+import { loadManifest } from '../models/manifest';
 import { listWorkers } from '../workers/worker-status';
-import { mostConfident, shouldExit, type ExitCandidate } from '../workflows/exit-rule';
 
 export const TARGETS = { overheadPerStageP50Ms: 10, throughputQps: 50 } as const;
 
@@ -58,9 +54,28 @@ interface Args {
   seed: number;
   model?: string;
   historySamples: number;
-  dynamicConfig: string[];
+  dynamicConfig: Record<string, string | number | boolean>;
   stageConcurrency?: number;
   processesPerStage?: number;
+}
+
+/** `KEY=VALUE` pairs; VALUE is parsed as JSON when it parses to a string, number or boolean, else kept as text. */
+export function parseDynamicConfig(pairs: string[]): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const kv of pairs) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--dynamic-config: expected KEY=VALUE, got ${JSON.stringify(kv)}`);
+    const raw = kv.slice(eq + 1);
+    let value: string | number | boolean = raw;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (typeof parsed === 'string' || typeof parsed === 'number' || typeof parsed === 'boolean') value = parsed;
+    } catch {
+      // not JSON: keep the text
+    }
+    out[kv.slice(0, eq)] = value;
+  }
+  return out;
 }
 
 function parseCli(): Args {
@@ -113,7 +128,7 @@ function parseCli(): Args {
     seed: posInt('seed', values.seed),
     model: values.model,
     historySamples: Math.max(0, Math.floor(Number(values['history-samples']) || 0)),
-    dynamicConfig: values['dynamic-config'],
+    dynamicConfig: parseDynamicConfig(values['dynamic-config']),
     stageConcurrency: values['stage-concurrency']
       ? posInt('stage-concurrency', values['stage-concurrency'])
       : undefined,
@@ -124,72 +139,25 @@ function parseCli(): Args {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Direct path: the stages in this process, the same exit rule as the workflow.
-
-interface DirectOutcome {
-  label: number;
-  exitStage: number;
-  latencyMs: number;
-}
-
-async function runDirect(
-  runners: StageRunner[],
-  manifest: ModelManifest,
-  image: Float32Array,
-  threshold: number,
-): Promise<DirectOutcome> {
-  const t0 = performance.now();
-  const last = runners.length;
-  // runner.run transfers the buffer; dataset images are views into a shared buffer: always pass a copy.
-  let data: Float32Array = new Float32Array(image);
-  let dims = queryInputDims(manifest);
-  const exits: ExitCandidate[] = [];
-  for (let stage = 1; stage <= last; stage++) {
-    const out = await runners[stage - 1]!.run(data, dims);
-    const { label, confidence } = softmaxMax(out.logits);
-    exits.push({ stage, label, confidence });
-    if (shouldExit(confidence, threshold, stage, last)) break;
-    if (!out.activation || !out.activationDims) throw new Error(`stage ${stage} produced no activation`);
-    data = out.activation;
-    dims = out.activationDims;
-  }
-  const answer = mostConfident(exits, threshold)!;
-  return { label: answer.label, exitStage: exits[exits.length - 1]!.stage, latencyMs: performance.now() - t0 };
-}
+// Direct path: the stages in this process (createDirectPipeline: the workflow's exit rule, one implementation).
 
 async function directPhase(
   config: SerflowConfig,
-  manifest: ModelManifest,
+  model: string,
   images: Float32Array[],
   threshold: number,
   warmup: number,
-) {
-  const runners = manifest.stages.map((spec) =>
-    createInferencePool({
-      threads: 1,
-      intraOpThreads: 1,
-      modelPath: path.join(config.modelsDir, manifest.name, spec.file),
-      inputName: spec.input.name,
-      activationName: spec.outputs.activation?.name ?? null,
-      logitsName: spec.outputs.logits.name,
-    }),
-  );
+): Promise<DirectResult[]> {
+  const direct = await createDirectPipeline(model, config.modelsDir);
   try {
-    await Promise.all(
-      runners.map((r, i) =>
-        r.warmUp(
-          i === 0
-            ? queryInputDims(manifest)
-            : manifest.stages[i]!.input.shape.map((d) => (typeof d === 'number' ? d : 1)),
-        ),
-      ),
-    );
-    for (let i = 0; i < warmup; i++) await runDirect(runners, manifest, images[i % images.length]!, threshold);
-    const outcomes: DirectOutcome[] = [];
-    for (const img of images) outcomes.push(await runDirect(runners, manifest, img, threshold));
+    // Later stages load on their first run: push a few queries through every stage (no threshold reached) first.
+    for (let i = 0; i < Math.min(3, images.length); i++) await direct.run(images[i]!, Infinity);
+    for (let i = 0; i < warmup; i++) await direct.run(images[i % images.length]!, threshold);
+    const outcomes: DirectResult[] = [];
+    for (const img of images) outcomes.push(await direct.run(img, threshold));
     return outcomes;
   } finally {
-    await Promise.all(runners.map((r) => r.close()));
+    await direct.close();
   }
 }
 
@@ -443,53 +411,6 @@ async function historyBreakdown(client: SerflowClient, model: string, outcomes: 
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Optional: our own dev server with extra dynamic config (experiments), used by the stack as an external one.
-
-async function startDevServer(
-  dataDir: string,
-  namespace: string,
-  dynamicConfig: string[],
-): Promise<{ address: string; proc: ManagedProcess }> {
-  const port = await freePort();
-  const uiPort = await freePort();
-  const proc = spawnManaged({
-    name: 'temporal-bench',
-    command: resolveTool(TOOLS.temporal),
-    args: [
-      'server',
-      'start-dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--ui-port',
-      String(uiPort),
-      '--db-filename',
-      path.join(dataDir, 'temporal.sqlite'),
-      '--namespace',
-      namespace,
-      '--log-level',
-      'warn',
-      '--sqlite-pragma',
-      'journal_mode=WAL',
-      '--sqlite-pragma',
-      'synchronous=OFF',
-      // The embedded stack's default, unless the experiment sets that key itself.
-      ...(dynamicConfig.some((kv) => kv.startsWith('system.forceSearchAttributesCacheRefreshOnRead='))
-        ? []
-        : ['--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true']),
-      ...dynamicConfig.flatMap((kv) => ['--dynamic-config-value', kv]),
-      ...searchAttributeArgs(),
-    ],
-    logDir: path.join(dataDir, 'logs'),
-  });
-  const address = `127.0.0.1:${port}`;
-  const conn = await connectClientConnection(address, 60_000);
-  await conn.close();
-  return { address, proc };
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // CPU accounting per stack process (Linux /proc), to see which component the cores go to under load.
 
 const CLK_TCK = 100;
@@ -510,7 +431,7 @@ function componentOf(name: string): string {
   const m = /stage-(\d+)/.exec(name);
   if (m) return `stage-${m[1]}-worker`;
   if (name.includes('inference')) return 'workflow-worker';
-  return name.replace(/-bench$/, '');
+  return name;
 }
 
 function cpuSnapshot(procs: { name: string; pid: number }[]): Map<string, number> {
@@ -546,6 +467,12 @@ function table(rows: (string | number | null)[][]): string {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** `, KEY=VALUE ...` for the --dynamic-config values of a run, or nothing. */
+const dynamicConfigNote = (r: BenchReport) => {
+  const kv = Object.entries(r.config.dynamicConfig).map(([k, v]) => `${k}=${String(v)}`);
+  return kv.length ? `, ${kv.join(' ')}` : '';
+};
+
 /** Two panels: latency p50/p95/p99 (direct vs pipeline, log scale) and throughput + p50 per concurrency. */
 export function renderSvg(r: BenchReport): string {
   const W = 960;
@@ -564,7 +491,8 @@ export function renderSvg(r: BenchReport): string {
   text(
     W / 2,
     24,
-    `SERFLOW orchestration overhead: ${r.config.model}, ${r.machine.cpus} cores, ${r.timestamp.slice(0, 10)}`,
+    `SERFLOW orchestration overhead: ${r.config.model}, ${r.machine.cpus} cores, ${r.timestamp.slice(0, 10)}` +
+      dynamicConfigNote(r),
     {
       size: 15,
       anchor: 'middle',
@@ -689,7 +617,9 @@ export interface BenchReport {
     concurrency: number[];
     throughputDurationS: number;
     seed: number;
-    dynamicConfig: string[];
+    /** The --dynamic-config values, and the dev server's effective dynamic config (defaults merged). */
+    dynamicConfig: Record<string, string | number | boolean>;
+    devServerDynamicConfig: SerflowConfig['temporal']['devServerDynamicConfig'];
     workers: SerflowConfig['workers'];
   };
   targets: {
@@ -718,10 +648,11 @@ async function main(): Promise<void> {
   const homeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-bench-'));
   const dataDir = path.join(homeDir, 'data');
   const overrides: SerflowConfigInput = { homeDir };
+  if (Object.keys(args.dynamicConfig).length) overrides.temporal = { devServerDynamicConfig: args.dynamicConfig };
   if (args.stageConcurrency || args.processesPerStage) {
     overrides.workers = { stageConcurrency: args.stageConcurrency, processesPerStage: args.processesPerStage };
   }
-  let config = loadConfig(overrides);
+  const config = loadConfig(overrides);
   const model = args.model ?? config.defaultModel;
   const manifest = loadManifest(model, config.modelsDir);
   const threshold = args.threshold ?? manifest.defaultThreshold;
@@ -734,23 +665,18 @@ async function main(): Promise<void> {
   );
 
   let stack: RunningStack | undefined;
-  let devServer: ManagedProcess | undefined;
   let client: SerflowClient | undefined;
   let nc: NatsConnection | undefined;
   try {
     // (a) Direct path, before the stack exists (nothing else competes for the 2 cores).
     log(`direct: warm-up ${args.warmup}, then ${images.length} queries sequentially`);
-    const direct = await directPhase(config, manifest, images, threshold, args.warmup);
+    const direct = await directPhase(config, model, images, threshold, args.warmup);
     const directLat = summarizeLatency(direct.map((d) => d.latencyMs));
     log(`direct: p50 ${directLat.p50} ms  p95 ${directLat.p95} ms  p99 ${directLat.p99} ms`);
 
     // The stack.
-    if (args.dynamicConfig.length) {
-      log(`starting own Temporal dev server with ${args.dynamicConfig.join(' ')}`);
-      const dev = await startDevServer(dataDir, config.temporal.namespace, args.dynamicConfig);
-      devServer = dev.proc;
-      config = loadConfig({ ...overrides, temporal: { address: dev.address } });
-    }
+    if (config.temporal.address) log(`using the external Temporal server at ${config.temporal.address}`);
+    else log(`embedded dev server dynamic config: ${JSON.stringify(config.temporal.devServerDynamicConfig)}`);
     const tStack = performance.now();
     stack = await startStack({ config, dataDir, onProgress: (l) => log(`stack: ${l}`) });
     log(`stack up in ${((performance.now() - tStack) / 1000).toFixed(1)} s`);
@@ -800,7 +726,7 @@ async function main(): Promise<void> {
       const outcomes: PipelineOutcome[] = [];
       let next = 0;
       const sampler = sampleEventLoop(nc, 1_000);
-      const procs = [...stack.info.processes, ...(devServer ? [{ name: devServer.name, pid: devServer.pid }] : [])];
+      const procs = stack.info.processes;
       const cpuBefore = cpuSnapshot(procs);
       const t0 = performance.now();
       const deadline = t0 + args.durationS * 1000;
@@ -877,6 +803,7 @@ async function main(): Promise<void> {
         throughputDurationS: args.durationS,
         seed: args.seed,
         dynamicConfig: args.dynamicConfig,
+        devServerDynamicConfig: config.temporal.devServerDynamicConfig,
         workers: config.workers,
       },
       targets: {
@@ -929,7 +856,6 @@ async function main(): Promise<void> {
       log('stopping the stack');
       await stack.stop().catch((err: Error) => log(`stack stop: ${err.message}`));
     }
-    if (devServer) await stopPid(devServer.pid).catch(() => undefined);
     fs.rmSync(homeDir, { recursive: true, force: true });
   }
 }
@@ -940,6 +866,7 @@ function printSummary(r: BenchReport): void {
     '',
     `SERFLOW orchestration overhead: ${r.config.model} (${r.config.stages} stages), ${r.config.samples} samples, threshold ${r.config.threshold}`,
     `machine: ${r.machine.cpus} x ${r.machine.cpuModel}, node ${r.machine.node}`,
+    `dev server dynamic config: ${JSON.stringify(r.config.devServerDynamicConfig)}`,
     '',
     table([
       ['latency (ms)', 'p50', 'p95', 'p99'],

@@ -137,6 +137,7 @@ function setup(k = 1, store: ActivationStore = new MemoryActivationStore()) {
       workflowExecution: { workflowId: WORKFLOW_ID, runId: RUN_ID },
       currentAttemptScheduledTimestampMs: SCHEDULED_AT,
       attempt: 2,
+      taskQueue: `mnist-ee.stage-${k}.vm`,
     },
     { logger: new DefaultLogger('ERROR') },
   );
