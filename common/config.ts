@@ -69,7 +69,44 @@ export const DEFAULT_DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number |
   'history.transferProcessorMaxPollRPS': 10_000,
 };
 
+/**
+ * Cloud time per wall-clock time. 10 makes boot delays, cold starts and keep-alives pass 10x faster on this
+ * machine for local experiments, while bills and reports stay in cloud time (a VM that lived 12 s of wall time
+ * is billed 120 s). Measured compute (inference) is never scaled.
+ */
+export const DEFAULT_TIME_SCALE = 1;
+
+/**
+ * VM cold start in cloud ms: launch request to the worker polling its queue (EC2 boot ~25 s plus runtime,
+ * worker connect and model load; method.md uses 100 s).
+ */
+export const DEFAULT_VM_BOOT_DELAY_MS = 100_000;
+
+/** VM instance type and its catalog price: c6i.large (2 vCPU, 4 GiB), on-demand us-east-1. */
+export const DEFAULT_VM_INSTANCE_TYPE = 'c6i.large';
+export const DEFAULT_VM_PRICE_PER_HOUR_USD = 0.085;
+/** EC2 Linux bills per second with a 60 s minimum per launch. */
+export const DEFAULT_VM_MIN_BILLED_SECONDS = 60;
+
+/** AWS Lambda x86 prices (us-east-1): per GB-second of billed duration and per request. */
+export const DEFAULT_FAAS_PRICE_PER_GB_SECOND_USD = 1.66667e-5;
+export const DEFAULT_FAAS_PRICE_PER_REQUEST_USD = 2e-7;
+/** Lambda rounds billed duration up to this granularity (1 ms since 2020-12). */
+export const DEFAULT_FAAS_BILLING_GRANULARITY_MS = 1;
+/** Memory of a stage function unless the stage says otherwise; 512 MB holds Node + ORT + a small stage model. */
+export const DEFAULT_FAAS_MEMORY_MB = 512;
+/**
+ * Extra platform init of a new function instance, cloud ms, on top of the real process start and model load:
+ * sandbox creation and code download, which a local process does not pay (Lambda ML cold starts are 1-10 s).
+ */
+export const DEFAULT_FAAS_COLD_START_EXTRA_MS = 1_000;
+/** An idle function instance is reclaimed after this long (cloud ms); Lambda keeps idle instances ~10 min. */
+export const DEFAULT_FAAS_KEEP_ALIVE_MS = 600_000;
+/** Concurrent function instances across all stage functions (the account limit); beyond it calls are throttled. */
+export const DEFAULT_FAAS_ACCOUNT_CONCURRENCY = 8;
+
 const port = z.number().int().min(0).max(65535);
+const positiveMs = z.number().nonnegative();
 
 export const configSchema = z.object({
   /** Project-local state: data of the embedded stack, downloaded tools, the `up --detach` state file. */
@@ -113,6 +150,39 @@ export const configSchema = z.object({
       heartbeatMs: z.number().int().positive().default(DEFAULT_WORKER_HEARTBEAT_MS),
       /** Stage-worker processes per stage pool in the embedded stack. */
       processesPerStage: z.number().int().positive().default(1),
+    })
+    .prefault({}),
+  /** Cloud time per wall time for delays (boot, cold start, keep-alive); bills stay in cloud time. */
+  timeScale: z.number().positive().default(DEFAULT_TIME_SCALE),
+  vm: z
+    .object({
+      instanceType: z.string().min(1).default(DEFAULT_VM_INSTANCE_TYPE),
+      bootDelayMs: positiveMs.default(DEFAULT_VM_BOOT_DELAY_MS),
+      /** VMs per stage pool that `serflow up` starts, ready at once (pre-provisioned, billed from start). */
+      initialPerStage: z.number().int().nonnegative().default(1),
+    })
+    .prefault({}),
+  faas: z
+    .object({
+      memoryMb: z.number().int().min(128).max(10_240).default(DEFAULT_FAAS_MEMORY_MB),
+      /** Per-stage memory sizes, e.g. `{ "3": 1024 }`; stages not listed use `memoryMb`. */
+      stageMemoryMb: z.record(z.string().regex(/^[1-9][0-9]*$/), z.number().int().min(128).max(10_240)).default({}),
+      coldStartExtraMs: positiveMs.default(DEFAULT_FAAS_COLD_START_EXTRA_MS),
+      keepAliveMs: positiveMs.default(DEFAULT_FAAS_KEEP_ALIVE_MS),
+      accountConcurrency: z.number().int().positive().default(DEFAULT_FAAS_ACCOUNT_CONCURRENCY),
+    })
+    .prefault({}),
+  prices: z
+    .object({
+      /** Price per hour of each VM instance type, USD. */
+      vmPerHourUsd: z
+        .record(z.string().min(1), z.number().nonnegative())
+        .default({})
+        .transform((extra) => ({ [DEFAULT_VM_INSTANCE_TYPE]: DEFAULT_VM_PRICE_PER_HOUR_USD, ...extra })),
+      vmMinBilledSeconds: z.number().nonnegative().default(DEFAULT_VM_MIN_BILLED_SECONDS),
+      faasPerGbSecondUsd: z.number().nonnegative().default(DEFAULT_FAAS_PRICE_PER_GB_SECOND_USD),
+      faasPerRequestUsd: z.number().nonnegative().default(DEFAULT_FAAS_PRICE_PER_REQUEST_USD),
+      faasBillingGranularityMs: z.number().positive().default(DEFAULT_FAAS_BILLING_GRANULARITY_MS),
     })
     .prefault({}),
   stages: z

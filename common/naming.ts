@@ -52,3 +52,14 @@ export const ACTIVATIONS_BUCKET = 'serflow-activations';
 
 /** JetStream KV bucket where every worker process keeps its liveness and load record (expires when it stops). */
 export const WORKERS_BUCKET = 'serflow-workers';
+
+/** JetStream KV bucket holding the routing plan of each model (key: model name). */
+export const ROUTING_BUCKET = 'serflow-routing';
+
+/** NATS request subject of the local cloud agent's pool API (`list`, `scale`, `drain`). */
+export const POOLS_API_SUBJECT = 'serflow.pools';
+
+/** NATS subject a serverless function instance takes its invocations on. */
+export function functionInstanceSubject(instanceId: string): string {
+  return `serflow.fn.${instanceId}`;
+}

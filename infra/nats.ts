@@ -4,8 +4,15 @@
  * at start so no process depends on another having run first.
  */
 import { connect, nanos, RetentionPolicy, StorageType, type NatsConnection } from 'nats';
+import { BILLING_EVENTS_STREAM, BILLING_EVENTS_SUBJECT_PREFIX } from '../common/billing-events';
 import type { SerflowConfig } from '../common/config';
-import { ACTIVATIONS_BUCKET, STAGE_EVENTS_STREAM, STAGE_EVENTS_SUBJECT_PREFIX, WORKERS_BUCKET } from '../common/naming';
+import {
+  ACTIVATIONS_BUCKET,
+  ROUTING_BUCKET,
+  STAGE_EVENTS_STREAM,
+  STAGE_EVENTS_SUBJECT_PREFIX,
+  WORKERS_BUCKET,
+} from '../common/naming';
 
 /** Connect to NATS with a readable connection name; fails after `timeoutMs` if the server is not there. */
 export async function connectNats(url: string, name: string, timeoutMs = 5_000): Promise<NatsConnection> {
@@ -36,7 +43,22 @@ export async function ensureNatsResources(nc: NatsConnection, config: SerflowCon
     if (!/stream not found/i.test((err as Error).message)) throw err;
     await jsm.streams.add(stream);
   }
+  const billing = {
+    name: BILLING_EVENTS_STREAM,
+    subjects: [`${BILLING_EVENTS_SUBJECT_PREFIX}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    // Bills must survive as long as anyone may ask for them: no age limit (a real deployment would archive).
+    duplicate_window: nanos(2 * 60 * 1000),
+  };
+  try {
+    await jsm.streams.info(BILLING_EVENTS_STREAM);
+  } catch (err) {
+    if (!/stream not found/i.test((err as Error).message)) throw err;
+    await jsm.streams.add(billing);
+  }
   const js = nc.jetstream();
+  await js.views.kv(ROUTING_BUCKET, { history: 5, storage: StorageType.File });
   await js.views.os(ACTIVATIONS_BUCKET, { ttl: nanos(config.activations.ttlMs), storage: StorageType.File });
   await js.views.kv(WORKERS_BUCKET, { ttl: 3 * config.workers.heartbeatMs, history: 1, storage: StorageType.Memory });
 }

@@ -1,0 +1,63 @@
+/**
+ * Billable facts, published to the JetStream stream `SERFLOW_BILLING` (subjects `serflow.billing.<type>`).
+ * The cost ledger computes every bill from these alone. Times are epoch ms of this machine (wall time);
+ * the event carries the time scale in force so bills can be stated in cloud time.
+ */
+import { z } from 'zod';
+
+/** Schema version of billing events; bump on any incompatible change. */
+export const BILLING_EVENT_VERSION = 1;
+
+export const BILLING_EVENTS_STREAM = 'SERFLOW_BILLING';
+export const BILLING_EVENTS_SUBJECT_PREFIX = 'serflow.billing';
+
+const base = z.object({
+  v: z.literal(BILLING_EVENT_VERSION),
+  /** Wall-clock epoch ms the fact happened. */
+  at: z.number(),
+  /** Cloud time per wall time in force (config `timeScale`). */
+  timeScale: z.number().positive(),
+  model: z.string().min(1),
+  stage: z.number().int().positive(),
+});
+
+const vm = base.extend({ vmId: z.string().min(1), instanceType: z.string().min(1) });
+
+export const billingEventSchema = z.discriminatedUnion('type', [
+  /** A VM was requested: billing starts here (boot time is billed). */
+  vm.extend({ type: z.literal('vm.launched'), bootDelayMs: z.number().nonnegative() }),
+  /** The VM's worker polls its stage queue: it can serve from now on. */
+  vm.extend({ type: z.literal('vm.ready') }),
+  /** The VM stopped taking new work (scale-in); it terminates once its in-flight work is done. */
+  vm.extend({ type: z.literal('vm.draining') }),
+  /** The VM is gone: billing stops here (60 s minimum per launch). */
+  vm.extend({ type: z.literal('vm.terminated'), reason: z.string() }),
+  /** One function invocation, billed per request plus memory x duration rounded up to the granularity. */
+  base.extend({
+    type: z.literal('faas.invoked'),
+    instanceId: z.string().min(1),
+    queryId: z.string(),
+    memoryMb: z.number().int().positive(),
+    /** Handler duration, ms (measured, never scaled). */
+    durationMs: z.number().nonnegative(),
+    /** Platform init billed on a cold start, cloud ms (0 when warm). */
+    initMs: z.number().nonnegative(),
+    coldStart: z.boolean(),
+  }),
+  /** A call was refused at the account concurrency limit; the caller retries or falls back (not billed). */
+  base.extend({ type: z.literal('faas.throttled'), queryId: z.string(), concurrency: z.number().int() }),
+  /** A function instance was created (cold start begins) or reclaimed after its keep-alive (not billed). */
+  base.extend({ type: z.literal('faas.instance.started'), instanceId: z.string().min(1), memoryMb: z.number().int() }),
+  base.extend({ type: z.literal('faas.instance.reclaimed'), instanceId: z.string().min(1), reason: z.string() }),
+]);
+
+export type BillingEvent = z.infer<typeof billingEventSchema>;
+export type BillingEventType = BillingEvent['type'];
+
+export function parseBillingEvent(value: unknown): BillingEvent {
+  return billingEventSchema.parse(value);
+}
+
+export function billingEventSubject(type: BillingEventType): string {
+  return `${BILLING_EVENTS_SUBJECT_PREFIX}.${type}`;
+}
