@@ -84,12 +84,18 @@ export interface StageOutput {
   handlerMs: number;
   startedAt: number;
   finishedAt: number;
+  /** Serverless only: whether this invocation paid a cold start, the instance, and the billed duration (ms). */
+  coldStart?: boolean;
+  instanceId?: string;
+  billedMs?: number;
 }
 
 /** Per-stage record in a query's result. */
 export interface StageRecord extends Omit<StageOutput, 'activation'> {
   /** Whether the activation handed to the next stage went through the claim-check store. */
   claimCheck: boolean;
+  /** The routing plan sent this execution to a VM, but no VM started it in time: it ran serverless instead. */
+  overflowed?: boolean;
 }
 
 /** Result of one query. */
