@@ -7,11 +7,15 @@ import type { SerflowConfig } from '../common/config';
 import { InvalidInputError, UnknownModelError, UnknownStageError } from '../common/errors';
 import type { ModelManifest } from '../models/manifest';
 import { ApplicationFailure } from '@temporalio/activity';
+import { allVmPlan, type RoutingPlan } from '../common/routing';
+import { validateRoutingPlan } from '../infra/routing-store';
 
 export interface ModelActivityDeps {
   /** Returns the manifest of a model, or throws UnknownModelError. */
   manifest(name: string): ModelManifest;
   config: Pick<SerflowConfig, 'activations' | 'stages'>;
+  /** The published routing plan of a model, or null (then every stage runs on its VM pool). */
+  routingPlan?(model: string): Promise<RoutingPlan | null>;
 }
 
 /** Input dims of stage 1 with the batch dimension fixed to 1 (one query per workflow). */
@@ -22,7 +26,11 @@ export function queryInputDims(manifest: ModelManifest): number[] {
 }
 
 /** Checks of a query that need the model but not the tensor data; throws our typed errors. */
-export function describeQuery(query: InferenceQuery, deps: ModelActivityDeps): ModelDescriptor {
+export function describeQuery(
+  query: InferenceQuery,
+  deps: ModelActivityDeps,
+  plan: RoutingPlan | null = null,
+): ModelDescriptor {
   const manifest = deps.manifest(query.model);
   const stages = manifest.stages.length;
   if (
@@ -44,14 +52,29 @@ export function describeQuery(query: InferenceQuery, deps: ModelActivityDeps): M
     inlineActivationMaxBytes: deps.config.activations.inlineMaxBytes,
     stageTimeoutMs: deps.config.stages.timeoutMs,
     stageMaxAttempts: deps.config.stages.maxAttempts,
+    routing: usablePlan(plan, manifest.name, stages),
   };
+}
+
+/**
+ * The published plan if it fits the model; otherwise every stage on VMs. A broken plan (published by hand or
+ * by a faulty controller) must not fail queries: it is reported and ignored.
+ */
+function usablePlan(plan: RoutingPlan | null, model: string, stages: number): RoutingPlan {
+  if (!plan) return allVmPlan(model, stages);
+  try {
+    return validateRoutingPlan(plan, stages);
+  } catch (err) {
+    console.warn(`routing plan of ${model} ignored (all stages on VMs): ${(err as Error).message}`);
+    return allVmPlan(model, stages);
+  }
 }
 
 export function createModelActivities(deps: ModelActivityDeps) {
   return {
     async describeModel(query: InferenceQuery): Promise<ModelDescriptor> {
       try {
-        return describeQuery(query, deps);
+        return describeQuery(query, deps, (await deps.routingPlan?.(query.model)) ?? null);
       } catch (err) {
         if (err instanceof UnknownModelError || err instanceof UnknownStageError || err instanceof InvalidInputError) {
           throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });

@@ -3,6 +3,7 @@
  * Sandbox-safe: type-only, imported by workflow code.
  */
 import type { Backend } from './naming';
+import type { RoutingPlan } from './routing';
 
 /**
  * A float32 tensor as it travels through workflow history.
@@ -46,6 +47,8 @@ export interface ModelDescriptor {
   /** Stage retry settings from the workflow worker's config (recorded in history, so replays agree). */
   stageTimeoutMs: number;
   stageMaxAttempts: number;
+  /** Where each stage runs, as published when the query started. */
+  routing: RoutingPlan;
 }
 
 /** Input of one stage activity. */

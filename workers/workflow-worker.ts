@@ -10,6 +10,7 @@ import { INFERENCE_TASK_QUEUE } from '../common/naming';
 import { PROJECT_ROOT } from '../common/paths';
 import { createModelActivities } from '../activities/model-activities';
 import { connectNats, ensureNatsResources } from '../infra/nats';
+import { createRoutingStore } from '../infra/routing-store';
 import { connectWorkerConnection } from '../infra/temporal';
 import { loadManifest } from '../models/manifest';
 import { startWorkerStatus, workerId, type WorkerCounters } from './worker-status';
@@ -40,8 +41,10 @@ export async function runWorkflowWorker(options: WorkflowWorkerOptions): Promise
   try {
     await ensureNatsResources(nc, config);
     const manifests = new Map<string, ReturnType<typeof loadManifest>>();
+    const routing = await createRoutingStore(nc, { watch: true });
     const activities = createModelActivities({
       config,
+      routingPlan: (model) => routing.get(model),
       manifest(name) {
         let m = manifests.get(name);
         if (!m) {

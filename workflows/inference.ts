@@ -6,13 +6,25 @@
  * The model's shape comes from a local activity; everything else is in the query and the stage results.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
+  TimeoutFailure,
   proxyActivities,
   proxyLocalActivities,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { InferenceQuery, InferenceResult, StageOutput, StageRecord, TensorRef } from '../common/contracts';
+import type {
+  InferenceQuery,
+  InferenceResult,
+  ModelDescriptor,
+  StageInput,
+  StageOutput,
+  StageRecord,
+  TensorRef,
+} from '../common/contracts';
+import { chooseBackend } from '../common/routing';
+import { TimeoutType } from '@temporalio/common';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import { SEARCH_ATTRIBUTES, stageTaskQueue, type Backend } from '../common/naming';
 import type { createModelActivities } from '../activities/model-activities';
@@ -26,6 +38,47 @@ const { describeModel } = proxyLocalActivities<ReturnType<typeof createModelActi
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 });
+
+function stageProxy(taskQueue: string, model: ModelDescriptor, summary: string, overflowAfterMs?: number) {
+  const options = stageActivityOptions(taskQueue, model, summary);
+  return proxyActivities<StageActivities>(
+    overflowAfterMs === undefined ? options : { ...options, scheduleToStartTimeout: overflowAfterMs },
+  );
+}
+
+function isScheduleToStartTimeout(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START
+  );
+}
+
+/**
+ * Run a stage on the chosen backend. A VM execution that no VM starts within the plan's `overflowAfterMs`
+ * (pool saturated, or no ready VM while new ones boot) is taken back and run serverless instead.
+ */
+async function runStageOn(
+  backend: Backend,
+  input: StageInput,
+  model: ModelDescriptor,
+  summary: string,
+): Promise<{ out: StageOutput; overflowed: boolean }> {
+  const faas = () => stageProxy(stageTaskQueue(input.model, input.stage, 'faas'), model, summary).runStage(input);
+  if (backend === 'faas') return { out: await faas(), overflowed: false };
+  const route = model.routing.stages.find((r) => r.stage === input.stage);
+  const vmQueue = stageTaskQueue(input.model, input.stage, 'vm');
+  try {
+    return {
+      out: await stageProxy(vmQueue, model, summary, route?.overflowAfterMs).runStage(input),
+      overflowed: false,
+    };
+  } catch (err) {
+    if (route?.overflowAfterMs !== undefined && isScheduleToStartTimeout(err))
+      return { out: await faas(), overflowed: true };
+    throw err;
+  }
+}
 
 /** Run one query through the model's stages; see `InferenceResult` for what comes back. */
 export async function inferenceWorkflow(query: InferenceQuery): Promise<InferenceResult> {
@@ -42,11 +95,7 @@ export async function inferenceWorkflow(query: InferenceQuery): Promise<Inferenc
   const records: StageRecord[] = [];
   let activation: TensorRef = query.input;
   for (let stage = 1; stage <= lastStage; stage++) {
-    const taskQueue = stageTaskQueue(query.model, stage, 'vm');
-    const { runStage } = proxyActivities<StageActivities>(
-      stageActivityOptions(taskQueue, model, `query ${query.queryId} stage ${stage}/${lastStage}`),
-    );
-    const out: StageOutput = await runStage({
+    const input: StageInput = {
       queryId: query.queryId,
       model: query.model,
       stage,
@@ -54,9 +103,17 @@ export async function inferenceWorkflow(query: InferenceQuery): Promise<Inferenc
       threshold,
       activation,
       inlineActivationMaxBytes,
-    });
+    };
+    const summary = `query ${query.queryId} stage ${stage}/${lastStage}`;
+    // Math.random() is Temporal's seeded, replay-safe generator inside workflows.
+    const { out, overflowed } = await runStageOn(
+      chooseBackend(model.routing, stage, Math.random()),
+      input,
+      model,
+      summary,
+    );
     const { activation: next, ...record } = out;
-    records.push({ ...record, claimCheck: next?.kind === 'object' });
+    records.push({ ...record, claimCheck: next?.kind === 'object', ...(overflowed ? { overflowed } : {}) });
     if (out.exited) break;
     if (!next) {
       throw ApplicationFailure.nonRetryable(`stage ${stage} continued without an activation`, 'ProtocolError');
