@@ -14,8 +14,11 @@ export class InvalidRoutingPlanError extends Error {
 
 /** Check a plan against the model's stage count; throws InvalidRoutingPlanError naming the bad field. */
 export function validateRoutingPlan(plan: RoutingPlan, stages: number): RoutingPlan {
-  if (plan.v !== ROUTING_PLAN_VERSION)
-    throw new InvalidRoutingPlanError(`v: expected ${ROUTING_PLAN_VERSION}, got ${JSON.stringify(plan.v as unknown)}`);
+  // Plans come from a KV bucket anyone can write: the version is checked at run time, whatever the type says.
+  const version: unknown = plan.v;
+  if (version !== ROUTING_PLAN_VERSION) {
+    throw new InvalidRoutingPlanError(`v: expected ${ROUTING_PLAN_VERSION}, got ${JSON.stringify(version)}`);
+  }
   const seen = new Set<number>();
   plan.stages.forEach((r: StageRoute, i) => {
     const where = `plan for ${plan.model}: stages[${i}]`;
