@@ -1,0 +1,191 @@
+/**
+ * The serverless path of a stage, as a Temporal activity: `runStage` (the same activity name as on the VM pools)
+ * polled on `<model>.stage-<k>.faas` and forwarded to a function invocation on the serverless platform.
+ *
+ * A gateway worker holds no model: it only relays, so one process serves every (model, stage) faas queue with one
+ * Temporal Worker per queue on a shared NativeConnection (samples' worker-specific-task-queues). Whether a call
+ * runs, starts an instance or is throttled is the platform's decision, as on Lambda: the workers accept more
+ * activities than the account limit so that excess calls reach the platform and are throttled there.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { type NativeConnection, Worker } from '@temporalio/worker';
+import type { SerflowConfig } from '../common/config';
+import { DEFAULT_FAAS_BILLING_GRANULARITY_MS } from '../common/config';
+import type { StageInput, StageOutput } from '../common/contracts';
+import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
+import { stageTaskQueue } from '../common/naming';
+import { FunctionThrottledError, type FunctionInvocation, type ServerlessPlatform } from '../deploy/providers';
+import { loadManifest } from '../models/manifest';
+import { activityCallContext } from './stage-activities';
+
+export interface FaasGatewayDeps {
+  platform: ServerlessPlatform;
+  /** Billed duration is rounded up to this. @default DEFAULT_FAAS_BILLING_GRANULARITY_MS (1 ms, Lambda) */
+  billingGranularityMs?: number;
+}
+
+/**
+ * Billed duration of an invocation, ms: init (cold starts) + handler duration, rounded up to the granularity.
+ * Example: init 1 180.4 + duration 3.2 at 1 ms → 1 184; duration 3.2 warm at 100 ms → 100.
+ */
+export function billedDurationMs(
+  inv: Pick<FunctionInvocation, 'initMs' | 'durationMs'>,
+  granularityMs: number,
+): number {
+  return Math.ceil((inv.initMs + inv.durationMs) / granularityMs) * granularityMs;
+}
+
+const NON_RETRYABLE = new Set<string>(NON_RETRYABLE_ERROR_TYPES);
+
+/** The error-shaped fields of a platform failure: every error class of the platform sets `name`. */
+interface ReportedFailure extends Error {
+  type?: unknown;
+  nonRetryable?: unknown;
+}
+
+/**
+ * Convert a platform failure to what Temporal sees:
+ * - throttled → retryable `FunctionThrottledError` (the retry policy backs off; the query is not lost);
+ * - a handler failure the instance reported → its own type, message and retryability (bad input: non-retryable);
+ * - our non-retryable input errors (unknown model/stage) → non-retryable;
+ * - anything else (instance lost, start failed, platform closed) → retryable, typed by the error's name.
+ */
+export function toGatewayFailure(err: unknown): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (!(err instanceof Error)) return ApplicationFailure.create({ message: String(err), nonRetryable: false });
+  if (err instanceof FunctionThrottledError) {
+    return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: false, cause: err });
+  }
+  const reported = err as ReportedFailure;
+  if (typeof reported.type === 'string' && typeof reported.nonRetryable === 'boolean') {
+    return ApplicationFailure.create({
+      type: reported.type,
+      message: err.message,
+      nonRetryable: reported.nonRetryable,
+    });
+  }
+  return ApplicationFailure.create({
+    type: err.name,
+    message: err.message,
+    nonRetryable: NON_RETRYABLE.has(err.name),
+    cause: err,
+  });
+}
+
+/** The gateway activities: `runStage` invokes the stage's function and returns its output with the serverless facts. */
+export function createFaasGatewayActivities(deps: FaasGatewayDeps) {
+  const granularity = deps.billingGranularityMs ?? DEFAULT_FAAS_BILLING_GRANULARITY_MS;
+  return {
+    async runStage(input: StageInput): Promise<StageOutput> {
+      const call = activityCallContext(input.queryId);
+      let inv: FunctionInvocation;
+      try {
+        inv = await deps.platform.invoke({ model: input.model, stage: input.stage }, input, call);
+      } catch (err) {
+        throw toGatewayFailure(err);
+      }
+      return {
+        ...inv.output,
+        backend: 'faas',
+        worker: inv.instanceId,
+        coldStart: inv.coldStart,
+        instanceId: inv.instanceId,
+        billedMs: billedDurationMs(inv, granularity),
+      };
+    },
+  };
+}
+
+/**
+ * Activity slots of each gateway worker, as a multiple of the account concurrency. At 1x a single function's queue
+ * could never exceed the limit by itself, so a burst would wait in Temporal's queue instead of being throttled as
+ * Lambda throttles; 2x lets a burst of twice the limit on one function reach the platform.
+ */
+export const GATEWAY_SLOTS_PER_ACCOUNT_CONCURRENCY = 2;
+
+/** Time in-flight invocations get to finish after shutdown is requested (one handler is milliseconds; a cold start ~1-10 s). */
+export const GATEWAY_SHUTDOWN_GRACE_MS = 15_000;
+
+export interface FaasGatewayWorkersOptions {
+  config: SerflowConfig;
+  /** A worker connection to Temporal, owned by the caller (not closed here). */
+  connection: NativeConnection;
+  platform: ServerlessPlatform;
+  /** Models whose stages get a faas queue. */
+  models: string[];
+  /** @default config.temporal.namespace */
+  namespace?: string;
+  /** Worker identity prefix. @default `faas-gateway@<pid>` */
+  identity?: string;
+}
+
+export interface FaasGatewayWorkers {
+  /** The faas task queues polled, one Worker each. */
+  taskQueues: string[];
+  /** Run every worker until shutdown (or one fails, which shuts the others down). */
+  run(): Promise<void>;
+  /** Ask every worker to shut down (drain in-flight invocations); never throws. */
+  shutdown(): void;
+}
+
+/** Create one Worker per `(model, stage)` faas task queue on the shared connection. No process-level side effects. */
+export async function createFaasGatewayWorkers(options: FaasGatewayWorkersOptions): Promise<FaasGatewayWorkers> {
+  const { config, connection, platform } = options;
+  const namespace = options.namespace ?? config.temporal.namespace;
+  const identity = options.identity ?? `faas-gateway@${process.pid}`;
+  const activities = createFaasGatewayActivities({
+    platform,
+    billingGranularityMs: config.prices.faasBillingGranularityMs,
+  });
+  const taskQueues = options.models.flatMap((model) =>
+    loadManifest(model, config.modelsDir).stages.map((s) => stageTaskQueue(model, s.index, 'faas')),
+  );
+  const workers = await Promise.all(
+    taskQueues.map((taskQueue) =>
+      Worker.create({
+        connection,
+        namespace,
+        taskQueue,
+        activities,
+        identity: `${identity}.${taskQueue}`,
+        maxConcurrentActivityTaskExecutions: GATEWAY_SLOTS_PER_ACCOUNT_CONCURRENCY * config.faas.accountConcurrency,
+        shutdownGraceTime: GATEWAY_SHUTDOWN_GRACE_MS,
+      }),
+    ),
+  );
+  const shutdown = () => {
+    for (const w of workers) {
+      try {
+        if (w.getState() === 'RUNNING' || w.getState() === 'INITIALIZED') w.shutdown();
+      } catch {
+        // already stopping or stopped
+      }
+    }
+  };
+  return {
+    taskQueues,
+    async run() {
+      try {
+        await Promise.all(
+          workers.map(async (w) => {
+            try {
+              await w.run();
+            } catch (err) {
+              shutdown();
+              throw err;
+            }
+          }),
+        );
+      } finally {
+        shutdown();
+      }
+    },
+    shutdown,
+  };
+}
+
+/** Create the gateway workers and run them until shutdown (SIGINT/SIGTERM via Temporal's Runtime, or a failure). */
+export async function runFaasGatewayWorkers(options: FaasGatewayWorkersOptions): Promise<void> {
+  const gateway = await createFaasGatewayWorkers(options);
+  await gateway.run();
+}

@@ -1,0 +1,572 @@
+/**
+ * A local serverless platform that behaves like AWS Lambda (ecosystem-notes §5.1): one process per function
+ * instance, one request per instance at a time, cold starts (a real process start and model load, plus the
+ * configured platform extra), keep-alive of idle instances, and an account concurrency limit beyond which calls
+ * are throttled. Every billable fact goes to the billing stream.
+ *
+ * Two layers, kept apart as in Knative's autoscaler (style.md habits 1-2):
+ * - the instance pool: a pure state machine of `(state, event, now)` deciding warm / cold / throttled and which
+ *   idle instances the keep-alive reclaims (`acquireInstance`, `markReady`, `releaseInstance`, `removeInstance`,
+ *   `reclaimExpired`); no clock, process or NATS inside, so it is tested table-driven on virtual time;
+ * - actuation: `createLocalServerlessPlatform` spawns and stops instance processes, talks to them over NATS
+ *   request/reply and publishes billing events, applying the pool's decisions.
+ */
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { NatsConnection, Subscription } from 'nats';
+import type { BillingFact, BillingPublisher } from '../../billing/publisher';
+import type { SerflowConfig } from '../../common/config';
+import type { StageInput } from '../../common/contracts';
+import { UnknownStageError } from '../../common/errors';
+import { functionInstanceSubject } from '../../common/naming';
+import { PROJECT_ROOT } from '../../common/paths';
+import type { StageCallContext } from '../../activities/stage-activities';
+import { loadManifest, type ModelManifest } from '../../models/manifest';
+import {
+  FunctionThrottledError,
+  type FunctionInstanceInfo,
+  type FunctionInvocation,
+  type FunctionRef,
+  type ServerlessPlatform,
+} from '../providers';
+import {
+  functionReadySubject,
+  type FunctionErrorInfo,
+  type FunctionReadyMessage,
+  type FunctionReply,
+  type FunctionRequest,
+} from './function-instance';
+import { spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+
+/**
+ * A function instance process exited (or stopped answering) while it had a request: the invocation's outcome is
+ * unknown. Retryable: the caller runs the stage again (on another instance). The instance is dropped.
+ */
+export class FunctionInstanceLostError extends Error {
+  override readonly name = 'FunctionInstanceLostError';
+}
+
+/** A new instance did not become ready (process exited or timed out during init). Retryable. */
+export class FunctionStartError extends Error {
+  override readonly name = 'FunctionStartError';
+}
+
+/** The platform was closed while the call was waiting or running. Retryable (on another platform). */
+export class PlatformClosedError extends Error {
+  override readonly name = 'PlatformClosedError';
+}
+
+/**
+ * The function's handler ran and failed. `type`, `message` and `nonRetryable` are the instance's report (bad input
+ * is non-retryable); the invocation is billed like a successful one.
+ */
+export class FunctionInvocationError extends Error {
+  override readonly name = 'FunctionInvocationError';
+  readonly type: string;
+  readonly nonRetryable: boolean;
+  constructor(info: FunctionErrorInfo, options?: ErrorOptions) {
+    super(info.message, options);
+    this.type = info.type;
+    this.nonRetryable = info.nonRetryable;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The instance pool: a pure state machine
+
+/** All function instances of the platform. Never mutated: every transition returns a new state. */
+export interface PoolState {
+  readonly instances: readonly FunctionInstanceInfo[];
+}
+
+export const EMPTY_POOL: PoolState = { instances: [] };
+
+/** Limits of the pool, wall-clock (already divided by the time scale). */
+export interface PoolLimits {
+  /** Executions in flight (busy instances + instances starting for a request) across all functions. */
+  accountConcurrency: number;
+  /** An instance idle this long (wall ms) is reclaimed. */
+  keepAliveWallMs: number;
+}
+
+export type AcquireDecision =
+  | { kind: 'warm'; instanceId: string }
+  | { kind: 'cold'; instanceId: string }
+  | { kind: 'throttled'; concurrency: number };
+
+/**
+ * Executions in flight, as Lambda counts concurrency: instances busy with a request plus instances starting
+ * for one. Idle warm instances do not count.
+ */
+export function inFlight(state: PoolState): number {
+  return state.instances.filter((i) => i.state !== 'idle').length;
+}
+
+const sameFunction = (i: FunctionInstanceInfo, fn: FunctionRef) => i.model === fn.model && i.stage === fn.stage;
+
+/**
+ * Decide where a call to `fn` runs, at wall time `now`:
+ * 1. at the concurrency limit: throttled (even if an idle instance exists: on Lambda the limit caps concurrent
+ *    executions, and running on a warm instance is one);
+ * 2. an idle instance of `fn`: warm, on the most recently used one (the least recently used ones stay idle and
+ *    are the first the keep-alive reclaims, so a shrinking load frees instances instead of keeping all warm);
+ * 3. else cold: a new instance `newInstanceId` in state `starting`, which counts against the limit at once.
+ */
+export function acquireInstance(
+  state: PoolState,
+  fn: FunctionRef & { memoryMb: number },
+  now: number,
+  newInstanceId: string,
+  limits: Pick<PoolLimits, 'accountConcurrency'>,
+): { state: PoolState; decision: AcquireDecision } {
+  const concurrency = inFlight(state);
+  if (concurrency >= limits.accountConcurrency) return { state, decision: { kind: 'throttled', concurrency } };
+  let pick: FunctionInstanceInfo | undefined;
+  for (const i of state.instances) {
+    if (i.state === 'idle' && sameFunction(i, fn) && (!pick || (i.lastUsedAt ?? 0) > (pick.lastUsedAt ?? 0))) pick = i;
+  }
+  if (pick) {
+    const id = pick.instanceId;
+    return {
+      state: { instances: state.instances.map((i) => (i.instanceId === id ? { ...i, state: 'busy' } : i)) },
+      decision: { kind: 'warm', instanceId: id },
+    };
+  }
+  const created: FunctionInstanceInfo = {
+    instanceId: newInstanceId,
+    model: fn.model,
+    stage: fn.stage,
+    memoryMb: fn.memoryMb,
+    state: 'starting',
+    startedAt: now,
+    invocations: 0,
+  };
+  return { state: { instances: [...state.instances, created] }, decision: { kind: 'cold', instanceId: newInstanceId } };
+}
+
+function update(state: PoolState, id: string, f: (i: FunctionInstanceInfo) => FunctionInstanceInfo): PoolState {
+  return { instances: state.instances.map((i) => (i.instanceId === id ? f(i) : i)) };
+}
+
+/** A starting instance is ready: it now runs the request it was started for. */
+export function markReady(state: PoolState, instanceId: string): PoolState {
+  return update(state, instanceId, (i) => (i.state === 'starting' ? { ...i, state: 'busy' } : i));
+}
+
+/** An invocation on `instanceId` ended at `now`: the instance is idle and its keep-alive starts over. */
+export function releaseInstance(state: PoolState, instanceId: string, now: number): PoolState {
+  return update(state, instanceId, (i) => ({ ...i, state: 'idle', lastUsedAt: now, invocations: i.invocations + 1 }));
+}
+
+/** The instance is gone (crashed, failed to start, stopped). */
+export function removeInstance(state: PoolState, instanceId: string): PoolState {
+  return { instances: state.instances.filter((i) => i.instanceId !== instanceId) };
+}
+
+/** When the next idle instance expires (wall ms), or undefined when none is idle. */
+export function nextExpiryAt(state: PoolState, keepAliveWallMs: number): number | undefined {
+  let at: number | undefined;
+  for (const i of state.instances) {
+    if (i.state !== 'idle') continue;
+    const t = (i.lastUsedAt ?? i.startedAt) + keepAliveWallMs;
+    if (at === undefined || t < at) at = t;
+  }
+  return at;
+}
+
+/** Remove the instances idle for at least the keep-alive at `now`; returns them so they can be stopped. */
+export function reclaimExpired(
+  state: PoolState,
+  now: number,
+  keepAliveWallMs: number,
+): { state: PoolState; reclaimed: FunctionInstanceInfo[] } {
+  const expired = (i: FunctionInstanceInfo) =>
+    i.state === 'idle' && now - (i.lastUsedAt ?? i.startedAt) >= keepAliveWallMs;
+  const reclaimed = state.instances.filter(expired);
+  if (reclaimed.length === 0) return { state, reclaimed };
+  return { state: { instances: state.instances.filter((i) => !expired(i)) }, reclaimed };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The platform
+
+/** Wall time a new instance gets to start its process, load its model and report ready. */
+export const DEFAULT_INSTANCE_READY_TIMEOUT_MS = 30_000;
+
+/** Time an instance process gets to finish after SIGTERM before it is killed (it holds at most one request). */
+export const INSTANCE_STOP_GRACE_MS = 5_000;
+
+/** Lifecycle changes of instances, for the host's logs and status. */
+export type FunctionInstanceEvent =
+  | { type: 'started'; instance: FunctionInstanceInfo; pid: number; logFile: string }
+  | { type: 'ready'; instance: FunctionInstanceInfo; pid: number; initWallMs: number }
+  | {
+      type: 'reclaimed';
+      instance: FunctionInstanceInfo;
+      reason: 'keep-alive' | 'crashed' | 'start-failed' | 'unresponsive' | 'platform-closed';
+    };
+
+export interface LocalServerlessPlatformOptions {
+  /** `faas` (memory, cold-start extra, keep-alive, concurrency), `timeScale`, `modelsDir`, `stages.timeoutMs`. */
+  config: SerflowConfig;
+  /** NATS URL the instances connect to. */
+  natsUrl: string;
+  /** The platform's own connection: requests to instances, their ready messages. */
+  nc: NatsConnection;
+  billing: BillingPublisher;
+  /** One log file per instance, `fn-<instanceId>.log`. */
+  logDir: string;
+  onInstance?: (event: FunctionInstanceEvent) => void;
+  /** Diagnostics (billing publish failures, instance crashes). @default console.error */
+  log?: (line: string) => void;
+  /** Script of an instance process. @default `<root>/lib/workers/function-main.js` */
+  instanceScript?: string;
+  /** @default DEFAULT_INSTANCE_READY_TIMEOUT_MS */
+  readyTimeoutMs?: number;
+  /**
+   * Wall time an invocation may take on its instance before the instance is declared unresponsive (killed, the
+   * call failed as retryable). @default config `stages.timeoutMs`
+   */
+  invokeTimeoutMs?: number;
+}
+
+/** The local platform, with what a test or the host may need beyond the provider interface. */
+export interface LocalServerlessPlatform extends ServerlessPlatform {
+  /** Process id of an instance, while it exists. */
+  pidOf(instanceId: string): number | undefined;
+}
+
+interface InstanceProcess {
+  proc: ManagedProcess;
+  /** Rejects the request in progress on this instance (set while one is). */
+  fail?: (err: Error) => void;
+  /** Set when the platform stops the process itself (exit is expected). */
+  stopping: boolean;
+}
+
+/** An instance id: unique across platform runs, and one NATS subject token (`[A-Za-z0-9_-]`). */
+function instanceIdFor(fn: FunctionRef, tag: string, seq: number): string {
+  return `${fn.model.replace(/[^A-Za-z0-9_-]/g, '_')}-s${fn.stage}-${tag}-${seq}`;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Create the platform. Instances are started on demand; nothing runs until the first `invoke`.
+ *
+ * Billing of a cold start: `initMs` = measured wall time of the real start (spawn to ready: Node, NATS connect,
+ * ONNX model load and warm-up run), unscaled, plus `faas.coldStartExtraMs`, which is in cloud ms. The real part
+ * is compute this machine actually did, and measured compute is never scaled (like handler durations); the extra
+ * stands for what a local process does not do (sandbox creation, code download) and is stated in cloud time. The
+ * wall wait for the extra is `coldStartExtraMs / timeScale`.
+ */
+export function createLocalServerlessPlatform(options: LocalServerlessPlatformOptions): LocalServerlessPlatform {
+  const { config, nc, billing } = options;
+  const { faas, timeScale } = config;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const script = options.instanceScript ?? path.join(PROJECT_ROOT, 'lib', 'workers', 'function-main.js');
+  const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_INSTANCE_READY_TIMEOUT_MS;
+  const invokeTimeoutMs = options.invokeTimeoutMs ?? config.stages.timeoutMs;
+  const limits: PoolLimits = {
+    accountConcurrency: faas.accountConcurrency,
+    keepAliveWallMs: faas.keepAliveMs / timeScale,
+  };
+  const coldStartExtraWallMs = faas.coldStartExtraMs / timeScale;
+  const tag = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const manifests = new Map<string, ModelManifest>();
+  const processes = new Map<string, InstanceProcess>();
+  /** Cold starts in progress, so `close()` can end their waits. */
+  const starting = new Set<(err: Error) => void>();
+  let state: PoolState = EMPTY_POOL;
+  let seq = 0;
+  let closed = false;
+  let reclaimTimer: NodeJS.Timeout | undefined;
+  let reclaimAt: number | undefined;
+
+  const info = (id: string) => state.instances.find((i) => i.instanceId === id);
+  const memoryOf = (stage: number) => faas.stageMemoryMb[String(stage)] ?? faas.memoryMb;
+
+  const publish = async (fact: BillingFact) => {
+    try {
+      await billing.publish(fact);
+    } catch (err) {
+      // The invocation happened either way; failing (and so retrying) the stage would run and bill it twice.
+      log(`serverless platform: billing event ${fact.type} not published: ${(err as Error).message}`);
+    }
+  };
+
+  const notify = (event: FunctionInstanceEvent) => {
+    try {
+      options.onInstance?.(event);
+    } catch (err) {
+      log(`serverless platform: onInstance hook threw: ${(err as Error).message}`);
+    }
+  };
+
+  /** Check the function exists before starting anything for it: a bad name is the caller's error, not retryable. */
+  const checkFunction = (fn: FunctionRef) => {
+    let manifest = manifests.get(fn.model);
+    if (!manifest) {
+      manifest = loadManifest(fn.model, config.modelsDir); // throws UnknownModelError
+      manifests.set(fn.model, manifest);
+    }
+    if (!Number.isInteger(fn.stage) || fn.stage < 1 || fn.stage > manifest.stages.length) {
+      throw new UnknownStageError(
+        `${fn.model} has stages 1..${manifest.stages.length}; there is no function for stage ${fn.stage}`,
+      );
+    }
+  };
+
+  const scheduleReclaim = () => {
+    if (closed) return;
+    const at = nextExpiryAt(state, limits.keepAliveWallMs);
+    if (at === reclaimAt) return;
+    if (reclaimTimer) clearTimeout(reclaimTimer);
+    reclaimTimer = undefined;
+    reclaimAt = at;
+    if (at === undefined) return;
+    reclaimTimer = setTimeout(runReclaim, Math.max(0, at - Date.now()));
+    reclaimTimer.unref();
+  };
+
+  /** Drop an instance from the pool and stop its process (if still running); publish its end. */
+  const retire = (
+    instance: FunctionInstanceInfo,
+    reason: Extract<FunctionInstanceEvent, { type: 'reclaimed' }>['reason'],
+  ) => {
+    state = removeInstance(state, instance.instanceId);
+    const p = processes.get(instance.instanceId);
+    processes.delete(instance.instanceId);
+    notify({ type: 'reclaimed', instance, reason });
+    const done = publish({
+      type: 'faas.instance.reclaimed',
+      at: Date.now(),
+      model: instance.model,
+      stage: instance.stage,
+      instanceId: instance.instanceId,
+      reason,
+    });
+    if (!p) return done;
+    p.stopping = true;
+    return Promise.all([done, stopPid(p.proc.pid, INSTANCE_STOP_GRACE_MS)]).then(() => undefined);
+  };
+
+  function runReclaim() {
+    reclaimTimer = undefined;
+    reclaimAt = undefined;
+    const result = reclaimExpired(state, Date.now(), limits.keepAliveWallMs);
+    state = result.state;
+    for (const instance of result.reclaimed) void retire(instance, 'keep-alive');
+    scheduleReclaim();
+  }
+
+  /** The process exited: expected when we stopped it; otherwise it crashed (mid-request or idle). */
+  const onExit = (id: string, code: number | string) => {
+    const p = processes.get(id);
+    if (!p || p.stopping) return;
+    log(
+      `serverless platform: instance ${id} exited unexpectedly (${code}); log ${p.proc.logFile}:\n${tailLog(p.proc.logFile, 10)}`,
+    );
+    const lost = new FunctionInstanceLostError(`function instance ${id} exited (${code}) while in use`);
+    p.fail?.(lost);
+    const instance = info(id);
+    processes.delete(id);
+    if (instance) void retire(instance, instance.state === 'starting' ? 'start-failed' : 'crashed');
+    scheduleReclaim();
+  };
+
+  /**
+   * A cold start: the platform's extra init (wall wait), then the real process start until the instance reports
+   * ready. Returns the measured wall ms of the real part.
+   */
+  const startInstance = async (instance: FunctionInstanceInfo): Promise<number> => {
+    const id = instance.instanceId;
+    let abort!: (err: Error) => void;
+    const aborted = new Promise<never>((_, reject) => (abort = reject));
+    aborted.catch(() => undefined);
+    starting.add(abort);
+    let sub: Subscription | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([sleep(coldStartExtraWallMs), aborted]);
+      // Listen for the ready message before the process exists, so it cannot be missed.
+      sub = nc.subscribe(functionReadySubject(id), { max: 1 });
+      const readyMsg = (async () => {
+        for await (const m of sub) {
+          m.respond('{"ok":true}');
+          return m.json<FunctionReadyMessage>();
+        }
+        throw new FunctionStartError(`function instance ${id}: ready subscription closed`);
+      })();
+      const t0 = performance.now();
+      const proc = spawnManaged({
+        name: `fn-${id}`,
+        command: process.execPath,
+        args: [
+          script,
+          ...['--model', instance.model, '--stage', String(instance.stage)],
+          ...['--instance-id', id, '--nats', options.natsUrl, '--parent-pid', String(process.pid)],
+        ],
+        logDir: options.logDir,
+        env: { SERFLOW_CONFIG_JSON: JSON.stringify(config) },
+      });
+      const p: InstanceProcess = { proc, stopping: false };
+      processes.set(id, p);
+      const exitedEarly = proc.exited.then((code) => {
+        throw new FunctionStartError(
+          `function instance ${id} exited (${code}) before it was ready; log ${proc.logFile}:\n${tailLog(proc.logFile, 10)}`,
+        );
+      });
+      exitedEarly.catch(() => undefined);
+      void proc.exited.then((code) => onExit(id, code));
+      notify({ type: 'started', instance, pid: proc.pid, logFile: proc.logFile });
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new FunctionStartError(
+                `function instance ${id} not ready after ${readyTimeoutMs} ms (log ${proc.logFile})`,
+              ),
+            ),
+          readyTimeoutMs,
+        );
+      });
+      await Promise.race([readyMsg, exitedEarly, timedOut, aborted]);
+      const initWallMs = performance.now() - t0;
+      notify({ type: 'ready', instance, pid: proc.pid, initWallMs });
+      return initWallMs;
+    } finally {
+      starting.delete(abort);
+      if (timer) clearTimeout(timer);
+      sub?.unsubscribe();
+    }
+  };
+
+  /** Send the request to a (busy) instance and wait for its reply, the instance's death, or the timeout. */
+  const callInstance = async (id: string, request: FunctionRequest): Promise<FunctionReply> => {
+    const p = processes.get(id);
+    if (!p) throw new FunctionInstanceLostError(`function instance ${id} is gone`);
+    const lost = new Promise<never>((_, reject) => (p.fail = reject));
+    lost.catch(() => undefined);
+    try {
+      const msg = await Promise.race([
+        nc.request(functionInstanceSubject(id), JSON.stringify(request), { timeout: invokeTimeoutMs }),
+        lost,
+      ]);
+      return msg.json<FunctionReply>();
+    } catch (err) {
+      if (err instanceof FunctionInstanceLostError || err instanceof PlatformClosedError) throw err;
+      // Timeout or no responders: the instance cannot be trusted with another request.
+      const instance = info(id);
+      if (instance) void retire(instance, 'unresponsive');
+      throw new FunctionInstanceLostError(`function instance ${id} did not answer: ${(err as Error).message}`, {
+        cause: err,
+      });
+    } finally {
+      p.fail = undefined;
+    }
+  };
+
+  return {
+    async invoke(fn: FunctionRef, input: StageInput, call: StageCallContext): Promise<FunctionInvocation> {
+      if (closed) throw new PlatformClosedError('the serverless platform is closed');
+      checkFunction(fn);
+      const memoryMb = memoryOf(fn.stage);
+      const candidate = instanceIdFor(fn, tag, seq + 1);
+      const acquired = acquireInstance(state, { ...fn, memoryMb }, Date.now(), candidate, limits);
+      state = acquired.state;
+      const { decision } = acquired;
+      if (decision.kind === 'throttled') {
+        await publish({
+          type: 'faas.throttled',
+          at: Date.now(),
+          model: fn.model,
+          stage: fn.stage,
+          queryId: input.queryId,
+          concurrency: decision.concurrency,
+        });
+        throw new FunctionThrottledError(
+          `${fn.model} stage ${fn.stage}: account concurrency limit reached (${decision.concurrency} of ${limits.accountConcurrency} executions in flight)`,
+        );
+      }
+      const id = decision.instanceId;
+      const coldStart = decision.kind === 'cold';
+      let initMs = 0;
+      if (coldStart) {
+        seq++;
+        const instance = info(id)!;
+        await publish({
+          type: 'faas.instance.started',
+          at: instance.startedAt,
+          model: fn.model,
+          stage: fn.stage,
+          instanceId: id,
+          memoryMb,
+        });
+        try {
+          initMs = (await startInstance(instance)) + faas.coldStartExtraMs;
+        } catch (err) {
+          const still = info(id);
+          if (still) await retire(still, 'start-failed');
+          throw err;
+        }
+        state = markReady(state, id);
+      }
+      let reply: FunctionReply;
+      try {
+        reply = await callInstance(id, { input, call });
+      } catch (err) {
+        // The instance is already dropped (crash, timeout) or the platform closed.
+        if (info(id)) state = removeInstance(state, id);
+        scheduleReclaim();
+        throw err;
+      }
+      state = releaseInstance(state, id, Date.now());
+      scheduleReclaim();
+      await publish({
+        type: 'faas.invoked',
+        at: Date.now(),
+        model: fn.model,
+        stage: fn.stage,
+        instanceId: id,
+        queryId: input.queryId,
+        memoryMb,
+        durationMs: reply.durationMs,
+        initMs,
+        coldStart,
+      });
+      if (!reply.ok) throw new FunctionInvocationError(reply.error);
+      return {
+        output: { ...reply.output, backend: 'faas', worker: id },
+        instanceId: id,
+        coldStart,
+        initMs,
+        durationMs: reply.durationMs,
+        memoryMb,
+      };
+    },
+
+    list: () => state.instances.map((i) => ({ ...i })),
+
+    pidOf: (id) => processes.get(id)?.proc.pid,
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (reclaimTimer) clearTimeout(reclaimTimer);
+      const err = new PlatformClosedError('the serverless platform was closed');
+      for (const abort of starting) abort(err);
+      for (const p of processes.values()) p.fail?.(err);
+      await Promise.all(state.instances.map((i) => retire(i, 'platform-closed')));
+      // Processes whose pool entry is already gone (being retired) are stopped too.
+      await Promise.all(
+        [...processes.values()].map((p) => ((p.stopping = true), stopPid(p.proc.pid, INSTANCE_STOP_GRACE_MS))),
+      );
+      processes.clear();
+    },
+  };
+}
