@@ -5,8 +5,24 @@
  */
 import type { SerflowConfig } from '../common/config';
 
-/** The `prices` section of the configuration (catalog of VM prices, FaaS prices, minimum and granularity). */
-export type Prices = SerflowConfig['prices'];
+/**
+ * The `prices` section of the configuration (`SerflowConfig['prices']` is assignable to it): the VM price
+ * catalog and the FaaS prices, all USD.
+ */
+export interface Prices {
+  /** Price per hour of each VM instance type. */
+  vmPerHourUsd: Readonly<Record<string, number>>;
+  /** Minimum billed seconds per VM launch. */
+  vmMinBilledSeconds: number;
+  faasPerGbSecondUsd: number;
+  faasPerRequestUsd: number;
+  /** Billed function duration is rounded up to a multiple of this, ms. */
+  faasBillingGranularityMs: number;
+}
+
+// The configuration's prices must stay usable as they are.
+const configPricesFit: (p: SerflowConfig['prices']) => Prices = (p) => p;
+void configPricesFit;
 
 /**
  * Tolerance when rounding up to a whole unit: a value within 1e-9 of a whole number is taken as that number.
@@ -61,7 +77,10 @@ export interface FaasInvocation {
  * With the default granularity of 1 ms: 0.2 ms → 1 ms; 100.0 ms → 100 ms; 100.01 ms → 101 ms;
  * a cold start of 200 ms + 1 000 ms INIT → 1 200 ms. With a 100 ms granularity, 101 ms → 200 ms.
  */
-export function faasBilledMs(inv: Pick<FaasInvocation, 'durationMs' | 'initMs'>, prices: Pick<Prices, 'faasBillingGranularityMs'>): number {
+export function faasBilledMs(
+  inv: Pick<FaasInvocation, 'durationMs' | 'initMs'>,
+  prices: Pick<Prices, 'faasBillingGranularityMs'>,
+): number {
   const g = prices.faasBillingGranularityMs;
   return ceilWhole((inv.durationMs + inv.initMs) / g) * g;
 }
