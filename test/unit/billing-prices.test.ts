@@ -28,8 +28,20 @@ describe('function billed duration', () => {
     { label: 'a whole number of ms stays as is', durationMs: 100.0, initMs: 0, granularityMs: 1, want: 100 },
     { label: 'a hundredth of a ms over rounds up', durationMs: 100.01, initMs: 0, granularityMs: 1, want: 101 },
     { label: 'a zero-length run bills nothing for duration', durationMs: 0, initMs: 0, granularityMs: 1, want: 0 },
-    { label: 'INIT is added on a cold start (200 + 1000)', durationMs: 200, initMs: 1000, granularityMs: 1, want: 1200 },
-    { label: 'a 100 ms granularity rounds 101 ms up to 200', durationMs: 101, initMs: 0, granularityMs: 100, want: 200 },
+    {
+      label: 'INIT is added on a cold start (200 + 1000)',
+      durationMs: 200,
+      initMs: 1000,
+      granularityMs: 1,
+      want: 1200,
+    },
+    {
+      label: 'a 100 ms granularity rounds 101 ms up to 200',
+      durationMs: 101,
+      initMs: 0,
+      granularityMs: 100,
+      want: 200,
+    },
     { label: 'a 100 ms granularity keeps 300 ms', durationMs: 300, initMs: 0, granularityMs: 100, want: 300 },
   ];
   for (const c of cases) {
@@ -63,7 +75,10 @@ describe('function invocation cost', () => {
     // 0 ms → 0 GB-s; only the 2e-7 $ request fee.
     assertUsd(faasInvocationCostUsd({ memoryMb: 128, durationMs: 0, initMs: 0 }, PRICES), 2e-7);
     // With a fee of 0 the same run is free.
-    assert.equal(faasInvocationCostUsd({ memoryMb: 128, durationMs: 0, initMs: 0 }, { ...PRICES, faasPerRequestUsd: 0 }), 0);
+    assert.equal(
+      faasInvocationCostUsd({ memoryMb: 128, durationMs: 0, initMs: 0 }, { ...PRICES, faasPerRequestUsd: 0 }),
+      0,
+    );
   });
 
   describe('memory sizes scale the GB-seconds linearly (1 s runs)', () => {
@@ -89,7 +104,12 @@ describe('VM billing', () => {
     // 10 s wall × 1 = 10 s cloud < 60 s minimum → 60 s.
     { label: 'a VM living 10 s at timeScale 1 is billed the 60 s minimum', wallMs: 10_000, timeScale: 1, want: 60 },
     // 10 s wall × 10 = 100 s cloud > 60 s → 100 s.
-    { label: 'a VM living 10 s wall at timeScale 10 is billed 100 cloud seconds', wallMs: 10_000, timeScale: 10, want: 100 },
+    {
+      label: 'a VM living 10 s wall at timeScale 10 is billed 100 cloud seconds',
+      wallMs: 10_000,
+      timeScale: 10,
+      want: 100,
+    },
     // 100.2 s → 101 s: per second, rounded up.
     { label: 'a part second is billed as a whole second', wallMs: 100_200, timeScale: 1, want: 101 },
     // 100 s × 1.1 = 110.00000000000001 in floats; it is 110 s, not 111.
@@ -108,8 +128,14 @@ describe('VM billing', () => {
 
   test('the 60 s minimum bill is 0.00141667 $ and 100 s is 0.00236111 $ for c6i.large', () => {
     // 0.085 × 60 / 3600 = 0.0014166666…; 0.085 × 100 / 3600 = 0.0023611111…
-    assertUsd(vmCostUsd({ launchedAt: 0, terminatedAt: 10_000, timeScale: 1, instanceType: 'c6i.large' }, PRICES), 0.085 / 60);
-    assertUsd(vmCostUsd({ launchedAt: 0, terminatedAt: 10_000, timeScale: 10, instanceType: 'c6i.large' }, PRICES), 0.085 / 36);
+    assertUsd(
+      vmCostUsd({ launchedAt: 0, terminatedAt: 10_000, timeScale: 1, instanceType: 'c6i.large' }, PRICES),
+      0.085 / 60,
+    );
+    assertUsd(
+      vmCostUsd({ launchedAt: 0, terminatedAt: 10_000, timeScale: 10, instanceType: 'c6i.large' }, PRICES),
+      0.085 / 36,
+    );
   });
 
   test('boot time is billed: the bill runs from the launch request, not from readiness', () => {
@@ -126,7 +152,10 @@ describe('VM billing', () => {
   test('a configured instance type is priced from the catalog', () => {
     const prices = compileConfig({ prices: { vmPerHourUsd: { 'm4.large': 0.1 } } }).prices;
     // 1 h of m4.large = 0.10 $.
-    assertUsd(vmCostUsd({ launchedAt: 0, terminatedAt: 3_600_000, timeScale: 1, instanceType: 'm4.large' }, prices), 0.1);
+    assertUsd(
+      vmCostUsd({ launchedAt: 0, terminatedAt: 3_600_000, timeScale: 1, instanceType: 'm4.large' }, prices),
+      0.1,
+    );
   });
 
   test('an unknown instance type is an error naming it and the catalog', () => {
@@ -138,10 +167,9 @@ describe('VM billing', () => {
   });
 
   test('an inherited property name is not a price', () => {
-    assert.throws(
-      () => vmCostUsd({ launchedAt: 0, terminatedAt: 1, timeScale: 1, instanceType: 'toString' }, PRICES),
-      { name: 'UnknownInstanceTypeError' },
-    );
+    assert.throws(() => vmCostUsd({ launchedAt: 0, terminatedAt: 1, timeScale: 1, instanceType: 'toString' }, PRICES), {
+      name: 'UnknownInstanceTypeError',
+    });
   });
 });
 
