@@ -178,7 +178,10 @@ export const configSchema = z.object({
       vmPerHourUsd: z
         .record(z.string().min(1), z.number().nonnegative())
         .default({})
-        .transform((extra) => ({ [DEFAULT_VM_INSTANCE_TYPE]: DEFAULT_VM_PRICE_PER_HOUR_USD, ...extra })),
+        .transform((extra): Record<string, number> => ({
+          [DEFAULT_VM_INSTANCE_TYPE]: DEFAULT_VM_PRICE_PER_HOUR_USD,
+          ...extra,
+        })),
       vmMinBilledSeconds: z.number().nonnegative().default(DEFAULT_VM_MIN_BILLED_SECONDS),
       faasPerGbSecondUsd: z.number().nonnegative().default(DEFAULT_FAAS_PRICE_PER_GB_SECOND_USD),
       faasPerRequestUsd: z.number().nonnegative().default(DEFAULT_FAAS_PRICE_PER_REQUEST_USD),

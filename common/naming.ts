@@ -63,3 +63,6 @@ export const POOLS_API_SUBJECT = 'serflow.pools';
 export function functionInstanceSubject(instanceId: string): string {
   return `serflow.fn.${instanceId}`;
 }
+
+/** Task queue name the local cloud agent reports under in the worker records. */
+export const CLOUD_AGENT_QUEUE = 'serflow.cloud-agent';

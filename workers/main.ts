@@ -1,11 +1,13 @@
 /**
  * Worker process entry point.
  *   node lib/workers/main.js workflow --temporal HOST:PORT --nats URL
- *   node lib/workers/main.js stage --model M --stage K --temporal HOST:PORT --nats URL
+ *   node lib/workers/main.js stage --model M --stage K --temporal HOST:PORT --nats URL [--vm-id ID --boot-until MS]
+ *   node lib/workers/main.js cloud-agent --models M1,M2 --temporal HOST:PORT --nats URL
  * Addresses default to TEMPORAL_ADDRESS / NATS_URL; other settings come from the SERFLOW config (file + env).
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config';
+import { runCloudAgent } from '../deploy/local/cloud-agent';
 import { runStageWorker } from './stage-worker';
 import { runWorkflowWorker } from './workflow-worker';
 
@@ -17,6 +19,11 @@ async function main(): Promise<void> {
       nats: { type: 'string' },
       model: { type: 'string' },
       stage: { type: 'string' },
+      'vm-id': { type: 'string' },
+      'instance-type': { type: 'string' },
+      'boot-until': { type: 'string' },
+      models: { type: 'string' },
+      'log-dir': { type: 'string' },
     },
   });
   const role = positionals[0];
@@ -35,9 +42,20 @@ async function main(): Promise<void> {
         `stage worker needs --model NAME and --stage K (a positive integer), got --stage ${values.stage}`,
       );
     }
-    await runStageWorker({ config, temporalAddress, natsUrl, model: values.model, stage });
+    const vmId = values['vm-id'];
+    const vm = vmId
+      ? {
+          id: vmId,
+          instanceType: values['instance-type'] ?? config.vm.instanceType,
+          bootUntil: Number(values['boot-until'] ?? 0),
+        }
+      : undefined;
+    await runStageWorker({ config, temporalAddress, natsUrl, model: values.model, stage, vm });
+  } else if (role === 'cloud-agent') {
+    const models = (values.models ?? config.defaultModel).split(',').filter(Boolean);
+    await runCloudAgent({ config, temporalAddress, natsUrl, models, logDir: values['log-dir'] });
   } else {
-    throw new Error(`unknown worker role ${JSON.stringify(role)}: expected "workflow" or "stage"`);
+    throw new Error(`unknown worker role ${JSON.stringify(role)}: expected "workflow", "stage" or "cloud-agent"`);
   }
 }
 

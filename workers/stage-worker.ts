@@ -14,6 +14,7 @@ import { queryInputDims } from '../activities/model-activities';
 import { connectNats, ensureNatsResources } from '../infra/nats';
 import { connectWorkerConnection } from '../infra/temporal';
 import { loadManifest } from '../models/manifest';
+import { createBillingPublisher } from '../billing/publisher';
 import { startWorkerStatus, workerId, type WorkerCounters } from './worker-status';
 
 export interface StageWorkerOptions {
@@ -23,6 +24,12 @@ export interface StageWorkerOptions {
   model: string;
   stage: number;
   backend?: Backend;
+  /** Set when this process is a VM of the local VM provider: its id (also the worker identity) and boot. */
+  vm?: {
+    id: string;
+    instanceType: string;
+    /** Wall epoch ms before which it must not poll (the boot delay). */ bootUntil: number;
+  };
 }
 
 /** Time given to in-flight stage activities to finish after a shutdown signal (drain) before they are cancelled. */
@@ -36,7 +43,7 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
   const spec = manifest.stages[stage - 1];
   if (!spec) throw new Error(`model ${model} has stages 1..${manifest.stages.length}; there is no stage ${stage}`);
   const taskQueue = stageTaskQueue(model, stage, backend);
-  const id = workerId('stage', taskQueue);
+  const id = options.vm?.id ?? workerId('stage', taskQueue);
 
   const nc = await connectNats(options.natsUrl, id);
   let connection: NativeConnection | undefined;
@@ -89,6 +96,9 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
       maxConcurrentActivityTaskExecutions: config.workers.stageConcurrency,
       shutdownGraceTime: STAGE_WORKER_SHUTDOWN_GRACE_MS,
     });
+    // A VM serves nothing before its boot delay has passed (the model is loaded meanwhile, as a real VM would).
+    const bootWaitMs = (options.vm?.bootUntil ?? 0) - Date.now();
+    if (bootWaitMs > 0) await new Promise((r) => setTimeout(r, bootWaitMs));
     const status = await startWorkerStatus(
       nc,
       { id, role: 'stage', model, stage, backend, taskQueue, slots: config.workers.stageConcurrency },
@@ -104,7 +114,15 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
       }
     }, 250);
     try {
-      await Promise.all([worker.run(), status.setState('running')]);
+      const billing = options.vm && createBillingPublisher(nc, config.timeScale);
+      const announceReady = async () => {
+        await status.setState('running');
+        if (options.vm && billing) {
+          const { id: vmId, instanceType } = options.vm;
+          await billing.publish({ type: 'vm.ready', at: Date.now(), model, stage, vmId, instanceType });
+        }
+      };
+      await Promise.all([worker.run(), announceReady()]);
     } finally {
       clearInterval(watch);
       await status.stop();

@@ -8,12 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NatsConnection } from 'nats';
 import type { SerflowConfig } from '../../common/config';
-import { INFERENCE_TASK_QUEUE, stageTaskQueue } from '../../common/naming';
+import { CLOUD_AGENT_QUEUE, INFERENCE_TASK_QUEUE, stageTaskQueue } from '../../common/naming';
 import { PROJECT_ROOT } from '../../common/paths';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { connectClientConnection, ensureSearchAttributes, retryUntil, searchAttributeArgs } from '../../infra/temporal';
 import { loadManifest } from '../../models/manifest';
 import { listWorkers } from '../../workers/worker-status';
+import { callPoolsApi } from '../pools-api';
 import { freePort, spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
 import { resolveTool, TOOLS } from './tools';
 
@@ -51,8 +52,8 @@ export interface StackInfo {
 export interface RunningStack {
   info: StackInfo;
   processes: ManagedProcess[];
-  /** Start one more stage worker process (e.g. to replace one a test killed). */
-  startStageWorker(model: string, stage: number): Promise<ManagedProcess>;
+  /** Ask the cloud agent for `vms` VMs on a stage pool and wait until that many poll its queue. */
+  scaleStage(model: string, stage: number, vms: number): Promise<void>;
   /** Stop workers (they drain in-flight work), then the servers this stack started. */
   stop(): Promise<void>;
 }
@@ -64,14 +65,6 @@ function workerScript(): string {
   const script = path.join(PROJECT_ROOT, 'lib', 'workers', 'main.js');
   if (!fs.existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`);
   return script;
-}
-
-async function waitForWorkers(nc: NatsConnection, pids: number[], timeoutMs: number): Promise<void> {
-  await retryUntil('worker processes', timeoutMs, async () => {
-    const running = new Set((await listWorkers(nc)).filter((w) => w.state === 'running').map((w) => w.pid));
-    const waiting = pids.filter((p) => !running.has(p));
-    if (waiting.length) throw new Error(`waiting for worker pids ${waiting.join(', ')}`);
-  });
 }
 
 export async function startStack(options: StackOptions): Promise<RunningStack> {
@@ -201,42 +194,33 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         }),
         'worker',
       );
-    let workerSeq = 0;
-    const startStageWorker = async (model: string, stage: number) => {
-      const p = spawnWorker(`worker-${stageTaskQueue(model, stage)}-${++workerSeq}`, [
-        'stage',
-        '--model',
-        model,
-        '--stage',
-        String(stage),
-      ]);
-      await waitForWorkers(nc!, [p.pid], timeoutMs);
-      return p;
+    /** Wait until each task queue has at least the given number of running workers. */
+    const waitForQueues = (want: Map<string, number>) =>
+      retryUntil('worker processes', timeoutMs, async () => {
+        const running = (await listWorkers(nc!)).filter((w) => w.state === 'running');
+        const missing = [...want].filter(([q, n]) => running.filter((w) => w.taskQueue === q).length < n);
+        if (missing.length) throw new Error(`waiting for ${missing.map(([q, n]) => `${n} on ${q}`).join(', ')}`);
+      });
+    const scaleStage = async (model: string, stage: number, vms: number) => {
+      await callPoolsApi(nc!, { op: 'scale', model, stage, vms });
+      await waitForQueues(new Map([[stageTaskQueue(model, stage), vms]]));
     };
 
     if (options.workers ?? true) {
-      const started = [spawnWorker(`worker-${INFERENCE_TASK_QUEUE}`, ['workflow'])];
+      const started = [
+        spawnWorker(`worker-${INFERENCE_TASK_QUEUE}`, ['workflow']),
+        spawnWorker('cloud-agent', ['cloud-agent', '--models', models.join(','), '--log-dir', logDir]),
+      ];
+      const want = new Map<string, number>([
+        [INFERENCE_TASK_QUEUE, 1],
+        [CLOUD_AGENT_QUEUE, 1],
+      ]);
       for (const m of manifests) {
-        for (let k = 1; k <= m.stages.length; k++) {
-          for (let i = 0; i < config.workers.processesPerStage; i++) {
-            started.push(
-              spawnWorker(`worker-${stageTaskQueue(m.name, k)}-${++workerSeq}`, [
-                'stage',
-                '--model',
-                m.name,
-                '--stage',
-                String(k),
-              ]),
-            );
-          }
-        }
+        for (let k = 1; k <= m.stages.length; k++) want.set(stageTaskQueue(m.name, k), config.vm.initialPerStage);
       }
-      log(`starting ${started.length} worker processes (1 workflow worker, ${started.length - 1} stage workers)`);
-      await waitForWorkers(
-        nc,
-        started.map((p) => p.pid),
-        timeoutMs,
-      ).catch((err: Error) => {
+      const vmCount = [...want.values()].reduce((a, n) => a + n, 0) - 2;
+      log(`starting the workflow worker and the cloud agent, which launches ${vmCount} VMs (stage workers)`);
+      await waitForQueues(want).catch((err: Error) => {
         const dead = started.filter((p) => p.child.exitCode !== null);
         const detail = dead.map((p) => `--- ${p.logFile} ---\n${tailLog(p.logFile)}`).join('\n');
         throw new Error(`${err.message}${detail ? `\n${detail}` : ''}`, { cause: err });
@@ -256,7 +240,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       startedAt: new Date().toISOString(),
     };
     log('stack ready');
-    return { info, processes, startStageWorker, stop };
+    return { info, processes, scaleStage, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -39,7 +39,11 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
   await serflow('up', '--detach');
   const state = readStateFile(home);
   assert.ok(state, 'up --detach records the stack in the state file');
-  assert.ok(state.processes.length >= 7, `temporal, nats and 5 workers recorded: ${state.processes.length}`);
+  assert.deepEqual(
+    state.processes.map((p) => p.name).sort(),
+    ['cloud-agent', 'nats-server', 'temporal', 'worker-serflow.inference'],
+    'temporal, nats, the workflow worker and the cloud agent (which owns the VMs) are recorded',
+  );
   assert.ok(
     state.processes.every((p) => isAlive(p.pid)),
     'every recorded process is alive after up returns',
@@ -82,6 +86,7 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
     'mnist-ee.stage-2.vm',
     'mnist-ee.stage-3.vm',
     'mnist-ee.stage-4.vm',
+    'serflow.cloud-agent',
     'serflow.inference',
   ]);
   const ui = await fetch(status.temporalUiUrl);

@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { temporal } from '@temporalio/proto';
 import { createDirectPipeline, type DirectPipeline } from '../../activities/direct-pipeline';
 import { stageTaskQueue } from '../../common/naming';
 import { sampleIndices } from '../../common/stats';
@@ -38,11 +39,30 @@ test('killing a stage worker with queries in flight loses no query and runs none
   process.kill(victim.pid, 'SIGSTOP');
   const threshold = 0.999999; // almost every query goes past stage 1
   const picks = sampleIndices(split.images.length, 24, 21);
-  const runs = picks.map((i) => t.client.infer(split.images[i]!, { model: MODEL, threshold }));
-  await new Promise((r) => setTimeout(r, 1_500));
+  const handles = await Promise.all(picks.map((i) => t.client.start(split.images[i]!, { model: MODEL, threshold })));
+  // Kill only once the frozen worker holds work: some stage-2 activity is started (dispatched to it).
+  const held = async () => {
+    for (const h of handles) {
+      const d = await t.client.temporal.workflow.getHandle(h.workflowId).describe();
+      const pending = d.raw.pendingActivities ?? [];
+      const started = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+      if (pending.some((a) => a.state === started && a.lastWorkerIdentity === victim.id)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  let holding = false;
+  for (let i = 0; i < 50 && !holding; i++) {
+    holding = await held();
+    if (!holding) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(holding, 'the frozen stage-2 worker was dispatched work before it was killed');
+  const runs = handles.map((h) => h.result());
   process.kill(victim.pid, 'SIGKILL');
   await stopPid(victim.pid, 5_000);
-  await t.stack.startStageWorker(MODEL, 2);
+  // The provider saw its VM die (billing stops there); ask for a replacement, as an operator or autoscaler would.
+  await t.stack.scaleStage(MODEL, 2, 1);
 
   const results = await Promise.all(runs);
   for (const [n, i] of picks.entries()) {

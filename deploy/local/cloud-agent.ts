@@ -1,0 +1,124 @@
+/**
+ * The local cloud agent: one process that plays the cloud's control plane for the embedded stack. It owns
+ * the VM pools (stage-worker processes with boot delays and per-second billing), the serverless platform
+ * (function instances with cold starts, keep-alive and a concurrency limit) with its Temporal gateway worker,
+ * and answers the pool API (`serflow pools ...`, later the autoscaler) on NATS.
+ * SIGTERM/SIGINT: stop answering, drain every VM, stop every function instance, exit.
+ */
+import * as path from 'node:path';
+import type { Msg } from 'nats';
+import { createBillingPublisher } from '../../billing/publisher';
+import type { SerflowConfig } from '../../common/config';
+import { formatIssues } from '../../common/config';
+import { CLOUD_AGENT_QUEUE, POOLS_API_SUBJECT } from '../../common/naming';
+import { PROJECT_ROOT } from '../../common/paths';
+import { connectNats, ensureNatsResources } from '../../infra/nats';
+import { loadManifest } from '../../models/manifest';
+import { startWorkerStatus, workerId } from '../../workers/worker-status';
+import { poolsRequestSchema, type PoolsReply, type PoolsRequest } from '../pools-api';
+import type { ServerlessPlatform, VmPoolProvider } from '../providers';
+import { createLocalVmProvider } from './vm-provider';
+
+export interface CloudAgentOptions {
+  config: SerflowConfig;
+  temporalAddress: string;
+  natsUrl: string;
+  models: string[];
+  /** Where VM and function-instance logs go. @default `<homeDir>/data/logs` */
+  logDir?: string;
+}
+
+async function handle(
+  request: PoolsRequest,
+  vms: VmPoolProvider,
+  platform: ServerlessPlatform | undefined,
+  models: { model: string; stages: number }[],
+): Promise<PoolsReply> {
+  const known = (model: string, stage: number) => {
+    const m = models.find((x) => x.model === model);
+    if (!m)
+      throw new Error(`model ${model} has no pools here (pools exist for ${models.map((x) => x.model).join(', ')})`);
+    if (stage > m.stages) throw new Error(`${model} has stages 1..${m.stages}; there is no stage ${stage}`);
+  };
+  switch (request.op) {
+    case 'list':
+      break;
+    case 'scale':
+      known(request.model, request.stage);
+      await vms.scaleTo(request.model, request.stage, request.vms);
+      break;
+    case 'drain': {
+      if (request.vmId) {
+        await vms.drain(request.vmId);
+      } else if (request.model && request.stage) {
+        known(request.model, request.stage);
+        await vms.scaleTo(request.model, request.stage, 0);
+      } else {
+        throw new Error('drain needs a VM id, or a model and a stage');
+      }
+      break;
+    }
+  }
+  return { ok: true, vms: vms.list(), functions: platform?.list() ?? [], models };
+}
+
+export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
+  const { config } = o;
+  const id = workerId('agent', CLOUD_AGENT_QUEUE);
+  const models = o.models.map((m) => ({ model: m, stages: loadManifest(m, config.modelsDir).stages.length }));
+  const nc = await connectNats(o.natsUrl, id);
+  await ensureNatsResources(nc, config);
+  const billing = createBillingPublisher(nc, config.timeScale);
+  const logDir = o.logDir ?? path.join(config.homeDir, 'data', 'logs');
+  const vms = await createLocalVmProvider({
+    config,
+    temporalAddress: o.temporalAddress,
+    natsUrl: o.natsUrl,
+    nc,
+    billing,
+    logDir,
+    workerScript: path.join(PROJECT_ROOT, 'lib', 'workers', 'main.js'),
+  });
+  const platform: ServerlessPlatform | undefined = undefined;
+
+  const api = nc.subscribe(POOLS_API_SUBJECT, {
+    callback: (err, msg: Msg) => {
+      if (err) return;
+      void (async () => {
+        let reply: PoolsReply;
+        try {
+          const parsed = poolsRequestSchema.safeParse(msg.json());
+          reply = parsed.success
+            ? await handle(parsed.data, vms, platform, models)
+            : { ok: false, error: `bad pools request: ${formatIssues(parsed.error)}` };
+        } catch (e) {
+          reply = { ok: false, error: (e as Error).message };
+        }
+        msg.respond(JSON.stringify(reply));
+      })();
+    },
+  });
+
+  for (const m of models) {
+    for (let stage = 1; stage <= m.stages; stage++) {
+      await vms.launch(m.model, stage, config.vm.initialPerStage, { preProvisioned: true });
+    }
+  }
+  const counters = { inFlight: 0, completed: 0, failed: 0 };
+  const status = await startWorkerStatus(
+    nc,
+    { id, role: 'agent', taskQueue: CLOUD_AGENT_QUEUE, slots: 0 },
+    counters,
+    config.workers.heartbeatMs,
+  );
+  await status.setState('running');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  await status.setState('draining').catch(() => undefined);
+  api.unsubscribe();
+  await vms.close();
+  await status.stop();
+  await nc.drain().catch(() => undefined);
+}

@@ -1,0 +1,160 @@
+/**
+ * Local VM pools: a "VM" is a stage-worker process, launched on request, that polls its stage's task queue
+ * only once its boot delay has passed (cloud ms / time scale of wall time). It is billed from the launch
+ * request until its process has exited (60 s minimum), at its instance type's catalog price: the provider
+ * publishes `vm.launched`, `vm.draining` and `vm.terminated`; the VM itself publishes `vm.ready`.
+ * Scale-in drains: SIGTERM makes the worker stop polling and finish its in-flight activities (Temporal's
+ * graceful shutdown) before it exits, so no query is lost or run twice.
+ */
+import type { NatsConnection, Subscription } from 'nats';
+import type { BillingPublisher } from '../../billing/publisher';
+import { billingEventSubject, parseBillingEvent } from '../../common/billing-events';
+import type { SerflowConfig } from '../../common/config';
+import type { VmInstance, VmPoolProvider } from '../providers';
+import { spawnManaged, stopPid, type ManagedProcess } from './processes';
+
+export interface LocalVmProviderOptions {
+  config: SerflowConfig;
+  temporalAddress: string;
+  natsUrl: string;
+  nc: NatsConnection;
+  billing: BillingPublisher;
+  logDir: string;
+  /** Path of `lib/workers/main.js`. */
+  workerScript: string;
+  /** Grace a draining VM gets to finish in-flight work before it is killed. @default 30000 */
+  drainGraceMs?: number;
+  now?: () => number;
+}
+
+/** Default drain grace: the stage worker's own shutdown grace (10 s) plus time to exit. */
+export const DEFAULT_VM_DRAIN_GRACE_MS = 30_000;
+
+export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<VmPoolProvider> {
+  const now = o.now ?? Date.now;
+  const vms = new Map<string, VmInstance & { proc?: ManagedProcess }>();
+  let seq = 0;
+  const instanceType = o.config.vm.instanceType;
+
+  // VMs announce readiness themselves (they know when they start polling); follow it on the billing subject.
+  const readySub: Subscription = o.nc.subscribe(billingEventSubject('vm.ready'));
+  void (async () => {
+    for await (const m of readySub) {
+      try {
+        const e = parseBillingEvent(m.json());
+        const vm = e.type === 'vm.ready' ? vms.get(e.vmId) : undefined;
+        if (vm && vm.state === 'booting') Object.assign(vm, { state: 'ready', readyAt: e.at });
+      } catch {
+        // not ours to judge: the ledger reports malformed billing events
+      }
+    }
+  })();
+
+  const publicView = (vm: VmInstance & { proc?: ManagedProcess }): VmInstance => {
+    const { proc: _proc, ...rest } = vm;
+    return { ...rest };
+  };
+
+  async function launchOne(model: string, stage: number, preProvisioned: boolean): Promise<VmInstance> {
+    const id = `vm-${model}-s${stage}-${process.pid}-${++seq}`;
+    const launchedAt = now();
+    const bootDelayMs = preProvisioned ? 0 : o.config.vm.bootDelayMs;
+    const bootUntil = launchedAt + bootDelayMs / o.config.timeScale;
+    await o.billing.publish({ type: 'vm.launched', at: launchedAt, model, stage, vmId: id, instanceType, bootDelayMs });
+    const proc = spawnManaged({
+      name: id,
+      command: process.execPath,
+      args: [
+        o.workerScript,
+        'stage',
+        '--model',
+        model,
+        '--stage',
+        String(stage),
+        '--vm-id',
+        id,
+        '--instance-type',
+        instanceType,
+        '--boot-until',
+        String(bootUntil),
+        '--temporal',
+        o.temporalAddress,
+        '--nats',
+        o.natsUrl,
+      ],
+      logDir: o.logDir,
+      env: { SERFLOW_CONFIG_JSON: JSON.stringify(o.config) },
+    });
+    const vm: VmInstance & { proc?: ManagedProcess } = {
+      id,
+      model,
+      stage,
+      instanceType,
+      state: 'booting',
+      launchedAt,
+      pid: proc.pid,
+      proc,
+    };
+    vms.set(id, vm);
+    void proc.exited.then(async (code) => {
+      const reason = vm.state === 'draining' ? 'drained' : `exited unexpectedly (${code})`;
+      Object.assign(vm, { state: 'terminated', terminatedAt: now() });
+      await o.billing
+        .publish({ type: 'vm.terminated', at: vm.terminatedAt!, model, stage, vmId: id, instanceType, reason })
+        .catch((err: Error) => console.error(`billing: vm.terminated of ${id} not published: ${err.message}`));
+    });
+    return publicView(vm);
+  }
+
+  const active = (model: string, stage: number) =>
+    [...vms.values()].filter(
+      (v) => v.model === model && v.stage === stage && (v.state === 'booting' || v.state === 'ready'),
+    );
+
+  const provider: VmPoolProvider = {
+    list(filter = {}) {
+      return [...vms.values()]
+        .filter(
+          (v) =>
+            (filter.model === undefined || v.model === filter.model) &&
+            (filter.stage === undefined || v.stage === filter.stage),
+        )
+        .map(publicView);
+    },
+    async launch(model, stage, count, options = {}) {
+      const out: VmInstance[] = [];
+      for (let i = 0; i < count; i++) out.push(await launchOne(model, stage, options.preProvisioned ?? false));
+      return out;
+    },
+    async drain(vmId) {
+      const vm = vms.get(vmId);
+      if (!vm) throw new Error(`no VM ${vmId}; known: ${[...vms.keys()].join(', ') || '(none)'}`);
+      if (vm.state === 'booting' || vm.state === 'ready') {
+        Object.assign(vm, { state: 'draining', drainingAt: now() });
+        const { model, stage, instanceType: type } = vm;
+        await o.billing.publish({ type: 'vm.draining', at: vm.drainingAt!, model, stage, vmId, instanceType: type });
+        void stopPid(vm.pid!, o.drainGraceMs ?? DEFAULT_VM_DRAIN_GRACE_MS);
+      }
+      return publicView(vm);
+    },
+    async scaleTo(model, stage, count) {
+      const current = active(model, stage);
+      if (current.length < count) await provider.launch(model, stage, count - current.length);
+      if (current.length > count) {
+        // Drain VMs still booting first (they serve nothing yet), then the newest ready ones.
+        const victims = [...current]
+          .sort((a, b) => Number(b.state === 'booting') - Number(a.state === 'booting') || b.launchedAt - a.launchedAt)
+          .slice(0, current.length - count);
+        for (const v of victims) await provider.drain(v.id);
+      }
+      return provider.list({ model, stage });
+    },
+    async close() {
+      readySub.unsubscribe();
+      const live = [...vms.values()].filter((v) => v.state !== 'terminated');
+      await Promise.all(live.map((v) => provider.drain(v.id)));
+      await Promise.all(live.map((v) => v.proc?.exited));
+    },
+  };
+  return provider;
+}
