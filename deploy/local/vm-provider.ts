@@ -153,7 +153,7 @@ export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<
       readySub.unsubscribe();
       const live = [...vms.values()].filter((v) => v.state !== 'terminated');
       await Promise.all(live.map((v) => provider.drain(v.id)));
-      await Promise.all(live.map((v) => v.proc?.exited));
+      await Promise.all(live.map((v) => v.proc?.exited ?? Promise.resolve()));
     },
   };
   return provider;
