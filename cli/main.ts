@@ -5,6 +5,8 @@ import { loadConfig, type SerflowConfig } from '../common/config';
 import { SerflowClient } from '../client';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
 import { startStack } from '../deploy/local/stack';
+import { registerPoolCommands } from './pool-commands';
+import { registerRouteCommands } from './route-commands';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
 import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload } from './workload';
 
@@ -155,6 +157,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--samples <n>', 'number of held-out samples').argParser(positiveInt).default(200))
     .action(async (o: { samples: number }) => demo(config(), o));
 
+  registerPoolCommands(program, config);
+  registerRouteCommands(program, config);
   return program;
 }
 

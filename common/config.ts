@@ -188,6 +188,14 @@ export const configSchema = z.object({
       faasBillingGranularityMs: z.number().positive().default(DEFAULT_FAAS_BILLING_GRANULARITY_MS),
     })
     .prefault({}),
+  /** A static routing plan the stack publishes for every model when it starts (`serflow route set` syntax). */
+  routing: z
+    .object({
+      /** e.g. `all-vm`, `all-faas`, `vm-prefix:2`, `shares:1,1,0.5,0`; unset = publish nothing (all on VMs). */
+      plan: z.string().min(1).optional(),
+      overflowAfterMs: z.number().positive().optional(),
+    })
+    .prefault({}),
   stages: z
     .object({
       timeoutMs: z.number().int().positive().default(DEFAULT_STAGE_TIMEOUT_MS),

@@ -52,3 +52,60 @@ export function chooseBackend(plan: RoutingPlan, stage: number, u: number): Back
   const share = route?.vmShare ?? 1;
   return u < share ? 'vm' : 'faas';
 }
+
+/** A plan spec could not be understood; the message says which part and what is accepted. */
+export class InvalidPlanSpecError extends Error {
+  override readonly name = 'InvalidPlanSpecError';
+}
+
+/** The spec forms `serflow route set` and the config accept. */
+export const PLAN_SPEC_FORMS = 'all-vm | all-faas | vm-prefix:K | shares:s1,s2,...,sK (VM share per stage, 0..1)';
+
+/**
+ * A static plan from a short spec:
+ * - `all-vm`: every stage on its VM pool; `all-faas`: every stage serverless;
+ * - `vm-prefix:K`: stages 1..K on VMs, K+1.. serverless (the usual shape: p_k falls with k);
+ * - `shares:1,1,0.5,0`: per stage, the share of executions sent to VMs.
+ * `overflowAfterMs` (optional) applies to every stage with VMs.
+ */
+export function planFromSpec(
+  spec: string,
+  model: string,
+  stages: number,
+  now: number,
+  overflowAfterMs?: number,
+): RoutingPlan {
+  const [kind, arg] = spec.split(':', 2) as [string, string | undefined];
+  let shares: number[];
+  if (kind === 'all-vm' && arg === undefined) shares = Array<number>(stages).fill(1);
+  else if (kind === 'all-faas' && arg === undefined) shares = Array<number>(stages).fill(0);
+  else if (kind === 'vm-prefix') {
+    const k = Number(arg);
+    if (!Number.isInteger(k) || k < 0 || k > stages) {
+      throw new InvalidPlanSpecError(
+        `${spec}: K must be a whole number in 0..${stages} (${model} has ${stages} stages)`,
+      );
+    }
+    shares = Array.from({ length: stages }, (_, i) => (i < k ? 1 : 0));
+  } else if (kind === 'shares') {
+    shares = (arg ?? '').split(',').map(Number);
+    if (shares.length !== stages || shares.some((x) => !(x >= 0 && x <= 1))) {
+      throw new InvalidPlanSpecError(
+        `${spec}: give ${stages} shares in [0, 1] separated by commas, one per stage of ${model}`,
+      );
+    }
+  } else {
+    throw new InvalidPlanSpecError(`unknown plan spec ${JSON.stringify(spec)}; expected ${PLAN_SPEC_FORMS}`);
+  }
+  return {
+    v: ROUTING_PLAN_VERSION,
+    model,
+    stages: shares.map((vmShare, i) => ({
+      stage: i + 1,
+      vmShare,
+      ...(overflowAfterMs !== undefined && vmShare > 0 ? { overflowAfterMs } : {}),
+    })),
+    source: `static:${spec}`,
+    updatedAt: now,
+  };
+}

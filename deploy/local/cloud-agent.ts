@@ -14,6 +14,8 @@ import { CLOUD_AGENT_QUEUE, POOLS_API_SUBJECT } from '../../common/naming';
 import { PROJECT_ROOT } from '../../common/paths';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { loadManifest } from '../../models/manifest';
+import { planFromSpec } from '../../common/routing';
+import { createRoutingStore, validateRoutingPlan } from '../../infra/routing-store';
 import { startWorkerStatus, workerId } from '../../workers/worker-status';
 import { poolsRequestSchema, type PoolsReply, type PoolsRequest } from '../pools-api';
 import type { ServerlessPlatform, VmPoolProvider } from '../providers';
@@ -99,6 +101,13 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
     },
   });
 
+  if (config.routing.plan) {
+    const store = await createRoutingStore(nc);
+    for (const m of models) {
+      const plan = planFromSpec(config.routing.plan, m.model, m.stages, Date.now(), config.routing.overflowAfterMs);
+      await store.put(validateRoutingPlan(plan, m.stages));
+    }
+  }
   for (const m of models) {
     for (let stage = 1; stage <= m.stages; stage++) {
       await vms.launch(m.model, stage, config.vm.initialPerStage, { preProvisioned: true });

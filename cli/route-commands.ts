@@ -1,0 +1,59 @@
+/** `serflow route set` / `route show`: the static routing plan of a model (per stage: VMs or serverless). */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import type { SerflowConfig } from '../common/config';
+import { allVmPlan, PLAN_SPEC_FORMS, planFromSpec, type RoutingPlan } from '../common/routing';
+import { createRoutingStore, validateRoutingPlan } from '../infra/routing-store';
+import { loadManifest } from '../models/manifest';
+import { withStackNats } from './stack-connection';
+
+function formatPlan(plan: RoutingPlan, published: boolean): string {
+  return [
+    `model ${plan.model}: ${published ? `plan from ${plan.source}, set ${new Date(plan.updatedAt).toISOString()}` : 'no plan published: every stage on its VM pool'}`,
+    ...plan.stages.map(
+      (r) =>
+        `  stage ${r.stage}: ${r.vmShare === 1 ? 'VM' : r.vmShare === 0 ? 'serverless' : `${(r.vmShare * 100).toFixed(0)} % VM, rest serverless`}` +
+        (r.overflowAfterMs !== undefined
+          ? `; overflow to serverless after ${r.overflowAfterMs} ms waiting for a VM`
+          : ''),
+    ),
+  ].join('\n');
+}
+
+export function registerRouteCommands(program: Command, config: () => SerflowConfig): void {
+  const route = program.command('route').description('per-stage routing between VM pools and serverless functions');
+  route
+    .command('set')
+    .description(`publish a static plan: ${PLAN_SPEC_FORMS}`)
+    .argument('<plan>', PLAN_SPEC_FORMS)
+    .option('--model <name>', 'model (default: the default model)')
+    .option('--overflow-ms <ms>', 'send a VM-routed stage serverless when no VM starts it within this long', (v) => {
+      const n = Number(v);
+      if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number of ms, got ${JSON.stringify(v)}`);
+      return n;
+    })
+    .option('--json', 'print the plan as JSON')
+    .action(async (spec: string, o: { model?: string; overflowMs?: number; json?: boolean }) => {
+      const c = config();
+      const model = o.model ?? c.defaultModel;
+      const stages = loadManifest(model, c.modelsDir).stages.length;
+      const plan = validateRoutingPlan(planFromSpec(spec, model, stages, Date.now(), o.overflowMs), stages);
+      await withStackNats(c, 'serflow-route', async (nc) => (await createRoutingStore(nc)).put(plan));
+      console.log(o.json ? JSON.stringify(plan) : formatPlan(plan, true));
+    });
+  route
+    .command('show')
+    .description('the plan queries of a model start with now')
+    .option('--model <name>', 'model (default: the default model)')
+    .option('--json', 'print the plan as JSON')
+    .action(async (o: { model?: string; json?: boolean }) => {
+      const c = config();
+      const model = o.model ?? c.defaultModel;
+      const stages = loadManifest(model, c.modelsDir).stages.length;
+      const published = await withStackNats(c, 'serflow-route', async (nc) =>
+        (await createRoutingStore(nc)).get(model),
+      );
+      const plan = published ?? allVmPlan(model, stages);
+      console.log(o.json ? JSON.stringify(plan) : formatPlan(plan, published !== null));
+    });
+}
