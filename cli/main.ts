@@ -5,6 +5,7 @@ import { loadConfig, type SerflowConfig } from '../common/config';
 import { SerflowClient } from '../client';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
 import { startStack } from '../deploy/local/stack';
+import { registerCostCommand } from './cost-command';
 import { registerPoolCommands } from './pool-commands';
 import { registerRouteCommands } from './route-commands';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
@@ -159,6 +160,7 @@ export function buildProgram(): Command {
 
   registerPoolCommands(program, config);
   registerRouteCommands(program, config);
+  registerCostCommand(program, config);
   return program;
 }
 

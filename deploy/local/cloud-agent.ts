@@ -19,6 +19,9 @@ import { createRoutingStore, validateRoutingPlan } from '../../infra/routing-sto
 import { startWorkerStatus, workerId } from '../../workers/worker-status';
 import { poolsRequestSchema, type PoolsReply, type PoolsRequest } from '../pools-api';
 import type { ServerlessPlatform, VmPoolProvider } from '../providers';
+import { createFaasGatewayWorkers } from '../../activities/faas-gateway';
+import { connectWorkerConnection } from '../../infra/temporal';
+import { createLocalServerlessPlatform } from './serverless-platform';
 import { createLocalVmProvider } from './vm-provider';
 
 export interface CloudAgentOptions {
@@ -81,7 +84,10 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
     logDir,
     workerScript: path.join(PROJECT_ROOT, 'lib', 'workers', 'main.js'),
   });
-  const platform: ServerlessPlatform | undefined = undefined;
+  const platform = createLocalServerlessPlatform({ config, natsUrl: o.natsUrl, nc, billing, logDir });
+  const connection = await connectWorkerConnection(o.temporalAddress);
+  const gateway = await createFaasGatewayWorkers({ config, connection, platform, models: o.models, identity: id });
+  const gatewayRun = gateway.run();
 
   const api = nc.subscribe(POOLS_API_SUBJECT, {
     callback: (err, msg: Msg) => {
@@ -121,13 +127,19 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
     config.workers.heartbeatMs,
   );
   await status.setState('running');
-  await new Promise<void>((resolve) => {
+  // Temporal's Runtime shuts the gateway workers down on SIGINT/SIGTERM (draining in-flight invocations);
+  // the pools follow.
+  const signalled = new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
   });
+  await Promise.race([signalled, gatewayRun]);
   await status.setState('draining').catch(() => undefined);
   api.unsubscribe();
-  await vms.close();
+  gateway.shutdown();
+  await gatewayRun.catch((err: Error) => console.error(`faas gateway: ${err.message}`));
+  await Promise.all([vms.close(), platform.close()]);
   await status.stop();
+  await connection.close();
   await nc.drain().catch(() => undefined);
 }
