@@ -76,7 +76,7 @@ export function toGatewayFailure(err: unknown): ApplicationFailure {
 export function createFaasGatewayActivities(deps: FaasGatewayDeps) {
   const granularity = deps.billingGranularityMs ?? DEFAULT_FAAS_BILLING_GRANULARITY_MS;
   return {
-    async runStage(input: StageInput): Promise<StageOutput> {
+    runStage: async (input: StageInput): Promise<StageOutput> => {
       const call = activityCallContext(input.queryId);
       let inv: FunctionInvocation;
       try {

@@ -393,6 +393,8 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([sleep(coldStartExtraWallMs), aborted]);
+      // close() may have run before this start registered its abort: never spawn for a closed platform.
+      if (closed) throw new PlatformClosedError('the serverless platform was closed during a cold start');
       // Listen for the ready message before the process exists, so it cannot be missed.
       sub = nc.subscribe(functionReadySubject(id), { max: 1 });
       const readyMsg = (async () => {
