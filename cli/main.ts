@@ -74,6 +74,13 @@ async function infer(
 async function demo(config: SerflowConfig, o: { samples: number }) {
   const log = (l: string) => console.error(`[serflow] ${l}`);
   const stack = await startStack({ config, onProgress: log });
+  // Ctrl-C or SIGTERM mid-demo: stop the stack (workers drain, servers stop) before exiting.
+  const onSignal = () => {
+    log('interrupted: stopping the stack');
+    void stack.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     console.log(describeStack(stack.info));
     const client = await SerflowClient.connect({

@@ -11,6 +11,28 @@ import { runCloudAgent } from '../deploy/local/cloud-agent';
 import { runStageWorker } from './stage-worker';
 import { runWorkflowWorker } from './workflow-worker';
 
+/** How often a child checks that the process that started it is still there. */
+const PARENT_CHECK_MS = 1_000;
+
+/**
+ * Shut down gracefully (as on SIGTERM) once the parent process is gone, so a crashed `serflow up` or cloud
+ * agent does not leave orphaned workers polling queues and holding models.
+ */
+function exitWithParent(parentPid: number): void {
+  if (!Number.isInteger(parentPid) || parentPid <= 1)
+    throw new Error(`--parent-pid must be a process id, got ${parentPid}`);
+  const timer = setInterval(() => {
+    try {
+      process.kill(parentPid, 0);
+    } catch {
+      clearInterval(timer);
+      console.error(`parent process ${parentPid} is gone: shutting down`);
+      process.kill(process.pid, 'SIGTERM');
+    }
+  }, PARENT_CHECK_MS);
+  timer.unref();
+}
+
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
@@ -24,9 +46,11 @@ async function main(): Promise<void> {
       'boot-until': { type: 'string' },
       models: { type: 'string' },
       'log-dir': { type: 'string' },
+      'parent-pid': { type: 'string' },
     },
   });
   const role = positionals[0];
+  if (values['parent-pid']) exitWithParent(Number(values['parent-pid']));
   const config = loadConfig();
   const temporalAddress = values.temporal ?? config.temporal.address;
   const natsUrl = values.nats ?? config.nats.url;

@@ -35,6 +35,27 @@ export interface StageWorkerOptions {
 /** Time given to in-flight stage activities to finish after a shutdown signal (drain) before they are cancelled. */
 export const STAGE_WORKER_SHUTDOWN_GRACE_MS = 10_000;
 
+/** Wait until `bootUntil` (wall epoch ms); false if SIGTERM/SIGINT came first. */
+async function bootCompleted(bootUntil: number): Promise<boolean> {
+  const waitMs = bootUntil - Date.now();
+  if (waitMs <= 0) return true;
+  let onSignal = () => undefined as void;
+  const signalled = new Promise<false>((resolve) => {
+    onSignal = () => resolve(false);
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const booted = new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), waitMs)));
+  try {
+    return await Promise.race([booted, signalled]);
+  } finally {
+    clearTimeout(timer);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
 /** Run a stage worker until the process gets SIGINT/SIGTERM (Temporal's Runtime handles the signals). */
 export async function runStageWorker(options: StageWorkerOptions): Promise<void> {
   const { config, model, stage } = options;
@@ -86,6 +107,9 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     };
     // Load the sessions before polling, so the first task does not pay the model load.
     await runner.warmUp(inputDims);
+    // A VM serves nothing before its boot delay has passed (the model is loaded meanwhile, as a real VM would).
+    // Terminated while booting (scale-in of a VM that never got ready), it exits without ever polling.
+    if (!(await bootCompleted(options.vm?.bootUntil ?? 0))) return;
     connection = await connectWorkerConnection(options.temporalAddress);
     const worker = await Worker.create({
       connection,
@@ -96,9 +120,6 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
       maxConcurrentActivityTaskExecutions: config.workers.stageConcurrency,
       shutdownGraceTime: STAGE_WORKER_SHUTDOWN_GRACE_MS,
     });
-    // A VM serves nothing before its boot delay has passed (the model is loaded meanwhile, as a real VM would).
-    const bootWaitMs = (options.vm?.bootUntil ?? 0) - Date.now();
-    if (bootWaitMs > 0) await new Promise((r) => setTimeout(r, bootWaitMs));
     const status = await startWorkerStatus(
       nc,
       { id, role: 'stage', model, stage, backend, taskQueue, slots: config.workers.stageConcurrency },

@@ -187,7 +187,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         spawnManaged({
           name,
           command: process.execPath,
-          args: [workerScript(), ...args, '--temporal', address, '--nats', url],
+          // Attached children follow this process's death; detached ones (`up --detach`) outlive it by design.
+          args: [
+            workerScript(),
+            ...args,
+            '--temporal',
+            address,
+            '--nats',
+            url,
+            ...(options.detached ? [] : ['--parent-pid', String(process.pid)]),
+          ],
           logDir,
           detached: options.detached,
           env: { SERFLOW_CONFIG_JSON: JSON.stringify(config) },

@@ -81,6 +81,9 @@ export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<
         o.temporalAddress,
         '--nats',
         o.natsUrl,
+        // A VM dies with its provider: no orphan keeps polling (and billing) after the agent is gone.
+        '--parent-pid',
+        String(process.pid),
       ],
       logDir: o.logDir,
       env: { SERFLOW_CONFIG_JSON: JSON.stringify(o.config) },
