@@ -13,10 +13,16 @@ import { validateRoutingPlan } from '../infra/routing-store';
 export interface ModelActivityDeps {
   /** Returns the manifest of a model, or throws UnknownModelError. */
   manifest(name: string): ModelManifest;
-  config: Pick<SerflowConfig, 'activations' | 'stages'>;
+  config: Pick<SerflowConfig, 'activations' | 'stages' | 'faas' | 'timeScale'>;
   /** The published routing plan of a model, or null (then every stage runs on its VM pool). */
   routingPlan?(model: string): Promise<RoutingPlan | null>;
 }
+
+/**
+ * Attempts of a serverless stage. Throttling (account concurrency reached) is retried with backoff capped at 2 s
+ * (workflows/activity-options.ts): 100 attempts ride out ~3 minutes of sustained throttling before a query fails.
+ */
+export const FAAS_STAGE_MAX_ATTEMPTS = 100;
 
 /** Input dims of stage 1 with the batch dimension fixed to 1 (one query per workflow). */
 export function queryInputDims(manifest: ModelManifest): number[] {
@@ -52,6 +58,8 @@ export function describeQuery(
     inlineActivationMaxBytes: deps.config.activations.inlineMaxBytes,
     stageTimeoutMs: deps.config.stages.timeoutMs,
     stageMaxAttempts: deps.config.stages.maxAttempts,
+    faasStageTimeoutMs: deps.config.stages.timeoutMs + deps.config.faas.coldStartExtraMs / deps.config.timeScale,
+    faasStageMaxAttempts: FAAS_STAGE_MAX_ATTEMPTS,
     routing: usablePlan(plan, manifest.name, stages),
   };
 }

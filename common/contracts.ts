@@ -47,6 +47,10 @@ export interface ModelDescriptor {
   /** Stage retry settings from the workflow worker's config (recorded in history, so replays agree). */
   stageTimeoutMs: number;
   stageMaxAttempts: number;
+  /** Serverless stage attempts may include a cold start, so they get the stage timeout plus the cold start. */
+  faasStageTimeoutMs: number;
+  /** Throttled calls are retried with backoff; enough attempts to ride out minutes of throttling. */
+  faasStageMaxAttempts: number;
   /** Where each stage runs, as published when the query started. */
   routing: RoutingPlan;
 }

@@ -2,6 +2,7 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { ModelDescriptor } from '../common/contracts';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
+import type { Backend } from '../common/naming';
 
 /**
  * Options for one stage on `taskQueue`. A lost worker surfaces as a start-to-close timeout and the
@@ -9,18 +10,20 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
  */
 export function stageActivityOptions(
   taskQueue: string,
-  model: Pick<ModelDescriptor, 'stageTimeoutMs' | 'stageMaxAttempts'>,
+  model: Pick<ModelDescriptor, 'stageTimeoutMs' | 'stageMaxAttempts' | 'faasStageTimeoutMs' | 'faasStageMaxAttempts'>,
   summary: string,
+  backend: Backend = 'vm',
 ): ActivityOptions {
+  const faas = backend === 'faas';
   return {
     taskQueue,
-    startToCloseTimeout: model.stageTimeoutMs,
+    startToCloseTimeout: faas ? model.faasStageTimeoutMs : model.stageTimeoutMs,
     summary,
     retry: {
       initialInterval: '100ms',
       backoffCoefficient: 2,
       maximumInterval: '2s',
-      maximumAttempts: model.stageMaxAttempts,
+      maximumAttempts: faas ? model.faasStageMaxAttempts : model.stageMaxAttempts,
       nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
     },
   };

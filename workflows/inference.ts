@@ -39,8 +39,14 @@ const { describeModel } = proxyLocalActivities<ReturnType<typeof createModelActi
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 });
 
-function stageProxy(taskQueue: string, model: ModelDescriptor, summary: string, overflowAfterMs?: number) {
-  const options = stageActivityOptions(taskQueue, model, summary);
+function stageProxy(
+  taskQueue: string,
+  backend: Backend,
+  model: ModelDescriptor,
+  summary: string,
+  overflowAfterMs?: number,
+) {
+  const options = stageActivityOptions(taskQueue, model, summary, backend);
   return proxyActivities<StageActivities>(
     overflowAfterMs === undefined ? options : { ...options, scheduleToStartTimeout: overflowAfterMs },
   );
@@ -64,13 +70,14 @@ async function runStageOn(
   model: ModelDescriptor,
   summary: string,
 ): Promise<{ out: StageOutput; overflowed: boolean }> {
-  const faas = () => stageProxy(stageTaskQueue(input.model, input.stage, 'faas'), model, summary).runStage(input);
+  const faas = () =>
+    stageProxy(stageTaskQueue(input.model, input.stage, 'faas'), 'faas', model, summary).runStage(input);
   if (backend === 'faas') return { out: await faas(), overflowed: false };
   const route = model.routing.stages.find((r) => r.stage === input.stage);
   const vmQueue = stageTaskQueue(input.model, input.stage, 'vm');
   try {
     return {
-      out: await stageProxy(vmQueue, model, summary, route?.overflowAfterMs).runStage(input),
+      out: await stageProxy(vmQueue, 'vm', model, summary, route?.overflowAfterMs).runStage(input),
       overflowed: false,
     };
   } catch (err) {
