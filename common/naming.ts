@@ -66,3 +66,9 @@ export function functionInstanceSubject(instanceId: string): string {
 
 /** Task queue name the local cloud agent reports under in the worker records. */
 export const CLOUD_AGENT_QUEUE = 'serflow.cloud-agent';
+
+/** JetStream stream of control-plane records (autoscaler decisions with their reasons). */
+export const CONTROL_STREAM = 'SERFLOW_CONTROL';
+export const CONTROL_SUBJECT_PREFIX = 'serflow.control';
+/** JetStream KV bucket with the latest autoscaler decision per model (`serflow plan`). */
+export const AUTOSCALER_BUCKET = 'serflow-autoscaler';

@@ -8,6 +8,9 @@ import { BILLING_EVENTS_STREAM, BILLING_EVENTS_SUBJECT_PREFIX } from '../common/
 import type { SerflowConfig } from '../common/config';
 import {
   ACTIVATIONS_BUCKET,
+  AUTOSCALER_BUCKET,
+  CONTROL_STREAM,
+  CONTROL_SUBJECT_PREFIX,
   ROUTING_BUCKET,
   STAGE_EVENTS_STREAM,
   STAGE_EVENTS_SUBJECT_PREFIX,
@@ -57,7 +60,20 @@ export async function ensureNatsResources(nc: NatsConnection, config: SerflowCon
     if (!/stream not found/i.test((err as Error).message)) throw err;
     await jsm.streams.add(billing);
   }
+  try {
+    await jsm.streams.info(CONTROL_STREAM);
+  } catch (err) {
+    if (!/stream not found/i.test((err as Error).message)) throw err;
+    await jsm.streams.add({
+      name: CONTROL_STREAM,
+      subjects: [`${CONTROL_SUBJECT_PREFIX}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: nanos(config.events.maxAgeMs),
+    });
+  }
   const js = nc.jetstream();
+  await js.views.kv(AUTOSCALER_BUCKET, { history: 1, storage: StorageType.File });
   await js.views.kv(ROUTING_BUCKET, { history: 5, storage: StorageType.File });
   await js.views.os(ACTIVATIONS_BUCKET, { ttl: nanos(config.activations.ttlMs), storage: StorageType.File });
   await js.views.kv(WORKERS_BUCKET, { ttl: 3 * config.workers.heartbeatMs, history: 1, storage: StorageType.Memory });
