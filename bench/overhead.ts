@@ -19,6 +19,7 @@
  * (merged over the defaults; VALUE parsed as JSON when it parses, else a string), so the embedded stack starts its
  * dev server with them; `--stage-concurrency`, `--processes-per-stage` override the worker config.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -426,19 +427,64 @@ function cpuMsOf(pid: number): number | null {
   }
 }
 
-/** Component name of a stack process: `temporal`, `nats-server`, `workflow-worker`, `stage-<k>-worker`. */
-function componentOf(name: string): string {
-  const m = /stage-(\d+)/.exec(name);
-  if (m) return `stage-${m[1]}-worker`;
-  if (name.includes('inference')) return 'workflow-worker';
-  return name;
+/** ppid of every process in /proc (Linux), for finding the processes a stack process started. */
+function parentMap(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
 }
 
-function cpuSnapshot(procs: { name: string; pid: number }[]): Map<string, number> {
+/**
+ * Component of a process from its command line: `workflow-worker`, `stage-<k>-worker`, other worker roles by
+ * name (`cloud-agent`, ...), else the executable's name (`temporal`, `nats-server`).
+ */
+function componentOf(pid: number): string | null {
+  let argv: string[];
+  try {
+    argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return null;
+  }
+  const script = argv.findIndex((a) => /workers[/\\]main\.js$/.test(a));
+  if (script >= 0) {
+    const role = argv[script + 1] ?? 'worker';
+    if (role === 'workflow') return 'workflow-worker';
+    if (role === 'stage') return `stage-${argv[argv.indexOf('--stage') + 1] ?? '?'}-worker`;
+    return role;
+  }
+  return path.basename(argv[0] ?? `pid-${pid}`);
+}
+
+/**
+ * CPU ms so far of the stack's processes and everything they started (worker processes spawned by an agent
+ * included), by component; plus this process as `bench-client`. A process that exits between two snapshots
+ * drops out of the difference.
+ */
+function cpuSnapshot(procs: { pid: number }[]): Map<string, number> {
   const snap = new Map<string, number>();
-  for (const p of procs) {
-    const ms = cpuMsOf(p.pid);
-    if (ms !== null) snap.set(componentOf(p.name), (snap.get(componentOf(p.name)) ?? 0) + ms);
+  if (process.platform === 'linux') {
+    const children = parentMap();
+    const seen = new Set<number>();
+    const todo = procs.map((p) => p.pid);
+    while (todo.length) {
+      const pid = todo.pop()!;
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      todo.push(...(children.get(pid) ?? []));
+      const ms = cpuMsOf(pid);
+      const component = componentOf(pid);
+      if (ms !== null && component) snap.set(component, (snap.get(component) ?? 0) + ms);
+    }
   }
   const self = process.cpuUsage();
   snap.set('bench-client', (self.user + self.system) / 1000);
@@ -607,6 +653,8 @@ interface ThroughputLevel {
 
 export interface BenchReport {
   timestamp: string;
+  /** The commit the run was made from, and whether the working tree had uncommitted changes (null: no git). */
+  git: { commit: string; dirty: boolean } | null;
   machine: { cpus: number; cpuModel: string; totalMemGb: number; platform: string; node: string; onnxruntime: unknown };
   config: {
     model: string;
@@ -641,6 +689,15 @@ export interface BenchReport {
   overheadPerStageMs: { p50: number | null; p95: number | null; mean: number | null };
   throughput: ThroughputLevel[];
   eventLoopDelay: LoopDelay;
+}
+
+function gitInfo(): BenchReport['git'] {
+  try {
+    const git = (...a: string[]) => execFileSync('git', a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return { commit: git('rev-parse', 'HEAD').trim(), dirty: git('status', '--porcelain').trim() !== '' };
+  } catch {
+    return null;
+  }
 }
 
 async function main(): Promise<void> {
@@ -784,6 +841,7 @@ async function main(): Promise<void> {
     for (const d of direct) exitHistogram[String(d.exitStage)] = (exitHistogram[String(d.exitStage)] ?? 0) + 1;
     const report: BenchReport = {
       timestamp: new Date().toISOString(),
+      git: gitInfo(),
       machine: {
         cpus: os.cpus().length,
         cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -865,7 +923,8 @@ function printSummary(r: BenchReport): void {
   const lines = [
     '',
     `SERFLOW orchestration overhead: ${r.config.model} (${r.config.stages} stages), ${r.config.samples} samples, threshold ${r.config.threshold}`,
-    `machine: ${r.machine.cpus} x ${r.machine.cpuModel}, node ${r.machine.node}`,
+    `machine: ${r.machine.cpus} x ${r.machine.cpuModel}, node ${r.machine.node}; ` +
+      `commit ${r.git ? `${r.git.commit.slice(0, 7)}${r.git.dirty ? ' (dirty)' : ''}` : 'unknown'}`,
     `dev server dynamic config: ${JSON.stringify(r.config.devServerDynamicConfig)}`,
     '',
     table([
