@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadConfig, type SerflowConfig } from '../common/config';
 import { SerflowClient } from '../client';
+import { parseInputMix } from '../models/input-mix';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
 import { startStack } from '../deploy/local/stack';
 import { registerCostCommand } from './cost-command';
@@ -15,6 +16,12 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
     throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -49,7 +56,16 @@ function progressBar(label: string, total: number): { update(done: number): void
 
 async function infer(
   config: SerflowConfig,
-  o: { model?: string; samples: number; threshold?: number; json?: boolean; concurrency: number; seed: number },
+  o: {
+    model?: string;
+    samples: number;
+    threshold?: number;
+    json?: boolean;
+    concurrency: number;
+    seed: number;
+    mix?: string;
+    rate?: number;
+  },
 ) {
   const client = await SerflowClient.connect({ config });
   try {
@@ -61,6 +77,8 @@ async function infer(
       threshold: o.threshold,
       concurrency: o.concurrency,
       seed: o.seed,
+      mix: o.mix ? parseInputMix(o.mix) : undefined,
+      rateQps: o.rate,
       onProgress: (d) => bar.update(d),
     });
     bar.stop();
@@ -156,6 +174,12 @@ export function buildProgram(): Command {
       new Option('--concurrency <n>', 'queries in flight').argParser(positiveInt).default(DEFAULT_INFER_CONCURRENCY),
     )
     .addOption(new Option('--seed <n>', 'seed of the sample choice').argParser(positiveInt).default(1))
+    .option('--mix <spec>', 'shifted input mix: noise:S (Gaussian pixel noise), classes:a,b,..., or both joined by +')
+    .addOption(
+      new Option('--rate <qps>', 'open loop: start queries at this rate instead of --concurrency loops').argParser(
+        positiveNumber,
+      ),
+    )
     .option('--json', 'print one JSON object')
     .action(async (o: Parameters<typeof infer>[1]) => infer(config(), o));
 

@@ -8,6 +8,7 @@ import type { InferenceResult } from '../common/contracts';
 import { sampleIndices, summarizeLatency, type LatencySummary } from '../common/stats';
 import { loadSplit } from '../models/dataset';
 import { loadManifest } from '../models/manifest';
+import { allowedIndices, applyNoise, type InputMix } from '../models/input-mix';
 
 export interface WorkloadOptions {
   model: string;
@@ -16,6 +17,10 @@ export interface WorkloadOptions {
   /** Queries in flight at once. */
   concurrency: number;
   seed?: number;
+  /** A shifted input mix (noise, classes) to make the exit profile drift. */
+  mix?: InputMix;
+  /** Open loop: start queries at this rate (queries/s) whatever the latency; `concurrency` is then ignored. */
+  rateQps?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
