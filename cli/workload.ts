@@ -59,30 +59,46 @@ export async function runWorkload(
 ): Promise<{ outcomes: QueryOutcome[]; summary: WorkloadSummary }> {
   const manifest = loadManifest(o.model, client.config.modelsDir);
   const split = loadSplit(manifest, 'test');
-  const picks = sampleIndices(split.images.length, o.samples, o.seed ?? 1);
+  const allowed = o.mix ? allowedIndices(split.labels, o.mix) : split.labels.map((_, i) => i);
+  if (allowed.length === 0) throw new Error('the input mix allows no held-out sample');
+  // Cycle through the allowed samples in a seeded order when more queries than samples are asked for.
+  const order = sampleIndices(allowed.length, allowed.length, o.seed ?? 1).map((i) => allowed[i] as number);
+  const picks = Array.from({ length: o.samples }, (_, n) => order[n % order.length] as number);
   const outcomes: QueryOutcome[] = [];
   let next = 0;
   const started = performance.now();
-  const worker = async () => {
-    while (next < picks.length) {
-      const index = picks[next++] as number;
-      const t0 = performance.now();
-      const outcome: QueryOutcome = { index, expected: split.labels[index] as number, clientLatencyMs: 0 };
-      try {
-        outcome.result = await client.infer(split.images[index] as Float32Array, {
-          model: o.model,
-          threshold: o.threshold,
-        });
-      } catch (err) {
-        const e = err as Error;
-        outcome.error = { type: err instanceof InferenceFailedError ? err.type : e.name, message: e.message };
-      }
-      outcome.clientLatencyMs = performance.now() - t0;
-      outcomes.push(outcome);
-      o.onProgress?.(outcomes.length, picks.length);
+  const runOne = async (n: number) => {
+    const index = picks[n] as number;
+    const original = split.images[index] as Float32Array;
+    const image = o.mix?.noise ? applyNoise(original, o.mix.noise, (o.seed ?? 1) * 100_003 + n) : original;
+    const t0 = performance.now();
+    const outcome: QueryOutcome = { index, expected: split.labels[index] as number, clientLatencyMs: 0 };
+    try {
+      outcome.result = await client.infer(image, { model: o.model, threshold: o.threshold });
+    } catch (err) {
+      const e = err as Error;
+      outcome.error = { type: err instanceof InferenceFailedError ? err.type : e.name, message: e.message };
     }
+    outcome.clientLatencyMs = performance.now() - t0;
+    outcomes.push(outcome);
+    o.onProgress?.(outcomes.length, picks.length);
   };
-  await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, worker));
+  if (o.rateQps) {
+    // Open loop: query n starts at n / rate seconds, however long earlier ones take.
+    const rate = o.rateQps;
+    const runs: Promise<void>[] = [];
+    for (let n = 0; n < picks.length; n++) {
+      const wait = started + (n * 1000) / rate - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      runs.push(runOne(n));
+    }
+    await Promise.all(runs);
+  } else {
+    const worker = async () => {
+      while (next < picks.length) await runOne(next++);
+    };
+    await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, worker));
+  }
   const durationMs = performance.now() - started;
   return { outcomes, summary: summarize(o.model, outcomes, durationMs, o.threshold) };
 }
