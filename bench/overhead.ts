@@ -706,9 +706,9 @@ async function main(): Promise<void> {
   const dataDir = path.join(homeDir, 'data');
   const overrides: SerflowConfigInput = { homeDir };
   if (Object.keys(args.dynamicConfig).length) overrides.temporal = { devServerDynamicConfig: args.dynamicConfig };
-  if (args.stageConcurrency || args.processesPerStage) {
-    overrides.workers = { stageConcurrency: args.stageConcurrency, processesPerStage: args.processesPerStage };
-  }
+  if (args.stageConcurrency) overrides.workers = { stageConcurrency: args.stageConcurrency };
+  // VMs per stage pool the cloud agent starts with (each VM is a stage-worker process).
+  if (args.processesPerStage) overrides.vm = { initialPerStage: args.processesPerStage };
   const config = loadConfig(overrides);
   const model = args.model ?? config.defaultModel;
   const manifest = loadManifest(model, config.modelsDir);

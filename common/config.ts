@@ -148,8 +148,6 @@ export const configSchema = z.object({
       inferenceThreads: z.number().int().positive().default(DEFAULT_INFERENCE_THREADS),
       intraOpThreads: z.number().int().positive().default(DEFAULT_INTRA_OP_THREADS),
       heartbeatMs: z.number().int().positive().default(DEFAULT_WORKER_HEARTBEAT_MS),
-      /** Stage-worker processes per stage pool in the embedded stack. */
-      processesPerStage: z.number().int().positive().default(1),
     })
     .prefault({}),
   /** Cloud time per wall time for delays (boot, cold start, keep-alive); bills stay in cloud time. */

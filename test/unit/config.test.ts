@@ -87,7 +87,6 @@ describe('compileConfig', () => {
         inferenceThreads: DEFAULT_INFERENCE_THREADS,
         intraOpThreads: DEFAULT_INTRA_OP_THREADS,
         heartbeatMs: DEFAULT_WORKER_HEARTBEAT_MS,
-        processesPerStage: 1,
       },
       stages: { timeoutMs: DEFAULT_STAGE_TIMEOUT_MS, maxAttempts: DEFAULT_STAGE_MAX_ATTEMPTS },
     });
