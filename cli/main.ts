@@ -7,6 +7,7 @@ import { parseInputMix } from '../models/input-mix';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
 import { startStack } from '../deploy/local/stack';
 import { registerCostCommand } from './cost-command';
+import { registerPlanCommand } from './plan-command';
 import { registerPoolCommands } from './pool-commands';
 import { registerRouteCommands } from './route-commands';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
@@ -192,6 +193,7 @@ export function buildProgram(): Command {
   registerPoolCommands(program, config);
   registerRouteCommands(program, config);
   registerCostCommand(program, config);
+  registerPlanCommand(program, config);
   return program;
 }
 

@@ -1,0 +1,54 @@
+/** `serflow plan`: the autoscaler's latest decision per stage of a model, and why. */
+import type { Command } from 'commander';
+import type { DecisionRecord } from '../autoscaler/controller';
+import type { SerflowConfig } from '../common/config';
+import { AUTOSCALER_BUCKET } from '../common/naming';
+import { createRoutingStore } from '../infra/routing-store';
+import { withStackNats } from './stack-connection';
+
+export function formatDecision(r: DecisionRecord): string {
+  const lines = [
+    `model ${r.model}: policy ${r.policy}, decided ${new Date(r.at).toISOString()} (${((Date.now() - r.at) / 1000).toFixed(1)} s ago)`,
+    `  ${r.decision.valid ? '' : 'NO DECISION: '}${r.decision.reason}`,
+  ];
+  for (const d of r.decision.stages) {
+    const obs = r.observation.stages.find((s) => s.stage === d.stage);
+    const pool = r.observation.pools.find((p) => p.stage === d.stage);
+    const rate = obs && r.observation.windowMs > 0 ? (obs.arrivals * 1000) / r.observation.windowMs : 0;
+    lines.push(
+      `  stage ${d.stage}: VMs ${d.desiredVms} (now ${pool?.vmsReady ?? 0} ready, ${pool?.vmsBooting ?? 0} booting)` +
+        `  VM share ${(d.vmShare * 100).toFixed(0)} %` +
+        (d.overflowAfterMs !== undefined ? `  overflow after ${d.overflowAfterMs.toFixed(0)} ms` : '') +
+        `  | observed ${rate.toFixed(2)}/s — ${d.reason}`,
+    );
+  }
+  if (r.actions.length) lines.push(`  actions: ${r.actions.join('; ')}`);
+  return lines.join('\n');
+}
+
+export function registerPlanCommand(program: Command, config: () => SerflowConfig): void {
+  program
+    .command('plan')
+    .description("the autoscaler's current decision per stage (VMs, VM share, overflow) and why")
+    .option('--model <name>', 'model (default: the default model)')
+    .option('--json', 'one JSON object')
+    .action(async (o: { model?: string; json?: boolean }) => {
+      const c = config();
+      const model = o.model ?? c.defaultModel;
+      await withStackNats(c, 'serflow-plan', async (nc) => {
+        const kv = await nc.jetstream().views.kv(AUTOSCALER_BUCKET);
+        const entry = await kv.get(model);
+        const record = entry && entry.operation === 'PUT' ? entry.json<DecisionRecord>() : null;
+        const routing = await (await createRoutingStore(nc)).get(model);
+        if (o.json) {
+          console.log(JSON.stringify({ decision: record, routing }));
+        } else if (!record) {
+          console.log(
+            `no autoscaler decision recorded for ${model} (is an autoscaler running? \`serflow autoscaler\`)`,
+          );
+        } else {
+          console.log(formatDecision(record));
+        }
+      });
+    });
+}
