@@ -1,0 +1,209 @@
+/**
+ * The cost ledger over a real stack's billing events: after a mixed workload (stages 1-2 on VMs, 3-4 serverless,
+ * plus a VM launched and drained), `serflow cost` (`collectCost`) states totals that add up, and that equal the
+ * bill recomputed here event by event with the price functions alone.
+ *
+ * Time scale 10: a VM living 2 s of wall time is billed 20 cloud seconds, so the 60 s minimum applies to it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { computeLedger } from '../../billing/ledger';
+import { faasInvocationCostUsd, vmCostUsd } from '../../billing/prices';
+import { readStageEvents } from '../../billing/reader';
+import { collectCost, type CostReport } from '../../cli/cost-command';
+import type { BillingEvent } from '../../common/billing-events';
+import type { SerflowConfig } from '../../common/config';
+import type { InferenceResult } from '../../common/contracts';
+import { sampleIndices } from '../../common/stats';
+import { loadSplit } from '../../models/dataset';
+import { loadManifest } from '../../models/manifest';
+import { readAllBillingEvents, waitForBillingEvents } from '../helpers/billing-events';
+import { startTestStack, type TestStack } from '../helpers/test-stack';
+import { waitUntil } from '../helpers/wait-until';
+
+const MODEL = 'mnist-ee';
+const STAGES = 4;
+const TIME_SCALE = 10;
+const THRESHOLD = 0.999999;
+const QUERIES = 20;
+/** Float sums taken in another order may differ in the last bits; a cent is 1e-2, so 1e-12 $ is exact enough. */
+const USD_TOLERANCE = 1e-12;
+
+const near = (a: number, b: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= USD_TOLERANCE, `${what}: ${a} vs ${b} (diff ${a - b})`);
+
+interface IndependentBill {
+  vmUsd: number;
+  faasUsd: number;
+  perVm: Map<string, number>;
+  perStage: Map<number, { vmUsd: number; faasUsd: number }>;
+}
+
+/**
+ * The bill recomputed from the raw events with the price functions only: each VM from its `vm.launched` to its
+ * `vm.terminated` (or `now`), each `faas.invoked` on its own.
+ */
+function billFromEvents(events: readonly BillingEvent[], config: SerflowConfig, now: number): IndependentBill {
+  const bill: IndependentBill = { vmUsd: 0, faasUsd: 0, perVm: new Map(), perStage: new Map() };
+  const stage = (k: number) => {
+    let s = bill.perStage.get(k);
+    if (!s) bill.perStage.set(k, (s = { vmUsd: 0, faasUsd: 0 }));
+    return s;
+  };
+  for (const e of events) {
+    if (e.type === 'vm.launched') {
+      const end = events.find((x) => x.type === 'vm.terminated' && x.vmId === e.vmId)?.at ?? now;
+      const usd = vmCostUsd(
+        { launchedAt: e.at, terminatedAt: end, timeScale: e.timeScale, instanceType: e.instanceType },
+        config.prices,
+      );
+      bill.perVm.set(e.vmId, usd);
+      bill.vmUsd += usd;
+      stage(e.stage).vmUsd += usd;
+    } else if (e.type === 'faas.invoked') {
+      const usd = faasInvocationCostUsd(e, config.prices);
+      bill.faasUsd += usd;
+      stage(e.stage).faasUsd += usd;
+    }
+  }
+  return bill;
+}
+
+describe('cost ledger over a real stack', () => {
+  let t: TestStack;
+  let results: InferenceResult[];
+  let report: CostReport;
+
+  before(async () => {
+    t = await startTestStack({ timeScale: TIME_SCALE, routing: { plan: 'vm-prefix:2' } });
+    const split = loadSplit(loadManifest(MODEL), 'test');
+    results = await Promise.all(
+      sampleIndices(split.images.length, QUERIES, 61).map((i) =>
+        t.client.infer(split.images[i]!, { model: MODEL, threshold: THRESHOLD }),
+      ),
+    );
+    // One VM with a whole life in the bill: launched by a scale-out, drained by the scale-in back to one.
+    await t.stack.scaleStage(MODEL, 3, 2);
+    await t.stack.scaleStage(MODEL, 3, 1);
+    await waitForBillingEvents(t.nc, 'a drained stage-3 VM terminates', 20_000, (all) =>
+      all.some((e) => e.type === 'vm.terminated' && e.stage === 3),
+    );
+    // The stack has no state file: give `serflow cost` the addresses as TEMPORAL_ADDRESS / NATS_URL would.
+    const config: SerflowConfig = {
+      ...t.config,
+      temporal: { ...t.config.temporal, address: t.stack.info.temporalAddress },
+      nats: { ...t.config.nats, url: t.stack.info.natsUrl },
+    };
+    // Visibility is eventually consistent: wait until every query is listed as finished.
+    report = await waitUntil('every query in the bill', 10_000, async () => {
+      const r = await collectCost(config);
+      return r.queries.total === QUERIES ? r : undefined;
+    });
+  });
+
+  after(async () => {
+    await t?.stop();
+  });
+
+  test('the mixed workload ran stages 1-2 on VMs and 3-4 serverless', () => {
+    const records = results.flatMap((r) => r.stages);
+    assert.ok(records.some((s) => s.backend === 'faas'));
+    for (const s of records) assert.equal(s.backend, s.stage <= 2 ? 'vm' : 'faas', `stage ${s.stage}`);
+    assert.deepEqual(report.queries, { total: QUERIES, ok: QUERIES, failed: 0, inFlight: 0 });
+    assert.deepEqual(report.malformedEvents, []);
+    assert.deepEqual(report.anomalies, []);
+  });
+
+  test('totals add up: total = VM + serverless, per-stage sums = totals, both backends cost something', () => {
+    assert.equal(report.totalUsd, report.vmUsd + report.faasUsd);
+    assert.ok(report.vmUsd > 0, `vm ${report.vmUsd}`);
+    assert.ok(report.faasUsd > 0, `faas ${report.faasUsd}`);
+    const sum = (f: (s: CostReport['perStage'][number]) => number) => report.perStage.reduce((a, s) => a + f(s), 0);
+    near(
+      sum((s) => s.totalUsd),
+      report.totalUsd,
+      'sum of stage totals',
+    );
+    near(
+      sum((s) => s.vmUsd),
+      report.vmUsd,
+      'sum of stage VM costs',
+    );
+    near(
+      sum((s) => s.faasUsd),
+      report.faasUsd,
+      'sum of stage serverless costs',
+    );
+    for (const s of report.perStage) {
+      assert.equal(s.totalUsd, s.vmUsd + s.faasUsd, `stage ${s.stage}: total = VM + serverless`);
+      assert.ok(s.vmUsd > 0, `stage ${s.stage}: its VMs are billed`);
+      assert.equal(s.faasUsd > 0, s.stage > 2, `stage ${s.stage}: serverless cost only on stages 3-4`);
+    }
+    near(report.perBackend.vm.usd, report.vmUsd, 'per-backend VM');
+    near(report.perBackend.faas.usd, report.faasUsd, 'per-backend serverless');
+    near(
+      report.vms.reduce((a, v) => a + v.usd, 0),
+      report.vmUsd,
+      'sum of per-VM bills',
+    );
+  });
+
+  test('the bill equals the one recomputed event by event with the price functions', async () => {
+    const events = await readAllBillingEvents(t.nc);
+    const bill = billFromEvents(events, t.config, report.now);
+    near(report.vmUsd, bill.vmUsd, 'VM total');
+    near(report.faasUsd, bill.faasUsd, 'serverless total');
+    near(report.totalUsd, bill.vmUsd + bill.faasUsd, 'total');
+    assert.deepEqual(
+      report.perStage.map((s) => s.stage),
+      [1, 2, 3, 4],
+    );
+    for (const s of report.perStage) {
+      const mine = bill.perStage.get(s.stage);
+      assert.ok(mine, `stage ${s.stage} has billing events`);
+      near(s.vmUsd, mine.vmUsd, `stage ${s.stage} VM`);
+      near(s.faasUsd, mine.faasUsd, `stage ${s.stage} serverless`);
+    }
+    assert.deepEqual(report.vms.map((v) => v.vmId).sort(), [...bill.perVm.keys()].sort());
+    for (const v of report.vms) near(v.usd, bill.perVm.get(v.vmId)!, `VM ${v.vmId}`);
+    // The drained VM lived a second or two of wall time (tens of cloud seconds): billed the 60 s minimum.
+    const drained = report.vms.find((v) => v.stage === 3 && v.state === 'terminated');
+    assert.ok(drained, 'the drained stage-3 VM is in the bill');
+    const min = t.config.prices.vmMinBilledSeconds;
+    assert.equal(drained.billedSeconds, Math.max(min, Math.ceil(drained.lifetimeSeconds)));
+    if (drained.lifetimeSeconds < min) assert.equal(drained.billedSeconds, min);
+    assert.equal(
+      report.vms.filter((v) => v.state !== 'terminated').length,
+      STAGES,
+      'one running VM per stage, billed up to now',
+    );
+    // Invocations and executions: one faas.invoked per serverless stage execution of the workload.
+    const serverless = results.flatMap((r) => r.stages).filter((s) => s.backend === 'faas');
+    assert.equal(report.faas.invocations, serverless.length);
+    assert.equal(report.perBackend.faas.executions, serverless.length);
+    for (const s of report.perStage) {
+      const runs = results.flatMap((r) => r.stages).filter((x) => x.stage === s.stage);
+      assert.deepEqual(
+        s.executions,
+        { vm: s.stage <= 2 ? runs.length : 0, faas: s.stage > 2 ? runs.length : 0 },
+        `stage ${s.stage} executions`,
+      );
+    }
+  });
+
+  test('the pure ledger over the same events and the same `now` gives the same bill', async () => {
+    const billing = await readAllBillingEvents(t.nc);
+    const stages = await readStageEvents(t.nc);
+    const again = computeLedger({
+      billing,
+      stages: stages.events,
+      queries: [],
+      prices: t.config.prices,
+      now: report.now,
+    });
+    assert.equal(again.totalUsd, report.totalUsd);
+    assert.equal(again.vmUsd, report.vmUsd);
+    assert.equal(again.faasUsd, report.faasUsd);
+    assert.deepEqual(again.perStage, report.perStage);
+  });
+});
