@@ -1,0 +1,117 @@
+/**
+ * Small pure helpers the policies share: reading one stage out of an observation, bounds, float-tolerant
+ * rounding, the VM share that hides cold starts, and the asymmetric (up fast, down slowly) target step.
+ */
+import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';
+import { ratePerSecond } from '../stats';
+import type { Decision, Observation, PoolObservation } from '../types';
+
+/**
+ * A value within this of a whole number is taken as that number before floor/ceil, so float noise (e.g.
+ * 0.1 × 30 = 3.0000000000000004) does not buy one VM more or one less. Far below a thousandth of a VM.
+ */
+export const ROUNDING_TOLERANCE = 1e-9;
+
+export function ceilTolerant(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x - r) <= ROUNDING_TOLERANCE ? r : Math.ceil(x);
+}
+
+export function floorTolerant(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x - r) <= ROUNDING_TOLERANCE ? r : Math.floor(x);
+}
+
+export function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
+}
+
+/** Arrivals at `stage` in the observation's window (0 when the stage is missing). */
+export function arrivalsOf(observation: Observation, stage: number): number {
+  return observation.stages.find((s) => s.stage === stage)?.arrivals ?? 0;
+}
+
+/** Arrival rate at `stage`, queries/s; undefined for a zero-length window (the first tick has no rate). */
+export function arrivalRate(observation: Observation, stage: number): number | undefined {
+  return ratePerSecond(arrivalsOf(observation, stage), observation.windowMs);
+}
+
+/** The stage's pool as observed (an empty pool when missing). */
+export function poolOf(observation: Observation, stage: number): PoolObservation {
+  return observation.pools.find((p) => p.stage === stage) ?? { stage, vmsReady: 0, vmsBooting: 0, vmsDraining: 0 };
+}
+
+/** VMs the pool has or is getting (ready + booting; draining ones are already on their way out). */
+export function poolSize(pool: PoolObservation): number {
+  return pool.vmsReady + pool.vmsBooting;
+}
+
+/** Whether any stage saw an arrival in this window. */
+export function hasArrivals(observation: Observation): boolean {
+  return observation.stages.some((s) => s.arrivals > 0);
+}
+
+/** The decision that changes nothing: no data yet (Knative's invalid scale result). */
+export function noData(reason = 'no-data'): Decision {
+  return { valid: false, stages: [], reason };
+}
+
+/**
+ * Share of a stage's executions to send to its VMs so the ready ones are not overloaded, the rest going
+ * serverless (cold-start hiding): `min(1, min(ready, desired) · mu / load)`.
+ * - VMs above `desired` are being scaled in: routing to them stops at once (method.md, "Scale-in").
+ * - No load: 1 when some VM is usable (the pool covers it), else 0.
+ * While new VMs boot only the ready ones count, so functions absorb the difference until they are up.
+ */
+export function vmShareFor(ready: number, desired: number, muPerVm: number, load: number): number {
+  const usable = Math.min(ready, desired);
+  if (usable <= 0) return 0;
+  if (!(load > 0)) return 1;
+  return Math.min(1, (usable * muPerVm) / load);
+}
+
+/** Pending scale-down: since when a lower size has been wanted, and the highest size wanted meanwhile. */
+export interface DownTimer {
+  since?: number;
+  maxWanted?: number;
+}
+
+export type StepKind = 'up' | 'down' | 'hold' | 'waiting-down' | 'up-deferred';
+
+/**
+ * One step of an asymmetric target: up at once when `upAllowed`, down only after a lower size has been wanted
+ * without interruption for `delayMs`, and then to the highest size wanted during that time (so a brief dip
+ * inside the delay does not cut below what was recently needed). Wanting the current size or more resets it.
+ */
+export function stepTarget(args: {
+  target: number;
+  wanted: number;
+  upAllowed: boolean;
+  now: number;
+  delayMs: number;
+  timer: DownTimer;
+}): { target: number; timer: DownTimer; kind: StepKind } {
+  const { target, wanted, upAllowed, now, delayMs, timer } = args;
+  if (wanted > target)
+    return upAllowed ? { target: wanted, timer: {}, kind: 'up' } : { target, timer: {}, kind: 'up-deferred' };
+  if (wanted === target) return { target, timer: {}, kind: 'hold' };
+  const since = timer.since ?? now;
+  const maxWanted = Math.max(timer.maxWanted ?? wanted, wanted);
+  if (now - since >= delayMs) return { target: maxWanted, timer: {}, kind: 'down' };
+  return { target, timer: { since, maxWanted }, kind: 'waiting-down' };
+}
+
+/** The stage's per-query overflow, set only when the stage has VMs to overflow from. */
+export function overflowFor(stage: CompiledStageConfig, desiredVms: number): { overflowAfterMs?: number } {
+  return desiredVms > 0 ? { overflowAfterMs: stage.overflowAfterMs } : {};
+}
+
+/** Whether the restart guard still holds: within `scaleDownDelayMs` of the policy's start. */
+export function inRestartGuard(config: CompiledAutoscalerConfig, startedAt: number, now: number): boolean {
+  return now - startedAt < config.scaleDownDelayMs;
+}
+
+/** Format a number for a reason string: at most 3 decimals, no trailing zeros. */
+export function fmt(x: number): string {
+  return Number.isFinite(x) ? String(Math.round(x * 1000) / 1000) : String(x);
+}

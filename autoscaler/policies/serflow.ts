@@ -1,0 +1,156 @@
+/**
+ * SERFLOW's controller (method.md, "SERFLOW's controller"): each stage provisioned on its own from its own
+ * arrivals.
+ *
+ * - Estimation: per stage, an EWMA of the arrival rate (arrivals / window s) and of its deviation (stats.ts).
+ * - Sizing, every U and at once on a burst (the latest rate above mean + burstZ · dev of the estimator as it stood
+ *   before that sample, Knative's "panic"): `share_k = mean_k + z · dev_k`; `floor(share_k / mu_k)` VMs plus one
+ *   more only if the remainder is at least T-CIP_k (the extra VM's load would otherwise be cheaper in functions);
+ *   0 VMs when share_k < T-CIP_k, or when T-CIP_k > mu_k (a VM can never carry enough load to pay off). Clamped
+ *   to [minVms, maxVms].
+ * - Hysteresis: up at once (at a re-size), down only after the lower size has been wanted for `scaleDownDelayMs`
+ *   (checked every tick), to the highest size wanted meanwhile. A burst only ever scales up.
+ * - Routing: vmShare = min(1, ready VMs · mu_k / load) with load = max(EWMA mean, latest rate): while VMs boot,
+ *   functions absorb what the ready ones cannot (cold-start hiding). Per query, `overflowAfterMs` sends a VM-routed
+ *   execution that has not started within its stage's SLO slack to the function (config.ts `overflowAfterMs`).
+ * - Restart safety: a new state starts its targets at the observed pools and, for `scaleDownDelayMs` after its
+ *   first tick, never goes below the observed pool size, so a restarted controller cannot scale down on lost
+ *   history (we hold the current scale rather than replay old events).
+ * - No data: until some stage has seen an arrival, the decision is `{ valid: false, reason: 'no-data' }`.
+ *   A zero-length window (the controller's first tick) carries no rate and is not folded into the estimators:
+ *   after a restart it may hold the backlog of the whole downtime, which would look like a burst.
+ */
+import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';
+import { emptyEwma, ewmaRecord, ewmaUpper, isBurst, type EwmaState } from '../stats';
+import type { Observation, Policy, PolicyResult, StageDecision } from '../types';
+import {
+  arrivalRate,
+  clamp,
+  floorTolerant,
+  fmt,
+  hasArrivals,
+  inRestartGuard,
+  noData,
+  overflowFor,
+  poolOf,
+  poolSize,
+  ROUNDING_TOLERANCE,
+  stepTarget,
+  vmShareFor,
+  type DownTimer,
+} from './helpers';
+
+export interface SerflowStageState {
+  est: EwmaState;
+  /** VMs this policy wants for the stage (what the last decision said). */
+  target: number;
+  timer: DownTimer;
+}
+
+export interface SerflowState {
+  /** `now` of the first decision of this state (restart guard); undefined before it. */
+  startedAt?: number;
+  /** `now` of the last periodic re-size (every U); undefined before the first one. */
+  lastResizeAt?: number;
+  /** Per stage, in stage order; empty until the first decision (targets start at the observed pools). */
+  stages: SerflowStageState[];
+}
+
+/**
+ * Whole VMs for a provisioning share (queries/s) at `muPerVm` queries/s per VM and a T-CIP of `tCip` queries/s.
+ * Examples with mu 10, T-CIP 2.5: 23 → 2 + 1 (remainder 3 >= 2.5) = 3; 22 → 2 (remainder 2 < 2.5);
+ * 2 → 0 (FaaS-only); 2.5 → 0 + 1 = 1; 10 → 1.
+ */
+export function vmsForShare(share: number, muPerVm: number, tCip: number): { vms: number; why: string } {
+  if (tCip > muPerVm) return { vms: 0, why: `T-CIP ${fmt(tCip)} > mu ${fmt(muPerVm)}: functions always cheaper` };
+  if (share < tCip) return { vms: 0, why: `share ${fmt(share)} < T-CIP ${fmt(tCip)}: FaaS-only` };
+  const whole = floorTolerant(share / muPerVm);
+  const rem = share - whole * muPerVm;
+  if (rem > ROUNDING_TOLERANCE && rem >= tCip) {
+    return { vms: whole + 1, why: `${whole} + 1 (remainder ${fmt(rem)} >= T-CIP ${fmt(tCip)})` };
+  }
+  return { vms: whole, why: `${whole} (remainder ${fmt(rem)} < T-CIP ${fmt(tCip)} goes to functions)` };
+}
+
+function decideStage(
+  s: CompiledStageConfig,
+  prev: SerflowStageState,
+  observation: Observation,
+  config: CompiledAutoscalerConfig,
+  resizeDue: boolean,
+  guard: boolean,
+  now: number,
+): { decision: StageDecision; state: SerflowStageState; burst: boolean } {
+  const rate = arrivalRate(observation, s.stage);
+  const burst = rate !== undefined && isBurst(prev.est, rate, config.burstZ);
+  const est = rate === undefined ? prev.est : ewmaRecord(prev.est, now, rate, config);
+  const share = ewmaUpper(est, config.z);
+  const sizing = vmsForShare(share, s.muPerVm, s.tCipWall);
+  const wanted = clamp(sizing.vms, s.minVms, s.maxVms);
+  const step = stepTarget({
+    target: prev.target,
+    wanted,
+    upAllowed: resizeDue || burst,
+    now,
+    delayMs: config.scaleDownDelayMs,
+    timer: prev.timer,
+  });
+  const pool = poolOf(observation, s.stage);
+  const floor = guard ? poolSize(pool) : 0;
+  const desired = Math.max(step.target, floor);
+  const load = Math.max(est.mean, rate ?? 0);
+  const vmShare = vmShareFor(pool.vmsReady, desired, s.muPerVm, load);
+  const notes = [
+    `share ${fmt(share)} q/s (mean ${fmt(est.mean)} + ${fmt(config.z)}·dev ${fmt(est.dev)})`,
+    `mu ${fmt(s.muPerVm)} → ${sizing.why}`,
+    wanted !== sizing.vms ? `clamped to ${wanted}` : '',
+    `${step.kind}${burst ? ' (burst)' : ''}`,
+    desired > step.target ? `held at pool ${floor} (restart guard)` : '',
+    `vmShare ${fmt(vmShare)} (ready ${pool.vmsReady} · ${fmt(s.muPerVm)} / load ${fmt(load)})`,
+  ];
+  return {
+    decision: {
+      stage: s.stage,
+      desiredVms: desired,
+      vmShare,
+      ...overflowFor(s, desired),
+      reason: notes.filter(Boolean).join('; '),
+    },
+    state: { est, target: desired, timer: step.timer },
+    burst,
+  };
+}
+
+export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
+  name: 'serflow',
+  initialState: () => ({ stages: [] }),
+  decide(observation, config, state, now): PolicyResult<SerflowState> {
+    const startedAt = state.startedAt ?? now;
+    const stages: SerflowStageState[] =
+      state.stages.length === config.stages.length
+        ? state.stages
+        : config.stages.map((s) => ({ est: emptyEwma(), target: poolSize(poolOf(observation, s.stage)), timer: {} }));
+    const seen = stages.some((s) => s.est.n > 0) || (observation.windowMs > 0 && hasArrivals(observation));
+    if (!seen) return { decision: noData(), state: { ...state, startedAt, stages } };
+
+    const resizeDue = state.lastResizeAt === undefined || now - state.lastResizeAt >= config.updateIntervalMs;
+    const guard = inRestartGuard(config, startedAt, now);
+    const results = config.stages.map((s, i) =>
+      decideStage(s, stages[i] as SerflowStageState, observation, config, resizeDue, guard, now),
+    );
+    const bursts = results.filter((r) => r.burst).map((r) => r.decision.stage);
+    const why = [
+      resizeDue ? 're-size (every U)' : 'between re-sizes',
+      bursts.length ? `burst at stage ${bursts.join(', ')}` : '',
+      guard ? 'restart guard' : '',
+    ];
+    return {
+      decision: { valid: true, stages: results.map((r) => r.decision), reason: why.filter(Boolean).join('; ') },
+      state: {
+        startedAt,
+        lastResizeAt: resizeDue ? now : state.lastResizeAt,
+        stages: results.map((r) => r.state),
+      },
+    };
+  },
+};
