@@ -137,6 +137,8 @@ export const ModelProfileSchema = z
       cpuModel: z.string(),
       node: z.string().min(1),
       onnxruntime: z.string().min(1),
+      /** 1, 5 and 15 min load averages when the measurement started (other work inflates every figure). */
+      loadAverage: z.array(z.number().nonnegative()).length(3).optional(),
     }),
     threshold: z.number().gt(0).max(1),
     calibration: z.object({
