@@ -29,7 +29,7 @@ const BOOT_WALL_MS = BOOT_DELAY_MS / TIME_SCALE;
 const THRESHOLD = 0.999999;
 /** Concurrent query loops while a VM boots: enough to keep both stage-2 VMs offered work, few for 2 cores. */
 const TRAFFIC_LOOPS = 3;
-/** Wall ms a frozen VM holds its polls, well under the 3 000 ms stage timeout of the tests. */
+/** Wall ms a frozen VM holds its polls, well under the 10 000 ms stage timeout of this file. */
 const FREEZE_MS = 1_000;
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 
@@ -73,6 +73,9 @@ describe('VM pools on a real stack', () => {
     t = await startTestStack({
       timeScale: TIME_SCALE,
       vm: { bootDelayMs: BOOT_DELAY_MS, initialPerStage: 1 },
+      // The product's default stage timeout: a task held by a frozen or draining VM for a second or two must not
+      // time out and be retried on a busy 2-core machine, or "no attempt > 1" would test the machine's load.
+      stages: { timeoutMs: 10_000 },
     });
     direct = await createDirectPipeline(MODEL);
     split = loadSplit(loadManifest(MODEL), 'test');
@@ -169,7 +172,7 @@ describe('VM pools on a real stack', () => {
       handles = await Promise.all(
         picks.map((i) => t.client.start(split.images[i]!, { model: MODEL, threshold: THRESHOLD })),
       );
-      const holding = await waitUntil('the frozen VM holds stage-2 tasks', 1_500, async () => {
+      const holding = await waitUntil('the frozen VM holds stage-2 tasks', 4_000, async () => {
         for (const h of handles) {
           const d = await t.client.temporal.workflow.getHandle(h.workflowId).describe();
           const pending = d.raw.pendingActivities ?? [];
