@@ -4,10 +4,11 @@
  * with field-named errors and derives, per stage from the profile and the prices, what the policies compute with
  * (VM capacity, function cost, T-CIP, SLO budget). Pure: no clock, no I/O.
  *
- * Units. Durations in the input are cloud ms, like `vm.bootDelayMs`; the compiled ones are ms of the policies'
- * `now` (wall ms), i.e. divided by `timeScale`: at timeScale 10 an update interval of 300 000 cloud ms is 30 000
- * wall ms. Rates are queries per wall second and service times are measured (never scaled), so capacities are per
- * wall second too; `sloMs` is an end-to-end latency as measured, not scaled.
+ * Units (as autoscaler/main.ts runs the policies). Durations are cloud ms, like `vm.bootDelayMs`, and so is the
+ * policies' `now` (wall time since start × `timeScale`), so U, delays and boot keep their cloud meaning. Rates are
+ * real: `Observation.windowMs` is wall time, so rates are queries per wall second, and service times are measured
+ * (never scaled), so VM capacities are per wall second too. `sloMs` is an end-to-end latency as measured.
+ * The one place the two meet is T-CIP: see `CompiledStageConfig.tCipWall`.
  */
 import { z } from 'zod';
 import { faasInvocationCostUsd, tCipPerSecond, UnknownInstanceTypeError, vmPricePerHourUsd } from '../billing/prices';
@@ -205,7 +206,7 @@ export interface CompiledStageConfig {
   overflowAfterMs: number;
 }
 
-/** The validated section, with every default filled in and per-stage derivations. Durations in wall ms. */
+/** The validated section, with every default filled in and per-stage derivations. Durations in cloud ms. */
 export interface CompiledAutoscalerConfig {
   policy: PolicyName;
   tickMs: number;
@@ -218,7 +219,7 @@ export interface CompiledAutoscalerConfig {
   rho: number;
   scaleDownDelayMs: number;
   sloMs: number;
-  /** VM cold start (launch to serving), wall ms: `vm.bootDelayMs / timeScale`. */
+  /** VM cold start (launch to serving), cloud ms: `vm.bootDelayMs`. */
   bootDelayMs: number;
   timeScale: number;
   vmAuto: { upUtilisation: number; downUtilisation: number; stepVms: number; graceMs: number; windowMs: number };
@@ -341,7 +342,6 @@ export function compileAutoscalerConfig(
   if (problems.list.length) throw new ConfigError(`invalid autoscaler config: ${problems.list.join('; ')}`);
 
   const { timeScale } = globals;
-  const wall = (cloudMs: number) => cloudMs / timeScale;
   const p95Sum = profile.reduce((s, p) => s + p.vmServiceMs.p95, 0);
   const compiledStages = profile.map((p, i): CompiledStageConfig => {
     const faasCost = faasInvocationCostUsd(
@@ -374,19 +374,19 @@ export function compileAutoscalerConfig(
 
   return {
     policy: c.policy,
-    tickMs: wall(c.tickMs),
-    updateIntervalMs: wall(c.updateIntervalMs),
+    tickMs: c.tickMs,
+    updateIntervalMs: c.updateIntervalMs,
     alpha: c.alpha,
     mu: c.mu,
     z: c.z,
     burstZ: c.burstZ ?? c.z,
     deviation: c.deviation,
     rho: c.rho,
-    scaleDownDelayMs: wall(c.scaleDownDelayMs),
+    scaleDownDelayMs: c.scaleDownDelayMs,
     sloMs: c.sloMs,
-    bootDelayMs: wall(globals.vm.bootDelayMs),
+    bootDelayMs: globals.vm.bootDelayMs,
     timeScale,
-    vmAuto: { ...a, graceMs: wall(a.graceMs), windowMs: wall(a.windowMs) },
+    vmAuto: { ...a },
     ...(c.peakRate !== undefined ? { peakRate: c.peakRate } : {}),
     libra:
       c.libra.perVmCapacity !== undefined
