@@ -39,7 +39,11 @@ export interface ControllerDeps<C, S> {
 }
 
 export interface Controller {
-  tick(now: number): Promise<DecisionRecord>;
+  /**
+   * One control step. `now` is the policy's clock (cloud time); `wallNow` measures the window the counts cover,
+   * so rates are per real second. @param wallNow defaults to `now`
+   */
+  tick(now: number, wallNow?: number): Promise<DecisionRecord>;
   readonly lastRecord: DecisionRecord | undefined;
 }
 
@@ -63,7 +67,7 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
   const log = deps.log ?? (() => undefined);
   const js = nc.jetstream();
   let state = policy.initialState(config);
-  let lastTickAt: number | undefined;
+  let lastWallTickAt: number | undefined;
   let lastPlan = '';
   let lastRecord: DecisionRecord | undefined;
 
@@ -80,22 +84,26 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
     get lastRecord() {
       return lastRecord;
     },
-    async tick(now) {
+    async tick(now, wallNow = now) {
       const window = intake.snapshot();
       const pools = await observePools();
       const observation: Observation = {
         now,
         model,
-        windowMs: lastTickAt === undefined ? 0 : now - lastTickAt,
+        windowMs: lastWallTickAt === undefined ? 0 : wallNow - lastWallTickAt,
         stages: window.observation,
         pools,
       };
-      lastTickAt = now;
+      lastWallTickAt = wallNow;
       const result = policy.decide(observation, config, state, now);
       state = result.state;
       const { decision } = result;
       const actions: string[] = [];
-      if (decision.valid) {
+      // An operator's static plan (`serflow route set`) pins routing and pools until `serflow route clear`.
+      const current = await routing.get(model);
+      const pinned = current?.source.startsWith('static:') ?? false;
+      if (pinned) actions.push(`not actuating: static plan ${current!.source} pinned by an operator`);
+      if (decision.valid && !pinned) {
         for (const d of decision.stages) {
           const pool = pools.find((p) => p.stage === d.stage);
           const current = (pool?.vmsReady ?? 0) + (pool?.vmsBooting ?? 0);

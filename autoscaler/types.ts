@@ -88,3 +88,12 @@ export interface Policy<C, S> {
   initialState(config: C): S;
   decide(observation: Observation, config: C, state: S, now: number): PolicyResult<S>;
 }
+
+/** A policy name from user input, or undefined; throws naming the accepted names. */
+export function parsePolicy(value: string | undefined): PolicyName | undefined {
+  if (value === undefined) return undefined;
+  if (!(POLICY_NAMES as readonly string[]).includes(value)) {
+    throw new Error(`unknown policy ${JSON.stringify(value)}: expected one of ${POLICY_NAMES.join(', ')}`);
+  }
+  return value as PolicyName;
+}

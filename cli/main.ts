@@ -8,6 +8,10 @@ import { SEARCH_ATTRIBUTES } from '../common/naming';
 import { startStack } from '../deploy/local/stack';
 import { registerCostCommand } from './cost-command';
 import { registerPlanCommand } from './plan-command';
+import { registerProfileCommand } from './profile-command';
+import { runAutoscaler } from '../autoscaler/main';
+import { parsePolicy, POLICY_NAMES } from '../autoscaler/types';
+import { stackNatsUrl } from './stack-connection';
 import { registerPoolCommands } from './pool-commands';
 import { registerRouteCommands } from './route-commands';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
@@ -143,8 +147,16 @@ export function buildProgram(): Command {
     .description('start the embedded stack (Temporal dev server, nats-server, workers); Ctrl-C stops it')
     .option('--detach', 'return once everything is ready; stop later with `serflow down`')
     .option('--model <name...>', 'models to start stage pools for (default: the default model)')
-    .action(async (o: { detach?: boolean; model?: string[] }) =>
-      upCommand(config(), { detach: o.detach, models: o.model }),
+    .option(
+      '--autoscaler <policy>',
+      `autoscaler policy (${POLICY_NAMES.join(', ')}) or off (default: config, else serflow)`,
+    )
+    .action(async (o: { detach?: boolean; model?: string[]; autoscaler?: string }) =>
+      upCommand(config(), {
+        detach: o.detach,
+        models: o.model,
+        autoscaler: o.autoscaler === 'off' ? 'off' : parsePolicy(o.autoscaler),
+      }),
     );
 
   program
@@ -194,6 +206,21 @@ export function buildProgram(): Command {
   registerRouteCommands(program, config);
   registerCostCommand(program, config);
   registerPlanCommand(program, config);
+  registerProfileCommand(program, config);
+  program
+    .command('autoscaler')
+    .description('run the autoscaler for a model in the foreground against the running stack (Ctrl-C stops it)')
+    .option('--policy <name>', `${POLICY_NAMES.join(' | ')} (default: config, else serflow)`)
+    .option('--model <name>', 'model (default: the default model)')
+    .action(async (o: { policy?: string; model?: string }) => {
+      const c = config();
+      await runAutoscaler({
+        config: c,
+        natsUrl: stackNatsUrl(c),
+        model: o.model ?? c.defaultModel,
+        policy: parsePolicy(o.policy),
+      });
+    });
   return program;
 }
 

@@ -24,7 +24,9 @@ export function registerRouteCommands(program: Command, config: () => SerflowCon
   const route = program.command('route').description('per-stage routing between VM pools and serverless functions');
   route
     .command('set')
-    .description(`publish a static plan: ${PLAN_SPEC_FORMS}`)
+    .description(
+      `publish a static plan (pins routing: a running autoscaler stops actuating until \`route clear\`): ${PLAN_SPEC_FORMS}`,
+    )
     .argument('<plan>', PLAN_SPEC_FORMS)
     .option('--model <name>', 'model (default: the default model)')
     .option('--overflow-ms <ms>', 'send a VM-routed stage serverless when no VM starts it within this long', (v) => {
@@ -40,6 +42,16 @@ export function registerRouteCommands(program: Command, config: () => SerflowCon
       const plan = validateRoutingPlan(planFromSpec(spec, model, stages, Date.now(), o.overflowMs), stages);
       await withStackNats(c, 'serflow-route', async (nc) => (await createRoutingStore(nc)).put(plan));
       console.log(o.json ? JSON.stringify(plan) : formatPlan(plan, true));
+    });
+  route
+    .command('clear')
+    .description('remove the static plan: a running autoscaler takes over routing and pools again')
+    .option('--model <name>', 'model (default: the default model)')
+    .action(async (o: { model?: string }) => {
+      const c = config();
+      const model = o.model ?? c.defaultModel;
+      await withStackNats(c, 'serflow-route', async (nc) => (await createRoutingStore(nc)).clear(model));
+      console.log(`plan of ${model} cleared`);
     });
   route
     .command('show')

@@ -1,6 +1,8 @@
 /** `serflow up`, `down`, `status`: run, stop and inspect the embedded stack. */
 import { Connection } from '@temporalio/client';
 import type { SerflowConfig } from '../common/config';
+import { compileForModel } from '../autoscaler/main';
+import { parsePolicy, type PolicyName } from '../autoscaler/types';
 import { connectNats } from '../infra/nats';
 import { isAlive, stopPid } from '../deploy/local/processes';
 import { startStack, type RunningStack, type StackInfo } from '../deploy/local/stack';
@@ -33,9 +35,22 @@ export function describeStack(info: StackInfo): string {
   ].join('\n');
 }
 
-export async function upCommand(config: SerflowConfig, opts: { detach?: boolean; models?: string[] }): Promise<void> {
+export async function upCommand(
+  config: SerflowConfig,
+  opts: { detach?: boolean; models?: string[]; autoscaler?: PolicyName | 'off' },
+): Promise<void> {
   assertNoLiveStack(config);
-  const stack: RunningStack = await startStack({ config, models: opts.models, detached: opts.detach, onProgress: log });
+  const autoscaler = opts.autoscaler ?? parsePolicy(config.autoscaler.policy as string | undefined) ?? 'serflow';
+  // Fail here, with the field named, rather than in a background process.
+  for (const m of opts.models ?? [config.defaultModel])
+    if (autoscaler !== 'off') compileForModel(config, m, autoscaler);
+  const stack: RunningStack = await startStack({
+    config,
+    models: opts.models,
+    detached: opts.detach,
+    autoscaler,
+    onProgress: log,
+  });
   if (opts.detach) {
     writeStateFile(config.homeDir, stack.info);
     console.log(describeStack(stack.info));

@@ -194,6 +194,11 @@ export const configSchema = z.object({
       overflowAfterMs: z.number().positive().optional(),
     })
     .prefault({}),
+  /**
+   * The control plane (policy, tick, EWMA weights, SLO, ...): validated by `compileAutoscalerConfig` in
+   * `autoscaler/config.ts`, which documents every field and its default (kept there, with the policies).
+   */
+  autoscaler: z.record(z.string(), z.unknown()).default({}),
   stages: z
     .object({
       timeoutMs: z.number().int().positive().default(DEFAULT_STAGE_TIMEOUT_MS),

@@ -42,6 +42,8 @@ export interface RoutingStore {
   /** The latest plan of `model`, or null when none was published. */
   get(model: string): Promise<RoutingPlan | null>;
   put(plan: RoutingPlan): Promise<void>;
+  /** Remove the model's plan (queries then run every stage on VMs until a plan is published). */
+  clear(model: string): Promise<void>;
   close(): void;
 }
 
@@ -69,6 +71,10 @@ export async function createRoutingStore(nc: NatsConnection, options: { watch?: 
     async put(plan) {
       await kv.put(plan.model, JSON.stringify(plan));
       if (options.watch) cache.set(plan.model, plan);
+    },
+    async clear(model) {
+      await kv.delete(model);
+      if (options.watch) cache.set(model, null);
     },
     close: () => stop(),
   };

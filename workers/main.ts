@@ -7,6 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config';
+import { runAutoscaler } from '../autoscaler/main';
+import { parsePolicy } from '../autoscaler/types';
 import { runCloudAgent } from '../deploy/local/cloud-agent';
 import { runStageWorker } from './stage-worker';
 import { runWorkflowWorker } from './workflow-worker';
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
       models: { type: 'string' },
       'log-dir': { type: 'string' },
       'parent-pid': { type: 'string' },
+      policy: { type: 'string' },
     },
   });
   const role = positionals[0];
@@ -75,11 +78,16 @@ async function main(): Promise<void> {
         }
       : undefined;
     await runStageWorker({ config, temporalAddress, natsUrl, model: values.model, stage, vm });
+  } else if (role === 'autoscaler') {
+    if (!values.model) throw new Error('autoscaler needs --model NAME');
+    await runAutoscaler({ config, natsUrl, model: values.model, policy: parsePolicy(values.policy) });
   } else if (role === 'cloud-agent') {
     const models = (values.models ?? config.defaultModel).split(',').filter(Boolean);
     await runCloudAgent({ config, temporalAddress, natsUrl, models, logDir: values['log-dir'] });
   } else {
-    throw new Error(`unknown worker role ${JSON.stringify(role)}: expected "workflow", "stage" or "cloud-agent"`);
+    throw new Error(
+      `unknown worker role ${JSON.stringify(role)}: expected "workflow", "stage", "cloud-agent" or "autoscaler"`,
+    );
   }
 }
 

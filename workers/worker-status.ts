@@ -14,7 +14,7 @@ export type WorkerState = 'starting' | 'running' | 'draining';
 export interface WorkerRecord {
   v: 1;
   id: string;
-  role: 'workflow' | 'stage' | 'agent';
+  role: 'workflow' | 'stage' | 'agent' | 'autoscaler';
   model?: string;
   stage?: number;
   backend?: Backend;

@@ -14,6 +14,7 @@ import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { connectClientConnection, ensureSearchAttributes, retryUntil, searchAttributeArgs } from '../../infra/temporal';
 import { loadManifest } from '../../models/manifest';
 import { listWorkers } from '../../workers/worker-status';
+import type { PolicyName } from '../../autoscaler/types';
 import { callPoolsApi } from '../pools-api';
 import { freePort, spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
 import { resolveTool, TOOLS } from './tools';
@@ -24,6 +25,8 @@ export interface StackOptions {
   models?: string[];
   /** Start worker processes (false: servers only). @default true */
   workers?: boolean;
+  /** Autoscaler policy to run for every model, or 'off' (static routing, pools as started). @default 'off' */
+  autoscaler?: PolicyName | 'off';
   /** Children survive this process (for `serflow up --detach`). @default false */
   detached?: boolean;
   /** Where SQLite, the JetStream store and logs go. @default `<homeDir>/data` */
@@ -224,10 +227,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         [INFERENCE_TASK_QUEUE, 1],
         [CLOUD_AGENT_QUEUE, 1],
       ]);
+      const policy = options.autoscaler ?? 'off';
+      if (policy !== 'off') {
+        for (const m of models) {
+          started.push(spawnWorker(`autoscaler-${m}`, ['autoscaler', '--model', m, '--policy', policy]));
+          want.set(`serflow.autoscaler.${m}`, 1);
+        }
+      }
       for (const m of manifests) {
         for (let k = 1; k <= m.stages.length; k++) want.set(stageTaskQueue(m.name, k), config.vm.initialPerStage);
       }
-      const vmCount = [...want.values()].reduce((a, n) => a + n, 0) - 2;
+      const vmCount = manifests.reduce((n, m) => n + m.stages.length * config.vm.initialPerStage, 0);
       log(`starting the workflow worker and the cloud agent, which launches ${vmCount} VMs (stage workers)`);
       await waitForQueues(want).catch((err: Error) => {
         const dead = started.filter((p) => p.child.exitCode !== null);

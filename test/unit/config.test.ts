@@ -80,6 +80,7 @@ describe('compileConfig', () => {
         faasBillingGranularityMs: DEFAULT_FAAS_BILLING_GRANULARITY_MS,
       },
       routing: {},
+      autoscaler: {},
       activations: { inlineMaxBytes: DEFAULT_INLINE_ACTIVATION_MAX_BYTES, ttlMs: DEFAULT_ACTIVATION_TTL_MS },
       events: { maxAgeMs: DEFAULT_EVENTS_MAX_AGE_MS },
       workers: {
