@@ -20,7 +20,10 @@ export interface DecisionRecord {
   type: 'autoscaler.decision';
   model: string;
   policy: string;
+  /** Policy clock (cloud time) of the decision. */
   at: number;
+  /** Wall-clock epoch ms of the decision. */
+  wallAt: number;
   observation: Observation;
   decision: Decision;
   /** What the controller did about it. */
@@ -126,6 +129,7 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
         model,
         policy: policy.name,
         at: now,
+        wallAt: wallNow,
         observation,
         decision,
         actions,

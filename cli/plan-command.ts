@@ -8,7 +8,7 @@ import { withStackNats } from './stack-connection';
 
 export function formatDecision(r: DecisionRecord): string {
   const lines = [
-    `model ${r.model}: policy ${r.policy}, decided ${new Date(r.at).toISOString()} (${((Date.now() - r.at) / 1000).toFixed(1)} s ago)`,
+    `model ${r.model}: policy ${r.policy}, decided ${new Date(r.wallAt).toISOString()} (${((Date.now() - r.wallAt) / 1000).toFixed(1)} s ago)`,
     `  ${r.decision.valid ? '' : 'NO DECISION: '}${r.decision.reason}`,
   ];
   for (const d of r.decision.stages) {
