@@ -16,6 +16,7 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import { stageTaskQueue } from '../common/naming';
 import { FunctionThrottledError, type FunctionInvocation, type ServerlessPlatform } from '../deploy/providers';
 import { loadManifest } from '../models/manifest';
+import { withHeartbeats } from './heartbeat';
 import { activityCallContext } from './stage-activities';
 
 export interface FaasGatewayDeps {
@@ -80,7 +81,7 @@ export function createFaasGatewayActivities(deps: FaasGatewayDeps) {
       const call = activityCallContext(input.queryId);
       let inv: FunctionInvocation;
       try {
-        inv = await deps.platform.invoke({ model: input.model, stage: input.stage }, input, call);
+        inv = await withHeartbeats(() => deps.platform.invoke({ model: input.model, stage: input.stage }, input, call));
       } catch (err) {
         throw toGatewayFailure(err);
       }

@@ -58,6 +58,7 @@ export function describeQuery(
     inlineActivationMaxBytes: deps.config.activations.inlineMaxBytes,
     stageTimeoutMs: deps.config.stages.timeoutMs,
     stageMaxAttempts: deps.config.stages.maxAttempts,
+    stageHeartbeatTimeoutMs: deps.config.stages.heartbeatTimeoutMs,
     faasStageTimeoutMs: deps.config.stages.timeoutMs + deps.config.faas.coldStartExtraMs / deps.config.timeScale,
     faasStageMaxAttempts: FAAS_STAGE_MAX_ATTEMPTS,
     routing: usablePlan(plan, manifest.name, stages),

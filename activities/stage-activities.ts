@@ -22,6 +22,7 @@ import { validateTensor } from '../common/tensor-codec';
 import { softmaxMax } from '../models/manifest';
 import { shouldExit } from '../workflows/exit-rule';
 import type { ActivationStore } from './activation-store';
+import { withHeartbeats } from './heartbeat';
 import type { StageRunner } from './inference-pool';
 import type { StageEventPublisher } from './stage-events';
 
@@ -206,6 +207,6 @@ export async function executeStage(
 export function createStageActivities(deps: StageActivityDeps) {
   return {
     runStage: (input: StageInput): Promise<StageOutput> =>
-      executeStage(input, activityCallContext(input.queryId), deps),
+      withHeartbeats(() => executeStage(input, activityCallContext(input.queryId), deps)),
   };
 }

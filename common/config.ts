@@ -53,6 +53,12 @@ export const DEFAULT_INTRA_OP_THREADS = 1;
  */
 export const DEFAULT_STAGE_TIMEOUT_MS = 10_000;
 
+/**
+ * Heartbeat timeout of a stage attempt. A task handed to a worker that died or was drained at that moment is
+ * retried after this long instead of after the start-to-close timeout; running attempts heartbeat every 1/4 of it.
+ */
+export const DEFAULT_STAGE_HEARTBEAT_TIMEOUT_MS = 2_000;
+
 /** Retries of a stage after retryable failures (worker lost, NATS hiccup); bad input is never retried. */
 export const DEFAULT_STAGE_MAX_ATTEMPTS = 10;
 
@@ -203,6 +209,7 @@ export const configSchema = z.object({
     .object({
       timeoutMs: z.number().int().positive().default(DEFAULT_STAGE_TIMEOUT_MS),
       maxAttempts: z.number().int().positive().default(DEFAULT_STAGE_MAX_ATTEMPTS),
+      heartbeatTimeoutMs: z.number().int().positive().default(DEFAULT_STAGE_HEARTBEAT_TIMEOUT_MS),
     })
     .prefault({}),
 });

@@ -47,6 +47,8 @@ export interface ModelDescriptor {
   /** Stage retry settings from the workflow worker's config (recorded in history, so replays agree). */
   stageTimeoutMs: number;
   stageMaxAttempts: number;
+  /** A started attempt that stops heartbeating (its worker is gone) is retried after this long. */
+  stageHeartbeatTimeoutMs: number;
   /** Serverless stage attempts may include a cold start, so they get the stage timeout plus the cold start. */
   faasStageTimeoutMs: number;
   /** Throttled calls are retried with backoff; enough attempts to ride out minutes of throttling. */

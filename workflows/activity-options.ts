@@ -10,7 +10,10 @@ import type { Backend } from '../common/naming';
  */
 export function stageActivityOptions(
   taskQueue: string,
-  model: Pick<ModelDescriptor, 'stageTimeoutMs' | 'stageMaxAttempts' | 'faasStageTimeoutMs' | 'faasStageMaxAttempts'>,
+  model: Pick<
+    ModelDescriptor,
+    'stageTimeoutMs' | 'stageMaxAttempts' | 'stageHeartbeatTimeoutMs' | 'faasStageTimeoutMs' | 'faasStageMaxAttempts'
+  >,
   summary: string,
   backend: Backend = 'vm',
 ): ActivityOptions {
@@ -18,6 +21,8 @@ export function stageActivityOptions(
   return {
     taskQueue,
     startToCloseTimeout: faas ? model.faasStageTimeoutMs : model.stageTimeoutMs,
+    // Older histories (before heartbeats) have no value: keep their behaviour on replay.
+    ...(model.stageHeartbeatTimeoutMs ? { heartbeatTimeout: model.stageHeartbeatTimeoutMs } : {}),
     summary,
     retry: {
       initialInterval: '100ms',

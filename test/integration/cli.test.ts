@@ -41,8 +41,8 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
   assert.ok(state, 'up --detach records the stack in the state file');
   assert.deepEqual(
     state.processes.map((p) => p.name).sort(),
-    ['cloud-agent', 'nats-server', 'temporal', 'worker-serflow.inference'],
-    'temporal, nats, the workflow worker and the cloud agent (which owns the VMs) are recorded',
+    ['autoscaler-mnist-ee', 'cloud-agent', 'nats-server', 'temporal', 'worker-serflow.inference'],
+    'temporal, nats, the workflow worker, the cloud agent (which owns the VMs) and the autoscaler are recorded',
   );
   assert.ok(
     state.processes.every((p) => isAlive(p.pid)),
@@ -86,6 +86,7 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
     'mnist-ee.stage-2.vm',
     'mnist-ee.stage-3.vm',
     'mnist-ee.stage-4.vm',
+    'serflow.autoscaler.mnist-ee',
     'serflow.cloud-agent',
     'serflow.inference',
   ]);

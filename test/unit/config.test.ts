@@ -28,6 +28,7 @@ import {
   DEFAULT_MODEL,
   DEFAULT_NAMESPACE,
   DEFAULT_STAGE_CONCURRENCY,
+  DEFAULT_STAGE_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_STAGE_MAX_ATTEMPTS,
   DEFAULT_STAGE_TIMEOUT_MS,
   DEFAULT_WORKER_HEARTBEAT_MS,
@@ -89,7 +90,11 @@ describe('compileConfig', () => {
         intraOpThreads: DEFAULT_INTRA_OP_THREADS,
         heartbeatMs: DEFAULT_WORKER_HEARTBEAT_MS,
       },
-      stages: { timeoutMs: DEFAULT_STAGE_TIMEOUT_MS, maxAttempts: DEFAULT_STAGE_MAX_ATTEMPTS },
+      stages: {
+        timeoutMs: DEFAULT_STAGE_TIMEOUT_MS,
+        maxAttempts: DEFAULT_STAGE_MAX_ATTEMPTS,
+        heartbeatTimeoutMs: DEFAULT_STAGE_HEARTBEAT_TIMEOUT_MS,
+      },
     });
   });
 
