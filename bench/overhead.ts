@@ -19,9 +19,9 @@
  * (merged over the defaults; VALUE parsed as JSON when it parses, else a string), so the embedded stack starts its
  * dev server with them; `--stage-concurrency`, `--processes-per-stage` override the worker config.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { gitInfo, machineInfo } from './run-info';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { tsToMs } from '@temporalio/common/lib/time';
@@ -691,15 +691,6 @@ export interface BenchReport {
   eventLoopDelay: LoopDelay;
 }
 
-function gitInfo(): BenchReport['git'] {
-  try {
-    const git = (...a: string[]) => execFileSync('git', a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return { commit: git('rev-parse', 'HEAD').trim(), dirty: git('status', '--porcelain').trim() !== '' };
-  } catch {
-    return null;
-  }
-}
-
 async function main(): Promise<void> {
   const args = parseCli();
   const homeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-bench-'));
@@ -843,11 +834,7 @@ async function main(): Promise<void> {
       timestamp: new Date().toISOString(),
       git: gitInfo(),
       machine: {
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model ?? 'unknown',
-        totalMemGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-        platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-        node: process.version,
+        ...machineInfo(),
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         onnxruntime: (require('onnxruntime-node') as { env: { versions: unknown } }).env.versions,
       },

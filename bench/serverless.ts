@@ -18,9 +18,9 @@
  * run); the configured platform extra (`faas.coldStartExtraMs`, default 1000 cloud ms) is excluded and would add
  * `coldStartExtraMs / timeScale` wall ms to every cold call.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { gitInfo, machineInfo } from './run-info';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NatsConnection } from 'nats';
@@ -172,15 +172,6 @@ function planSummary(run: Run) {
   };
 }
 
-function gitInfo() {
-  try {
-    const git = (...a: string[]) => execFileSync('git', a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return { commit: git('rev-parse', 'HEAD').trim(), dirty: git('status', '--porcelain').trim() !== '' };
-  } catch {
-    return null;
-  }
-}
-
 async function main(): Promise<void> {
   if (argv.help) {
     process.stdout.write(
@@ -312,11 +303,7 @@ async function main(): Promise<void> {
     timestamp: new Date().toISOString(),
     git: gitInfo(),
     machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? 'unknown',
-      totalMemGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      node: process.version,
+      ...machineInfo(),
       /** 1/5/15-min load averages: other processes on the machine skew the figures. */
       loadAvg: { atStart: loadAvgAtStart, atEnd: os.loadavg().map((x) => round(x)) },
     },
