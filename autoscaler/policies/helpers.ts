@@ -3,7 +3,7 @@
  * rounding, the VM share that hides cold starts, and the asymmetric (up fast, down slowly) target step.
  */
 import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';
-import { ratePerSecond } from '../stats';
+import { emptyEwma, ratePerSecond, type EwmaState } from '../stats';
 import type { Decision, Observation, PoolObservation } from '../types';
 
 /**
@@ -114,4 +114,29 @@ export function inRestartGuard(config: CompiledAutoscalerConfig, startedAt: numb
 /** Format a number for a reason string: at most 3 decimals, no trailing zeros. */
 export function fmt(x: number): string {
   return Number.isFinite(x) ? String(Math.round(x * 1000) / 1000) : String(x);
+}
+
+/** Per-stage state of an estimator-driven policy (SERFLOW, Spock): the rate estimator, target VMs, down timer. */
+export interface EstimatedStageState {
+  est: EwmaState;
+  target: number;
+  timer: DownTimer;
+}
+
+/**
+ * The per-stage states to decide with: the previous ones, or (first decision, or after a restart) fresh ones
+ * whose target is the pool as it is now, so a new controller starts from what exists, not from zero.
+ */
+export function stageStatesFor(
+  previous: EstimatedStageState[],
+  config: CompiledAutoscalerConfig,
+  observation: Observation,
+): EstimatedStageState[] {
+  if (previous.length === config.stages.length) return previous;
+  return config.stages.map((s) => ({ est: emptyEwma(), target: poolSize(poolOf(observation, s.stage)), timer: {} }));
+}
+
+/** Whether an estimator-driven policy has anything to decide on: history, or arrivals in a real window. */
+export function hasSeenLoad(states: EstimatedStageState[], observation: Observation): boolean {
+  return states.some((s) => s.est.n > 0) || (observation.windowMs > 0 && hasArrivals(observation));
 }

@@ -21,14 +21,13 @@
  *   after a restart it may hold the backlog of the whole downtime, which would look like a burst.
  */
 import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';
-import { emptyEwma, ewmaRecord, ewmaUpper, isBurst, type EwmaState } from '../stats';
+import { ewmaRecord, ewmaUpper, isBurst, type EwmaState } from '../stats';
 import type { Observation, Policy, PolicyResult, StageDecision } from '../types';
 import {
   arrivalRate,
   clamp,
   floorTolerant,
   fmt,
-  hasArrivals,
   inRestartGuard,
   noData,
   overflowFor,
@@ -38,6 +37,8 @@ import {
   stepTarget,
   vmShareFor,
   type DownTimer,
+  stageStatesFor,
+  hasSeenLoad,
 } from './helpers';
 
 export interface SerflowStageState {
@@ -126,12 +127,8 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
   initialState: () => ({ stages: [] }),
   decide(observation, config, state, now): PolicyResult<SerflowState> {
     const startedAt = state.startedAt ?? now;
-    const stages: SerflowStageState[] =
-      state.stages.length === config.stages.length
-        ? state.stages
-        : config.stages.map((s) => ({ est: emptyEwma(), target: poolSize(poolOf(observation, s.stage)), timer: {} }));
-    const seen = stages.some((s) => s.est.n > 0) || (observation.windowMs > 0 && hasArrivals(observation));
-    if (!seen) return { decision: noData(), state: { ...state, startedAt, stages } };
+    const stages: SerflowStageState[] = stageStatesFor(state.stages, config, observation);
+    if (!hasSeenLoad(stages, observation)) return { decision: noData(), state: { ...state, startedAt, stages } };
 
     const resizeDue = state.lastResizeAt === undefined || now - state.lastResizeAt >= config.updateIntervalMs;
     const guard = inRestartGuard(config, startedAt, now);

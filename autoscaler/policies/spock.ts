@@ -7,14 +7,13 @@
  * Example: shares 23, 12, 2 q/s with mu 10, 5, 5 → ceil(2.3) = 3, ceil(2.4) = 3, ceil(0.4) = 1 VMs.
  */
 import type { CompiledAutoscalerConfig } from '../config';
-import { emptyEwma, ewmaRecord, ewmaUpper, type EwmaState } from '../stats';
+import { ewmaRecord, ewmaUpper, type EwmaState } from '../stats';
 import type { Policy, PolicyResult, StageDecision } from '../types';
 import {
   arrivalRate,
   ceilTolerant,
   clamp,
   fmt,
-  hasArrivals,
   inRestartGuard,
   noData,
   overflowFor,
@@ -23,6 +22,8 @@ import {
   stepTarget,
   vmShareFor,
   type DownTimer,
+  stageStatesFor,
+  hasSeenLoad,
 } from './helpers';
 
 export interface SpockStageState {
@@ -41,12 +42,8 @@ export const spockPolicy: Policy<CompiledAutoscalerConfig, SpockState> = {
   initialState: () => ({ stages: [] }),
   decide(observation, config, state, now): PolicyResult<SpockState> {
     const startedAt = state.startedAt ?? now;
-    const stages: SpockStageState[] =
-      state.stages.length === config.stages.length
-        ? state.stages
-        : config.stages.map((s) => ({ est: emptyEwma(), target: poolSize(poolOf(observation, s.stage)), timer: {} }));
-    const seen = stages.some((s) => s.est.n > 0) || (observation.windowMs > 0 && hasArrivals(observation));
-    if (!seen) return { decision: noData(), state: { startedAt, stages } };
+    const stages: SpockStageState[] = stageStatesFor(state.stages, config, observation);
+    if (!hasSeenLoad(stages, observation)) return { decision: noData(), state: { startedAt, stages } };
 
     const guard = inRestartGuard(config, startedAt, now);
     const decisions: StageDecision[] = [];
