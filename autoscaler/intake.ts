@@ -98,6 +98,10 @@ export async function createStageEventIntake(
     async close() {
       messages.stop();
       await loop.catch(() => undefined);
+      // Events of the open window were never decided on: hand them back now, so the next controller counts them
+      // at once instead of after the ack wait (when they would look like a burst).
+      for (const w of window) w.msg.nak();
+      window = [];
     },
   };
 }
