@@ -76,10 +76,11 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
 
   async function observePools(): Promise<PoolObservation[]> {
     const { vms } = await callPoolsApi(nc, { op: 'list' });
-    return Array.from({ length: stages }, (_, i) => {
-      const mine = vms.filter((v) => v.model === model && v.stage === i + 1);
+    // Stage 0 is the whole-model pool (VMs that run every stage).
+    return Array.from({ length: stages + 1 }, (_, i) => {
+      const mine = vms.filter((v) => v.model === model && v.stage === i);
       const count = (s: string) => mine.filter((v) => v.state === s).length;
-      return { stage: i + 1, vmsReady: count('ready'), vmsBooting: count('booting'), vmsDraining: count('draining') };
+      return { stage: i, vmsReady: count('ready'), vmsBooting: count('booting'), vmsDraining: count('draining') };
     });
   }
 
@@ -107,12 +108,16 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
       const pinned = current?.source.startsWith('static:') ?? false;
       if (pinned) actions.push(`not actuating: static plan ${current!.source} pinned by an operator`);
       if (decision.valid && !pinned) {
-        for (const d of decision.stages) {
+        const wanted = [
+          ...decision.stages,
+          ...(decision.wholeModelVms !== undefined ? [{ stage: 0, desiredVms: decision.wholeModelVms }] : []),
+        ];
+        for (const d of wanted) {
           const pool = pools.find((p) => p.stage === d.stage);
           const current = (pool?.vmsReady ?? 0) + (pool?.vmsBooting ?? 0);
           if (d.desiredVms !== current) {
             await callPoolsApi(nc, { op: 'scale', model, stage: d.stage, vms: d.desiredVms });
-            actions.push(`stage ${d.stage}: VMs ${current} -> ${d.desiredVms}`);
+            actions.push(`${d.stage === 0 ? 'whole model' : `stage ${d.stage}`}: VMs ${current} -> ${d.desiredVms}`);
           }
         }
         const plan = planFromDecision(model, decision, policy.name, now);

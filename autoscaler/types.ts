@@ -39,7 +39,7 @@ export interface StageObservation {
   vmQueueP95Ms?: number;
 }
 
-/** Current capacity of one stage pool. */
+/** Current capacity of one stage pool (stage 0: the whole-model pool, whose VMs run every stage). */
 export interface PoolObservation {
   stage: number;
   vmsReady: number;
@@ -73,6 +73,11 @@ export interface StageDecision {
 export interface Decision {
   /** False when the policy had nothing to decide on (no data yet): keep everything as it is. */
   valid: boolean;
+  /**
+   * VMs that each run EVERY stage of the model (the whole-model pool, e.g. LIBRA's unit); unset = the policy
+   * does not use that pool (it is then left as it is).
+   */
+  wholeModelVms?: number;
   stages: StageDecision[];
   reason: string;
 }

@@ -3,7 +3,11 @@ import type { NatsConnection } from 'nats';
 import { billingEventSubject, BILLING_EVENT_VERSION, type BillingEvent } from '../common/billing-events';
 
 /** A billing event without the fields every publisher fills the same way. */
-export type BillingFact = BillingEvent extends infer E ? (E extends BillingEvent ? Omit<E, 'v' | 'timeScale'> : never) : never;
+export type BillingFact = BillingEvent extends infer E
+  ? E extends BillingEvent
+    ? Omit<E, 'v' | 'timeScale'>
+    : never
+  : never;
 
 export interface BillingPublisher {
   publish(fact: BillingFact): Promise<void>;

@@ -17,13 +17,15 @@ function formatPools(v: PoolsView): string {
   const lines: string[] = [];
   for (const { model, stages } of v.models) {
     lines.push(`model ${model}`);
-    for (let stage = 1; stage <= stages; stage++) {
+    // Stage 0 is the whole-model pool (VMs running every stage, e.g. LIBRA's); shown only when it has VMs.
+    const wholeModel = v.vms.some((x) => x.model === model && x.stage === 0 && x.state !== 'terminated');
+    for (let stage = wholeModel ? 0 : 1; stage <= stages; stage++) {
       const vms = v.vms.filter((x) => x.model === model && x.stage === stage && x.state !== 'terminated');
       const fns = v.functions.filter((f) => f.model === model && f.stage === stage);
       const count = (s: string) => vms.filter((x) => x.state === s).length;
       const inFlight = vms.reduce((n, x) => n + (v.workers[x.id]?.inFlight ?? 0), 0);
       lines.push(
-        `  stage ${stage}: VMs ready ${count('ready')}, booting ${count('booting')}, draining ${count('draining')}` +
+        `  ${stage === 0 ? 'all stages' : `stage ${stage}`}: VMs ready ${count('ready')}, booting ${count('booting')}, draining ${count('draining')}` +
           ` | in-flight on VMs ${inFlight} | functions warm ${fns.filter((f) => f.state === 'idle').length}, busy ${fns.filter((f) => f.state === 'busy').length}, starting ${fns.filter((f) => f.state === 'starting').length}`,
       );
       for (const x of vms) {
@@ -64,7 +66,7 @@ export function registerPoolCommands(program: Command, config: () => SerflowConf
   pools
     .command('scale')
     .description('launch or drain VMs until a stage pool has N (new VMs serve after the boot delay)')
-    .requiredOption('--stage <k>', 'stage', nonNegativeInt)
+    .requiredOption('--stage <k>', 'stage (0: the whole-model pool, VMs that run every stage)', nonNegativeInt)
     .requiredOption('--vms <n>', 'VMs wanted', nonNegativeInt)
     .option('--model <name>', 'model (default: the default model)')
     .option('--json', 'one JSON object')

@@ -18,7 +18,8 @@ const base = z.object({
   /** Cloud time per wall time in force (config `timeScale`). */
   timeScale: z.number().positive(),
   model: z.string().min(1),
-  stage: z.number().int().positive(),
+  /** Stage of the pool or function; 0 = a whole-model VM (it runs every stage). */
+  stage: z.number().int().nonnegative(),
 });
 
 const vm = base.extend({ vmId: z.string().min(1), instanceType: z.string().min(1) });

@@ -12,7 +12,8 @@ export const poolsRequestSchema = z.discriminatedUnion('op', [
   z.object({
     op: z.literal('scale'),
     model: z.string().min(1),
-    stage: z.number().int().positive(),
+    /** 1..K, or 0 for the whole-model pool (VMs that run every stage). */
+    stage: z.number().int().nonnegative(),
     vms: z.number().int().nonnegative(),
   }),
   /** Drain one VM by id, or every VM of a stage pool. */
@@ -20,7 +21,7 @@ export const poolsRequestSchema = z.discriminatedUnion('op', [
     op: z.literal('drain'),
     vmId: z.string().min(1).optional(),
     model: z.string().min(1).optional(),
-    stage: z.number().int().positive().optional(),
+    stage: z.number().int().nonnegative().optional(),
   }),
 ]);
 

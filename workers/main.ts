@@ -10,7 +10,7 @@ import { loadConfig } from '../common/config';
 import { runAutoscaler } from '../autoscaler/main';
 import { parsePolicy } from '../autoscaler/types';
 import { runCloudAgent } from '../deploy/local/cloud-agent';
-import { runStageWorker } from './stage-worker';
+import { runStageWorker, WHOLE_MODEL_STAGE } from './stage-worker';
 import { runWorkflowWorker } from './workflow-worker';
 
 /** How often a child checks that the process that started it is still there. */
@@ -63,11 +63,9 @@ async function main(): Promise<void> {
   if (role === 'workflow') {
     await runWorkflowWorker({ config, temporalAddress, natsUrl });
   } else if (role === 'stage') {
-    const stage = Number(values.stage);
-    if (!values.model || !Number.isInteger(stage) || stage < 1) {
-      throw new Error(
-        `stage worker needs --model NAME and --stage K (a positive integer), got --stage ${values.stage}`,
-      );
+    const stage = values.stage === 'all' ? WHOLE_MODEL_STAGE : Number(values.stage);
+    if (!values.model || !Number.isInteger(stage) || stage < 0) {
+      throw new Error(`stage worker needs --model NAME and --stage K (1..K, or all / 0), got --stage ${values.stage}`);
     }
     const vmId = values['vm-id'];
     const vm = vmId

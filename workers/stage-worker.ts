@@ -56,79 +56,108 @@ async function bootCompleted(bootUntil: number): Promise<boolean> {
   }
 }
 
-/** Run a stage worker until the process gets SIGINT/SIGTERM (Temporal's Runtime handles the signals). */
+/** Stage number that stands for "every stage of the model": a whole-model VM (e.g. LIBRA's unit). */
+export const WHOLE_MODEL_STAGE = 0;
+
+/** Task queue name a whole-model worker reports under (it polls every stage's own queue). */
+export function wholeModelQueue(model: string, backend: Backend): string {
+  return `${model}.all-stages.${backend}`;
+}
+
+/**
+ * Run a stage worker until the process gets SIGINT/SIGTERM (Temporal's Runtime handles the signals).
+ * `stage` 0 (WHOLE_MODEL_STAGE) serves every stage of the model in this one process: one Temporal worker and one
+ * inference pool per stage queue, one identity (the VM id), billed once.
+ */
 export async function runStageWorker(options: StageWorkerOptions): Promise<void> {
   const { config, model, stage } = options;
   const backend = options.backend ?? 'vm';
   const manifest = loadManifest(model, config.modelsDir);
-  const spec = manifest.stages[stage - 1];
-  if (!spec) throw new Error(`model ${model} has stages 1..${manifest.stages.length}; there is no stage ${stage}`);
-  const taskQueue = stageTaskQueue(model, stage, backend);
-  const id = options.vm?.id ?? workerId('stage', taskQueue);
+  const all = stage === WHOLE_MODEL_STAGE;
+  if (!all && !manifest.stages[stage - 1]) {
+    throw new Error(`model ${model} has stages 1..${manifest.stages.length}; there is no stage ${stage}`);
+  }
+  const served = all ? manifest.stages.map((s) => s.index) : [stage];
+  const reportQueue = all ? wholeModelQueue(model, backend) : stageTaskQueue(model, stage, backend);
+  const id = options.vm?.id ?? workerId('stage', reportQueue);
 
   const nc = await connectNats(options.natsUrl, id);
   let connection: NativeConnection | undefined;
-  const runner = createInferencePool({
-    threads: config.workers.inferenceThreads,
-    intraOpThreads: config.workers.intraOpThreads,
-    modelPath: path.join(config.modelsDir, model, spec.file),
-    inputName: spec.input.name,
-    activationName: spec.outputs.activation?.name ?? null,
-    logitsName: spec.outputs.logits.name,
+  const runners = served.map((k) => {
+    const spec = manifest.stages[k - 1]!;
+    return createInferencePool({
+      threads: config.workers.inferenceThreads,
+      intraOpThreads: config.workers.intraOpThreads,
+      modelPath: path.join(config.modelsDir, model, spec.file),
+      inputName: spec.input.name,
+      activationName: spec.outputs.activation?.name ?? null,
+      logitsName: spec.outputs.logits.name,
+    });
   });
   try {
     await ensureNatsResources(nc, config);
-    const inputDims =
-      stage === 1
-        ? queryInputDims(manifest)
-        : spec.input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' ? d : -1));
-    const served: ServedStage = { model, stage, stages: manifest.stages.length, inputDims, backend, runner };
-    const { runStage } = createStageActivities({
-      served,
-      store: await createActivationStore(nc),
-      events: createStageEventPublisher(nc),
-      worker: id,
-    });
+    const store = await createActivationStore(nc);
+    const events = createStageEventPublisher(nc);
     const counters: WorkerCounters = { inFlight: 0, completed: 0, failed: 0 };
-    const activities = {
-      async runStage(...args: Parameters<typeof runStage>) {
-        counters.inFlight++;
-        try {
-          const out = await runStage(...args);
-          counters.completed++;
-          return out;
-        } catch (err) {
-          counters.failed++;
-          throw err;
-        } finally {
-          counters.inFlight--;
-        }
-      },
-    };
+    const perStage = served.map((k, i) => {
+      const spec = manifest.stages[k - 1]!;
+      const inputDims =
+        k === 1
+          ? queryInputDims(manifest)
+          : spec.input.shape.map((d, j) => (j === 0 ? 1 : typeof d === 'number' ? d : -1));
+      const runner = runners[i]!;
+      const { runStage } = createStageActivities({
+        served: { model, stage: k, stages: manifest.stages.length, inputDims, backend, runner } satisfies ServedStage,
+        store,
+        events,
+        worker: id,
+      });
+      const activities = {
+        async runStage(...args: Parameters<typeof runStage>) {
+          counters.inFlight++;
+          try {
+            const out = await runStage(...args);
+            counters.completed++;
+            return out;
+          } catch (err) {
+            counters.failed++;
+            throw err;
+          } finally {
+            counters.inFlight--;
+          }
+        },
+      };
+      return { k, inputDims, runner, activities };
+    });
     // Load the sessions before polling, so the first task does not pay the model load.
-    await runner.warmUp(inputDims);
+    await Promise.all(perStage.map((p) => p.runner.warmUp(p.inputDims)));
     // A VM serves nothing before its boot delay has passed (the model is loaded meanwhile, as a real VM would).
     // Terminated while booting (scale-in of a VM that never got ready), it exits without ever polling.
     if (!(await bootCompleted(options.vm?.bootUntil ?? 0))) return;
     connection = await connectWorkerConnection(options.temporalAddress);
-    const worker = await Worker.create({
-      connection,
-      namespace: config.temporal.namespace,
-      taskQueue,
-      activities,
-      identity: id,
-      maxConcurrentActivityTaskExecutions: config.workers.stageConcurrency,
-      shutdownGraceTime: STAGE_WORKER_SHUTDOWN_GRACE_MS,
-    });
+    const conn = connection;
+    const workers = await Promise.all(
+      perStage.map((p) =>
+        Worker.create({
+          connection: conn,
+          namespace: config.temporal.namespace,
+          taskQueue: stageTaskQueue(model, p.k, backend),
+          activities: p.activities,
+          identity: id,
+          maxConcurrentActivityTaskExecutions: config.workers.stageConcurrency,
+          shutdownGraceTime: STAGE_WORKER_SHUTDOWN_GRACE_MS,
+        }),
+      ),
+    );
     const status = await startWorkerStatus(
       nc,
-      { id, role: 'stage', model, stage, backend, taskQueue, slots: config.workers.stageConcurrency },
+      { id, role: 'stage', model, stage, backend, taskQueue: reportQueue, slots: config.workers.stageConcurrency },
       counters,
       config.workers.heartbeatMs,
     );
     // Report draining as soon as the SDK starts shutting down (signal received), so `serflow status` shows it.
     const watch = setInterval(() => {
-      const state = worker.getState();
+      const state = workers[0]!.getState();
       if (state === 'STOPPING' || state === 'DRAINING' || state === 'DRAINED') {
         clearInterval(watch);
         void status.setState('draining').catch(() => undefined);
@@ -143,13 +172,13 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
           await billing.publish({ type: 'vm.ready', at: Date.now(), model, stage, vmId, instanceType });
         }
       };
-      await Promise.all([worker.run(), announceReady()]);
+      await Promise.all([...workers.map((w) => w.run()), announceReady()]);
     } finally {
       clearInterval(watch);
       await status.stop();
     }
   } finally {
-    await runner.close();
+    await Promise.all(runners.map((r) => r.close()));
     await connection?.close();
     await nc.drain().catch(() => undefined);
   }

@@ -15,8 +15,8 @@
  * The first epoch is the first tick with arrivals (before it: no-data), so a live controller started before the
  * traffic does not size from an empty epoch. The estimator always uses LIBRA's deviation, whatever `deviation` says.
  *
- * Mapping to our decision. A LIBRA VM runs the whole model, so `vms` becomes the same `desiredVms` on every stage
- * pool. LIBRA routes the first `quota` queries of each epoch to VMs and the rest to functions; our routing is a
+ * Mapping to our decision. A LIBRA VM runs the whole model, so `vms` is the size of the whole-model pool
+ * (`wholeModelVms`: each VM polls every stage's queue and is billed once) and the per-stage pools are emptied. LIBRA routes the first `quota` queries of each epoch to VMs and the rest to functions; our routing is a
  * per-execution share, so `vmShare = min(1, quota / max(1, x_t))` with the latest epoch's x_t, the same share on
  * every stage (a query on a LIBRA VM stays on it). The quota itself is kept in the state (`quota`) so that the
  * simulator honours it exactly. LIBRA never re-routes a queued query: no `overflowAfterMs`.
@@ -110,7 +110,8 @@ export const libraPolicy: Policy<CompiledAutoscalerConfig, LibraState> = {
     return {
       decision: {
         valid: true,
-        stages: config.stages.map((s) => ({ stage: s.stage, desiredVms: next.vms, vmShare, reason: notes.join('; ') })),
+        wholeModelVms: next.vms,
+        stages: config.stages.map((s) => ({ stage: s.stage, desiredVms: 0, vmShare, reason: notes.join('; ') })),
         reason: `LIBRA: ${next.vms} whole-model VMs, quota ${next.quota}/epoch`,
       },
       state: next,

@@ -55,7 +55,7 @@ async function handle(
     case 'drain': {
       if (request.vmId) {
         await vms.drain(request.vmId);
-      } else if (request.model && request.stage) {
+      } else if (request.model && request.stage !== undefined) {
         known(request.model, request.stage);
         await vms.scaleTo(request.model, request.stage, 0);
       } else {

@@ -14,6 +14,7 @@ import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { connectClientConnection, ensureSearchAttributes, retryUntil, searchAttributeArgs } from '../../infra/temporal';
 import { loadManifest } from '../../models/manifest';
 import { listWorkers } from '../../workers/worker-status';
+import { WHOLE_MODEL_STAGE, wholeModelQueue } from '../../workers/stage-worker';
 import type { PolicyName } from '../../autoscaler/types';
 import { callPoolsApi } from '../pools-api';
 import { freePort, spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
@@ -55,7 +56,7 @@ export interface StackInfo {
 export interface RunningStack {
   info: StackInfo;
   processes: ManagedProcess[];
-  /** Ask the cloud agent for `vms` VMs on a stage pool and wait until that many poll its queue. */
+  /** Ask the cloud agent for `vms` VMs on a stage pool (0: the whole-model pool) and wait until they poll. */
   scaleStage(model: string, stage: number, vms: number): Promise<void>;
   /** Stop workers (they drain in-flight work), then the servers this stack started. */
   stop(): Promise<void>;
@@ -215,7 +216,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       });
     const scaleStage = async (model: string, stage: number, vms: number) => {
       await callPoolsApi(nc!, { op: 'scale', model, stage, vms });
-      await waitForQueues(new Map([[stageTaskQueue(model, stage), vms]]));
+      const queue = stage === WHOLE_MODEL_STAGE ? wholeModelQueue(model, 'vm') : stageTaskQueue(model, stage);
+      await waitForQueues(new Map([[queue, vms]]));
     };
 
     if (options.workers ?? true) {

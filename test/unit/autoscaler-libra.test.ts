@@ -21,9 +21,10 @@ function epochs(config: CompiledAutoscalerConfig, list: Epoch[]): LibraState {
     state = r.state;
     const where = `at ${e.at / SEC} s: ${r.decision.stages[0]?.reason}`;
     assert.equal(r.decision.valid, true, where);
-    // the whole model is one unit: the same VM count and share on every stage pool, and no re-routing
+    // the whole model is one unit: one whole-model pool, the same share on every stage, and no re-routing
     for (const d of r.decision.stages) {
-      assert.equal(d.desiredVms, e.want.vms, where);
+      assert.equal(d.desiredVms, 0, `${where}: per-stage pools stay empty (LIBRA VMs run the whole model)`);
+      assert.equal(r.decision.wholeModelVms, e.want.vms, where);
       assert.ok(near(d.vmShare, e.want.vmShare), `${where}: vmShare ${d.vmShare}`);
       assert.equal(d.overflowAfterMs, undefined);
     }
