@@ -14,6 +14,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
 import type {
   InferenceQuery,
   InferenceResult,
@@ -24,7 +25,6 @@ import type {
   TensorRef,
 } from '../common/contracts';
 import { chooseBackend } from '../common/routing';
-import { TimeoutType } from '@temporalio/common';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import { SEARCH_ATTRIBUTES, stageTaskQueue, type Backend } from '../common/naming';
 import type { createModelActivities } from '../activities/model-activities';

@@ -36,7 +36,7 @@ export interface CloudAgentOptions {
 async function handle(
   request: PoolsRequest,
   vms: VmPoolProvider,
-  platform: ServerlessPlatform | undefined,
+  platform: ServerlessPlatform,
   models: { model: string; stages: number }[],
 ): Promise<PoolsReply> {
   const known = (model: string, stage: number) => {
@@ -64,7 +64,7 @@ async function handle(
       break;
     }
   }
-  return { ok: true, vms: vms.list(), functions: platform?.list() ?? [], models };
+  return { ok: true, vms: vms.list(), functions: platform.list(), models };
 }
 
 export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
