@@ -15,7 +15,7 @@ import {
   removeInstance,
   type AcquireDecision,
   type PoolState,
-} from '../../deploy/local/serverless-platform';
+} from '../../deploy/local/function-pool';
 import type { FunctionInstanceInfo } from '../../deploy/providers';
 
 const SEC = 1_000;
