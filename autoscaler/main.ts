@@ -11,6 +11,9 @@
 import type { SerflowConfig } from '../common/config';
 import { connectNats, ensureNatsResources } from '../infra/nats';
 import { createRoutingStore } from '../infra/routing-store';
+import { planFromSpec } from '../common/routing';
+import { callPoolsApi } from '../deploy/pools-api';
+import { retryUntil } from '../infra/temporal';
 import { loadManifest } from '../models/manifest';
 import { startWorkerStatus, workerId } from '../workers/worker-status';
 import { compileAutoscalerConfig, type CompiledAutoscalerConfig } from './config';
@@ -19,6 +22,9 @@ import { createStageEventIntake } from './intake';
 import { createPolicy } from './policies';
 import { loadProfile, toStageProfiles } from './profile';
 import type { PolicyName } from './types';
+
+/** How long a starting autoscaler waits for the cloud agent's pool API to answer. */
+export const AGENT_WAIT_MS = 60_000;
 
 export interface AutoscalerOptions {
   config: SerflowConfig;
@@ -53,6 +59,17 @@ export async function runAutoscaler(o: AutoscalerOptions): Promise<void> {
   try {
     await ensureNatsResources(nc, config);
     const intake = await createStageEventIntake(nc, model, stages);
+    const routing = await createRoutingStore(nc);
+    // A fresh stack under an autoscaler starts without VMs: until the policy has seen load, queries run
+    // serverless (a plan must exist, or the workflow would wait for VMs that nobody launches).
+    // The cloud agent may still be starting (the stack starts both at once): wait for its pool API.
+    const { vms } = await retryUntil('cloud agent pool API', AGENT_WAIT_MS, () => callPoolsApi(nc, { op: 'list' }));
+    const anyVm = vms.some((v) => v.model === model && (v.state === 'ready' || v.state === 'booting'));
+    if (!anyVm && !(await routing.get(model))) {
+      const plan = planFromSpec('all-faas', model, stages, Date.now());
+      await routing.put({ ...plan, source: `autoscaler:${policy.name}:initial` });
+      log(`no VMs and no plan: ${model} starts serverless until the policy has seen load`);
+    }
     const controller = createController({
       nc,
       model,
@@ -60,7 +77,7 @@ export async function runAutoscaler(o: AutoscalerOptions): Promise<void> {
       policy,
       config: compiled,
       intake,
-      routing: await createRoutingStore(nc),
+      routing,
       log,
     });
     const status = await startWorkerStatus(

@@ -162,8 +162,12 @@ export const configSchema = z.object({
     .object({
       instanceType: z.string().min(1).default(DEFAULT_VM_INSTANCE_TYPE),
       bootDelayMs: positiveMs.default(DEFAULT_VM_BOOT_DELAY_MS),
-      /** VMs per stage pool that `serflow up` starts, ready at once (pre-provisioned, billed from start). */
-      initialPerStage: z.number().int().nonnegative().default(1),
+      /**
+       * VMs per stage pool that the stack starts, ready at once (pre-provisioned, billed from start).
+       * @default 1 without an autoscaler; 0 with one (queries start serverless and the policy adds VMs as the
+       * observed load pays for them: `initialVmsPerStage()`)
+       */
+      initialPerStage: z.number().int().nonnegative().optional(),
     })
     .prefault({}),
   faas: z
@@ -218,6 +222,11 @@ export const configSchema = z.object({
 export type SerflowConfigInput = z.input<typeof configSchema>;
 /** Configuration with every default filled in. */
 export type SerflowConfig = z.output<typeof configSchema>;
+
+/** VMs each stage pool starts with: the configured number, else 1 without an autoscaler and 0 with one. */
+export function initialVmsPerStage(config: SerflowConfig, autoscaler: boolean): number {
+  return config.vm.initialPerStage ?? (autoscaler ? 0 : 1);
+}
 
 /** Format zod issues as `field.path: message; ...`. */
 export function formatIssues(error: z.ZodError, prefix = ''): string {

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       'boot-until': { type: 'string' },
       models: { type: 'string' },
       'log-dir': { type: 'string' },
+      'initial-vms': { type: 'string' },
       'parent-pid': { type: 'string' },
       policy: { type: 'string' },
     },
@@ -81,7 +82,11 @@ async function main(): Promise<void> {
     await runAutoscaler({ config, natsUrl, model: values.model, policy: parsePolicy(values.policy) });
   } else if (role === 'cloud-agent') {
     const models = (values.models ?? config.defaultModel).split(',').filter(Boolean);
-    await runCloudAgent({ config, temporalAddress, natsUrl, models, logDir: values['log-dir'] });
+    const initialVms = values['initial-vms'] === undefined ? undefined : Number(values['initial-vms']);
+    if (initialVms !== undefined && !(Number.isInteger(initialVms) && initialVms >= 0)) {
+      throw new Error(`--initial-vms must be a whole number >= 0, got ${values['initial-vms']}`);
+    }
+    await runCloudAgent({ config, temporalAddress, natsUrl, models, logDir: values['log-dir'], initialVms });
   } else {
     throw new Error(
       `unknown worker role ${JSON.stringify(role)}: expected "workflow", "stage", "cloud-agent" or "autoscaler"`,

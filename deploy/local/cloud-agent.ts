@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Msg } from 'nats';
 import { createBillingPublisher } from '../../billing/publisher';
 import type { SerflowConfig } from '../../common/config';
-import { formatIssues } from '../../common/config';
+import { formatIssues, initialVmsPerStage } from '../../common/config';
 import { CLOUD_AGENT_QUEUE, POOLS_API_SUBJECT } from '../../common/naming';
 import { PROJECT_ROOT } from '../../common/paths';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
@@ -31,6 +31,8 @@ export interface CloudAgentOptions {
   models: string[];
   /** Where VM and function-instance logs go. @default `<homeDir>/data/logs` */
   logDir?: string;
+  /** VMs each stage pool starts with (pre-provisioned). @default initialVmsPerStage(config, false) */
+  initialVms?: number;
 }
 
 async function handle(
@@ -116,7 +118,7 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
   }
   for (const m of models) {
     for (let stage = 1; stage <= m.stages; stage++) {
-      await vms.launch(m.model, stage, config.vm.initialPerStage, { preProvisioned: true });
+      await vms.launch(m.model, stage, o.initialVms ?? initialVmsPerStage(config, false), { preProvisioned: true });
     }
   }
   const counters = { inFlight: 0, completed: 0, failed: 0 };

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NatsConnection } from 'nats';
-import type { SerflowConfig } from '../../common/config';
+import { initialVmsPerStage, type SerflowConfig } from '../../common/config';
 import { CLOUD_AGENT_QUEUE, INFERENCE_TASK_QUEUE, stageTaskQueue } from '../../common/naming';
 import { PROJECT_ROOT } from '../../common/paths';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
@@ -223,13 +223,22 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     if (options.workers ?? true) {
       const started = [
         spawnWorker(`worker-${INFERENCE_TASK_QUEUE}`, ['workflow']),
-        spawnWorker('cloud-agent', ['cloud-agent', '--models', models.join(','), '--log-dir', logDir]),
+        spawnWorker('cloud-agent', [
+          'cloud-agent',
+          '--models',
+          models.join(','),
+          '--log-dir',
+          logDir,
+          '--initial-vms',
+          String(initialVmsPerStage(config, (options.autoscaler ?? 'off') !== 'off')),
+        ]),
       ];
       const want = new Map<string, number>([
         [INFERENCE_TASK_QUEUE, 1],
         [CLOUD_AGENT_QUEUE, 1],
       ]);
       const policy = options.autoscaler ?? 'off';
+      const initialVms = initialVmsPerStage(config, policy !== 'off');
       if (policy !== 'off') {
         for (const m of models) {
           started.push(spawnWorker(`autoscaler-${m}`, ['autoscaler', '--model', m, '--policy', policy]));
@@ -237,9 +246,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         }
       }
       for (const m of manifests) {
-        for (let k = 1; k <= m.stages.length; k++) want.set(stageTaskQueue(m.name, k), config.vm.initialPerStage);
+        for (let k = 1; k <= m.stages.length; k++) want.set(stageTaskQueue(m.name, k), initialVms);
       }
-      const vmCount = manifests.reduce((n, m) => n + m.stages.length * config.vm.initialPerStage, 0);
+      const vmCount = manifests.reduce((n, m) => n + m.stages.length * initialVms, 0);
       log(`starting the workflow worker and the cloud agent, which launches ${vmCount} VMs (stage workers)`);
       await waitForQueues(want).catch((err: Error) => {
         const dead = started.filter((p) => p.child.exitCode !== null);

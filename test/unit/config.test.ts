@@ -33,6 +33,7 @@ import {
   DEFAULT_STAGE_TIMEOUT_MS,
   DEFAULT_WORKER_HEARTBEAT_MS,
   compileConfig,
+  initialVmsPerStage,
   DEFAULT_DEV_SERVER_DYNAMIC_CONFIG,
   loadConfig,
 } from '../../common/config';
@@ -65,7 +66,7 @@ describe('compileConfig', () => {
       },
       nats: { port: 0 },
       timeScale: DEFAULT_TIME_SCALE,
-      vm: { instanceType: DEFAULT_VM_INSTANCE_TYPE, bootDelayMs: DEFAULT_VM_BOOT_DELAY_MS, initialPerStage: 1 },
+      vm: { instanceType: DEFAULT_VM_INSTANCE_TYPE, bootDelayMs: DEFAULT_VM_BOOT_DELAY_MS },
       faas: {
         memoryMb: DEFAULT_FAAS_MEMORY_MB,
         stageMemoryMb: {},
@@ -108,6 +109,12 @@ describe('compileConfig', () => {
       temporal: { devServerDynamicConfig: { 'history.transferProcessorMaxPollRPS': 20 } },
     });
     assert.equal(overridden.temporal.devServerDynamicConfig['history.transferProcessorMaxPollRPS'], 20);
+  });
+
+  test('stage pools start with 1 VM without an autoscaler and none with one, unless configured', () => {
+    assert.equal(initialVmsPerStage(compileConfig({}), false), 1);
+    assert.equal(initialVmsPerStage(compileConfig({}), true), 0);
+    assert.equal(initialVmsPerStage(compileConfig({ vm: { initialPerStage: 3 } }), true), 3);
   });
 
   test('undefined and null are treated as an empty configuration', () => {
