@@ -6,6 +6,7 @@ import { allVmPlan, PLAN_SPEC_FORMS, planFromSpec, type RoutingPlan } from '../c
 import { createRoutingStore, validateRoutingPlan } from '../infra/routing-store';
 import { loadManifest } from '../models/manifest';
 import { withStackNats } from './stack-connection';
+import { callPoolsApi } from '../deploy/pools-api';
 
 function formatPlan(plan: RoutingPlan, published: boolean): string {
   return [
@@ -19,6 +20,12 @@ function formatPlan(plan: RoutingPlan, published: boolean): string {
     ),
   ].join('\n');
 }
+
+/**
+ * Overflow given to VM-routed stages whose pool was empty when a static plan was set: their executions wait this
+ * long for a VM, then run serverless, so nothing stalls while the launched VM boots.
+ */
+export const STATIC_PLAN_BOOT_OVERFLOW_MS = 1_000;
 
 export function registerRouteCommands(program: Command, config: () => SerflowConfig): void {
   const route = program.command('route').description('per-stage routing between VM pools and serverless functions');
@@ -40,8 +47,30 @@ export function registerRouteCommands(program: Command, config: () => SerflowCon
       const model = o.model ?? c.defaultModel;
       const stages = loadManifest(model, c.modelsDir).stages.length;
       const plan = validateRoutingPlan(planFromSpec(spec, model, stages, Date.now(), o.overflowMs), stages);
-      await withStackNats(c, 'serflow-route', async (nc) => (await createRoutingStore(nc)).put(plan));
-      console.log(o.json ? JSON.stringify(plan) : formatPlan(plan, true));
+      const notes: string[] = [];
+      await withStackNats(c, 'serflow-route', async (nc) => {
+        // A stage routed to VMs needs a VM: launch one where the pool is empty (it serves after its boot delay),
+        // and until then let its executions overflow to serverless rather than wait for it.
+        const { vms } = await callPoolsApi(nc, { op: 'list' });
+        for (const r of plan.stages) {
+          const serving = vms.some(
+            (v) =>
+              v.model === model &&
+              (v.stage === r.stage || v.stage === 0) &&
+              v.state !== 'draining' &&
+              v.state !== 'terminated',
+          );
+          if (r.vmShare > 0 && !serving) {
+            await callPoolsApi(nc, { op: 'scale', model, stage: r.stage, vms: 1 });
+            r.overflowAfterMs ??= STATIC_PLAN_BOOT_OVERFLOW_MS;
+            notes.push(
+              `stage ${r.stage} had no VM: launched one; overflow to serverless after ${r.overflowAfterMs} ms`,
+            );
+          }
+        }
+        await (await createRoutingStore(nc)).put(plan);
+      });
+      console.log(o.json ? JSON.stringify(plan) : [formatPlan(plan, true), ...notes].join('\n'));
     });
   route
     .command('clear')

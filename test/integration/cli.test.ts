@@ -113,6 +113,28 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
   }
   assert.equal(found, want, '`temporal workflow list --query "ExitStage = 1"` finds the stage-1 exits');
 
+  // Issue 3's operator path: a static VM-prefix plan on a stack whose pools are empty (the autoscaler had kept
+  // everything serverless) launches VMs for stages 1-2, overflows to serverless while they boot, and the bill
+  // shows both kinds of cost per stage.
+  const set = await serflow('route', 'set', 'vm-prefix:2');
+  assert.match(set.stdout, /stage 1 had no VM: launched one/);
+  const after = JSON.parse((await serflow('infer', '--samples', '20', '--json')).stdout) as { failed: number };
+  assert.equal(after.failed, 0);
+  const pools = JSON.parse((await serflow('pools', '--json')).stdout) as { vms: { stage: number; state: string }[] };
+  assert.deepEqual(
+    [...new Set(pools.vms.filter((v) => v.state !== 'terminated').map((v) => v.stage))].sort(),
+    [1, 2],
+    'VMs exist for exactly the VM-routed stages',
+  );
+  const cost = JSON.parse((await serflow('cost', '--json')).stdout) as {
+    totalUsd: number;
+    vmUsd: number;
+    faasUsd: number;
+    perThousandQueriesUsd: number;
+  };
+  assert.ok(cost.vmUsd > 0 && cost.faasUsd > 0, `VM ${cost.vmUsd} and serverless ${cost.faasUsd} cost`);
+  assert.ok(Math.abs(cost.totalUsd - cost.vmUsd - cost.faasUsd) < 1e-12);
+
   await serflow('down');
   assert.equal(readStateFile(home), null, 'down removes the state file');
   assert.ok(
