@@ -8,42 +8,10 @@ import assert from 'node:assert/strict';
 import type { CompiledAutoscalerConfig } from '../../autoscaler/config';
 import { POLICIES, createPolicy, type AnyPolicy } from '../../autoscaler/policies';
 import { POLICY_NAMES, type Decision } from '../../autoscaler/types';
-import { SEC, compile, near, obs } from './autoscaler-fixture';
-
-interface Step {
-  at: number;
-  arrivals: number[];
-  pools?: Array<[number, number]>;
-  want: { desiredVms?: number[]; vmShare?: number[]; overflowAfterMs?: Array<number | undefined> };
-}
+import { SEC, compile, obs, runTimeline, type Step } from './autoscaler-fixture';
 
 function timeline(policy: AnyPolicy, config: CompiledAutoscalerConfig, steps: Step[]): Decision | undefined {
-  let state = policy.initialState(config);
-  let decision: Decision | undefined;
-  for (const s of steps) {
-    ({ decision, state } = policy.decide(obs(s.at, s.arrivals, s.pools), config, state, s.at));
-    const where = `${policy.name} at ${s.at / SEC} s: ${decision.reason} | ${decision.stages.map((d) => d.reason).join(' | ')}`;
-    assert.equal(decision.valid, true, where);
-    if (s.want.desiredVms)
-      assert.deepEqual(
-        decision.stages.map((d) => d.desiredVms),
-        s.want.desiredVms,
-        where,
-      );
-    if (s.want.vmShare) {
-      decision.stages.forEach((d, i) =>
-        assert.ok(near(d.vmShare, s.want.vmShare?.[i] ?? NaN), `${where}: vmShare ${d.vmShare}`),
-      );
-    }
-    if (s.want.overflowAfterMs) {
-      assert.deepEqual(
-        decision.stages.map((d) => d.overflowAfterMs),
-        s.want.overflowAfterMs,
-        where,
-      );
-    }
-  }
-  return decision;
+  return runTimeline(policy, config, steps).decision;
 }
 
 const ALL_VM = { vmShare: [1, 1, 1], overflowAfterMs: [undefined, undefined, undefined] };

@@ -11,7 +11,9 @@
  */
 import { compileConfig } from '../../common/config';
 import { compileAutoscalerConfig, type AutoscalerConfigInput, type AutoscalerGlobals } from '../../autoscaler/config';
-import type { Observation, StageProfile } from '../../autoscaler/types';
+import assert from 'node:assert/strict';
+import type { Decision, Observation, Policy, StageProfile } from '../../autoscaler/types';
+import type { CompiledAutoscalerConfig } from '../../autoscaler/config';
 
 export const SEC = 1000;
 
@@ -65,4 +67,46 @@ export function obs(now: number, arrivals: number[], pools: Array<[number, numbe
 /** Floats compared to 1e-9 (the hand values are exact decimals, the code's binary floats). */
 export function near(actual: number | undefined, expected: number): boolean {
   return actual !== undefined && Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
+}
+
+/** One tick of a policy timeline and what its decision must say (unset fields are not checked). */
+export interface Step {
+  at: number;
+  arrivals: number[];
+  pools?: Array<[number, number]>;
+  want: { desiredVms?: number[]; vmShare?: number[]; overflowAfterMs?: Array<number | undefined> };
+}
+
+/** Run the steps in order from a fresh state, checking each decision; returns the last decision and state. */
+export function runTimeline<S>(
+  policy: Policy<CompiledAutoscalerConfig, S>,
+  config: CompiledAutoscalerConfig,
+  steps: Step[],
+): { decision?: Decision; state: S } {
+  let state = policy.initialState(config);
+  let decision: Decision | undefined;
+  for (const s of steps) {
+    ({ decision, state } = policy.decide(obs(s.at, s.arrivals, s.pools), config, state, s.at));
+    const where = `${policy.name} at ${s.at / SEC} s: ${decision.reason} | ${decision.stages.map((d) => d.reason).join(' | ')}`;
+    assert.equal(decision.valid, true, where);
+    if (s.want.desiredVms)
+      assert.deepEqual(
+        decision.stages.map((d) => d.desiredVms),
+        s.want.desiredVms,
+        where,
+      );
+    if (s.want.vmShare) {
+      decision.stages.forEach((d, i) =>
+        assert.ok(near(d.vmShare, s.want.vmShare?.[i] ?? NaN), `${where}: vmShare ${d.vmShare}`),
+      );
+    }
+    if (s.want.overflowAfterMs) {
+      assert.deepEqual(
+        decision.stages.map((d) => d.overflowAfterMs),
+        s.want.overflowAfterMs,
+        where,
+      );
+    }
+  }
+  return { decision, state };
 }

@@ -7,43 +7,10 @@ import assert from 'node:assert/strict';
 import type { CompiledAutoscalerConfig } from '../../autoscaler/config';
 import { serflowPolicy, vmsForShare, type SerflowState } from '../../autoscaler/policies/serflow';
 import type { Decision } from '../../autoscaler/types';
-import { SEC, compile, near, obs } from './autoscaler-fixture';
+import { SEC, compile, obs, runTimeline, type Step } from './autoscaler-fixture';
 
-interface Step {
-  at: number;
-  arrivals: number[];
-  pools?: Array<[number, number]>;
-  want: { desiredVms?: number[]; vmShare?: number[]; overflowAfterMs?: Array<number | undefined> };
-}
-
-/** Run the steps in order from a fresh state, checking each decision; returns the last decision and state. */
 function timeline(config: CompiledAutoscalerConfig, steps: Step[]): { decision?: Decision; state: SerflowState } {
-  let state = serflowPolicy.initialState(config);
-  let decision: Decision | undefined;
-  for (const s of steps) {
-    ({ decision, state } = serflowPolicy.decide(obs(s.at, s.arrivals, s.pools), config, state, s.at));
-    const where = `at ${s.at / SEC} s: ${decision.reason} | ${decision.stages.map((d) => d.reason).join(' | ')}`;
-    assert.equal(decision.valid, true, where);
-    if (s.want.desiredVms)
-      assert.deepEqual(
-        decision.stages.map((d) => d.desiredVms),
-        s.want.desiredVms,
-        where,
-      );
-    if (s.want.vmShare) {
-      decision.stages.forEach((d, i) =>
-        assert.ok(near(d.vmShare, s.want.vmShare?.[i] ?? NaN), `${where}: vmShare ${d.vmShare}`),
-      );
-    }
-    if (s.want.overflowAfterMs) {
-      assert.deepEqual(
-        decision.stages.map((d) => d.overflowAfterMs),
-        s.want.overflowAfterMs,
-        where,
-      );
-    }
-  }
-  return { decision, state };
+  return runTimeline(serflowPolicy, config, steps);
 }
 
 describe('SERFLOW sizing: floor(share / mu) VMs, one more only for a remainder >= T-CIP', () => {
