@@ -62,6 +62,21 @@ export const DEFAULT_VM_AUTO_GRACE_MS = 120_000;
 /** Utilisation is averaged over the last 60 s (cloud ms) of epochs. method.md does not say; our choice. */
 export const DEFAULT_VM_AUTO_WINDOW_MS = 60_000;
 
+/**
+ * How vm-auto averages utilisation. 'window': the mean over the last `windowMs`, with `graceMs` between changes
+ * (our reading of method.md). 'libra-ic2e': LIBRA's code as it is — once more than 120 samples exist, the sum of
+ * the last 300 divided by 120 is compared with the thresholds, then the history is cleared.
+ */
+export type VmAutoEstimator = 'window' | 'libra-ic2e';
+export const VM_AUTO_ESTIMATORS: readonly VmAutoEstimator[] = ['window', 'libra-ic2e'];
+export const DEFAULT_VM_AUTO_ESTIMATOR: VmAutoEstimator = 'window';
+/** LIBRA's code: decide once more than this many samples exist... */
+export const LIBRA_IC2E_VM_AUTO_MIN_SAMPLES = 120;
+/** ...summing the last this many... */
+export const LIBRA_IC2E_VM_AUTO_SUM_SAMPLES = 300;
+/** ...divided by this (a quirk of the code, kept as is). */
+export const LIBRA_IC2E_VM_AUTO_DIVISOR = 120;
+
 /** LIBRA's setup in the IC2E 2021 paper (not our live defaults; see LIBRA_IC2E_PRESET). */
 export const LIBRA_IC2E_MIN_VMS = 10;
 export const LIBRA_IC2E_MAX_VMS = 292;
@@ -118,6 +133,8 @@ export interface AutoscalerConfigInput {
     graceMs?: number;
     /** Utilisation averaged over this long, cloud ms, > 0. @default 60000 */
     windowMs?: number;
+    /** How utilisation is averaged (see VmAutoEstimator). @default 'window' */
+    estimator?: VmAutoEstimator;
   };
   /** vm-max: the peak queries/s the static pools are sized for; required when `policy` is 'vm-max'. */
   peakRate?: number;
@@ -155,6 +172,9 @@ export const autoscalerConfigSchema = z.strictObject({
       stepVms: z.number().default(DEFAULT_VM_AUTO_STEP_VMS),
       graceMs: z.number().default(DEFAULT_VM_AUTO_GRACE_MS),
       windowMs: z.number().default(DEFAULT_VM_AUTO_WINDOW_MS),
+      estimator: z
+        .enum(VM_AUTO_ESTIMATORS as [VmAutoEstimator, ...VmAutoEstimator[]])
+        .default(DEFAULT_VM_AUTO_ESTIMATOR),
     })
     .prefault({}),
   peakRate: z.number().optional(),
@@ -222,7 +242,14 @@ export interface CompiledAutoscalerConfig {
   /** VM cold start (launch to serving), cloud ms: `vm.bootDelayMs`. */
   bootDelayMs: number;
   timeScale: number;
-  vmAuto: { upUtilisation: number; downUtilisation: number; stepVms: number; graceMs: number; windowMs: number };
+  vmAuto: {
+    upUtilisation: number;
+    downUtilisation: number;
+    stepVms: number;
+    graceMs: number;
+    windowMs: number;
+    estimator: VmAutoEstimator;
+  };
   peakRate?: number;
   libra: {
     /** Queries/s one whole-model VM serves. */

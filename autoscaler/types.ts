@@ -37,6 +37,8 @@ export interface StageObservation {
   faasExecutions: number;
   /** Observed p95 of end-to-end queue wait on VMs in the window, ms (undefined when no VM execution). */
   vmQueueP95Ms?: number;
+  /** Executions waiting in the stage's VM queue at the end of the window (when the observer can count them). */
+  vmQueued?: number;
 }
 
 /** Current capacity of one stage pool (stage 0: the whole-model pool, whose VMs run every stage). */
@@ -78,6 +80,12 @@ export interface Decision {
    * does not use that pool (it is then left as it is).
    */
   wholeModelVms?: number;
+  /**
+   * LIBRA's routing rule taken literally: the first N queries of every tick go to the whole-model VMs, the rest
+   * serverless. The simulator honours it exactly; the live plan approximates it with each stage's `vmShare`
+   * (a per-query share has no notion of "the first N").
+   */
+  vmQuotaPerTick?: number;
   stages: StageDecision[];
   reason: string;
 }

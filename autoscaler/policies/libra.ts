@@ -111,6 +111,7 @@ export const libraPolicy: Policy<CompiledAutoscalerConfig, LibraState> = {
       decision: {
         valid: true,
         wholeModelVms: next.vms,
+        vmQuotaPerTick: next.quota,
         stages: config.stages.map((s) => ({ stage: s.stage, desiredVms: 0, vmShare, reason: notes.join('; ') })),
         reason: `LIBRA: ${next.vms} whole-model VMs, quota ${next.quota}/epoch`,
       },

@@ -6,8 +6,17 @@
  * changes within `graceMs` (120 s) of the start or of the stage's previous change: method.md's "120 s grace
  * period", read as a cooldown longer than the 100 s boot so new VMs count before the next decision (otherwise
  * the pool would keep growing while they boot). Every execution goes to VMs (vmShare 1), FIFO, no overflow.
+ *
+ * With `vmAuto.estimator: 'libra-ic2e'` the averaging is LIBRA's code as it is: every epoch one sample; once more
+ * than 120 samples exist, (sum of the last 300) / 120 is compared with the thresholds and the history is cleared
+ * (no separate grace: the 120 samples are the wait). Used by the `libra-ic2e` simulator preset.
  */
-import type { CompiledAutoscalerConfig } from '../config';
+import {
+  LIBRA_IC2E_VM_AUTO_DIVISOR,
+  LIBRA_IC2E_VM_AUTO_MIN_SAMPLES,
+  LIBRA_IC2E_VM_AUTO_SUM_SAMPLES,
+  type CompiledAutoscalerConfig,
+} from '../config';
 import type { Policy, PolicyResult, StageDecision } from '../types';
 import { arrivalRate, clamp, fmt, hasArrivals, noData, poolOf, poolSize } from './helpers';
 
@@ -35,7 +44,11 @@ export const vmAutoPolicy: Policy<CompiledAutoscalerConfig, VmAutoState> = {
       state.stages.length === config.stages.length
         ? state.stages
         : config.stages.map((s) => ({ target: poolSize(poolOf(observation, s.stage)), samples: [] }));
-    const seen = state.seen || (observation.windowMs > 0 && hasArrivals(observation));
+    // Valid once load was seen, or at once when a fleet exists (a VM-only policy routes to the VMs it has).
+    const seen =
+      state.seen ||
+      (observation.windowMs > 0 && hasArrivals(observation)) ||
+      observation.pools.some((p) => poolSize(p) > 0);
     if (!seen) return { decision: noData(), state: { startedAt, seen, stages } };
 
     const a = config.vmAuto;
@@ -45,13 +58,28 @@ export const vmAutoPolicy: Policy<CompiledAutoscalerConfig, VmAutoState> = {
       const pool = poolOf(observation, s.stage);
       const rate = arrivalRate(observation, s.stage);
       const capacity = pool.vmsReady * s.muPerVm;
-      const samples = prev.samples.filter((x) => x.at > now - a.windowMs);
-      if (rate !== undefined) samples.push({ at: now, utilisation: capacity > 0 ? rate / capacity : rate > 0 ? 1 : 0 });
-      const avg = samples.length ? samples.reduce((sum, x) => sum + x.utilisation, 0) / samples.length : undefined;
-      const quietSince = prev.lastChangeAt ?? startedAt;
-      const inGrace = now - quietSince < a.graceMs;
+      const libraCode = a.estimator === 'libra-ic2e';
+      let samples = libraCode ? [...prev.samples] : prev.samples.filter((x) => x.at > now - a.windowMs);
+      // LIBRA's code divides by every VM it has (booting ones too); ours by the ready ones, which serve.
+      const cap = libraCode ? poolSize(pool) * s.muPerVm : capacity;
+      if (rate !== undefined) samples.push({ at: now, utilisation: cap > 0 ? rate / cap : rate > 0 ? 1 : 0 });
+      let avg: number | undefined;
+      let inGrace: boolean;
+      if (libraCode) {
+        inGrace = samples.length <= LIBRA_IC2E_VM_AUTO_MIN_SAMPLES;
+        if (!inGrace) {
+          const last = samples.slice(-LIBRA_IC2E_VM_AUTO_SUM_SAMPLES);
+          avg = last.reduce((sum, x) => sum + x.utilisation, 0) / LIBRA_IC2E_VM_AUTO_DIVISOR;
+          // The history is cleared when VMs are added or removed; otherwise it keeps its last 300 samples.
+          if (avg > a.upUtilisation || avg < a.downUtilisation) samples = [];
+          else samples = last;
+        }
+      } else {
+        avg = samples.length ? samples.reduce((sum, x) => sum + x.utilisation, 0) / samples.length : undefined;
+        inGrace = now - (prev.lastChangeAt ?? startedAt) < a.graceMs;
+      }
       let target = clamp(prev.target, s.minVms, s.maxVms);
-      let why = `avg utilisation ${avg === undefined ? 'n/a' : fmt(avg)} over ${samples.length} epochs`;
+      let why = `avg utilisation ${avg === undefined ? 'n/a' : fmt(avg)}`;
       if (inGrace) why += '; grace';
       else if (avg !== undefined && avg > a.upUtilisation) target = clamp(target + a.stepVms, s.minVms, s.maxVms);
       else if (avg !== undefined && avg < a.downUtilisation) target = clamp(target - a.stepVms, s.minVms, s.maxVms);

@@ -54,7 +54,7 @@ export interface PolicyFigures {
   vmHours: number;
   /** VM-seconds billed over all VMs. */
   vmSeconds: number;
-  /** Most VMs alive (booting, ready or draining) at once, over all pools. */
+  /** Largest fleet at once over all pools: VMs booting or serving (VMs already scaled in and draining excluded). */
   peakVms: number;
   /** Share of billed VM slot-time with no execution running (boot time counts as idle). */
   vmIdleShare: number;

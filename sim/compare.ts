@@ -1,0 +1,147 @@
+/**
+ * One-run comparison in the simulator: every policy on the identical arrival sequence, exits and seed; then the
+ * clairvoyant bound, the ratios and the issue's targets. Pure apart from the progress callback (the CLI writes the
+ * report directory with eval/report/render.ts).
+ */
+import { createPolicy } from '../autoscaler/policies';
+import type { PolicyName } from '../autoscaler/types';
+import { REPORT_VERSION, type ComparisonReport, type ComparisonSeries, type PolicyFigures } from '../eval/report/types';
+import { checkTargets, withRatios } from '../eval/report/targets';
+import { exitSharesAt, type ExitSchedule } from '../eval/schedules';
+import { arrivalTimesMs, traceStats, type Trace } from '../eval/traces';
+import { clairvoyantBound } from './clairvoyant';
+import { runSimulation, type SimRunResult } from './engine';
+import { conditionalExits, drawExitStages, type ExitSegment } from './exit-model';
+import { figuresOf, seriesOf } from './figures';
+import { SIM_SERIES_POINTS, type SimSetup } from './setup';
+
+export interface SimComparisonOptions {
+  setup: SimSetup;
+  /** The trace as replayed (already windowed and scaled). */
+  trace: Trace;
+  rateFactor: number;
+  startS: number;
+  policies: PolicyName[];
+  seed: number;
+  /** Exit-profile drift over the run; unset = the profile's exit shares throughout. */
+  exitSchedule?: ExitSchedule;
+  /** Whether to compute the clairvoyant bound. @default true */
+  bound?: boolean;
+  command: string;
+  onProgress?: (policy: string, done: number, total: number) => void;
+}
+
+export interface SimComparison {
+  report: ComparisonReport;
+  series: ComparisonSeries;
+  /** Simulated queries per wall minute of each policy's run (the simulator's speed). */
+  speed: Array<{ policy: string; queries: number; wallMs: number; queriesPerMinute: number }>;
+}
+
+/** The exit model of a run: the profile's shares, or the schedule's segments. */
+export function exitSegments(setup: SimSetup, schedule: ExitSchedule | undefined): ExitSegment[] {
+  const profileShares = setup.profile.map((p) => p.exitShare);
+  const entries = schedule ?? [{ atS: 0, exitShares: 'profile' as const }];
+  return entries.map((e) => ({
+    fromMs: e.atS * 1000,
+    exitProbability: conditionalExits(exitSharesAt(entries, e.atS, profileShares)),
+  }));
+}
+
+/** Series step: about SIM_SERIES_POINTS samples over the window, in whole seconds. */
+export function seriesStepMs(durationS: number): number {
+  return Math.max(1, Math.round(durationS / SIM_SERIES_POINTS)) * 1000;
+}
+
+export function runSimComparison(o: SimComparisonOptions): SimComparison {
+  const { setup, trace, seed } = o;
+  const stats = traceStats(trace);
+  const arrivalsMs = arrivalTimesMs(trace, setup.placement, seed);
+  const exitStage = drawExitStages(arrivalsMs, exitSegments(setup, o.exitSchedule), seed);
+  const stepMs = seriesStepMs(trace.durationS);
+
+  const runs: SimRunResult[] = o.policies.map((name) => {
+    const config = setup.compile(name, stats.peakRate);
+    return runSimulation({
+      arrivalsMs,
+      windowMs: trace.durationS * 1000,
+      stages: setup.stages,
+      exitStage,
+      platform: setup.platform,
+      policy: createPolicy(name),
+      config,
+      sloMs: setup.sloMs,
+      seed,
+      ...(setup.initialVms(name) ? { initialVms: setup.initialVms(name) } : {}),
+      seriesStepMs: stepMs,
+      ...(o.onProgress ? { onProgress: (d: number, t: number) => o.onProgress?.(name, d, t) } : {}),
+    });
+  });
+
+  const first = setup.compile(o.policies[0] ?? 'serflow', stats.peakRate);
+  const bound =
+    o.bound === false
+      ? null
+      : clairvoyantBound({
+          arrivalsMs,
+          exitStage,
+          durationS: trace.durationS,
+          stages: setup.stages,
+          prices: setup.platform.prices,
+          vmPricePerHourUsd: first.stages[0]?.vmPricePerHourUsd ?? 0,
+          bootDelayMs: setup.platform.bootDelayMs,
+        });
+
+  const figures: Record<string, PolicyFigures> = {};
+  for (const r of runs) figures[r.policy] = figuresOf(r, setup.sloMs);
+  const policies = withRatios(figures, bound?.totalUsd ?? null);
+
+  const firstRun = runs[0];
+  const series: ComparisonSeries = {
+    v: REPORT_VERSION,
+    timeS: firstRun ? firstRun.series.timeMs.map((t) => t / 1000) : [],
+    stepS: stepMs / 1000,
+    arrivalRate: firstRun ? firstRun.series.arrivals.map((n) => n / (stepMs / 1000)) : [],
+    sloMs: setup.sloMs,
+    policies: Object.fromEntries(runs.map((r) => [r.policy, seriesOf(r)])),
+  };
+
+  const speed = runs.map((r) => ({
+    policy: r.policy,
+    queries: r.queries,
+    wallMs: r.wallMs,
+    queriesPerMinute: r.wallMs > 0 ? (r.queries / r.wallMs) * 60_000 : Infinity,
+  }));
+  const report: ComparisonReport = {
+    v: REPORT_VERSION,
+    kind: 'sim',
+    createdAt: new Date().toISOString(),
+    command: o.command,
+    trace: {
+      name: trace.name,
+      source: trace.source,
+      rateFactor: o.rateFactor,
+      startS: o.startS,
+      durationS: trace.durationS,
+      queries: stats.queries,
+      meanRate: stats.meanRate,
+      peakRate: stats.peakRate,
+    },
+    model: setup.model,
+    preset: setup.preset,
+    sloMs: setup.sloMs,
+    seed,
+    timeScale: 1,
+    policies,
+    bound,
+    targets: checkTargets(policies, bound),
+    notes: [
+      ...setup.notes,
+      `simulator speed: ${speed.map((s) => `${s.policy} ${Math.round(s.queriesPerMinute).toLocaleString('en-US')} queries/min`).join(', ')} (one core)`,
+      o.exitSchedule
+        ? `exit drift: ${o.exitSchedule.map((e) => `${e.atS} s → ${e.exitShares === 'profile' ? 'profile' : e.exitShares.join('/')}`).join('; ')}`
+        : `exit shares: the profile's (${setup.profile.map((p) => p.exitShare.toFixed(3)).join(' / ')})`,
+    ],
+  };
+  return { report, series, speed };
+}

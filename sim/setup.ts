@@ -1,0 +1,217 @@
+/**
+ * What one simulated comparison runs with, built once from the SERFLOW configuration and the model's committed
+ * profile (or from a named preset): the per-stage service samplers, the cloud (prices, boot, function platform)
+ * and the compiled autoscaler config the policies read. Every simulator default is a named constant here.
+ */
+import { compileAutoscalerConfig, type AutoscalerGlobals, type CompiledAutoscalerConfig } from '../autoscaler/config';
+import { loadProfile, toStageProfiles } from '../autoscaler/profile';
+import type { PolicyName, StageProfile } from '../autoscaler/types';
+import type { Prices } from '../billing/prices';
+import type { SerflowConfig } from '../common/config';
+import type { Placement } from '../eval/traces';
+import type { SimPlatform, SimStage } from './engine';
+import { samplerFrom } from './sampler';
+
+/**
+ * VMs per stage pool at most in the simulator. The live default (8) is what one developer machine runs; a cloud
+ * account runs hundreds, and a cap that binds would make the comparison about the cap, not the policy.
+ */
+export const SIM_DEFAULT_MAX_VMS = 1_000;
+
+/**
+ * Function executions at once over the account: AWS Lambda's default regional concurrency quota (1,000).
+ * The live local platform's 8 (`faas.accountConcurrency`) is a limit of this machine, not of a cloud.
+ */
+export const SIM_DEFAULT_ACCOUNT_CONCURRENCY = 1_000;
+
+/**
+ * Orchestration hand-off before each stage execution, ms: the overhead per executed stage measured by
+ * bench/overhead.ts on this machine (p50 26.8, p95 44.1 ms; bench/results/overhead.json). p99 is not in that file:
+ * the p95→p99 slope is taken equal to the p50→p95 one (log-normal), 1.5 × p95 ≈ 66 ms.
+ */
+export const SIM_DEFAULT_HANDOFF_MS = { p50: 26.8, p95: 44.1, p99: 66 };
+
+/** Count traces: arrivals at seeded uniform positions within their second (Poisson-like within the second). */
+export const SIM_DEFAULT_PLACEMENT: Placement = 'random';
+
+/** About this many samples per time series: enough for a smooth plot, small enough for series.json. */
+export const SIM_SERIES_POINTS = 600;
+
+/** Everything a run needs besides the arrivals, the policy and the seed. */
+export interface SimSetup {
+  model: string;
+  preset: string | null;
+  stages: SimStage[];
+  /** Profiled figures per stage (exit shares, reach): also what the clairvoyant bound uses. */
+  profile: StageProfile[];
+  platform: SimPlatform;
+  /** Compiled per policy (vm-max needs the trace's peak; the policy field differs). */
+  compile(policy: PolicyName, peakRate: number): CompiledAutoscalerConfig;
+  /** VMs that exist when the run starts under `policy` (none unless a preset says so). */
+  initialVms(policy: PolicyName): { pool: number; count: number } | undefined;
+  sloMs: number;
+  placement: Placement;
+  notes: string[];
+}
+
+export interface SimSetupOptions {
+  /** SLO override, ms (else `autoscaler.sloMs`, else its default). */
+  sloMs?: number;
+  accountConcurrency?: number;
+  handoffMs?: { p50: number; p95: number; p99: number };
+  placement?: Placement;
+}
+
+function simStages(profile: StageProfile[], coldStartExtraMs: number): SimStage[] {
+  return profile.map((p) => ({
+    stage: p.stage,
+    vmService: samplerFrom(p.vmServiceMs),
+    vmSlots: p.vmSlots,
+    faasService: samplerFrom(p.faasServiceMs),
+    faasMemoryMb: p.faasMemoryMb,
+    faasColdStartMs: p.faasColdStartMs + coldStartExtraMs,
+  }));
+}
+
+/** A setup from the SERFLOW configuration and the model's profile (the project's own evaluation). */
+export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetupOptions = {}): SimSetup {
+  const profile = toStageProfiles(loadProfile(model, config.modelsDir), {
+    vmThreads: config.workers.inferenceThreads,
+    faasMemoryMb: (stage) => config.faas.stageMemoryMb[String(stage)] ?? config.faas.memoryMb,
+  });
+  // The simulator bills cloud time directly: time scale 1 whatever the live stack uses.
+  const globals: AutoscalerGlobals = { prices: config.prices, vm: config.vm, faas: config.faas, timeScale: 1 };
+  const section = {
+    maxVms: SIM_DEFAULT_MAX_VMS,
+    ...config.autoscaler,
+    ...(o.sloMs !== undefined ? { sloMs: o.sloMs } : {}),
+  } as Record<string, unknown>;
+  const first = compileAutoscalerConfig(section, globals, profile);
+  const handoff = o.handoffMs ?? SIM_DEFAULT_HANDOFF_MS;
+  const accountConcurrency = o.accountConcurrency ?? SIM_DEFAULT_ACCOUNT_CONCURRENCY;
+  return {
+    model,
+    preset: null,
+    stages: simStages(profile, config.faas.coldStartExtraMs),
+    profile,
+    platform: {
+      instanceType: config.vm.instanceType,
+      prices: config.prices,
+      bootDelayMs: config.vm.bootDelayMs,
+      faasKeepAliveMs: config.faas.keepAliveMs,
+      faasAccountConcurrency: accountConcurrency,
+      handoff: samplerFrom(handoff),
+    },
+    compile: (policy, peakRate) =>
+      compileAutoscalerConfig(
+        { ...section, policy, ...(section.peakRate === undefined ? { peakRate: Math.max(peakRate, 1e-9) } : {}) },
+        globals,
+        profile,
+      ),
+    initialVms: () => undefined,
+    sloMs: first.sloMs,
+    placement: o.placement ?? SIM_DEFAULT_PLACEMENT,
+    notes: [
+      `hand-off per stage p50/p95/p99 ${handoff.p50}/${handoff.p95}/${handoff.p99} ms; function account concurrency ${accountConcurrency}; ` +
+        `VMs per stage at most ${String(section.maxVms)}; count traces placed '${o.placement ?? SIM_DEFAULT_PLACEMENT}' within each second`,
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The libra-ic2e preset: LIBRA's authors' simulator setup (../shared/data/reference/libra-wits.md)
+
+export const LIBRA_IC2E_PRESET_NAME = 'libra-ic2e';
+/** m4.large at 0.10 $/h, billed per second with no minimum. */
+const LIBRA_VM_TYPE = 'm4.large';
+const LIBRA_VM_PRICE_PER_HOUR = 0.1;
+/** Their serverless price: 2e-7 $ + 0.5 GB × 1 s × 1.667e-5 $/GB-s = 8.535e-6 $ per 1 s request. */
+const LIBRA_PRICES: Prices = {
+  vmPerHourUsd: { [LIBRA_VM_TYPE]: LIBRA_VM_PRICE_PER_HOUR },
+  vmMinBilledSeconds: 0,
+  faasPerGbSecondUsd: 1.667e-5,
+  faasPerRequestUsd: 2e-7,
+  faasBillingGranularityMs: 1,
+};
+/** Every request is one unit of work of 1 s at 512 MB; a VM serves 16 at once (8 GiB / 0.5 GiB). */
+const LIBRA_REQUEST_MS = 1_000;
+const LIBRA_VM_SLOTS = 16;
+const LIBRA_MEMORY_MB = 512;
+const LIBRA_BOOT_MS = 100_000;
+/** Their VM-only "max" fleet: 292 VMs for the whole run (vm-max sizes for peakRate × 1 / 16 q/s per VM). */
+const LIBRA_MAX_FLEET = 292;
+/** Both of LIBRA's autoscaled fleets start with 10 VMs. */
+const LIBRA_INITIAL_VMS = 10;
+
+/** The one-stage "model" of LIBRA's setup: deterministic 1 s on a VM slot or in a function, everyone exits. */
+export const LIBRA_IC2E_PROFILE: StageProfile[] = [
+  {
+    stage: 1,
+    vmServiceMs: { p50: LIBRA_REQUEST_MS, p95: LIBRA_REQUEST_MS, p99: LIBRA_REQUEST_MS, mean: LIBRA_REQUEST_MS },
+    vmSlots: LIBRA_VM_SLOTS,
+    faasMemoryMb: LIBRA_MEMORY_MB,
+    faasServiceMs: { p50: LIBRA_REQUEST_MS, p95: LIBRA_REQUEST_MS, p99: LIBRA_REQUEST_MS, mean: LIBRA_REQUEST_MS },
+    faasColdStartMs: 0,
+    exitShare: 1,
+    reachProbability: 1,
+  },
+];
+
+/**
+ * LIBRA's simulator setup: 1 s epochs, arrivals at the start of their second, min 10 / max 292 VMs, alpha = mu =
+ * 0.2, U = 300 s, 0.8 share, 100 s VM cold start, unlimited functions with no cold start, no hand-off delay.
+ * vm-auto uses LIBRA's own averaging; vm-max is the 292-VM fleet. The SLO is the 1 s service itself: a request
+ * meets it exactly when it did not wait ("delayed" in their terms).
+ */
+export function libraIc2eSetup(o: { sloMs?: number } = {}): SimSetup {
+  const globals: AutoscalerGlobals = {
+    prices: { ...LIBRA_PRICES, vmPerHourUsd: { ...LIBRA_PRICES.vmPerHourUsd } },
+    vm: { instanceType: LIBRA_VM_TYPE, bootDelayMs: LIBRA_BOOT_MS } as SerflowConfig['vm'],
+    faas: {} as SerflowConfig['faas'],
+    timeScale: 1,
+  };
+  const sloMs = o.sloMs ?? LIBRA_REQUEST_MS;
+  const section = {
+    minVms: LIBRA_INITIAL_VMS,
+    maxVms: LIBRA_MAX_FLEET,
+    sloMs,
+    libra: { perVmCapacity: LIBRA_VM_SLOTS },
+    vmAuto: { estimator: 'libra-ic2e' },
+    peakRate: LIBRA_MAX_FLEET * LIBRA_VM_SLOTS,
+  };
+  return {
+    model: 'libra-unit',
+    preset: LIBRA_IC2E_PRESET_NAME,
+    stages: simStages(LIBRA_IC2E_PROFILE, 0),
+    profile: LIBRA_IC2E_PROFILE,
+    platform: {
+      instanceType: LIBRA_VM_TYPE,
+      prices: globals.prices,
+      bootDelayMs: LIBRA_BOOT_MS,
+      faasKeepAliveMs: Infinity,
+      faasAccountConcurrency: Infinity,
+      handoff: samplerFrom({ p50: 0, p95: 0, p99: 0 }),
+      bootingScaleIn: 'after-boot',
+    },
+    compile: (policy) =>
+      compileAutoscalerConfig(
+        { ...section, policy, ...(policy === 'vm-auto' ? {} : { minVms: 0 }) },
+        globals,
+        LIBRA_IC2E_PROFILE,
+      ),
+    // LIBRA's hybrid and VM-only fleets both start at 10 VMs, launched at time 0 (min 10 binds VM-only only).
+    initialVms: (policy) =>
+      policy === 'libra'
+        ? { pool: 0, count: LIBRA_INITIAL_VMS }
+        : policy === 'vm-auto'
+          ? { pool: 1, count: LIBRA_INITIAL_VMS }
+          : undefined,
+    sloMs,
+    placement: 'epoch-start',
+    notes: [
+      'preset libra-ic2e: LIBRA (IC2E 2021) simulator setup — 1 s requests at 512 MB, m4.large 0.10 $/h (16 requests/s per VM, ' +
+        'no minimum billing), 100 s VM cold start, min 10 / max 292 VMs, alpha = mu = 0.2, U = 300 s, share 0.8, ' +
+        'functions unlimited without cold start; arrivals at the start of their second',
+    ],
+  };
+}
