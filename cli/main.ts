@@ -1,6 +1,6 @@
 /** The `serflow` command line. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
+import { positiveInt, positiveNumber, progressBar } from './options';
 import { loadConfig, type SerflowConfig } from '../common/config';
 import { SerflowClient } from '../client';
 import { parseInputMix } from '../models/input-mix';
@@ -14,49 +14,14 @@ import { parsePolicy, POLICY_NAMES } from '../autoscaler/types';
 import { stackNatsUrl } from './stack-connection';
 import { registerPoolCommands } from './pool-commands';
 import { registerRouteCommands } from './route-commands';
+import { registerSimCommand } from './sim-command';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
 import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload } from './workload';
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got ${JSON.stringify(value)}`);
-  return n;
-}
 
 function threshold(value: string): number {
   const n = Number(value);
   if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a number in (0, 1], got ${JSON.stringify(value)}`);
   return n;
-}
-
-/** A progress bar on stderr (so stdout stays clean for --json), drawn only on a terminal. */
-function progressBar(label: string, total: number): { update(done: number): void; stop(): void } {
-  if (!process.stderr.isTTY) {
-    let last = -1;
-    return {
-      update(done) {
-        const pct = Math.floor((done / total) * 10);
-        if (pct !== last) {
-          last = pct;
-          process.stderr.write(`[serflow] ${label}: ${done}/${total}\n`);
-        }
-      },
-      stop() {},
-    };
-  }
-  const bar = new SingleBar(
-    { format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta}s`, stream: process.stderr },
-    Presets.shades_classic,
-  );
-  bar.start(total, 0);
-  return { update: (d) => bar.update(d), stop: () => bar.stop() };
 }
 
 async function infer(
@@ -207,6 +172,7 @@ export function buildProgram(): Command {
   registerCostCommand(program, config);
   registerPlanCommand(program, config);
   registerProfileCommand(program, config);
+  registerSimCommand(program, config);
   program
     .command('autoscaler')
     .description('run the autoscaler for a model in the foreground against the running stack (Ctrl-C stops it)')

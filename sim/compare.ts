@@ -13,7 +13,8 @@ import { clairvoyantBound } from './clairvoyant';
 import { runSimulation, type SimRunResult } from './engine';
 import { conditionalExits, drawExitStages, type ExitSegment } from './exit-model';
 import { figuresOf, seriesOf } from './figures';
-import { SIM_SERIES_POINTS, type SimSetup } from './setup';
+import { fidelityChecks } from './libra-reference';
+import { LIBRA_IC2E_PRESET_NAME, SIM_SERIES_POINTS, type SimSetup } from './setup';
 
 export interface SimComparisonOptions {
   setup: SimSetup;
@@ -25,6 +26,11 @@ export interface SimComparisonOptions {
   seed: number;
   /** Exit-profile drift over the run; unset = the profile's exit shares throughout. */
   exitSchedule?: ExitSchedule;
+  /**
+   * The trace's name when the WHOLE trace runs at rate factor 1 under the libra-ic2e preset: the run is then
+   * checked against LIBRA's simulator's published figures (libra-reference.ts).
+   */
+  referenceTrace?: string;
   /** Whether to compute the clairvoyant bound. @default true */
   bound?: boolean;
   command: string;
@@ -134,7 +140,12 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
     timeScale: 1,
     policies,
     bound,
-    targets: checkTargets(policies, bound),
+    targets: [
+      ...checkTargets(policies, bound),
+      ...(o.referenceTrace && setup.preset === LIBRA_IC2E_PRESET_NAME
+        ? fidelityChecks(o.referenceTrace, true, policies)
+        : []),
+    ],
     notes: [
       ...setup.notes,
       `simulator speed: ${speed.map((s) => `${s.policy} ${Math.round(s.queriesPerMinute).toLocaleString('en-US')} queries/min`).join(', ')} (one core)`,

@@ -496,9 +496,11 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     const r = policy.decide(observation, config, state, t);
     state = r.state;
     decisions++;
-    if (r.decision.valid) apply(r.decision, t);
-    // The fleet as decided (a fleet that exists before the first decision counts from then on).
-    if (aliveVms - drainingVms > peakVms) peakVms = aliveVms - drainingVms;
+    // The fleet as decided (a fleet that exists before the first decision counts from that decision on).
+    if (r.decision.valid) {
+      apply(r.decision, t);
+      if (aliveVms - drainingVms > peakVms) peakVms = aliveVms - drainingVms;
+    }
     winArrivals.fill(0);
     winExits.fill(0);
     winVm.fill(0);
