@@ -44,6 +44,11 @@ export const DEFAULT_SCALE_DOWN_DELAY_MS = 300_000;
  * model's stages take milliseconds on a VM, which leaves room for hand-offs and an overflow to a warm function.
  */
 export const DEFAULT_SLO_MS = 1_000;
+/**
+ * SERFLOW may run a prefix of stages on one shared pool of whole-model VMs when that is cheaper than a pool per
+ * stage (serflow-colocation.ts): with light stages a VM per stage idles while every function call pays a fee.
+ */
+export const DEFAULT_COLOCATE = true;
 /** VMs per stage pool at least (0: a stage may be serverless-only). */
 export const DEFAULT_MIN_VMS = 0;
 /**
@@ -113,6 +118,8 @@ export interface AutoscalerConfigInput {
   deviation?: DeviationKind;
   /** LIBRA's routing share of vm_share, in (0, 1]. @default 0.8 */
   rho?: number;
+  /** SERFLOW: allow a shared pool of whole-model VMs for a prefix of stages. @default true */
+  colocate?: boolean;
   /** SERFLOW/Spock: scale down only after the lower size has been wanted this long, cloud ms, >= 0. @default 300000 */
   scaleDownDelayMs?: number;
   /** End-to-end latency SLO per query, ms (measured), > 0; split over stages for the overflow budget. @default 1000 */
@@ -162,6 +169,7 @@ export const autoscalerConfigSchema = z.strictObject({
   deviation: z.enum(DEVIATION_KINDS as [DeviationKind, ...DeviationKind[]]).default(DEFAULT_DEVIATION),
   rho: z.number().default(DEFAULT_RHO),
   scaleDownDelayMs: z.number().default(DEFAULT_SCALE_DOWN_DELAY_MS),
+  colocate: z.boolean().default(DEFAULT_COLOCATE),
   sloMs: z.number().default(DEFAULT_SLO_MS),
   minVms: count.default(DEFAULT_MIN_VMS),
   maxVms: count.default(DEFAULT_MAX_VMS),
@@ -238,6 +246,7 @@ export interface CompiledAutoscalerConfig {
   deviation: DeviationKind;
   rho: number;
   scaleDownDelayMs: number;
+  colocate: boolean;
   sloMs: number;
   /** VM cold start (launch to serving), cloud ms: `vm.bootDelayMs`. */
   bootDelayMs: number;
@@ -410,6 +419,7 @@ export function compileAutoscalerConfig(
     deviation: c.deviation,
     rho: c.rho,
     scaleDownDelayMs: c.scaleDownDelayMs,
+    colocate: c.colocate,
     sloMs: c.sloMs,
     bootDelayMs: globals.vm.bootDelayMs,
     timeScale,

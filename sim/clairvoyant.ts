@@ -1,17 +1,20 @@
 /**
  * The clairvoyant lower bound on cost for one trace: a provisioner that knows every arrival and every exit in
- * advance, under the same VM boot delay and billing rules, choosing per stage and per second how many VMs to have
- * and sending the rest of the second's executions to functions.
+ * advance, under the same VM boot delay and billing rules, choosing per second how many VMs to have and which of
+ * the second's stage executions they run, the rest going to functions. Its VMs may run any stage (the cheapest
+ * arrangement: per-stage pools and whole-model VMs are both special cases).
  *
- * Per stage k, with n_t executions of stage k in second t (queries arriving in t that reach stage k), a VM serving
- * `cap` executions per second (slots × 1000 / MEAN service ms: the fluid capacity, the most a VM can do), a VM
- * price of P per second, a function execution cost C (warm, mean duration, billed as functions are) and a launch
- * cost L = bootDelay × P (a VM is billed through its boot, so a clairvoyant launches it that early and pays that):
+ * Per second t, with n_k executions of stage k (queries arriving in t that reach stage k), each taking w_k slot-ms
+ * on a VM (MEAN service: the fluid capacity, the most a VM can do) and costing C_k in a function (warm, mean
+ * duration, billed as functions are), v VMs give v × slots × 1000 slot-ms; they run the executions that save the
+ * most function cost per slot-ms first (a fractional knapsack), so the second costs
+ * c_t(v) = v·P + (function cost of what does not fit). With a launch cost L = bootDelay × P (a VM is billed
+ * through its boot, so a clairvoyant launches it that early and pays that):
  *
- *   f_t(v) = v·P + max(0, n_t − v·cap)·C + min( min_{u ≥ v} f_{t−1}(u),  min_{u < v} f_{t−1}(u) + (v − u)·L )
+ *   f_t(v) = c_t(v) + min( min_{u ≥ v} f_{t−1}(u),  min_{u < v} f_{t−1}(u) + (v − u)·L )
  *
- * starting from no VMs; the bound is Σ_k min_v f_T(v). Scale-in is free and immediate. The dynamic programme is
- * exact for this model in O(T·V) per stage (prefix/suffix minima), V = the most VMs any second could use.
+ * starting from no VMs; the bound is min_v f_T(v). Scale-in is free and immediate. The dynamic programme is exact
+ * for this model in O(T·V·K) (prefix/suffix minima), V = the most VMs any second could use.
  *
  * Why it is a lower bound: a real policy must serve the same executions, pays at least the per-second rate for
  * every VM it keeps (also while booting) and at least C per function execution, cannot know the future, and also
@@ -26,7 +29,15 @@ import { meanOf } from './sampler';
 /** Above this many (second × VM count) cells the VM/serverless split is not traced back (the total still is). */
 export const BOUND_TRACEBACK_MAX_CELLS = 40_000_000;
 
-export interface StageBound {
+/** What one stage execution is worth to the bound. */
+export interface BoundStage {
+  /** Slot-ms of VM time per execution (mean service). */
+  slotMs: number;
+  /** Cost of the execution in a function, USD. */
+  faasUsd: number;
+}
+
+export interface BoundResult {
   totalUsd: number;
   vmUsd: number;
   serverlessUsd: number;
@@ -34,42 +45,58 @@ export interface StageBound {
 }
 
 /**
- * The bound for one stage: `counts[t]` executions in second t, `cap` per VM-second, `vmUsdPerSecond`,
- * `faasUsd` per execution, `launchUsd` per VM launch.
+ * The bound for per-second execution counts `counts[k][t]`, VMs of `slots` slots at `vmUsdPerSecond`, launched at
+ * `launchUsd` each.
  */
-export function stageBound(
-  counts: ArrayLike<number>,
-  cap: number,
+export function boundOf(
+  counts: ReadonlyArray<ArrayLike<number>>,
+  stages: readonly BoundStage[],
+  slots: number,
   vmUsdPerSecond: number,
-  faasUsd: number,
   launchUsd: number,
-): StageBound {
-  const T = counts.length;
-  let peak = 0;
-  for (let t = 0; t < T; t++) peak = Math.max(peak, counts[t] as number);
-  const V = Number.isFinite(cap) && cap > 0 ? Math.ceil(peak / cap) : 0;
-  const secondCost = (n: number, v: number) => v * vmUsdPerSecond + Math.max(0, n - v * cap) * faasUsd;
-  if (V === 0 || T === 0) {
-    let serverless = 0;
-    for (let t = 0; t < T; t++) serverless += (counts[t] as number) * faasUsd;
-    return { totalUsd: serverless, vmUsd: 0, serverlessUsd: serverless, vmSeconds: 0 };
+): BoundResult {
+  const T = counts[0]?.length ?? 0;
+  // Stages by function cost saved per slot-ms, best first (the knapsack order).
+  const order = stages.map((_, k) => k).sort((a, b) => ratio(stages[b]) - ratio(stages[a]));
+  const capacityMs = slots * 1000;
+  /** Function cost left when `v` VMs run the best-paying work of second t. */
+  const faasLeft = (t: number, v: number): number => {
+    let room = v * capacityMs;
+    let usd = 0;
+    for (const k of order) {
+      const s = stages[k] as BoundStage;
+      const n = (counts[k] as ArrayLike<number>)[t] as number;
+      const fit = s.slotMs > 0 ? Math.min(n, room / s.slotMs) : n;
+      room -= fit * s.slotMs;
+      usd += (n - fit) * s.faasUsd;
+    }
+    return usd;
+  };
+  let V = 0;
+  for (let t = 0; t < T; t++) {
+    let work = 0;
+    stages.forEach((s, k) => (work += ((counts[k] as ArrayLike<number>)[t] as number) * s.slotMs));
+    V = Math.max(V, Math.ceil(work / capacityMs - 1e-9));
   }
-  const traceback = T * (V + 1) <= BOUND_TRACEBACK_MAX_CELLS;
-  const from = traceback ? new Int32Array(T * (V + 1)) : undefined;
+  if (V === 0 || T === 0) {
+    let usd = 0;
+    for (let t = 0; t < T; t++) usd += faasLeft(t, 0);
+    return { totalUsd: usd, vmUsd: 0, serverlessUsd: usd, vmSeconds: 0 };
+  }
+  const from = T * (V + 1) <= BOUND_TRACEBACK_MAX_CELLS ? new Int32Array(T * (V + 1)) : undefined;
   let prev = new Float64Array(V + 1).fill(Infinity);
   prev[0] = 0;
   let next = new Float64Array(V + 1);
   const suffixMin = new Float64Array(V + 2);
   const suffixArg = new Int32Array(V + 2);
   for (let t = 0; t < T; t++) {
-    const n = counts[t] as number;
     suffixMin[V + 1] = Infinity;
     for (let u = V; u >= 0; u--) {
       const better = (prev[u] as number) < (suffixMin[u + 1] as number);
       suffixMin[u] = better ? (prev[u] as number) : (suffixMin[u + 1] as number);
       suffixArg[u] = better ? u : (suffixArg[u + 1] as number);
     }
-    // Best of "grow from a smaller u": min over u < v of prev[u] − u·L, + v·L.
+    // Best of "grow from a smaller u": min over u < v of prev[u] − u·L, then + v·L.
     let growMin = Infinity;
     let growArg = -1;
     for (let v = 0; v <= V; v++) {
@@ -80,7 +107,7 @@ export function stageBound(
         best = grow;
         arg = growArg;
       }
-      next[v] = best + secondCost(n, v);
+      next[v] = best + v * vmUsdPerSecond + faasLeft(t, v);
       if (from) from[t * (V + 1) + v] = arg;
       const g = (prev[v] as number) - v * launchUsd;
       if (g < growMin) {
@@ -96,18 +123,19 @@ export function stageBound(
   if (!from) return { totalUsd, vmUsd: NaN, serverlessUsd: NaN, vmSeconds: NaN };
   // Trace the optimal VM counts back and split the cost.
   let vmSeconds = 0;
-  let launches = 0;
   let serverless = 0;
   let v = end;
   for (let t = T - 1; t >= 0; t--) {
     const u = from[t * (V + 1) + v] as number;
-    vmSeconds += v;
-    serverless += Math.max(0, (counts[t] as number) - v * cap) * faasUsd;
-    if (v > u) launches += v - u;
+    vmSeconds += v + (v > u ? ((v - u) * launchUsd) / vmUsdPerSecond : 0);
+    serverless += faasLeft(t, v);
     v = u;
   }
-  const vmUsd = totalUsd - serverless;
-  return { totalUsd, vmUsd, serverlessUsd: serverless, vmSeconds: vmSeconds + (launchUsd / vmUsdPerSecond) * launches };
+  return { totalUsd, vmUsd: totalUsd - serverless, serverlessUsd: serverless, vmSeconds };
+}
+
+function ratio(s: BoundStage | undefined): number {
+  return s && s.slotMs > 0 ? s.faasUsd / s.slotMs : Infinity;
 }
 
 /**
@@ -135,27 +163,28 @@ export function clairvoyantBound(args: {
     }
   }
   const vmUsdPerSecond = args.vmPricePerHourUsd / 3600;
-  const launchUsd = (args.bootDelayMs / 1000) * vmUsdPerSecond;
-  const bounds = stages.map((s, k) => {
-    const meanVm = meanOf(s.vmService);
-    const cap = meanVm > 0 ? (s.vmSlots * 1000) / meanVm : Infinity;
-    const faasUsd = faasInvocationCostUsd(
-      { memoryMb: s.faasMemoryMb, durationMs: meanOf(s.faasService), initMs: 0 },
-      args.prices,
-    );
-    return stageBound(perStage[k] as Float64Array, cap, vmUsdPerSecond, faasUsd, launchUsd);
-  });
-  const sum = (f: (b: StageBound) => number) => bounds.reduce((s, b) => s + f(b), 0);
+  // Slots per VM: the most any stage's profile gives (a VM runs that many executions at once).
+  const slots = Math.max(...stages.map((s) => s.vmSlots));
+  const b = boundOf(
+    perStage,
+    stages.map((s) => ({
+      slotMs: (meanOf(s.vmService) * slots) / s.vmSlots,
+      faasUsd: faasInvocationCostUsd(
+        { memoryMb: s.faasMemoryMb, durationMs: meanOf(s.faasService), initMs: 0 },
+        args.prices,
+      ),
+    })),
+    slots,
+    vmUsdPerSecond,
+    (args.bootDelayMs / 1000) * vmUsdPerSecond,
+  );
   return {
-    totalUsd: sum((b) => b.totalUsd),
-    vmUsd: sum((b) => b.vmUsd),
-    serverlessUsd: sum((b) => b.serverlessUsd),
-    vmSeconds: sum((b) => b.vmSeconds),
+    ...b,
     assumptions: [
-      'knows every arrival and exit in advance; per stage and per second it chooses the VM count, the rest of the second goes to functions',
+      'knows every arrival and exit in advance; per second it chooses the VM count and which executions run on VMs (any stage on any VM), the rest go to functions',
       'a VM launch costs its boot time at the VM price (billed from launch); scale-in is free and immediate; per-second billing',
-      'VM capacity is fluid: slots × 1000 / mean service ms executions per second; function executions cost a warm invocation at the mean duration',
-      'ignores cold starts, queueing, hand-offs, the SLO and the minimum billed time (so no real policy can pay less)',
+      'VM capacity is fluid: slots × 1000 slot-ms per second, an execution taking its mean service time; function executions cost a warm invocation at the mean duration',
+      'ignores cold starts, queueing, hand-offs, the SLO and the minimum billed time (so no policy with the same cloud can pay less)',
     ],
   };
 }

@@ -79,6 +79,7 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
       sloMs: setup.sloMs,
       seed,
       ...(setup.initialVms(name) ? { initialVms: setup.initialVms(name) } : {}),
+      preRollMs: setup.preRollMs(name),
       seriesStepMs: stepMs,
       ...(o.onProgress ? { onProgress: (d: number, t: number) => o.onProgress?.(name, d, t) } : {}),
     });

@@ -76,6 +76,11 @@ export interface SimRunInput {
   seed: number;
   /** VMs launched at time 0, before any decision (a fleet that exists when the run starts). */
   initialVms?: { pool: number; count: number };
+  /**
+   * The policy starts ticking this long before the first arrival (its VMs billed from their launch): a static
+   * fleet provisioned ahead of the traffic, as a real operator would, is ready when the trace starts. @default 0
+   */
+  preRollMs?: number;
   /** Sampling step of the time series, ms. */
   seriesStepMs: number;
   /** A query unfinished this long after the window ends counts as failed. @default 3_600_000 */
@@ -160,6 +165,8 @@ interface Pool {
   queue: IntPairFifo;
   /** Executions waiting in `queue` (the queue may also hold stale entries of overflowed ones). */
   queued: number;
+  /** VMs booting or ready (not draining). */
+  active: number;
   slots: number;
 }
 
@@ -186,6 +193,8 @@ export function runSimulation(input: SimRunInput): SimRunResult {
   const qMode = new Int8Array(N);
   const qExec = new Int32Array(N);
   const qVm = new Int32Array(N).fill(-1);
+  /** Pool whose queue holds the query while it waits. */
+  const qPool = new Int8Array(N);
   const qEnqAt = new Float64Array(N);
   const waitMs = new Float32Array(N);
   const latencyMs = new Float32Array(N).fill(NaN);
@@ -198,6 +207,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     free: [],
     queue: new IntPairFifo(),
     queued: 0,
+    active: 0,
     slots: p === 0 ? wholeSlots : (stages[p - 1] as SimStage).vmSlots,
   }));
   const vms: Vm[] = [];
@@ -233,7 +243,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
 
   // VM cost accrued for the series (no minimum: the exact bill is computed per VM life at the end).
   let vmAccruedUsd = 0;
-  let accruedAt = 0;
+  let accruedAt = -(input.preRollMs ?? 0);
   const accrue = (t: number) => {
     vmAccruedUsd += aliveVms * (t - accruedAt) * vmPriceUsdPerMs;
     accruedAt = t;
@@ -253,8 +263,8 @@ export function runSimulation(input: SimRunInput): SimRunResult {
   let est: EwmaState = emptyEwma();
 
   let state: unknown = policy.initialState(config);
-  let nextTickAt = 0;
-  let lastTickAt = 0;
+  let nextTickAt = -(input.preRollMs ?? 0);
+  let lastTickAt = nextTickAt;
   let nextArrival = 0;
   let now = 0;
 
@@ -307,6 +317,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     const vm = vms[vmIndex] as Vm;
     accrue(t);
     if (vm.state === VM_DRAINING) drainingVms--;
+    else (pools[vm.pool] as Pool).active--;
     vm.state = VM_TERMINATED;
     vm.terminatedAt = t;
     aliveVms--;
@@ -331,6 +342,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     };
     vms.push(vm);
     pool.alive.push(vms.length - 1);
+    pool.active++;
     aliveVms++;
     heap.push(vm.readyAt, EV_VM_READY, vms.length - 1, 0);
   };
@@ -356,6 +368,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
       else {
         vm.state = VM_DRAINING;
         drainingVms++;
+        pool.active--;
       }
     }
   };
@@ -423,17 +436,21 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     else if (mode === MODE_WHOLE_FAAS) p = -1;
     else {
       const r = routes[k] as StageRoute;
-      p = r.vmShare > 0 && rnd() < r.vmShare ? k + 1 : -1;
+      // A stage's VM queue is served by its own pool and by whole-model VMs (as the live workers poll it).
+      const own = pools[k + 1] as Pool;
+      const pool = own.active === 0 && (pools[0] as Pool).active > 0 ? 0 : k + 1;
+      p = r.vmShare > 0 && rnd() < r.vmShare ? pool : -1;
     }
     if (p < 0) return toFunction(q, t);
     const pool = pools[p] as Pool;
     const vm = freeSlot(pool);
     if (vm) return startOnVm(q, pool.free[pool.free.length - 1] as number, vm, t);
     qVm[q] = -2; // queued
+    qPool[q] = p;
     qEnqAt[q] = t;
     pool.queue.push(q, qExec[q] as number);
     pool.queued++;
-    const overflow = p === 0 ? undefined : (routes[k] as StageRoute).overflowAfterMs;
+    const overflow = mode === MODE_WHOLE_VM ? undefined : (routes[k] as StageRoute).overflowAfterMs;
     if (overflow !== undefined) heap.push(t + overflow, EV_OVERFLOW, q, qExec[q] as number);
   };
 
@@ -568,7 +585,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
         } else if (vm.state === VM_DRAINING && vm.busy === 0) terminate(a, t); // scaled in while booting
       } else if (kind === EV_OVERFLOW) {
         if (qExec[a] === b && qVm[a] === -2) {
-          (pools[(qStage[a] as number) + 1] as Pool).queued--;
+          (pools[qPool[a] as number] as Pool).queued--;
           waitMs[a] = (waitMs[a] as number) + t - (qEnqAt[a] as number);
           toFunction(a, t);
         }

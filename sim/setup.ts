@@ -49,6 +49,8 @@ export interface SimSetup {
   compile(policy: PolicyName, peakRate: number): CompiledAutoscalerConfig;
   /** VMs that exist when the run starts under `policy` (none unless a preset says so). */
   initialVms(policy: PolicyName): { pool: number; count: number } | undefined;
+  /** How long before the trace `policy` starts deciding (see SimRunInput.preRollMs). */
+  preRollMs(policy: PolicyName): number;
   sloMs: number;
   placement: Placement;
   notes: string[];
@@ -109,6 +111,8 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
         profile,
       ),
     initialVms: () => undefined,
+    // VM-max is a fleet provisioned for the peak ahead of time: launched one boot delay before the trace.
+    preRollMs: (policy) => (policy === 'vm-max' ? config.vm.bootDelayMs : 0),
     sloMs: first.sloMs,
     placement: o.placement ?? SIM_DEFAULT_PLACEMENT,
     notes: [
@@ -206,6 +210,8 @@ export function libraIc2eSetup(o: { sloMs?: number } = {}): SimSetup {
         : policy === 'vm-auto'
           ? { pool: 1, count: LIBRA_INITIAL_VMS }
           : undefined,
+    // LIBRA's simulator launches its 292 VMs at time 0: their 100 s cold start delays the first requests.
+    preRollMs: () => 0,
     sloMs,
     placement: 'epoch-start',
     notes: [

@@ -24,6 +24,13 @@ import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';
 import { ewmaRecord, ewmaUpper, isBurst, type EwmaState } from '../stats';
 import type { Observation, Policy, PolicyResult, StageDecision } from '../types';
 import {
+  bestSharedPlan,
+  perStageCostRate,
+  sharedPlanFor,
+  vmUsdPerWallSecond,
+  type SharedPlan,
+} from './serflow-colocation';
+import {
   arrivalRate,
   clamp,
   floorTolerant,
@@ -48,6 +55,17 @@ export interface SerflowStageState {
   timer: DownTimer;
 }
 
+/** The shared pool of whole-model VMs (co-location, serflow-colocation.ts). */
+export interface SharedPoolState {
+  target: number;
+  timer: DownTimer;
+  /** Stages 1..prefix run on it (0: not in use). */
+  prefix: number;
+}
+
+/** Pool of whole-model VMs in observations and decisions. */
+const WHOLE_MODEL_POOL = 0;
+
 export interface SerflowState {
   /** `now` of the first decision of this state (restart guard); undefined before it. */
   startedAt?: number;
@@ -55,6 +73,8 @@ export interface SerflowState {
   lastResizeAt?: number;
   /** Per stage, in stage order; empty until the first decision (targets start at the observed pools). */
   stages: SerflowStageState[];
+  /** The shared pool; undefined until it is first considered. */
+  shared?: SharedPoolState;
 }
 
 /**
@@ -81,13 +101,15 @@ function decideStage(
   resizeDue: boolean,
   guard: boolean,
   now: number,
-): { decision: StageDecision; state: SerflowStageState; burst: boolean } {
+  /** VMs wanted for the stage's own pool instead of its sizing (0 while the stage runs on the shared pool). */
+  wantedOverride?: number,
+): { decision: StageDecision; state: SerflowStageState; burst: boolean; share: number; sizedVms: number; load: number } {
   const rate = arrivalRate(observation, s.stage);
   const burst = rate !== undefined && isBurst(prev.est, rate, config.burstZ);
   const est = rate === undefined ? prev.est : ewmaRecord(prev.est, now, rate, config);
   const share = ewmaUpper(est, config.z);
   const sizing = vmsForShare(share, s.muPerVm, s.tCipWall);
-  const wanted = clamp(sizing.vms, s.minVms, s.maxVms);
+  const wanted = clamp(wantedOverride ?? sizing.vms, s.minVms, s.maxVms);
   const step = stepTarget({
     target: prev.target,
     wanted,
@@ -104,7 +126,8 @@ function decideStage(
   const notes = [
     `share ${fmt(share)} q/s (mean ${fmt(est.mean)} + ${fmt(config.z)}·dev ${fmt(est.dev)})`,
     `mu ${fmt(s.muPerVm)} → ${sizing.why}`,
-    wanted !== sizing.vms ? `clamped to ${wanted}` : '',
+    wantedOverride !== undefined ? `own pool ${wanted} (shared pool in use)` : '',
+    wantedOverride === undefined && wanted !== sizing.vms ? `clamped to ${wanted}` : '',
     `${step.kind}${burst ? ' (burst)' : ''}`,
     desired > step.target ? `held at pool ${floor} (restart guard)` : '',
     `vmShare ${fmt(vmShare)} (ready ${pool.vmsReady} · ${fmt(s.muPerVm)} / load ${fmt(load)})`,
@@ -119,7 +142,44 @@ function decideStage(
     },
     state: { est, target: desired, timer: step.timer },
     burst,
+    share,
+    sizedVms: sizing.vms,
+    load,
   };
+}
+
+/** The shared (whole-model) pool's part of a decision: its size, and the VM share of the stages on it. */
+function decideShared(
+  config: CompiledAutoscalerConfig,
+  prev: SharedPoolState,
+  plan: SharedPlan | undefined,
+  loads: readonly number[],
+  observation: Observation,
+  upAllowed: boolean,
+  guard: boolean,
+  now: number,
+): { state: SharedPoolState; desired: number; vmShare: number; note: string } {
+  const wanted = plan ? plan.vms : 0;
+  const step = stepTarget({
+    target: prev.target,
+    wanted,
+    upAllowed,
+    now,
+    delayMs: config.scaleDownDelayMs,
+    timer: prev.timer,
+  });
+  const pool = poolOf(observation, WHOLE_MODEL_POOL);
+  const desired = Math.max(step.target, guard ? poolSize(pool) : 0);
+  const prefix = plan?.prefix ?? 0;
+  // Work of the prefix in VMs' worth at the current load; the ready VMs take what they can, functions the rest.
+  const work = config.stages.slice(0, prefix).reduce((sum, s, k) => sum + (loads[k] ?? 0) / s.muPerVm, 0);
+  const usable = Math.min(pool.vmsReady, desired);
+  const vmShare = usable <= 0 ? 0 : work > 0 ? Math.min(1, usable / work) : 1;
+  const note = plan
+    ? `shared pool for stages 1..${prefix}: ${fmt(plan.work)} VMs' worth → ${wanted} VMs (${step.kind}), ` +
+      `$${plan.costRate.toExponential(3)}/s; vmShare ${fmt(vmShare)}`
+    : `shared pool: not used (${step.kind} ${desired})`;
+  return { state: { target: desired, timer: step.timer, prefix }, desired, vmShare, note };
 }
 
 export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
@@ -132,21 +192,69 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
 
     const resizeDue = state.lastResizeAt === undefined || now - state.lastResizeAt >= config.updateIntervalMs;
     const guard = inRestartGuard(config, startedAt, now);
-    const results = config.stages.map((s, i) =>
-      decideStage(s, stages[i] as SerflowStageState, observation, config, resizeDue, guard, now),
-    );
+    const decideAll = (override?: number) =>
+      config.stages.map((s, i) =>
+        decideStage(s, stages[i] as SerflowStageState, observation, config, resizeDue, guard, now, override),
+      );
+    let results = decideAll();
     const bursts = results.filter((r) => r.burst).map((r) => r.decision.stage);
+
+    // Co-location: one shared pool for a prefix of stages when that is cheaper than a pool each. The plan may
+    // change only when sizing may go up (every U, or on a burst), like the pools themselves.
+    const prevShared = state.shared ?? { target: poolSize(poolOf(observation, WHOLE_MODEL_POOL)), timer: {}, prefix: 0 };
+    let plan: SharedPlan | undefined;
+    if (config.colocate) {
+      const vmUsd = vmUsdPerWallSecond(config);
+      const shares = results.map((r) => r.share);
+      const best = bestSharedPlan(config, shares, vmUsd);
+      const perStage = results.reduce(
+        (sum, r, i) => sum + perStageCostRate(config.stages[i] as CompiledStageConfig, r.share, r.sizedVms, vmUsd),
+        0,
+      );
+      const wantShared = best !== undefined && best.vms > 0 && best.costRate < perStage;
+      const mayChange = resizeDue || bursts.length > 0;
+      const prefix = mayChange ? (wantShared ? (best as SharedPlan).prefix : 0) : prevShared.prefix;
+      plan = prefix > 0 ? sharedPlanFor(config, shares, vmUsd, prefix) : undefined;
+    }
+    if (plan) results = decideAll(0);
+    const shared = decideShared(
+      config,
+      prevShared,
+      plan,
+      results.map((r) => r.load),
+      observation,
+      resizeDue || bursts.length > 0,
+      guard,
+      now,
+    );
+    const stageDecisions = results.map((r, k) => {
+      if (!plan || k >= plan.prefix || shared.vmShare <= r.decision.vmShare) return r.decision;
+      const s = config.stages[k] as CompiledStageConfig;
+      return {
+        ...r.decision,
+        vmShare: shared.vmShare,
+        ...overflowFor(s, shared.desired),
+        reason: `${r.decision.reason}; ${shared.note}`,
+      };
+    });
     const why = [
       resizeDue ? 're-size (every U)' : 'between re-sizes',
       bursts.length ? `burst at stage ${bursts.join(', ')}` : '',
       guard ? 'restart guard' : '',
+      plan || shared.desired > 0 ? shared.note : '',
     ];
     return {
-      decision: { valid: true, stages: results.map((r) => r.decision), reason: why.filter(Boolean).join('; ') },
+      decision: {
+        valid: true,
+        ...(config.colocate ? { wholeModelVms: shared.desired } : {}),
+        stages: stageDecisions,
+        reason: why.filter(Boolean).join('; '),
+      },
       state: {
         startedAt,
         lastResizeAt: resizeDue ? now : state.lastResizeAt,
         stages: results.map((r) => r.state),
+        ...(config.colocate ? { shared: shared.state } : {}),
       },
     };
   },

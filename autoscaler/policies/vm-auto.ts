@@ -78,11 +78,13 @@ export const vmAutoPolicy: Policy<CompiledAutoscalerConfig, VmAutoState> = {
         avg = samples.length ? samples.reduce((sum, x) => sum + x.utilisation, 0) / samples.length : undefined;
         inGrace = now - (prev.lastChangeAt ?? startedAt) < a.graceMs;
       }
-      let target = clamp(prev.target, s.minVms, s.maxVms);
+      // A VM-only pool never goes below one VM: with none, its executions would wait forever.
+      const lo = Math.max(1, s.minVms);
+      let target = clamp(prev.target, lo, Math.max(lo, s.maxVms));
       let why = `avg utilisation ${avg === undefined ? 'n/a' : fmt(avg)}`;
       if (inGrace) why += '; grace';
-      else if (avg !== undefined && avg > a.upUtilisation) target = clamp(target + a.stepVms, s.minVms, s.maxVms);
-      else if (avg !== undefined && avg < a.downUtilisation) target = clamp(target - a.stepVms, s.minVms, s.maxVms);
+      else if (avg !== undefined && avg > a.upUtilisation) target = clamp(target + a.stepVms, lo, Math.max(lo, s.maxVms));
+      else if (avg !== undefined && avg < a.downUtilisation) target = clamp(target - a.stepVms, lo, Math.max(lo, s.maxVms));
       const changed = target !== prev.target;
       if (changed) why += `; ${prev.target} → ${target}`;
       decisions.push({ stage: s.stage, desiredVms: target, vmShare: 1, reason: why });
