@@ -6,6 +6,7 @@ import { SerflowClient } from '../client';
 import { parseInputMix } from '../models/input-mix';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
 import { startStack } from '../deploy/local/stack';
+import { registerBenchCommand } from './bench-command';
 import { registerCostCommand } from './cost-command';
 import { registerPlanCommand } from './plan-command';
 import { registerProfileCommand } from './profile-command';
@@ -172,6 +173,7 @@ export function buildProgram(): Command {
   registerCostCommand(program, config);
   registerPlanCommand(program, config);
   registerProfileCommand(program, config);
+  registerBenchCommand(program, config);
   registerSimCommand(program, config);
   program
     .command('autoscaler')

@@ -60,7 +60,10 @@ export function nonNegativeNumber(value: string): number {
 
 /** A comma-separated list of policy names, each checked. */
 export function policyList(value: string): PolicyName[] {
-  const names = value.split(',').map((x) => x.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   if (names.length === 0) throw new InvalidArgumentError('expected at least one policy name');
   try {
     return [...new Set(names.map((n) => parsePolicy(n) as PolicyName))];

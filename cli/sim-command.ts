@@ -135,7 +135,9 @@ export function registerSimCommand(program: Command, config: () => SerflowConfig
     .option('--out <dir>', 'report directory (default: reports/sim-<trace>-<time>)')
     .addOption(new Option('--seed <n>', 'seed of arrivals, exits and service times').argParser(positiveInt).default(1))
     .addOption(new Option('--rate-factor <f>', 'multiply the trace rate').argParser(positiveNumber).default(1))
-    .addOption(new Option('--start <s>', 'window start, seconds into the trace').argParser(nonNegativeNumber).default(0))
+    .addOption(
+      new Option('--start <s>', 'window start, seconds into the trace').argParser(nonNegativeNumber).default(0),
+    )
     .addOption(new Option('--duration <s>', 'window length, seconds (default: to the end)').argParser(positiveNumber))
     .option('--model <name>', 'model whose profile is simulated (default: the default model)')
     .option('--preset <name>', `named setup: ${LIBRA_IC2E_PRESET_NAME} (LIBRA's simulator's, for the fidelity check)`)

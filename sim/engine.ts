@@ -138,8 +138,8 @@ const VM_READY = 1;
 const VM_DRAINING = 2;
 const VM_TERMINATED = 3;
 
-/** Per-query routing mode: per stage (the plan), or LIBRA's whole query on VMs / on functions. */
-const MODE_PER_STAGE = 0;
+/** Per-query routing mode: per stage (the plan, 0: the typed arrays' initial value), or LIBRA's whole query on
+ * VMs / on functions. */
 const MODE_WHOLE_VM = 1;
 const MODE_WHOLE_FAAS = 2;
 
@@ -421,7 +421,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     const k = qStage[q] as number;
     winArrivals[k] = (winArrivals[k] as number) + 1;
     qExec[q] = (qExec[q] as number) + 1;
-    heap.push(t + sample(platform.handoff, rnd()), EV_DISPATCH, q, qExec[q] as number);
+    heap.push(t + sample(platform.handoff, rnd()), EV_DISPATCH, q, qExec[q]);
   };
 
   const dispatch = (q: number, t: number) => {

@@ -170,7 +170,7 @@ export const LIBRA_IC2E_PROFILE: StageProfile[] = [
 export function libraIc2eSetup(o: { sloMs?: number } = {}): SimSetup {
   const globals: AutoscalerGlobals = {
     prices: { ...LIBRA_PRICES, vmPerHourUsd: { ...LIBRA_PRICES.vmPerHourUsd } },
-    vm: { instanceType: LIBRA_VM_TYPE, bootDelayMs: LIBRA_BOOT_MS } as SerflowConfig['vm'],
+    vm: { instanceType: LIBRA_VM_TYPE, bootDelayMs: LIBRA_BOOT_MS },
     faas: {} as SerflowConfig['faas'],
     timeScale: 1,
   };

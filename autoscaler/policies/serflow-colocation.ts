@@ -82,6 +82,11 @@ export function sharedPlanFor(
   prefix: number,
 ): SharedPlan {
   return (
-    sharedPlans(config, shares, vmUsdPerSecond).find((p) => p.prefix === prefix) ?? { prefix, vms: 0, work: 0, costRate: 0 }
+    sharedPlans(config, shares, vmUsdPerSecond).find((p) => p.prefix === prefix) ?? {
+      prefix,
+      vms: 0,
+      work: 0,
+      costRate: 0,
+    }
   );
 }

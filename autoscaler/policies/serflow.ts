@@ -103,7 +103,14 @@ function decideStage(
   now: number,
   /** VMs wanted for the stage's own pool instead of its sizing (0 while the stage runs on the shared pool). */
   wantedOverride?: number,
-): { decision: StageDecision; state: SerflowStageState; burst: boolean; share: number; sizedVms: number; load: number } {
+): {
+  decision: StageDecision;
+  state: SerflowStageState;
+  burst: boolean;
+  share: number;
+  sizedVms: number;
+  load: number;
+} {
   const rate = arrivalRate(observation, s.stage);
   const burst = rate !== undefined && isBurst(prev.est, rate, config.burstZ);
   const est = rate === undefined ? prev.est : ewmaRecord(prev.est, now, rate, config);
@@ -201,7 +208,11 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
 
     // Co-location: one shared pool for a prefix of stages when that is cheaper than a pool each. The plan may
     // change only when sizing may go up (every U, or on a burst), like the pools themselves.
-    const prevShared = state.shared ?? { target: poolSize(poolOf(observation, WHOLE_MODEL_POOL)), timer: {}, prefix: 0 };
+    const prevShared = state.shared ?? {
+      target: poolSize(poolOf(observation, WHOLE_MODEL_POOL)),
+      timer: {},
+      prefix: 0,
+    };
     let plan: SharedPlan | undefined;
     if (config.colocate) {
       const vmUsd = vmUsdPerWallSecond(config);
@@ -213,7 +224,7 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
       );
       const wantShared = best !== undefined && best.vms > 0 && best.costRate < perStage;
       const mayChange = resizeDue || bursts.length > 0;
-      const prefix = mayChange ? (wantShared ? (best as SharedPlan).prefix : 0) : prevShared.prefix;
+      const prefix = mayChange ? (wantShared ? (best).prefix : 0) : prevShared.prefix;
       plan = prefix > 0 ? sharedPlanFor(config, shares, vmUsd, prefix) : undefined;
     }
     if (plan) results = decideAll(0);

@@ -83,8 +83,10 @@ export const vmAutoPolicy: Policy<CompiledAutoscalerConfig, VmAutoState> = {
       let target = clamp(prev.target, lo, Math.max(lo, s.maxVms));
       let why = `avg utilisation ${avg === undefined ? 'n/a' : fmt(avg)}`;
       if (inGrace) why += '; grace';
-      else if (avg !== undefined && avg > a.upUtilisation) target = clamp(target + a.stepVms, lo, Math.max(lo, s.maxVms));
-      else if (avg !== undefined && avg < a.downUtilisation) target = clamp(target - a.stepVms, lo, Math.max(lo, s.maxVms));
+      else if (avg !== undefined && avg > a.upUtilisation)
+        target = clamp(target + a.stepVms, lo, Math.max(lo, s.maxVms));
+      else if (avg !== undefined && avg < a.downUtilisation)
+        target = clamp(target - a.stepVms, lo, Math.max(lo, s.maxVms));
       const changed = target !== prev.target;
       if (changed) why += `; ${prev.target} → ${target}`;
       decisions.push({ stage: s.stage, desiredVms: target, vmShare: 1, reason: why });

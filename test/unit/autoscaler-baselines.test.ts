@@ -21,17 +21,17 @@ describe('vm-auto (LIBRA AUTO)', () => {
 
   test('above 70 % average utilisation adds 10 VMs after the 120 s grace, then waits another 120 s', () => {
     timeline(vmAuto, compile({ maxVms: 30 }), [
-      // stage 1: 90 q/s on 10 ready VMs × 10 = 100 q/s → 90 %; stages 2, 3: no load, no VMs → 0 %
-      { at: 0, arrivals: [90, 0, 0], pools: [[10, 0]], want: { desiredVms: [10, 0, 0], ...ALL_VM } },
-      { at: 60 * SEC, arrivals: [90, 0, 0], pools: [[10, 0]], want: { desiredVms: [10, 0, 0] } },
-      { at: 90 * SEC, arrivals: [90, 0, 0], pools: [[10, 0]], want: { desiredVms: [10, 0, 0] } },
+      // stage 1: 90 q/s on 10 ready VMs × 10 = 100 q/s → 90 %; stages 2, 3: no load, no VMs → raised to 1 VM, 0 %
+      { at: 0, arrivals: [90, 0, 0], pools: [[10, 0]], want: { desiredVms: [10, 1, 1], ...ALL_VM } },
+      { at: 60 * SEC, arrivals: [90, 0, 0], pools: [[10, 0]], want: { desiredVms: [10, 1, 1] } },
+      { at: 90 * SEC, arrivals: [90, 0, 0], pools: [[10, 0]], want: { desiredVms: [10, 1, 1] } },
       // grace over; the last 60 s hold the epochs at 90 s and 120 s: (0.9 + 0.9) / 2 = 0.9 > 0.7 → 10 + 10.
-      // Stages 2, 3: 0 < 0.3 but already at minVms 0
-      { at: 120 * SEC, arrivals: [90, 0, 0], pools: [[10, 0]], want: { desiredVms: [20, 0, 0], ...ALL_VM } },
+      // Stages 2, 3: 0 < 0.3 but already at the floor of 1 VM (a VM-only pool never empties)
+      { at: 120 * SEC, arrivals: [90, 0, 0], pools: [[10, 0]], want: { desiredVms: [20, 1, 1], ...ALL_VM } },
       // the new VMs still boot (utilisation still 90 %) but the last change was 30 s ago → hold
-      { at: 150 * SEC, arrivals: [90, 0, 0], pools: [[10, 10]], want: { desiredVms: [20, 0, 0] } },
+      { at: 150 * SEC, arrivals: [90, 0, 0], pools: [[10, 10]], want: { desiredVms: [20, 1, 1] } },
       // up: 90 / (20 × 10) = 45 %, the only epoch in (180 s, 240 s] → between 30 % and 70 % → hold
-      { at: 240 * SEC, arrivals: [90, 0, 0], pools: [[20, 0]], want: { desiredVms: [20, 0, 0] } },
+      { at: 240 * SEC, arrivals: [90, 0, 0], pools: [[20, 0]], want: { desiredVms: [20, 1, 1] } },
     ]);
   });
 
@@ -49,10 +49,10 @@ describe('vm-auto (LIBRA AUTO)', () => {
     ]);
   });
 
-  test('an empty pool with load counts as saturated (100 %) and grows', () => {
+  test('an empty pool is raised to 1 VM; with load and no ready VM it counts as saturated (100 %) and grows', () => {
     timeline(vmAuto, compile({ maxVms: 30 }), [
-      { at: 0, arrivals: [5, 0, 0], want: { desiredVms: [0, 0, 0] } },
-      { at: 120 * SEC, arrivals: [5, 0, 0], want: { desiredVms: [10, 0, 0] } },
+      { at: 0, arrivals: [5, 0, 0], want: { desiredVms: [1, 1, 1] } },
+      { at: 120 * SEC, arrivals: [5, 0, 0], want: { desiredVms: [11, 1, 1] } },
     ]);
   });
 

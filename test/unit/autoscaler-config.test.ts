@@ -19,6 +19,8 @@ import {
   DEFAULT_UPDATE_INTERVAL_MS,
   DEFAULT_Z,
   LIBRA_IC2E_PRESET,
+  DEFAULT_COLOCATE,
+  DEFAULT_VM_AUTO_ESTIMATOR,
   compileAutoscalerConfig,
 } from '../../autoscaler/config';
 import type { StageProfile } from '../../autoscaler/types';
@@ -45,7 +47,9 @@ describe('defaults', () => {
       stepVms: 10,
       graceMs: 120_000,
       windowMs: 60_000,
+      estimator: DEFAULT_VM_AUTO_ESTIMATOR,
     });
+    assert.equal(c.colocate, DEFAULT_COLOCATE);
     assert.equal(c.peakRate, undefined);
     assert.equal(c.bootDelayMs, 100_000);
   });

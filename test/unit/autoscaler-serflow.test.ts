@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import type { CompiledAutoscalerConfig } from '../../autoscaler/config';
 import { serflowPolicy, vmsForShare, type SerflowState } from '../../autoscaler/policies/serflow';
 import type { Decision } from '../../autoscaler/types';
-import { SEC, compile, obs, runTimeline, type Step } from './autoscaler-fixture';
+import { SEC, compile as compileFixture, obs, runTimeline, type Step } from './autoscaler-fixture';
+
+/** Per-stage sizing is tested here with co-location off; autoscaler-colocation.test.ts tests the shared pool. */
+const compile = (input: Record<string, unknown> = {}) => compileFixture({ colocate: false, ...input });
 
 function timeline(config: CompiledAutoscalerConfig, steps: Step[]): { decision?: Decision; state: SerflowState } {
   return runTimeline(serflowPolicy, config, steps);
