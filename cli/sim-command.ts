@@ -10,7 +10,13 @@ import { formatPercent, formatUsd, writeReportDir } from '../eval/report/render'
 import { parseExitSchedule } from '../eval/schedules';
 import { loadTrace, PLACEMENTS, scaleTrace, windowTrace, type Placement } from '../eval/traces';
 import { runSimComparison } from '../sim/compare';
-import { libraIc2eSetup, LIBRA_IC2E_PRESET_NAME, setupFromConfig } from '../sim/setup';
+import {
+  libraIc2eSetup,
+  LIBRA_IC2E_PRESET_NAME,
+  setupFromConfig,
+  SIM_PLATFORM_KINDS,
+  type SimPlatformKind,
+} from '../sim/setup';
 import { durationMs, nonNegativeNumber, policyList, positiveInt, positiveNumber, progressBar } from './options';
 
 /** Policies compared when none are named: all six; the preset's four (its reference has no SERFLOW or Spock). */
@@ -31,6 +37,7 @@ export interface SimCommandOptions {
   placement?: Placement;
   exitSchedule?: string;
   accountConcurrency?: number;
+  platform?: SimPlatformKind;
   json?: boolean;
 }
 
@@ -53,6 +60,7 @@ export async function simCommand(config: SerflowConfig, o: SimCommandOptions, ar
         ...(o.slo !== undefined ? { sloMs: o.slo } : {}),
         ...(o.placement ? { placement: o.placement } : {}),
         ...(o.accountConcurrency !== undefined ? { accountConcurrency: o.accountConcurrency } : {}),
+        ...(o.platform ? { platform: o.platform } : {}),
       });
   if (preset && o.placement) setup.placement = o.placement;
   const full = loadTrace(o.trace);
@@ -145,6 +153,12 @@ export function registerSimCommand(program: Command, config: () => SerflowConfig
     .option('--exit-schedule <spec>', "exit-share drift, e.g. '0=profile;1800=0.2,0.3,0.3,0.2'")
     .addOption(
       new Option('--account-concurrency <n>', 'function executions at once (default 1000)').argParser(positiveInt),
+    )
+    .addOption(
+      new Option(
+        '--platform <kind>',
+        "'cloud' (default) or 'local': the embedded stack's limits, to compare with bench",
+      ).choices([...SIM_PLATFORM_KINDS]),
     )
     .option('--json', 'print the report as one JSON object')
     .action(async (o: SimCommandOptions) => simCommand(config(), o, process.argv.slice(2)));

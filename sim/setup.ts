@@ -56,9 +56,19 @@ export interface SimSetup {
   notes: string[];
 }
 
+/**
+ * Which cloud the simulator models. 'cloud': a cloud account (SIM_DEFAULT_MAX_VMS, SIM_DEFAULT_ACCOUNT_CONCURRENCY).
+ * 'local': the embedded stack's limits as configured (`autoscaler.maxVms`, `faas.accountConcurrency`), to compare
+ * a simulation with a live `serflow bench` run on this machine.
+ */
+export type SimPlatformKind = 'cloud' | 'local';
+export const SIM_PLATFORM_KINDS: readonly SimPlatformKind[] = ['cloud', 'local'];
+
 export interface SimSetupOptions {
   /** SLO override, ms (else `autoscaler.sloMs`, else its default). */
   sloMs?: number;
+  /** @default 'cloud' */
+  platform?: SimPlatformKind;
   accountConcurrency?: number;
   handoffMs?: { p50: number; p95: number; p99: number };
   placement?: Placement;
@@ -83,14 +93,16 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
   });
   // The simulator bills cloud time directly: time scale 1 whatever the live stack uses.
   const globals: AutoscalerGlobals = { prices: config.prices, vm: config.vm, faas: config.faas, timeScale: 1 };
+  const local = o.platform === 'local';
   const section = {
-    maxVms: SIM_DEFAULT_MAX_VMS,
+    ...(local ? {} : { maxVms: SIM_DEFAULT_MAX_VMS }),
     ...config.autoscaler,
     ...(o.sloMs !== undefined ? { sloMs: o.sloMs } : {}),
   } as Record<string, unknown>;
   const first = compileAutoscalerConfig(section, globals, profile);
   const handoff = o.handoffMs ?? SIM_DEFAULT_HANDOFF_MS;
-  const accountConcurrency = o.accountConcurrency ?? SIM_DEFAULT_ACCOUNT_CONCURRENCY;
+  const accountConcurrency =
+    o.accountConcurrency ?? (local ? config.faas.accountConcurrency : SIM_DEFAULT_ACCOUNT_CONCURRENCY);
   return {
     model,
     preset: null,
@@ -116,8 +128,8 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
     sloMs: first.sloMs,
     placement: o.placement ?? SIM_DEFAULT_PLACEMENT,
     notes: [
-      `hand-off per stage p50/p95/p99 ${handoff.p50}/${handoff.p95}/${handoff.p99} ms; function account concurrency ${accountConcurrency}; ` +
-        `VMs per stage at most ${String(section.maxVms)}; count traces placed '${o.placement ?? SIM_DEFAULT_PLACEMENT}' within each second`,
+      `platform ${local ? 'local (the embedded stack’s limits)' : 'cloud'}; hand-off per stage p50/p95/p99 ${handoff.p50}/${handoff.p95}/${handoff.p99} ms; function account concurrency ${accountConcurrency}; ` +
+        `VMs per stage at most ${String(first.stages[0]?.maxVms)}; count traces placed '${o.placement ?? SIM_DEFAULT_PLACEMENT}' within each second`,
     ],
   };
 }

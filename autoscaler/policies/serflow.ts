@@ -222,9 +222,10 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
         (sum, r, i) => sum + perStageCostRate(config.stages[i] as CompiledStageConfig, r.share, r.sizedVms, vmUsd),
         0,
       );
-      const wantShared = best !== undefined && best.vms > 0 && best.costRate < perStage;
+      // On a tie the shared pool wins: it covers the deeper stages too as their load grows.
+      const wantShared = best !== undefined && best.vms > 0 && best.costRate <= perStage;
       const mayChange = resizeDue || bursts.length > 0;
-      const prefix = mayChange ? (wantShared ? (best).prefix : 0) : prevShared.prefix;
+      const prefix = mayChange ? (wantShared ? best.prefix : 0) : prevShared.prefix;
       plan = prefix > 0 ? sharedPlanFor(config, shares, vmUsd, prefix) : undefined;
     }
     if (plan) results = decideAll(0);

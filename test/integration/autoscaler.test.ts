@@ -29,13 +29,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Subscription } from 'nats';
-import { compileForModel, runAutoscaler } from '../../autoscaler/main';
+import { compileForModel } from '../../autoscaler/main';
 import type { DecisionRecord } from '../../autoscaler/controller';
 import { durableName } from '../../autoscaler/intake';
 import type { StageDecision } from '../../autoscaler/types';
 import { CONTROL_SUBJECT_PREFIX, STAGE_EVENTS_STREAM } from '../../common/naming';
 import { callPoolsApi } from '../../deploy/pools-api';
 import { parseInputMix } from '../../models/input-mix';
+import { startController as startControllerFor, type RunningController } from '../helpers/controller';
 import { startOpenLoop, type OpenLoop } from '../helpers/open-loop';
 import { startTestStack, type TestStack } from '../helpers/test-stack';
 import { sleep, waitUntil } from '../helpers/wait-until';
@@ -103,34 +104,7 @@ function reach(records: DecisionRecord[]): { arrivals: number[]; reach: number[]
   return { arrivals, reach: arrivals.map((a) => a / Math.max(1, arrivals[0]!)) };
 }
 
-/** A controller running in this process until `stop()`. */
-interface RunningController {
-  log: string[];
-  stop(): Promise<void>;
-}
-
-function startController(t: TestStack): RunningController {
-  let resolve!: () => void;
-  const until = new Promise<void>((r) => (resolve = r));
-  const log: string[] = [];
-  let failure: Error | undefined;
-  const done = runAutoscaler({
-    config: t.config,
-    natsUrl: t.stack.info.natsUrl,
-    model: MODEL,
-    policy: 'serflow',
-    until,
-    log: (line) => log.push(`${new Date().toISOString()} ${line}`),
-  }).catch((err: Error) => void (failure = err));
-  return {
-    log,
-    async stop() {
-      resolve();
-      await done;
-      if (failure) throw failure;
-    },
-  };
-}
+const startController = (t: TestStack): RunningController => startControllerFor(t, MODEL, 'serflow');
 
 describe('SERFLOW autoscaler on a real stack', () => {
   let t: TestStack;
@@ -151,6 +125,8 @@ describe('SERFLOW autoscaler on a real stack', () => {
         tickMs: TICK_MS,
         updateIntervalMs: TICK_MS,
         scaleDownDelayMs: SCALE_DOWN_DELAY_MS,
+        // This file tests per-stage sizing; sharing one pool across stages is tested in colocation.test.ts.
+        colocate: false,
       },
     });
     const decisions = t.nc.subscribe(`${CONTROL_SUBJECT_PREFIX}.decision.${MODEL}`);

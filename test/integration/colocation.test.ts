@@ -1,0 +1,90 @@
+/**
+ * SERFLOW's co-location on a real stack: with the default model's light stages, one whole-model VM (pool "stage 0")
+ * carrying every stage is cheaper than a pool per stage, so the live autoscaler launches a shared VM, leaves the
+ * per-stage pools empty, and, once the VM is up, routes the stages to it.
+ *
+ * Economics as in autoscaler.test.ts (VM at 0.00025 $/h so that VMs pay off at this machine's loads; T-CIP
+ * ~3 q/s wall per stage at time scale 10). At 12 q/s the stages see ~12 / 6.5 / 2.1 / 0.7 q/s: per stage that is
+ * 2-3 VMs (stages 1, 2 and maybe 3), while the whole model is far below one VM's worth of work (mu ~30 000 q/s),
+ * and its ~21 function executions per second cost ~7 VM-seconds' price: one shared VM wins.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Subscription } from 'nats';
+import type { DecisionRecord } from '../../autoscaler/controller';
+import { CONTROL_SUBJECT_PREFIX } from '../../common/naming';
+import { callPoolsApi } from '../../deploy/pools-api';
+import { startController, type RunningController } from '../helpers/controller';
+import { startOpenLoop, type OpenLoop } from '../helpers/open-loop';
+import { startTestStack, type TestStack } from '../helpers/test-stack';
+import { waitUntil } from '../helpers/wait-until';
+
+const MODEL = 'mnist-ee';
+const TIME_SCALE = 10;
+const TICK_MS = 10_000;
+
+let t: TestStack;
+let controller: RunningController | undefined;
+let traffic: OpenLoop | undefined;
+let sub: Subscription | undefined;
+const records: DecisionRecord[] = [];
+
+before(async () => {
+  t = await startTestStack({
+    timeScale: TIME_SCALE,
+    vm: { bootDelayMs: 20_000, initialPerStage: 0 },
+    prices: { vmPerHourUsd: { 'c6i.large': 0.00025 } },
+    autoscaler: { policy: 'serflow', tickMs: TICK_MS, updateIntervalMs: TICK_MS, scaleDownDelayMs: 30_000 },
+  });
+  const decisions = t.nc.subscribe(`${CONTROL_SUBJECT_PREFIX}.decision.${MODEL}`);
+  sub = decisions;
+  void (async () => {
+    for await (const m of decisions) records.push(m.json<DecisionRecord>());
+  })();
+});
+
+after(async () => {
+  await traffic?.stop();
+  await controller?.stop().catch(() => undefined);
+  sub?.unsubscribe();
+  await t?.stop();
+});
+
+test('light stages share one whole-model VM instead of a pool each, and run on it once it is up', async () => {
+  traffic = startOpenLoop(t.client, { model: MODEL, rateQps: 12, seed: 5 });
+  controller = startController(t, MODEL, 'serflow');
+
+  const ready = await waitUntil('a ready whole-model VM', 30_000, async () => {
+    const { vms } = await callPoolsApi(t.nc, { op: 'list' });
+    const mine = vms.filter((v) => v.model === MODEL && v.state !== 'terminated');
+    return mine.some((v) => v.stage === 0 && v.state === 'ready') ? mine : undefined;
+  });
+  assert.deepEqual(
+    ready.filter((v) => v.stage > 0).map((v) => `stage ${v.stage} ${v.state}`),
+    [],
+    'no per-stage VM was launched',
+  );
+  const shared = records.filter((r) => r.decision.valid && (r.decision.wholeModelVms ?? 0) > 0);
+  assert.ok(shared.length > 0, 'decisions asked for a shared pool');
+  assert.ok(
+    shared.every((r) => r.decision.stages.every((s) => s.desiredVms === 0)),
+    'no stage pool wanted while the shared pool is in use',
+  );
+  assert.match(shared[0]!.decision.reason, /shared pool for stages 1\.\./);
+
+  // Once the VM is up, new queries' stages run on it (backend 'vm', on the whole-model VM's worker).
+  const wholeId = ready.find((v) => v.stage === 0 && v.state === 'ready')!.id;
+  const upAt = Date.now();
+  await waitUntil('queries ran stages on the shared VM', 20_000, () => {
+    const onVm = traffic!.queries.filter(
+      (q) => q.sentAt >= upAt && q.result?.stages.some((s) => s.backend === 'vm' && s.worker === wholeId),
+    );
+    return onVm.length >= 5 ? onVm : undefined;
+  });
+  const deep = traffic.queries.filter(
+    (q) => q.sentAt >= upAt && q.result?.stages.some((s) => s.stage >= 2 && s.backend === 'vm'),
+  );
+  assert.ok(deep.length > 0, 'a deep stage ran on the shared VM too');
+  const failed = traffic.queries.filter((q) => q.error);
+  assert.deepEqual(failed, [], 'no query failed');
+});
