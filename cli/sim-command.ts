@@ -38,6 +38,7 @@ export interface SimCommandOptions {
   exitSchedule?: string;
   accountConcurrency?: number;
   platform?: SimPlatformKind;
+  timeScale?: number;
   json?: boolean;
 }
 
@@ -49,6 +50,9 @@ export function defaultOutDir(kind: string, traceSpec: string, now = new Date())
 }
 
 export async function simCommand(config: SerflowConfig, o: SimCommandOptions, argv: string[]): Promise<void> {
+  if (o.preset !== undefined && (o.timeScale !== undefined || o.platform !== undefined)) {
+    throw new Error(`--preset ${o.preset} fixes the platform: --time-scale and --platform do not apply`);
+  }
   if (o.preset !== undefined && o.preset !== LIBRA_IC2E_PRESET_NAME) {
     throw new Error(`--preset: unknown preset ${JSON.stringify(o.preset)}; known: ${LIBRA_IC2E_PRESET_NAME}`);
   }
@@ -61,6 +65,7 @@ export async function simCommand(config: SerflowConfig, o: SimCommandOptions, ar
         ...(o.placement ? { placement: o.placement } : {}),
         ...(o.accountConcurrency !== undefined ? { accountConcurrency: o.accountConcurrency } : {}),
         ...(o.platform ? { platform: o.platform } : {}),
+        ...(o.timeScale !== undefined ? { timeScale: o.timeScale } : {}),
       });
   if (preset && o.placement) setup.placement = o.placement;
   const full = loadTrace(o.trace);
@@ -159,6 +164,11 @@ export function registerSimCommand(program: Command, config: () => SerflowConfig
         '--platform <kind>',
         "'cloud' (default) or 'local': the embedded stack's limits, to compare with bench",
       ).choices([...SIM_PLATFORM_KINDS]),
+    )
+    .addOption(
+      new Option('--time-scale <x>', 'mirror a live bench run at this time scale (with --platform local)').argParser(
+        positiveNumber,
+      ),
     )
     .option('--json', 'print the report as one JSON object')
     .action(async (o: SimCommandOptions) => simCommand(config(), o, process.argv.slice(2)));

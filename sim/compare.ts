@@ -64,13 +64,17 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
   const stats = traceStats(trace);
   const arrivalsMs = arrivalTimesMs(trace, setup.placement, seed);
   const exitStage = drawExitStages(arrivalsMs, exitSegments(setup, o.exitSchedule), seed);
-  const stepMs = seriesStepMs(trace.durationS);
+  // Mirroring a time-scaled live run, the simulated clock is the stack's wall clock: the trace is compressed.
+  const ts = setup.timeScale;
+  const simArrivalsMs = ts === 1 ? arrivalsMs : arrivalsMs.map((t) => t / ts);
+  const stepMs = seriesStepMs(trace.durationS) / ts;
 
   const runs: SimRunResult[] = o.policies.map((name) => {
-    const config = setup.compile(name, stats.peakRate);
+    const config = setup.compile(name, stats.peakRate * ts);
     return runSimulation({
-      arrivalsMs,
-      windowMs: trace.durationS * 1000,
+      arrivalsMs: simArrivalsMs,
+      windowMs: (trace.durationS * 1000) / ts,
+      timeScale: ts,
       stages: setup.stages,
       exitStage,
       platform: setup.platform,
@@ -96,7 +100,7 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
           stages: setup.stages,
           prices: setup.platform.prices,
           vmPricePerHourUsd: first.stages[0]?.vmPricePerHourUsd ?? 0,
-          bootDelayMs: setup.platform.bootDelayMs,
+          bootDelayMs: setup.cloudBootDelayMs,
         });
 
   const figures: Record<string, PolicyFigures> = {};
@@ -106,11 +110,12 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
   const firstRun = runs[0];
   const series: ComparisonSeries = {
     v: REPORT_VERSION,
-    timeS: firstRun ? firstRun.series.timeMs.map((t) => t / 1000) : [],
-    stepS: stepMs / 1000,
-    arrivalRate: firstRun ? firstRun.series.arrivals.map((n) => n / (stepMs / 1000)) : [],
+    // In trace (cloud) seconds whatever the time scale.
+    timeS: firstRun ? firstRun.series.timeMs.map((t) => (t * ts) / 1000) : [],
+    stepS: (stepMs * ts) / 1000,
+    arrivalRate: firstRun ? firstRun.series.arrivals.map((n) => n / ((stepMs * ts) / 1000)) : [],
     sloMs: setup.sloMs,
-    policies: Object.fromEntries(runs.map((r) => [r.policy, seriesOf(r)])),
+    policies: Object.fromEntries(runs.map((r) => [r.policy, seriesOf(r, ts)])),
   };
 
   const speed = runs.map((r) => ({
@@ -138,7 +143,7 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
     preset: setup.preset,
     sloMs: setup.sloMs,
     seed,
-    timeScale: 1,
+    timeScale: ts,
     policies,
     bound,
     targets: [

@@ -36,8 +36,10 @@ export interface SimStage {
   vmSlots: number;
   faasService: Sampler;
   faasMemoryMb: number;
-  /** Cold start of a new function instance, ms (billed as INIT). */
+  /** Wait for a new function instance, ms of simulated time. */
   faasColdStartMs: number;
+  /** INIT billed for a cold start, ms (equal to the wait unless the run is time-scaled). */
+  faasInitBilledMs: number;
 }
 
 /** The cloud the simulator bills: prices, VM boot, function platform limits. */
@@ -74,6 +76,12 @@ export interface SimRunInput {
   config: CompiledAutoscalerConfig;
   sloMs: number;
   seed: number;
+  /**
+   * Cloud time per simulated time, as a live stack's `timeScale`: the simulated clock is the stack's wall clock,
+   * the policy sees `now` × timeScale and ticks every `tickMs` / timeScale, VM lives are billed × timeScale.
+   * Used to mirror a time-scaled live run; 1 otherwise. @default 1
+   */
+  timeScale?: number;
   /** VMs launched at time 0, before any decision (a fleet that exists when the run starts). */
   initialVms?: { pool: number; count: number };
   /**
@@ -186,7 +194,8 @@ export function runSimulation(input: SimRunInput): SimRunResult {
   const ev = new Float64Array(4);
   const pair = new Int32Array(2);
   const drainLimitMs = input.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS;
-  const vmPriceUsdPerMs = (config.stages[0]?.vmPricePerHourUsd ?? 0) / 3_600_000;
+  const timeScale = input.timeScale ?? 1;
+  const vmPriceUsdPerMs = ((config.stages[0]?.vmPricePerHourUsd ?? 0) / 3_600_000) * (input.timeScale ?? 1);
 
   // Per query.
   const qStage = new Int8Array(N);
@@ -394,7 +403,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     const service = sample(s.faasService, rnd());
     const init = warm ? 0 : s.faasColdStartMs;
     serverlessUsd += faasInvocationCostUsd(
-      { memoryMb: s.faasMemoryMb, durationMs: service, initMs: init },
+      { memoryMb: s.faasMemoryMb, durationMs: service, initMs: warm ? 0 : s.faasInitBilledMs },
       platform.prices,
     );
     faasBusy++;
@@ -492,7 +501,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
       }
       return { stage: p, vmsReady: ready, vmsBooting: booting, vmsDraining: draining };
     });
-    return { now: t, model: 'sim', windowMs: t - lastTickAt, stages: stageObs, pools: poolObs };
+    return { now: t * timeScale, model: 'sim', windowMs: t - lastTickAt, stages: stageObs, pools: poolObs };
   };
 
   const apply = (d: Decision, t: number) => {
@@ -510,7 +519,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     const observation = observe(t);
     const windowMs = t - lastTickAt;
     if (windowMs > 0) est = ewmaRecord(est, t, ((winArrivals[0] as number) * 1000) / windowMs, config);
-    const r = policy.decide(observation, config, state, t);
+    const r = policy.decide(observation, config, state, t * timeScale);
     state = r.state;
     decisions++;
     // The fleet as decided (a fleet that exists before the first decision counts from that decision on).
@@ -592,7 +601,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
       }
     } else if (tTick === t) {
       tick(t);
-      nextTickAt = t + config.tickMs;
+      nextTickAt = t + config.tickMs / timeScale;
     } else {
       const q = nextArrival++;
       inFlight++;
@@ -616,7 +625,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
       vm.terminatedAt = endMs;
       vm.state = VM_TERMINATED;
     }
-    const life = { launchedAt: vm.launchedAt, terminatedAt: vm.terminatedAt, timeScale: 1 };
+    const life = { launchedAt: vm.launchedAt, terminatedAt: vm.terminatedAt, timeScale };
     vmUsd += vmCostUsd({ ...life, instanceType: platform.instanceType }, platform.prices);
     vmSeconds += vmBilledSeconds(life, platform.prices);
     vmSlotMs += (vm.terminatedAt - vm.launchedAt) * vm.slots;

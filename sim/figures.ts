@@ -122,7 +122,8 @@ export function figuresOf(r: SimRunResult, sloMs: number): PolicyFigures {
 }
 
 /** The policy's time series for series.json (pools with no VM ever are left out). */
-export function seriesOf(r: SimRunResult): PolicySeries {
+/** `timeScale`: rates were estimated per simulated second; the series states them per trace second. */
+export function seriesOf(r: SimRunResult, timeScale = 1): PolicySeries {
   const vmsByPool: Record<string, number[]> = {};
   r.series.vmsByPool.forEach((values, p) => {
     if (values.some((v) => v > 0)) vmsByPool[String(p)] = values;
@@ -132,6 +133,9 @@ export function seriesOf(r: SimRunResult): PolicySeries {
     cumulativeUsd: r.series.cumulativeUsd,
     vmsByPool,
     latencyCdf: latencyCdf(sortedFinite(r.latencyMs), r.queries),
-    estimatedRate: { mean: r.series.estimatedMean, upper: r.series.estimatedUpper },
+    estimatedRate: {
+      mean: r.series.estimatedMean.map((x) => x / timeScale),
+      upper: r.series.estimatedUpper.map((x) => x / timeScale),
+    },
   };
 }

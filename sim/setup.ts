@@ -44,6 +44,10 @@ export interface SimSetup {
   stages: SimStage[];
   /** Profiled figures per stage (exit shares, reach): also what the clairvoyant bound uses. */
   profile: StageProfile[];
+  /** Cloud time per simulated time (1 unless mirroring a time-scaled live run; see SimSetupOptions). */
+  timeScale: number;
+  /** VM boot in cloud ms (the platform's `bootDelayMs` is in simulated ms). */
+  cloudBootDelayMs: number;
   platform: SimPlatform;
   /** Compiled per policy (vm-max needs the trace's peak; the policy field differs). */
   compile(policy: PolicyName, peakRate: number): CompiledAutoscalerConfig;
@@ -69,19 +73,29 @@ export interface SimSetupOptions {
   sloMs?: number;
   /** @default 'cloud' */
   platform?: SimPlatformKind;
+  /**
+   * Mirror a live run at this `timeScale` (SimRunInput.timeScale): the simulated clock is the stack's wall clock,
+   * boot, keep-alive and the cold-start extra pass timeScale times faster, bills stay in cloud time. @default 1
+   */
+  timeScale?: number;
   accountConcurrency?: number;
   handoffMs?: { p50: number; p95: number; p99: number };
   placement?: Placement;
 }
 
-function simStages(profile: StageProfile[], coldStartExtraMs: number): SimStage[] {
+/**
+ * The stages as simulated. A cold start waits the profiled real start plus the configured extra (cloud ms, so
+ * passing `timeScale` times faster, as on the live platform) and bills both in full.
+ */
+function simStages(profile: StageProfile[], coldStartExtraMs: number, timeScale = 1): SimStage[] {
   return profile.map((p) => ({
     stage: p.stage,
     vmService: samplerFrom(p.vmServiceMs),
     vmSlots: p.vmSlots,
     faasService: samplerFrom(p.faasServiceMs),
     faasMemoryMb: p.faasMemoryMb,
-    faasColdStartMs: p.faasColdStartMs + coldStartExtraMs,
+    faasColdStartMs: p.faasColdStartMs + coldStartExtraMs / timeScale,
+    faasInitBilledMs: p.faasColdStartMs + coldStartExtraMs,
   }));
 }
 
@@ -91,8 +105,9 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
     vmThreads: config.workers.inferenceThreads,
     faasMemoryMb: (stage) => config.faas.stageMemoryMb[String(stage)] ?? config.faas.memoryMb,
   });
-  // The simulator bills cloud time directly: time scale 1 whatever the live stack uses.
-  const globals: AutoscalerGlobals = { prices: config.prices, vm: config.vm, faas: config.faas, timeScale: 1 };
+  // Time scale 1 (cloud time simulated directly) unless mirroring a time-scaled live run.
+  const timeScale = o.timeScale ?? 1;
+  const globals: AutoscalerGlobals = { prices: config.prices, vm: config.vm, faas: config.faas, timeScale };
   const local = o.platform === 'local';
   const section = {
     ...(local ? {} : { maxVms: SIM_DEFAULT_MAX_VMS }),
@@ -106,13 +121,15 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
   return {
     model,
     preset: null,
-    stages: simStages(profile, config.faas.coldStartExtraMs),
+    stages: simStages(profile, config.faas.coldStartExtraMs, timeScale),
     profile,
+    timeScale,
+    cloudBootDelayMs: config.vm.bootDelayMs,
     platform: {
       instanceType: config.vm.instanceType,
       prices: config.prices,
-      bootDelayMs: config.vm.bootDelayMs,
-      faasKeepAliveMs: config.faas.keepAliveMs,
+      bootDelayMs: config.vm.bootDelayMs / timeScale,
+      faasKeepAliveMs: config.faas.keepAliveMs / timeScale,
       faasAccountConcurrency: accountConcurrency,
       handoff: samplerFrom(handoff),
     },
@@ -124,12 +141,12 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
       ),
     initialVms: () => undefined,
     // VM-max is a fleet provisioned for the peak ahead of time: launched one boot delay before the trace.
-    preRollMs: (policy) => (policy === 'vm-max' ? config.vm.bootDelayMs : 0),
+    preRollMs: (policy) => (policy === 'vm-max' ? config.vm.bootDelayMs / timeScale : 0),
     sloMs: first.sloMs,
     placement: o.placement ?? SIM_DEFAULT_PLACEMENT,
     notes: [
       `platform ${local ? 'local (the embedded stack’s limits)' : 'cloud'}; hand-off per stage p50/p95/p99 ${handoff.p50}/${handoff.p95}/${handoff.p99} ms; function account concurrency ${accountConcurrency}; ` +
-        `VMs per stage at most ${String(first.stages[0]?.maxVms)}; count traces placed '${o.placement ?? SIM_DEFAULT_PLACEMENT}' within each second`,
+        `${timeScale !== 1 ? `time scale ${timeScale} (mirrors a live run); ` : ''}VMs per stage at most ${String(first.stages[0]?.maxVms)}; count traces placed '${o.placement ?? SIM_DEFAULT_PLACEMENT}' within each second`,
     ],
   };
 }
@@ -200,6 +217,8 @@ export function libraIc2eSetup(o: { sloMs?: number } = {}): SimSetup {
     preset: LIBRA_IC2E_PRESET_NAME,
     stages: simStages(LIBRA_IC2E_PROFILE, 0),
     profile: LIBRA_IC2E_PROFILE,
+    timeScale: 1,
+    cloudBootDelayMs: LIBRA_BOOT_MS,
     platform: {
       instanceType: LIBRA_VM_TYPE,
       prices: globals.prices,

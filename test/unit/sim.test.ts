@@ -58,7 +58,17 @@ function oneStage(over: Partial<SimRunInput> = {}): SimRunInput {
   return {
     arrivalsMs: new Float64Array([0, 10, 20, 1000]),
     windowMs: 2000,
-    stages: [{ stage: 1, vmService: fixed, vmSlots: 1, faasService: fixed, faasMemoryMb: 512, faasColdStartMs: 0 }],
+    stages: [
+      {
+        stage: 1,
+        vmService: fixed,
+        vmSlots: 1,
+        faasService: fixed,
+        faasMemoryMb: 512,
+        faasColdStartMs: 0,
+        faasInitBilledMs: 0,
+      },
+    ],
     exitStage: new Int8Array(4),
     platform: { ...setup.platform, faasAccountConcurrency: Infinity },
     policy: createPolicy('faas-only'),
