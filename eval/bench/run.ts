@@ -235,11 +235,12 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const stepS = seriesStepS(o.trace.durationS);
   const timesS = sampleTimesS(o.trace.durationS, stepS);
 
-  const runs: Record<string, PolicyRun & { wallMs: number }> = {};
+  const runs: Record<string, PolicyRun & { wallMs: number; load: [number, number] }> = {};
   for (const policy of o.policies) {
     const t0 = performance.now();
+    const loadBefore = os.loadavg()[0] as number;
     const run = await runPolicy(o, policy, arrivalsMs, stats.peakRate, timesS);
-    runs[policy] = { ...run, wallMs: performance.now() - t0 };
+    runs[policy] = { ...run, wallMs: performance.now() - t0, load: [loadBefore, os.loadavg()[0] as number] };
   }
 
   const figures: Record<string, PolicyFigures> = {};
@@ -277,7 +278,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     policies,
     bound: null,
     targets: checkTargets(policies, null),
-    notes: runNotes(o, stats.meanRate, wallMs),
+    notes: [
+      ...runNotes(o, stats.meanRate, wallMs),
+      // Other work on the machine competes with the stack and shows up as latency: say how busy it was.
+      `machine load (1-min average) before → after each policy: ${Object.entries(runs)
+        .map(([p, r]) => `${p} ${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}`)
+        .join(', ')} (${os.cpus().length} cores)`,
+    ],
   };
   return { report, series, wallMs };
 }
