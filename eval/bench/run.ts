@@ -27,6 +27,7 @@ import {
 } from '../report/types';
 import type { MixSchedule } from '../schedules';
 import { arrivalTimesMs, traceStats, type Placement, type Trace } from '../traces';
+import { simAgreement } from './agreement';
 import { billRun, readRunEvents } from './collect';
 import { benchFigures, DELAYED_AFTER_MS } from './figures';
 import { replayArrivals } from './replay';
@@ -255,6 +256,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     policies: Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, r.series])),
   };
   const wallMs = Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, Math.round(r.wallMs)]));
+  const agreement = simAgreement({ ...o, live: policies });
   const report: ComparisonReport = {
     v: REPORT_VERSION,
     kind: 'bench',
@@ -277,9 +279,10 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     timeScale: o.timeScale,
     policies,
     bound: null,
-    targets: checkTargets(policies, null),
+    targets: [...checkTargets(policies, null), ...agreement.targets],
     notes: [
       ...runNotes(o, stats.meanRate, wallMs),
+      agreement.note,
       // Other work on the machine competes with the stack and shows up as latency: say how busy it was.
       `machine load (1-min average) before → after each policy: ${Object.entries(runs)
         .map(([p, r]) => `${p} ${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}`)

@@ -92,6 +92,10 @@ test('serflow,faas-only on a constant trace: a complete report directory with bo
   assert.equal(faas.vmUsd, 0, 'faas-only pays for no VM');
   assert.equal(faas.serverlessExecutionShare, 1, 'faas-only runs every stage serverless');
   assert.equal(faas.costRatioToSerflow, faas.totalUsd / report.policies.serflow!.totalUsd);
+  // The simulator's mirror of the same run is compared with it: cost and SLO attainment, per policy.
+  const agreement = report.targets.filter((x) => x.name.startsWith('simulator agrees'));
+  assert.equal(agreement.length, 4, JSON.stringify(report.targets));
+  for (const a of agreement) assert.match(a.detail, /^simulated \S+ .*vs live \S+/);
 
   const series = JSON.parse(fs.readFileSync(path.join(out, REPORT_FILES.series), 'utf8')) as ComparisonSeries;
   assert.equal(series.timeS.length, 20, 'one sample per trace second');
