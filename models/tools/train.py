@@ -21,8 +21,8 @@ and no --bf16 the ONNX files are byte-identical to the ones this script wrote be
                   layers see the same feature sizes (and have the same parameters) as with U = 1.
     --convs E     appends E residual 3x3 conv layers, y = ReLU(x + conv(x)) (c -> c channels, same
                   size, zero-initialised so a fresh layer is the identity), to the conv block of every
-                  stage, before its pooling. Every such layer costs
-                  the same compute in every stage (channels double where the side halves).
+                  stage, before its pooling. Every such layer costs the same compute in every
+                  stage (channels double where the side halves).
     --dilation D  dilation of the --convs layers (taps D pixels apart): widens their receptive field,
                   which the upsampling shrinks U times in image pixels, at no extra compute.
     --bf16        trains with bfloat16 autocast and channels-last tensors (weights and the exported
