@@ -59,8 +59,10 @@ export interface SerflowStageState {
 export interface SharedPoolState {
   target: number;
   timer: DownTimer;
-  /** Stages 1..prefix run on it (0: not in use). */
+  /** The plan in force: stages 1..prefix run on it (0: no shared plan). */
   prefix: number;
+  /** Stages 1..served are routed to it: the plan's, or the last plan's while the pool waits to scale down. */
+  served: number;
 }
 
 /** Pool of whole-model VMs in observations and decisions. */
@@ -114,7 +116,7 @@ function decideStage(
   const rate = arrivalRate(observation, s.stage);
   const burst = rate !== undefined && isBurst(prev.est, rate, config.burstZ);
   const est = rate === undefined ? prev.est : ewmaRecord(prev.est, now, rate, config);
-  const share = ewmaUpper(est, config.z);
+  const share = ewmaUpper(est, config.serflowZ);
   const sizing = vmsForShare(share, s.muPerVm, s.tCipWall);
   const wanted = clamp(wantedOverride ?? sizing.vms, s.minVms, s.maxVms);
   const step = stepTarget({
@@ -131,7 +133,7 @@ function decideStage(
   const load = Math.max(est.mean, rate ?? 0);
   const vmShare = vmShareFor(pool.vmsReady, desired, s.muPerVm, load);
   const notes = [
-    `share ${fmt(share)} q/s (mean ${fmt(est.mean)} + ${fmt(config.z)}·dev ${fmt(est.dev)})`,
+    `share ${fmt(share)} q/s (mean ${fmt(est.mean)} + ${fmt(config.serflowZ)}·dev ${fmt(est.dev)})`,
     `mu ${fmt(s.muPerVm)} → ${sizing.why}`,
     wantedOverride !== undefined ? `own pool ${wanted} (shared pool in use)` : '',
     wantedOverride === undefined && wanted !== sizing.vms ? `clamped to ${wanted}` : '',
@@ -165,7 +167,7 @@ function decideShared(
   upAllowed: boolean,
   guard: boolean,
   now: number,
-): { state: SharedPoolState; desired: number; vmShare: number; note: string } {
+): { state: SharedPoolState; desired: number; vmShare: number; served: number; note: string } {
   const wanted = plan ? plan.vms : 0;
   const step = stepTarget({
     target: prev.target,
@@ -178,15 +180,20 @@ function decideShared(
   const pool = poolOf(observation, WHOLE_MODEL_POOL);
   const desired = Math.max(step.target, guard ? poolSize(pool) : 0);
   const prefix = plan?.prefix ?? 0;
-  // Work of the prefix in VMs' worth at the current load; the ready VMs take what they can, functions the rest.
-  const work = config.stages.slice(0, prefix).reduce((sum, s, k) => sum + (loads[k] ?? 0) / s.muPerVm, 0);
+  // The stages the shared VMs run: the plan's, or, while a pool no longer planned waits out its scale-down delay,
+  // the ones it was sized for (it is paid for until it goes, so it keeps serving).
+  const served = prefix > 0 ? prefix : desired > 0 ? prev.served : 0;
+  // Work of those stages in VMs' worth at the current load; the ready VMs take what they can, functions the rest.
+  const work = config.stages.slice(0, served).reduce((sum, s, k) => sum + (loads[k] ?? 0) / s.muPerVm, 0);
   const usable = Math.min(pool.vmsReady, desired);
   const vmShare = usable <= 0 ? 0 : work > 0 ? Math.min(1, usable / work) : 1;
   const note = plan
     ? `shared pool for stages 1..${prefix}: ${fmt(plan.work)} VMs' worth → ${wanted} VMs (${step.kind}), ` +
       `$${plan.costRate.toExponential(3)}/s; vmShare ${fmt(vmShare)}`
-    : `shared pool: not used (${step.kind} ${desired})`;
-  return { state: { target: desired, timer: step.timer, prefix }, desired, vmShare, note };
+    : desired > 0
+      ? `shared pool no longer planned: ${desired} VMs (${step.kind}) still serve stages 1..${served}, vmShare ${fmt(vmShare)}`
+      : 'shared pool: not used';
+  return { state: { target: desired, timer: step.timer, prefix, served }, desired, vmShare, served, note };
 }
 
 export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
@@ -212,6 +219,7 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
       target: poolSize(poolOf(observation, WHOLE_MODEL_POOL)),
       timer: {},
       prefix: 0,
+      served: 0,
     };
     let plan: SharedPlan | undefined;
     if (config.colocate) {
@@ -240,7 +248,7 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
       now,
     );
     const stageDecisions = results.map((r, k) => {
-      if (!plan || k >= plan.prefix || shared.vmShare <= r.decision.vmShare) return r.decision;
+      if (k >= shared.served || shared.vmShare <= r.decision.vmShare) return r.decision;
       const s = config.stages[k] as CompiledStageConfig;
       return {
         ...r.decision,

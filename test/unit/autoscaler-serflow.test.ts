@@ -9,8 +9,12 @@ import { serflowPolicy, vmsForShare, type SerflowState } from '../../autoscaler/
 import type { Decision } from '../../autoscaler/types';
 import { SEC, compile as compileFixture, obs, runTimeline, type Step } from './autoscaler-fixture';
 
-/** Per-stage sizing is tested here with co-location off; autoscaler-colocation.test.ts tests the shared pool. */
-const compile = (input: Record<string, unknown> = {}) => compileFixture({ colocate: false, ...input });
+/**
+ * Per-stage sizing is tested here with co-location off (autoscaler-colocation.test.ts tests the shared pool) and
+ * with one deviation of headroom (serflowZ 1), which the hand-computed shares below include; the default (0) is
+ * tested on its own at the end.
+ */
+const compile = (input: Record<string, unknown> = {}) => compileFixture({ colocate: false, serflowZ: 1, ...input });
 
 function timeline(config: CompiledAutoscalerConfig, steps: Step[]): { decision?: Decision; state: SerflowState } {
   return runTimeline(serflowPolicy, config, steps);
@@ -164,5 +168,19 @@ describe('SERFLOW decisions', () => {
     const c = compile();
     const { state } = timeline(c, [{ at: 0, arrivals: [23, 12, 2], want: {} }]);
     assert.deepEqual(JSON.parse(JSON.stringify(state)), state);
+  });
+});
+
+describe('SERFLOW default headroom', () => {
+  test('by default VMs are sized for the mean (serflowZ 0): the deviation goes to functions', () => {
+    const c = compileFixture({ colocate: false });
+    assert.equal(c.serflowZ, 0);
+    let state = serflowPolicy.initialState(c);
+    // stage 1: 20 then 30 q/s → mean 22 (alpha 0.2), dev 2 (0.2 · |20 − 30|); with z = 1 the share would be 24
+    // (2 VMs + 1 for a remainder 4 >= T-CIP 2.5); with z = 0 it is 22 → 2 VMs (remainder 2 < 2.5).
+    state = serflowPolicy.decide(obs(0, [20, 0, 0]), c, state, 0).state;
+    const r = serflowPolicy.decide(obs(SEC, [30, 0, 0]), c, state, SEC);
+    assert.equal(r.decision.stages[0]?.desiredVms, 2, r.decision.stages[0]?.reason);
+    assert.match(r.decision.stages[0]?.reason ?? '', /share 22 q\/s \(mean 22 \+ 0·dev 2\)/);
   });
 });
