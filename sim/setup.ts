@@ -4,7 +4,7 @@
  * and the compiled autoscaler config the policies read. Every simulator default is a named constant here.
  */
 import { compileAutoscalerConfig, type AutoscalerGlobals, type CompiledAutoscalerConfig } from '../autoscaler/config';
-import { loadProfile, toStageProfiles } from '../autoscaler/profile';
+import { cheapestFaasMemory, loadProfile, toStageProfiles, type ModelProfile } from '../autoscaler/profile';
 import type { PolicyName, StageProfile } from '../autoscaler/types';
 import type { Prices } from '../billing/prices';
 import type { SerflowConfig } from '../common/config';
@@ -74,6 +74,11 @@ export interface SimSetupOptions {
   /** @default 'cloud' */
   platform?: SimPlatformKind;
   /**
+   * Function memory per stage: 'config' (`faas.stageMemoryMb` / `faas.memoryMb`, as the live stack bills), or
+   * 'auto' (budgetedFaasMemory). @default 'auto' on the cloud platform, 'config' on the local one
+   */
+  faasMemory?: 'config' | 'auto';
+  /**
    * Mirror a live run at this `timeScale` (SimRunInput.timeScale): the simulated clock is the stack's wall clock,
    * boot, keep-alive and the cold-start extra pass timeScale times faster, bills stay in cloud time. @default 1
    */
@@ -99,11 +104,61 @@ function simStages(profile: StageProfile[], coldStartExtraMs: number, timeScale 
   }));
 }
 
+/**
+ * method.md's offline step: per stage, the cheapest profiled function memory whose warm p95 fits the stage's share
+ * of the SLO left after the hand-offs (`sloMs − stages × handoffP95Ms`, split in proportion to the stages' VM p95s,
+ * as `sloBudgetMs` is); the fastest option when none fits.
+ * On a cloud where CPU grows with memory, a larger function of a compute-bound stage costs about the same per call
+ * and is faster, so a tight SLO should not be held against functions sized for a laptop.
+ */
+export function budgetedFaasMemory(
+  profile: ModelProfile,
+  sloMs: number,
+  handoffP95Ms: number,
+  vmThreads: number,
+  prices: SerflowConfig['prices'],
+): Map<number, number> {
+  const p95 = (s: ModelProfile['stages'][number]) =>
+    (s.vm.find((v) => v.threads === vmThreads) ?? s.vm[0])?.serviceMs.p95 ?? 0;
+  const total = profile.stages.reduce((sum, s) => sum + p95(s), 0);
+  const out = new Map<number, number>();
+  for (const s of profile.stages) {
+    const left = Math.max(0, sloMs - profile.stages.length * handoffP95Ms);
+    const budget = total > 0 ? (left * p95(s)) / total : left;
+    const fastest = [...s.faas].sort((a, b) => a.serviceMs.p95 - b.serviceMs.p95)[0];
+    const pick = cheapestFaasMemory(s, budget, prices)?.memoryMb ?? fastest?.memoryMb;
+    if (pick !== undefined) out.set(s.stage, pick);
+  }
+  return out;
+}
+
 /** A setup from the SERFLOW configuration and the model's profile (the project's own evaluation). */
 export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetupOptions = {}): SimSetup {
-  const profile = toStageProfiles(loadProfile(model, config.modelsDir), {
+  const measured = loadProfile(model, config.modelsDir);
+  const configured = (stage: number) => config.faas.stageMemoryMb[String(stage)] ?? config.faas.memoryMb;
+  const autoMemory = (o.faasMemory ?? (o.platform === 'local' ? 'config' : 'auto')) === 'auto';
+  const sloForMemory =
+    o.sloMs ??
+    compileAutoscalerConfig(
+      config.autoscaler,
+      { ...config, timeScale: 1 },
+      toStageProfiles(measured, {
+        vmThreads: config.workers.inferenceThreads,
+        faasMemoryMb: configured,
+      }),
+    ).sloMs;
+  const budgeted = autoMemory
+    ? budgetedFaasMemory(
+        measured,
+        sloForMemory,
+        (o.handoffMs ?? SIM_DEFAULT_HANDOFF_MS).p95,
+        config.workers.inferenceThreads,
+        config.prices,
+      )
+    : undefined;
+  const profile = toStageProfiles(measured, {
     vmThreads: config.workers.inferenceThreads,
-    faasMemoryMb: (stage) => config.faas.stageMemoryMb[String(stage)] ?? config.faas.memoryMb,
+    faasMemoryMb: (stage) => budgeted?.get(stage) ?? configured(stage),
   });
   // Time scale 1 (cloud time simulated directly) unless mirroring a time-scaled live run.
   const timeScale = o.timeScale ?? 1;
@@ -145,7 +200,8 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
     sloMs: first.sloMs,
     placement: o.placement ?? SIM_DEFAULT_PLACEMENT,
     notes: [
-      `platform ${local ? 'local (the embedded stack’s limits)' : 'cloud'}; hand-off per stage p50/p95/p99 ${handoff.p50}/${handoff.p95}/${handoff.p99} ms; function account concurrency ${accountConcurrency}; ` +
+      `platform ${local ? 'local (the embedded stack’s limits)' : 'cloud'}; function memory per stage ` +
+        `${profile.map((p) => `${p.faasMemoryMb} MB`).join(' / ')} (${budgeted ? 'cheapest within each stage’s SLO share' : 'as configured'}); hand-off per stage p50/p95/p99 ${handoff.p50}/${handoff.p95}/${handoff.p99} ms; function account concurrency ${accountConcurrency}; ` +
         `${timeScale !== 1 ? `time scale ${timeScale} (mirrors a live run); ` : ''}VMs per stage at most ${String(first.stages[0]?.maxVms)}; count traces placed '${o.placement ?? SIM_DEFAULT_PLACEMENT}' within each second`,
     ],
   };
