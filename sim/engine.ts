@@ -382,7 +382,6 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     }
   };
 
-  /** 'per-vm': the ready VM with the least work (running + queued), else the booting one with the shortest queue. */
   // ---------------------------------------------------------------------------------------------------------
   // Functions
 

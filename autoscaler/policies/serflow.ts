@@ -4,7 +4,8 @@
  *
  * - Estimation: per stage, an EWMA of the arrival rate (arrivals / window s) and of its deviation (stats.ts).
  * - Sizing, every U and at once on a burst (the latest rate above mean + burstZ · dev of the estimator as it stood
- *   before that sample, Knative's "panic"): `share_k = mean_k + z · dev_k`; `floor(share_k / mu_k)` VMs plus one
+ *   before that sample, Knative's "panic"): `share_k = mean_k + serflowZ · dev_k` (serflowZ 0 by default: VMs for the
+ *   steady load, functions for the rest); `floor(share_k / mu_k)` VMs plus one
  *   more only if the remainder is at least T-CIP_k (the extra VM's load would otherwise be cheaper in functions);
  *   0 VMs when share_k < T-CIP_k, or when T-CIP_k > mu_k (a VM can never carry enough load to pay off). Clamped
  *   to [minVms, maxVms].
@@ -16,6 +17,10 @@
  * - Restart safety: a new state starts its targets at the observed pools and, for `scaleDownDelayMs` after its
  *   first tick, never goes below the observed pool size, so a restarted controller cannot scale down on lost
  *   history (we hold the current scale rather than replay old events).
+ * - Co-location (serflow-colocation.ts, `colocate`): when one shared pool of whole-model VMs for stages 1..j is
+ *   expected to cost no more than a pool per stage (light stages), the stage pools are emptied and the shared pool
+ *   (`wholeModelVms`) is sized instead, with the same hysteresis; the plan changes only at a re-size or a burst, and
+ *   a pool no longer planned keeps serving its stages until it is scaled in.
  * - No data: until some stage has seen an arrival, the decision is `{ valid: false, reason: 'no-data' }`.
  *   A zero-length window (the controller's first tick) carries no rate and is not folded into the estimators:
  *   after a restart it may hold the backlog of the whole downtime, which would look like a burst.
@@ -168,7 +173,8 @@ function decideShared(
   guard: boolean,
   now: number,
 ): { state: SharedPoolState; desired: number; vmShare: number; served: number; note: string } {
-  const wanted = plan ? plan.vms : 0;
+  // The shared pool is one pool: bounded like LIBRA's whole-model pool, by the smallest per-stage maximum.
+  const wanted = plan ? Math.min(plan.vms, ...config.stages.map((s) => s.maxVms)) : 0;
   const step = stepTarget({
     target: prev.target,
     wanted,
