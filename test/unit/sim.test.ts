@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createPolicy } from '../../autoscaler/policies';
 import { faasInvocationCostUsd } from '../../billing/prices';
 import { loadConfig } from '../../common/config';
+import { parseExitSchedule } from '../../eval/schedules';
 import { loadTrace } from '../../eval/traces';
 import { boundOf } from '../../sim/clairvoyant';
 import { runSimComparison } from '../../sim/compare';
@@ -129,6 +130,34 @@ describe('engine, hand-computed', () => {
     const c = run(2);
     assert.deepEqual(a, b);
     assert.notDeepEqual(a.serflow?.latencyMs, c.serflow?.latencyMs);
+  });
+});
+
+describe('exit drift', () => {
+  test('a schedule that sends every query to the last stage halfway through doubles deep executions accordingly', () => {
+    const config = loadConfig({}, {});
+    const setup = setupFromConfig(config, config.defaultModel);
+    const trace = loadTrace('constant:rate=20,duration=600');
+    const run = (spec?: string) =>
+      runSimComparison({
+        setup,
+        trace,
+        rateFactor: 1,
+        startS: 0,
+        policies: ['faas-only'],
+        seed: 4,
+        bound: false,
+        command: 't',
+        ...(spec ? { exitSchedule: parseExitSchedule(spec, setup.stages.length) } : {}),
+      }).report.policies['faas-only'];
+    const base = run();
+    const drift = run('0=profile;300=0,0,0,1');
+    assert.ok(base && drift);
+    const stage4 = (f: typeof base) => (f.stageExecutions[3]?.serverless ?? 0) + (f.stageExecutions[3]?.vm ?? 0);
+    const q4 = setup.profile[3]?.reachProbability ?? 0;
+    // second half: every one of the 6,000 queries reaches stage 4; first half: the profile's reach
+    near(stage4(drift), 6000 + 6000 * q4, 0.05, 'stage-4 executions with the drift');
+    near(stage4(base), 12000 * q4, 0.1, 'stage-4 executions without it');
   });
 });
 
