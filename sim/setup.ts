@@ -132,6 +132,13 @@ export function budgetedFaasMemory(
   return out;
 }
 
+/** A stage's function figures as measured on this machine (one full core), at its configured memory. */
+function withMeasuredFaas(p: StageProfile, entry: ModelProfile['stages'][number] | undefined): StageProfile {
+  if (!entry) return p;
+  const { p50, p95, p99, mean } = entry.faasMeasured.serviceMs;
+  return { ...p, faasServiceMs: { p50, p95, p99, mean }, faasColdStartMs: entry.faasMeasured.coldStartMs.p50 };
+}
+
 /** A setup from the SERFLOW configuration and the model's profile (the project's own evaluation). */
 export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetupOptions = {}): SimSetup {
   const measured = loadProfile(model, config.modelsDir);
@@ -156,10 +163,13 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
         config.prices,
       )
     : undefined;
-  const profile = toStageProfiles(measured, {
+  const selected = toStageProfiles(measured, {
     vmThreads: config.workers.inferenceThreads,
     faasMemoryMb: (stage) => budgeted?.get(stage) ?? configured(stage),
   });
+  // The local platform runs every function on a full core whatever its memory, so its functions take the measured
+  // time, not the Lambda estimate for their memory (profile.ts `faasCpuSlowdown`).
+  const profile = o.platform === 'local' ? selected.map((p, i) => withMeasuredFaas(p, measured.stages[i])) : selected;
   // Time scale 1 (cloud time simulated directly) unless mirroring a time-scaled live run.
   const timeScale = o.timeScale ?? 1;
   const globals: AutoscalerGlobals = { prices: config.prices, vm: config.vm, faas: config.faas, timeScale };
