@@ -1,5 +1,11 @@
-/** A live autoscaler running in the test process (`runAutoscaler` with an `until` promise), so a test can stop it. */
+/**
+ * A live autoscaler running in the test process (`runAutoscaler` with an `until` promise), so a test can stop it,
+ * and a recorder of its decision records.
+ */
+import type { NatsConnection } from 'nats';
+import type { DecisionRecord } from '../../autoscaler/controller';
 import { runAutoscaler } from '../../autoscaler/main';
+import { CONTROL_SUBJECT_PREFIX } from '../../common/naming';
 import type { PolicyName } from '../../autoscaler/types';
 import type { TestStack } from './test-stack';
 
@@ -29,4 +35,20 @@ export function startController(t: TestStack, model: string, policy: PolicyName)
       if (failure) throw failure;
     },
   };
+}
+
+/**
+ * Every decision record the autoscaler of `model` publishes from now on (core NATS subscription), appended in
+ * order to `records`.
+ */
+export function recordDecisions(
+  nc: NatsConnection,
+  model: string,
+  records: DecisionRecord[] = [],
+): { records: DecisionRecord[]; stop(): void } {
+  const sub = nc.subscribe(`${CONTROL_SUBJECT_PREFIX}.decision.${model}`);
+  void (async () => {
+    for await (const m of sub) records.push(m.json<DecisionRecord>());
+  })();
+  return { records, stop: () => sub.unsubscribe() };
 }

@@ -26,15 +26,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Subscription } from 'nats';
 import { compileForModel } from '../../autoscaler/main';
 import type { DecisionRecord } from '../../autoscaler/controller';
 import { durableName } from '../../autoscaler/intake';
 import type { StageDecision } from '../../autoscaler/types';
-import { CONTROL_SUBJECT_PREFIX, STAGE_EVENTS_STREAM } from '../../common/naming';
+import { STAGE_EVENTS_STREAM } from '../../common/naming';
 import { callPoolsApi } from '../../deploy/pools-api';
 import { parseInputMix } from '../../models/input-mix';
-import { startController as startControllerFor, type RunningController } from '../helpers/controller';
+import { recordDecisions, startController as startControllerFor, type RunningController } from '../helpers/controller';
 import { startOpenLoop, type OpenLoop } from '../helpers/open-loop';
 import { startTestStack, type TestStack } from '../helpers/test-stack';
 import { sleep, waitUntil } from '../helpers/wait-until';
@@ -108,7 +107,7 @@ describe('SERFLOW autoscaler on a real stack', () => {
   let t: TestStack;
   let controller: RunningController | undefined;
   let traffic: OpenLoop | undefined;
-  let sub: Subscription | undefined;
+  let recorder: ReturnType<typeof recordDecisions> | undefined;
   const records: DecisionRecord[] = [];
   const since = (wall: number) => records.filter((r) => r.wallAt >= wall);
   const latest = () => records[records.length - 1];
@@ -127,17 +126,13 @@ describe('SERFLOW autoscaler on a real stack', () => {
         colocate: false,
       },
     });
-    const decisions = t.nc.subscribe(`${CONTROL_SUBJECT_PREFIX}.decision.${MODEL}`);
-    sub = decisions;
-    void (async () => {
-      for await (const m of decisions) records.push(m.json<DecisionRecord>());
-    })();
+    recorder = recordDecisions(t.nc, MODEL, records);
   });
 
   after(async () => {
     await traffic?.stop();
     await controller?.stop().catch(() => undefined);
-    sub?.unsubscribe();
+    recorder?.stop();
     await t?.stop();
   });
 

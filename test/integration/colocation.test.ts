@@ -10,11 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { Subscription } from 'nats';
 import type { DecisionRecord } from '../../autoscaler/controller';
-import { CONTROL_SUBJECT_PREFIX } from '../../common/naming';
 import { callPoolsApi } from '../../deploy/pools-api';
-import { startController, type RunningController } from '../helpers/controller';
+import { recordDecisions, startController, type RunningController } from '../helpers/controller';
 import { startOpenLoop, type OpenLoop } from '../helpers/open-loop';
 import { startTestStack, type TestStack } from '../helpers/test-stack';
 import { waitUntil } from '../helpers/wait-until';
@@ -26,7 +24,7 @@ const TICK_MS = 10_000;
 let t: TestStack;
 let controller: RunningController | undefined;
 let traffic: OpenLoop | undefined;
-let sub: Subscription | undefined;
+let recorder: ReturnType<typeof recordDecisions> | undefined;
 const records: DecisionRecord[] = [];
 
 before(async () => {
@@ -36,17 +34,13 @@ before(async () => {
     prices: { vmPerHourUsd: { 'c6i.large': 0.00025 } },
     autoscaler: { policy: 'serflow', tickMs: TICK_MS, updateIntervalMs: TICK_MS, scaleDownDelayMs: 30_000 },
   });
-  const decisions = t.nc.subscribe(`${CONTROL_SUBJECT_PREFIX}.decision.${MODEL}`);
-  sub = decisions;
-  void (async () => {
-    for await (const m of decisions) records.push(m.json<DecisionRecord>());
-  })();
+  recorder = recordDecisions(t.nc, MODEL, records);
 });
 
 after(async () => {
   await traffic?.stop();
   await controller?.stop().catch(() => undefined);
-  sub?.unsubscribe();
+  recorder?.stop();
   await t?.stop();
 });
 
