@@ -41,14 +41,17 @@ export function latencyFigures(sorted: Float32Array): LatencyFigures {
   };
 }
 
-/** Queue-wait figures over all queries (a query that never waited counts 0 s). */
-export function delayFigures(waitMs: Float32Array): DelayFigures {
-  const sorted = Float32Array.from(waitMs).sort();
+/**
+ * Queue-wait figures over all queries (a query that never waited counts 0 s); "delayed" = waited more than
+ * `delayedAfterMs` (0 in the simulator, as LIBRA counts; a live run sets a dispatch allowance).
+ */
+export function delayFigures(waitMs: ArrayLike<number>, delayedAfterMs = 0): DelayFigures {
+  const sorted = Float64Array.from(waitMs).sort();
   const n = sorted.length;
   let delayed = 0;
   let sum = 0;
   for (const v of sorted) {
-    if (v > 0) delayed++;
+    if (v > delayedAfterMs) delayed++;
     sum += v;
   }
   const nearestRank = (q: number) => (n ? (sorted[Math.max(0, Math.ceil(q * n) - 1)] as number) : 0);

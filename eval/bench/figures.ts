@@ -5,8 +5,8 @@
  */
 import type { Ledger } from '../../billing/ledger';
 import type { BillingEvent } from '../../common/billing-events';
-import type { DelayFigures, PolicyFigures } from '../report/types';
-import { latencyFigures } from '../../sim/figures';
+import type { PolicyFigures } from '../report/types';
+import { delayFigures, latencyFigures } from '../../sim/figures';
 import type { ReplayResult } from './replay';
 
 /**
@@ -25,20 +25,6 @@ function queueWaitsMs(replay: ReplayResult): number[] {
   return replay.queries.map((q) =>
     (q.result?.stages ?? []).reduce((s, st) => s + (st.backend === 'vm' ? st.queueMs : 0), 0),
   );
-}
-
-export function delayFiguresLive(waitsMs: readonly number[]): DelayFigures {
-  const sorted = [...waitsMs].sort((a, b) => a - b);
-  const n = sorted.length;
-  const delayed = sorted.filter((w) => w > DELAYED_AFTER_MS).length;
-  const nearestRank = (q: number) => (n ? (sorted[Math.max(0, Math.ceil(q * n) - 1)] as number) : 0);
-  return {
-    delayed,
-    delayedShare: n ? delayed / n : 0,
-    meanS: n ? sorted.reduce((s, w) => s + w, 0) / n / 1000 : 0,
-    p99S: nearestRank(0.99) / 1000,
-    maxS: n ? (sorted[n - 1] as number) / 1000 : 0,
-  };
 }
 
 /** Largest number of VMs booting or serving at once over all pools (draining and terminated ones excluded). */
@@ -141,7 +127,7 @@ export function benchFigures(i: FiguresInput): PolicyFigures {
         cold: s?.faasColdStarts ?? 0,
       };
     }),
-    delay: delayFiguresLive(queueWaitsMs(replay)),
+    delay: delayFigures(queueWaitsMs(replay), DELAYED_AFTER_MS),
     costRatioToSerflow: null,
     costRatioToBound: null,
     notes,
