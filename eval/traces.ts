@@ -117,12 +117,15 @@ function loadTraceFile(file: string): Trace {
     throw new TraceError(`trace file ${file}: cannot read it (${(err as Error).message})`, { cause: err });
   }
   const name = path.basename(file).replace(/\.[^.]*$/, '');
+  // Reports name the file relative to the project (e.g. ../shared/data/traces/wits_logs.txt), not this machine.
+  const relative = path.relative(PROJECT_ROOT, path.resolve(file));
+  const source = relative.length < path.resolve(file).length ? relative : path.resolve(file);
   if (path.extname(file).toLowerCase() === '.csv') {
     const timesMs = parseTimestampCsv(text, file);
-    return { name, source: file, format: 'timestamps', timesMs, ...countsOfTimes(timesMs) };
+    return { name, source, format: 'timestamps', timesMs, ...countsOfTimes(timesMs) };
   }
   const counts = parseCountLines(text, file);
-  return { name, source: file, format: 'counts', counts, durationS: counts.length };
+  return { name, source, format: 'counts', counts, durationS: counts.length };
 }
 
 /**
