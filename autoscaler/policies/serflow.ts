@@ -26,7 +26,7 @@
  *   after a restart it may hold the backlog of the whole downtime, which would look like a burst.
  */
 import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';
-import { ewmaRecord, ewmaUpper, isBurst, type EwmaState } from '../stats';
+import { ewmaRecord, ewmaUpper, isBurst } from '../stats';
 import type { Observation, Policy, PolicyResult, StageDecision } from '../types';
 import {
   bestSharedPlan,
@@ -49,16 +49,13 @@ import {
   stepTarget,
   vmShareFor,
   type DownTimer,
+  type EstimatedStageState,
   stageStatesFor,
   hasSeenLoad,
 } from './helpers';
 
-export interface SerflowStageState {
-  est: EwmaState;
-  /** VMs this policy wants for the stage (what the last decision said). */
-  target: number;
-  timer: DownTimer;
-}
+/** Per-stage state: the rate estimator, the target VMs and the scale-down timer (helpers.ts). */
+export type SerflowStageState = EstimatedStageState;
 
 /** The shared pool of whole-model VMs (co-location, serflow-colocation.ts). */
 export interface SharedPoolState {

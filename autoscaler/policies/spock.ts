@@ -7,7 +7,7 @@
  * Example: shares 23, 12, 2 q/s with mu 10, 5, 5 → ceil(2.3) = 3, ceil(2.4) = 3, ceil(0.4) = 1 VMs.
  */
 import type { CompiledAutoscalerConfig } from '../config';
-import { ewmaRecord, ewmaUpper, type EwmaState } from '../stats';
+import { ewmaRecord, ewmaUpper } from '../stats';
 import type { Policy, PolicyResult, StageDecision } from '../types';
 import {
   arrivalRate,
@@ -21,16 +21,13 @@ import {
   poolSize,
   stepTarget,
   vmShareFor,
-  type DownTimer,
+  type EstimatedStageState,
   stageStatesFor,
   hasSeenLoad,
 } from './helpers';
 
-export interface SpockStageState {
-  est: EwmaState;
-  target: number;
-  timer: DownTimer;
-}
+/** Per-stage state: the rate estimator, the target VMs and the scale-down timer (helpers.ts). */
+export type SpockStageState = EstimatedStageState;
 
 export interface SpockState {
   startedAt?: number;
