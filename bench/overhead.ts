@@ -728,12 +728,7 @@ async function main(): Promise<void> {
     const tStack = performance.now();
     stack = await startStack({ config, dataDir, onProgress: (l) => log(`stack: ${l}`) });
     log(`stack up in ${((performance.now() - tStack) / 1000).toFixed(1)} s`);
-    client = await SerflowClient.connect({
-      config,
-      temporalAddress: stack.info.temporalAddress,
-      natsUrl: stack.info.natsUrl,
-      namespace: stack.info.namespace,
-    });
+    client = await SerflowClient.connectToStack(stack.info, config);
     nc = await connectNats(stack.info.natsUrl, 'serflow-bench');
 
     // (b) Pipeline latency at concurrency 1, after a warm-up.

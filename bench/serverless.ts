@@ -105,12 +105,7 @@ async function openSession(name: string, overrides: SerflowConfigInput, model: s
   ];
   try {
     log(`${name}: stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const client = await SerflowClient.connect({
-      config,
-      temporalAddress: stack.info.temporalAddress,
-      natsUrl: stack.info.natsUrl,
-      namespace: stack.info.namespace,
-    });
+    const client = await SerflowClient.connectToStack(stack.info, config);
     cleanup.unshift(() => client.close());
     const nc = await connectNats(stack.info.natsUrl, 'serflow-bench');
     cleanup.unshift(() => nc.close());

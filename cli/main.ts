@@ -72,12 +72,7 @@ async function demo(config: SerflowConfig, o: { samples: number }) {
   process.once('SIGTERM', onSignal);
   try {
     console.log(describeStack(stack.info));
-    const client = await SerflowClient.connect({
-      config,
-      temporalAddress: stack.info.temporalAddress,
-      natsUrl: stack.info.natsUrl,
-      namespace: stack.info.namespace,
-    });
+    const client = await SerflowClient.connectToStack(stack.info, config);
     try {
       const bar = progressBar('demo workload', o.samples);
       const { summary } = await runWorkload(client, {

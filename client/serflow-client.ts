@@ -114,6 +114,15 @@ export class SerflowClient {
     return new SerflowClient(new Client({ connection, namespace }), connection, config, natsUrl);
   }
 
+  /** A client of a stack this process started (its `info`: the servers' addresses and namespace). */
+  static connectToStack(
+    info: { temporalAddress: string; natsUrl: string; namespace: string },
+    config?: SerflowConfig,
+  ): Promise<SerflowClient> {
+    const { temporalAddress, natsUrl, namespace } = info;
+    return SerflowClient.connect({ temporalAddress, natsUrl, namespace, ...(config ? { config } : {}) });
+  }
+
   private async activationStore(): Promise<ActivationStore> {
     if (!this.store) {
       if (!this.natsUrl)

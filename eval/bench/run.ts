@@ -148,12 +148,7 @@ async function runPolicy(
   const unhook = stopOnSignal(stack, log);
   let failed = false;
   try {
-    const client = await SerflowClient.connect({
-      config,
-      temporalAddress: stack.info.temporalAddress,
-      natsUrl: stack.info.natsUrl,
-      namespace: stack.info.namespace,
-    });
+    const client = await SerflowClient.connectToStack(stack.info, config);
     let replay;
     try {
       o.onReplayStart?.(policy, arrivalsMs.length);

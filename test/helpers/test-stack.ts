@@ -37,12 +37,7 @@ export async function startTestStack(
   const config = compileConfig({ ...TEST_CONFIG, ...overrides, homeDir: dir });
   const stack = await startStack({ config, dataDir: path.join(dir, 'data'), workers: options.workers });
   try {
-    const client = await SerflowClient.connect({
-      config,
-      temporalAddress: stack.info.temporalAddress,
-      natsUrl: stack.info.natsUrl,
-      namespace: stack.info.namespace,
-    });
+    const client = await SerflowClient.connectToStack(stack.info, config);
     const nc = await connectNats(stack.info.natsUrl, 'serflow-test');
     return {
       config,
