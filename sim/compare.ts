@@ -7,6 +7,7 @@ import { createPolicy } from '../autoscaler/policies';
 import type { PolicyName } from '../autoscaler/types';
 import { REPORT_VERSION, type ComparisonReport, type ComparisonSeries, type PolicyFigures } from '../eval/report/types';
 import { checkTargets, withRatios } from '../eval/report/targets';
+import { traceSummary } from '../eval/report/trace-summary';
 import { exitSharesAt, type ExitSchedule } from '../eval/schedules';
 import { arrivalTimesMs, traceStats, type Trace } from '../eval/traces';
 import { clairvoyantBound } from './clairvoyant';
@@ -129,16 +130,7 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
     kind: 'sim',
     createdAt: new Date().toISOString(),
     command: o.command,
-    trace: {
-      name: trace.name,
-      source: trace.source,
-      rateFactor: o.rateFactor,
-      startS: o.startS,
-      durationS: trace.durationS,
-      queries: stats.queries,
-      meanRate: stats.meanRate,
-      peakRate: stats.peakRate,
-    },
+    trace: traceSummary(trace, o.rateFactor, o.startS),
     model: setup.model,
     preset: setup.preset,
     sloMs: setup.sloMs,

@@ -18,6 +18,7 @@ import { startStack, type RunningStack } from '../../deploy/local/stack';
 import { connectNats } from '../../infra/nats';
 import { loadManifest } from '../../models/manifest';
 import { checkTargets, withRatios } from '../report/targets';
+import { traceSummary } from '../report/trace-summary';
 import {
   REPORT_VERSION,
   type ComparisonReport,
@@ -257,16 +258,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     kind: 'bench',
     createdAt: new Date().toISOString(),
     command: o.command,
-    trace: {
-      name: o.trace.name,
-      source: o.trace.source,
-      rateFactor: o.rateFactor,
-      startS: o.startS,
-      durationS: o.trace.durationS,
-      queries: stats.queries,
-      meanRate: stats.meanRate,
-      peakRate: stats.peakRate,
-    },
+    trace: traceSummary(o.trace, o.rateFactor, o.startS),
     model: o.model,
     preset: null,
     sloMs: o.sloMs,
