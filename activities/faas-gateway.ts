@@ -14,7 +14,7 @@ import { DEFAULT_FAAS_BILLING_GRANULARITY_MS } from '../common/config';
 import type { StageInput, StageOutput } from '../common/contracts';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import { stageTaskQueue } from '../common/naming';
-import { FunctionThrottledError, type FunctionInvocation, type ServerlessPlatform } from '../deploy/providers';
+import { FunctionThrottledError, type FunctionInvocation, type ServerlessPlatform } from '../infra/providers';
 import { loadManifest } from '../models/manifest';
 import { withHeartbeats } from './heartbeat';
 import { activityCallContext } from './stage-activities';

@@ -5,7 +5,7 @@
 import type { InferenceQuery, ModelDescriptor } from '../common/contracts';
 import type { SerflowConfig } from '../common/config';
 import { InvalidInputError, UnknownModelError, UnknownStageError } from '../common/errors';
-import type { ModelManifest } from '../models/manifest';
+import { queryInputDims, type ModelManifest } from '../models/manifest';
 import { ApplicationFailure } from '@temporalio/activity';
 import { allVmPlan, type RoutingPlan } from '../common/routing';
 import { validateRoutingPlan } from '../infra/routing-store';
@@ -23,13 +23,6 @@ export interface ModelActivityDeps {
  * (workflows/activity-options.ts): 100 attempts ride out ~3 minutes of sustained throttling before a query fails.
  */
 export const FAAS_STAGE_MAX_ATTEMPTS = 100;
-
-/** Input dims of stage 1 with the batch dimension fixed to 1 (one query per workflow). */
-export function queryInputDims(manifest: ModelManifest): number[] {
-  const first = manifest.stages[0];
-  if (!first) throw new Error(`manifest of ${manifest.name} has no stages`);
-  return first.input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' ? d : -1));
-}
 
 /** Checks of a query that need the model but not the tensor data; throws our typed errors. */
 export function describeQuery(

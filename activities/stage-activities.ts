@@ -7,7 +7,7 @@
  * connections are not re-created per call and tests can pass their own.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { StageInput, StageOutput } from '../common/contracts';
+import type { StageCallContext, StageInput, StageOutput } from '../common/contracts';
 import {
   InvalidInputError,
   ModelOutputError,
@@ -20,10 +20,10 @@ import { STAGE_EVENT_VERSION } from '../common/events';
 import type { Backend } from '../common/naming';
 import { validateTensor } from '../common/tensor-codec';
 import { softmaxMax } from '../models/manifest';
-import { shouldExit } from '../workflows/exit-rule';
-import type { ActivationStore } from './activation-store';
+import { shouldExit } from '../common/exit-rule';
+import type { ActivationStore } from '../infra/activation-store';
 import { withHeartbeats } from './heartbeat';
-import type { StageRunner } from './inference-pool';
+import type { StageRunner } from '../models/runtime/inference-pool';
 import type { StageEventPublisher } from './stage-events';
 
 /** What one stage worker serves. */
@@ -76,17 +76,6 @@ function checkServed(input: StageInput, served: ServedStage): void {
   if (!(input.threshold > 0 && input.threshold <= 1)) {
     throw new InvalidInputError(`threshold ${input.threshold} is out of range (0, 1]`);
   }
-}
-
-/** Where a stage execution comes from: the Temporal activity attempt that asked for it. */
-export interface StageCallContext {
-  workflowId: string;
-  runId: string;
-  attempt: number;
-  /** Epoch ms the attempt was scheduled (queue wait is measured from here). */
-  scheduledAt: number;
-  /** Task queue the request arrived on (reported in the result). */
-  taskQueue: string;
 }
 
 /** The stage context of the current Temporal activity attempt. */

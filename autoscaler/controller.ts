@@ -6,7 +6,7 @@
 import type { NatsConnection } from 'nats';
 import { AUTOSCALER_BUCKET, CONTROL_SUBJECT_PREFIX } from '../common/naming';
 import { ROUTING_PLAN_VERSION, type RoutingPlan } from '../common/routing';
-import { callPoolsApi } from '../deploy/pools-api';
+import { callPoolsApi } from '../infra/pools-api';
 import type { RoutingStore } from '../infra/routing-store';
 import type { StageEventIntake } from './intake';
 import type { Decision, Observation, Policy, PoolObservation } from './types';

@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import type { NatsConnection } from 'nats';
-import { createDirectPipeline, type DirectResult } from '../activities/direct-pipeline';
+import { createDirectPipeline, type DirectResult } from '../models/runtime/direct-pipeline';
 import { SerflowClient } from '../client';
 import { loadConfig, type SerflowConfig, type SerflowConfigInput } from '../common/config';
 import type { InferenceResult } from '../common/contracts';
@@ -37,7 +37,7 @@ import { startStack, type RunningStack } from '../deploy/local/stack';
 import { connectNats } from '../infra/nats';
 import { loadSplit } from '../models/dataset';
 import { loadManifest } from '../models/manifest';
-import { listWorkers } from '../workers/worker-status';
+import { listWorkers } from '../infra/worker-status';
 
 export const TARGETS = { overheadPerStageP50Ms: 10, throughputQps: 50 } as const;
 

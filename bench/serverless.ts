@@ -29,7 +29,7 @@ import { DEFAULT_FAAS_COLD_START_EXTRA_MS, loadConfig, type SerflowConfigInput }
 import type { InferenceResult, StageRecord } from '../common/contracts';
 import { planFromSpec } from '../common/routing';
 import { quantile, sampleIndices, summarizeLatency, type LatencySummary } from '../common/stats';
-import { callPoolsApi } from '../deploy/pools-api';
+import { callPoolsApi } from '../infra/pools-api';
 import { startStack, type RunningStack } from '../deploy/local/stack';
 import { connectNats } from '../infra/nats';
 import { createRoutingStore, validateRoutingPlan } from '../infra/routing-store';

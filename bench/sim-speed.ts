@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { POLICY_NAMES } from '../autoscaler/types';
 import { loadConfig } from '../common/config';
-import { loadTrace } from '../eval/traces';
+import { loadTrace } from '../eval/workload/traces';
 import { runSimComparison } from '../sim/compare';
 import { setupFromConfig } from '../sim/setup';
 import { gitInfo, machineInfo } from './run-info';

@@ -9,7 +9,7 @@ import { computeLedger, type Ledger, type QueryOutcome } from '../billing/ledger
 import { readBillingEvents, readStageEvents, type MalformedMessage } from '../billing/reader';
 import type { SerflowConfig } from '../common/config';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
-import { readStateFile } from '../deploy/local/state-file';
+import { readStateFile } from '../infra/stack-state';
 import { connectNats } from '../infra/nats';
 import { connectClientConnection } from '../infra/temporal';
 

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { SerflowConfig } from '../common/config';
-import { callPoolsApi, type PoolsReply, type PoolsRequest } from '../deploy/pools-api';
-import { listWorkers, type WorkerRecord } from '../workers/worker-status';
+import { callPoolsApi, type PoolsReply, type PoolsRequest } from '../infra/pools-api';
+import { listWorkers, type WorkerRecord } from '../infra/worker-status';
 import { withStackNats } from './stack-connection';
 
 type PoolsOk = Extract<PoolsReply, { ok: true }>;

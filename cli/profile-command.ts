@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseProfile, profilePath, type ModelProfile } from '../autoscaler/profile';
-import { DEFAULT_PROFILE_RUNS, MIN_PROFILE_RUNS, profileModel } from '../autoscaler/profiler';
+import { DEFAULT_PROFILE_RUNS, MIN_PROFILE_RUNS, profileModel } from '../bench/profiler';
 import type { SerflowConfig } from '../common/config';
 
 export interface ProfileCommandOptions {

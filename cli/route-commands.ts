@@ -6,7 +6,7 @@ import { allVmPlan, PLAN_SPEC_FORMS, planFromSpec, type RoutingPlan } from '../c
 import { createRoutingStore, validateRoutingPlan } from '../infra/routing-store';
 import { loadManifest } from '../models/manifest';
 import { withStackNats } from './stack-connection';
-import { callPoolsApi } from '../deploy/pools-api';
+import { callPoolsApi } from '../infra/pools-api';
 
 function formatPlan(plan: RoutingPlan, published: boolean): string {
   return [

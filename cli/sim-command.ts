@@ -7,8 +7,8 @@ import { Option, type Command } from 'commander';
 import { POLICY_NAMES, type PolicyName } from '../autoscaler/types';
 import type { SerflowConfig } from '../common/config';
 import { formatPercent, formatUsd, writeReportDir } from '../eval/report/render';
-import { parseExitSchedule } from '../eval/schedules';
-import { loadTrace, PLACEMENTS, scaleTrace, windowTrace, type Placement } from '../eval/traces';
+import { parseExitSchedule } from '../eval/workload/schedules';
+import { loadTrace, PLACEMENTS, scaleTrace, windowTrace, type Placement } from '../eval/workload/traces';
 import { runSimComparison } from '../sim/compare';
 import {
   libraIc2eSetup,

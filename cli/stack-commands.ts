@@ -5,9 +5,9 @@ import { compileForModel } from '../autoscaler/main';
 import { parsePolicy, type PolicyName } from '../autoscaler/types';
 import { connectNats } from '../infra/nats';
 import { isAlive, stopPid } from '../deploy/local/processes';
-import { startStack, type RunningStack, type StackInfo } from '../deploy/local/stack';
-import { readStateFile, removeStateFile, stateFilePath, writeStateFile } from '../deploy/local/state-file';
-import { listWorkers, type WorkerRecord } from '../workers/worker-status';
+import { startStack, type RunningStack } from '../deploy/local/stack';
+import { readStateFile, removeStateFile, stateFilePath, writeStateFile, type StackInfo } from '../infra/stack-state';
+import { listWorkers, type WorkerRecord } from '../infra/worker-status';
 
 const log = (line: string) => console.error(`[serflow] ${line}`);
 

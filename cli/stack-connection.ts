@@ -1,7 +1,7 @@
 /** How CLI commands reach the running stack's NATS: NATS_URL / config, else the `serflow up --detach` state file. */
 import type { NatsConnection } from 'nats';
 import type { SerflowConfig } from '../common/config';
-import { readStateFile } from '../deploy/local/state-file';
+import { readStateFile } from '../infra/stack-state';
 import { connectNats } from '../infra/nats';
 import { NoStackError } from '../client';
 

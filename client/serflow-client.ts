@@ -12,12 +12,11 @@ import { loadConfig, type SerflowConfig } from '../common/config';
 import type { InferenceOptions, InferenceQuery, InferenceResult, TensorRef } from '../common/contracts';
 import { INFERENCE_TASK_QUEUE, SEARCH_ATTRIBUTES, inferenceWorkflowId } from '../common/naming';
 import { inlineEncodedBytes, inlineTensor } from '../common/tensor-codec';
-import { readStateFile } from '../deploy/local/state-file';
-import { createActivationStore, type ActivationStore } from '../activities/activation-store';
-import { queryInputDims } from '../activities/model-activities';
+import { readStateFile } from '../infra/stack-state';
+import { createActivationStore, type ActivationStore } from '../infra/activation-store';
 import { connectNats } from '../infra/nats';
 import { connectClientConnection } from '../infra/temporal';
-import { loadManifest } from '../models/manifest';
+import { loadManifest, queryInputDims } from '../models/manifest';
 import type { inferenceWorkflow } from '../workflows/inference';
 
 export interface ConnectOptions {

@@ -99,6 +99,17 @@ export interface StageOutput {
   billedMs?: number;
 }
 
+/** Where a stage execution comes from: the Temporal activity attempt that asked for it. */
+export interface StageCallContext {
+  workflowId: string;
+  runId: string;
+  attempt: number;
+  /** Epoch ms the attempt was scheduled (queue wait is measured from here). */
+  scheduledAt: number;
+  /** Task queue the request arrived on (reported in the result). */
+  taskQueue: string;
+}
+
 /** Per-stage record in a query's result. */
 export interface StageRecord extends Omit<StageOutput, 'activation'> {
   /** Whether the activation handed to the next stage went through the claim-check store. */

@@ -17,6 +17,14 @@ export function stageTaskQueue(model: string, stage: number, backend: Backend = 
 }
 
 /** Workflow id of one query: stable and readable, so a query can be found in the UI by its id. */
+/** Stage number that stands for "every stage of the model": a whole-model VM (e.g. LIBRA's unit). */
+export const WHOLE_MODEL_STAGE = 0;
+
+/** Task queue name a whole-model worker reports under (it polls every stage's own queue). */
+export function wholeModelQueue(model: string, backend: Backend): string {
+  return `${model}.all-stages.${backend}`;
+}
+
 export function inferenceWorkflowId(model: string, queryId: string): string {
   return `serflow-${model}-${queryId}`;
 }

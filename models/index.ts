@@ -12,6 +12,8 @@ export {
   modelDir,
   stageFilePath,
   softmaxMax,
+  stageInputDims,
+  queryInputDims,
   formatIssuePath,
   formatZodIssues,
 } from './manifest';

@@ -313,6 +313,21 @@ export function loadManifest(name: string, modelsDir: string = MODELS_DIR): Mode
  * Non-finite logits give a NaN confidence (which is never >= a threshold).
  * @throws RangeError on an empty logits vector
  */
+/**
+ * Input dims a stage accepts for one query: the batch dimension fixed to 1 (one query per workflow), any other
+ * free dimension -1 (checked by the tensor validator as "any size").
+ */
+export function stageInputDims(spec: StageSpec): number[] {
+  return spec.input.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' ? d : -1));
+}
+
+/** Input dims of a query: those of stage 1. */
+export function queryInputDims(manifest: ModelManifest): number[] {
+  const first = manifest.stages[0];
+  if (!first) throw new Error(`manifest of ${manifest.name} has no stages`);
+  return stageInputDims(first);
+}
+
 export function softmaxMax(logits: ArrayLike<number>): { label: number; confidence: number } {
   const n = logits.length;
   if (n === 0) throw new RangeError('softmaxMax: empty logits');

@@ -8,7 +8,7 @@ import { cheapestFaasMemory, loadProfile, toStageProfiles, type ModelProfile } f
 import type { PolicyName, StageProfile } from '../autoscaler/types';
 import type { Prices } from '../billing/prices';
 import type { SerflowConfig } from '../common/config';
-import type { Placement } from '../eval/traces';
+import type { Placement } from '../eval/workload/traces';
 import type { SimPlatform, SimStage } from './engine';
 import { samplerFrom } from './sampler';
 

@@ -5,17 +5,16 @@
 import * as path from 'node:path';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { SerflowConfig } from '../common/config';
-import { stageTaskQueue, type Backend } from '../common/naming';
-import { createActivationStore } from '../activities/activation-store';
-import { createInferencePool } from '../activities/inference-pool';
+import { WHOLE_MODEL_STAGE, stageTaskQueue, wholeModelQueue, type Backend } from '../common/naming';
+import { createActivationStore } from '../infra/activation-store';
+import { createInferencePool } from '../models/runtime/inference-pool';
 import { createStageActivities, type ServedStage } from '../activities/stage-activities';
 import { createStageEventPublisher } from '../activities/stage-events';
-import { queryInputDims } from '../activities/model-activities';
 import { connectNats, ensureNatsResources } from '../infra/nats';
 import { connectWorkerConnection } from '../infra/temporal';
-import { loadManifest } from '../models/manifest';
+import { loadManifest, stageInputDims } from '../models/manifest';
 import { createBillingPublisher } from '../billing/publisher';
-import { startWorkerStatus, workerId, type WorkerCounters } from './worker-status';
+import { startWorkerStatus, workerId, type WorkerCounters } from '../infra/worker-status';
 
 export interface StageWorkerOptions {
   config: SerflowConfig;
@@ -56,14 +55,6 @@ async function bootCompleted(bootUntil: number): Promise<boolean> {
   }
 }
 
-/** Stage number that stands for "every stage of the model": a whole-model VM (e.g. LIBRA's unit). */
-export const WHOLE_MODEL_STAGE = 0;
-
-/** Task queue name a whole-model worker reports under (it polls every stage's own queue). */
-export function wholeModelQueue(model: string, backend: Backend): string {
-  return `${model}.all-stages.${backend}`;
-}
-
 /**
  * Run a stage worker until the process gets SIGINT/SIGTERM (Temporal's Runtime handles the signals).
  * `stage` 0 (WHOLE_MODEL_STAGE) serves every stage of the model in this one process: one Temporal worker and one
@@ -101,10 +92,7 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     const counters: WorkerCounters = { inFlight: 0, completed: 0, failed: 0 };
     const perStage = served.map((k, i) => {
       const spec = manifest.stages[k - 1]!;
-      const inputDims =
-        k === 1
-          ? queryInputDims(manifest)
-          : spec.input.shape.map((d, j) => (j === 0 ? 1 : typeof d === 'number' ? d : -1));
+      const inputDims = stageInputDims(spec);
       const runner = runners[i]!;
       const { runStage } = createStageActivities({
         served: { model, stage: k, stages: manifest.stages.length, inputDims, backend, runner } satisfies ServedStage,

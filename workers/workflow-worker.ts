@@ -13,7 +13,7 @@ import { connectNats, ensureNatsResources } from '../infra/nats';
 import { createRoutingStore } from '../infra/routing-store';
 import { connectWorkerConnection } from '../infra/temporal';
 import { loadManifest } from '../models/manifest';
-import { startWorkerStatus, workerId, type WorkerCounters } from './worker-status';
+import { startWorkerStatus, workerId, type WorkerCounters } from '../infra/worker-status';
 
 /** Pre-built workflow bundle (`npm run build` writes it). */
 export const WORKFLOW_BUNDLE_PATH = path.join(PROJECT_ROOT, 'lib', 'workflow-bundle.js');

@@ -29,7 +29,7 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import { SEARCH_ATTRIBUTES, stageTaskQueue, type Backend } from '../common/naming';
 import type { createModelActivities } from '../activities/model-activities';
 import type { createStageActivities } from '../activities/stage-activities';
-import { mostConfident } from './exit-rule';
+import { mostConfident } from '../common/exit-rule';
 import { stageActivityOptions } from './activity-options';
 
 type StageActivities = ReturnType<typeof createStageActivities>;

@@ -11,16 +11,16 @@ import { createBillingPublisher } from '../../billing/publisher';
 import type { SerflowConfig } from '../../common/config';
 import { formatIssues, initialVmsPerStage } from '../../common/config';
 import { CLOUD_AGENT_QUEUE, POOLS_API_SUBJECT } from '../../common/naming';
-import { PROJECT_ROOT } from '../../common/paths';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { loadManifest } from '../../models/manifest';
 import { planFromSpec } from '../../common/routing';
 import { createRoutingStore, validateRoutingPlan } from '../../infra/routing-store';
-import { startWorkerStatus, workerId } from '../../workers/worker-status';
-import { poolsRequestSchema, type PoolsReply, type PoolsRequest } from '../pools-api';
-import type { ServerlessPlatform, VmPoolProvider } from '../providers';
+import { startWorkerStatus, workerId } from '../../infra/worker-status';
+import { poolsRequestSchema, type PoolsReply, type PoolsRequest } from '../../infra/pools-api';
+import type { ServerlessPlatform, VmPoolProvider } from '../../infra/providers';
 import { createFaasGatewayWorkers } from '../../activities/faas-gateway';
 import { connectWorkerConnection } from '../../infra/temporal';
+import { CHILD_MAIN_SCRIPT } from './processes';
 import { createLocalServerlessPlatform } from './serverless-platform';
 import { createLocalVmProvider } from './vm-provider';
 
@@ -84,7 +84,7 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
     nc,
     billing,
     logDir,
-    workerScript: path.join(PROJECT_ROOT, 'lib', 'workers', 'main.js'),
+    workerScript: CHILD_MAIN_SCRIPT,
   });
   const platform = createLocalServerlessPlatform({ config, natsUrl: o.natsUrl, nc, billing, logDir });
   const connection = await connectWorkerConnection(o.temporalAddress);

@@ -3,7 +3,7 @@
  * warm / cold / throttled and which idle instances the keep-alive reclaims. No clock, process or NATS inside, so it
  * is tested table-driven on virtual time; `serverless-platform.ts` applies its decisions.
  */
-import type { FunctionInstanceInfo, FunctionRef } from '../providers';
+import type { FunctionInstanceInfo, FunctionRef } from '../../infra/providers';
 
 /** All function instances of the platform. Never mutated: every transition returns a new state. */
 export interface PoolState {

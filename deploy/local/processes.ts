@@ -3,6 +3,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { PROJECT_ROOT } from '../../common/paths';
+
+/** The compiled entry module of every child process the embedded stack spawns (`child-main.ts`), by role. */
+export const CHILD_MAIN_SCRIPT = path.join(PROJECT_ROOT, 'lib', 'deploy', 'local', 'child-main.js');
+
+/** How often a child checks that the process that started it is still there. */
+export const PARENT_CHECK_INTERVAL_MS = 1_000;
 
 export interface ManagedProcess {
   name: string;
@@ -51,6 +58,22 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Shut this process down gracefully (as on SIGTERM) once `parentPid` is gone, so a crashed `serflow up`, cloud agent
+ * or serverless platform does not leave orphaned children polling queues and holding models.
+ */
+export function exitWithParent(parentPid: number): void {
+  if (!Number.isInteger(parentPid) || parentPid <= 1)
+    throw new Error(`--parent-pid must be a process id, got ${parentPid}`);
+  const timer = setInterval(() => {
+    if (isAlive(parentPid)) return;
+    clearInterval(timer);
+    console.error(`parent process ${parentPid} is gone: shutting down`);
+    process.kill(process.pid, 'SIGTERM');
+  }, PARENT_CHECK_INTERVAL_MS);
+  timer.unref();
 }
 
 /** SIGTERM `pid`, wait up to `graceMs` for it to exit, then SIGKILL. Works for processes of an earlier CLI run too. */

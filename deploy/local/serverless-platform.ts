@@ -12,16 +12,13 @@
  *   request/reply and publishes billing events, applying the pool's decisions.
  */
 import { randomBytes } from 'node:crypto';
-import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection, Subscription } from 'nats';
 import type { BillingFact, BillingPublisher } from '../../billing/publisher';
 import type { SerflowConfig } from '../../common/config';
-import type { StageInput } from '../../common/contracts';
+import type { StageCallContext, StageInput } from '../../common/contracts';
 import { UnknownStageError } from '../../common/errors';
 import { functionInstanceSubject } from '../../common/naming';
-import { PROJECT_ROOT } from '../../common/paths';
-import type { StageCallContext } from '../../activities/stage-activities';
 import { loadManifest, type ModelManifest } from '../../models/manifest';
 import {
   FunctionThrottledError,
@@ -29,15 +26,15 @@ import {
   type FunctionInvocation,
   type FunctionRef,
   type ServerlessPlatform,
-} from '../providers';
+} from '../../infra/providers';
 import {
   functionReadySubject,
   type FunctionErrorInfo,
   type FunctionReadyMessage,
   type FunctionReply,
   type FunctionRequest,
-} from './function-instance';
-import { spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
+} from '../../workers/function-instance';
+import { CHILD_MAIN_SCRIPT, spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
 import {
   acquireInstance,
   EMPTY_POOL,
@@ -118,7 +115,7 @@ export interface LocalServerlessPlatformOptions {
   onInstance?: (event: FunctionInstanceEvent) => void;
   /** Diagnostics (billing publish failures, instance crashes). @default console.error */
   log?: (line: string) => void;
-  /** Script of an instance process. @default `<root>/lib/workers/function-main.js` */
+  /** Entry script of an instance process (run with the role `function`). @default `CHILD_MAIN_SCRIPT` */
   instanceScript?: string;
   /** @default DEFAULT_INSTANCE_READY_TIMEOUT_MS */
   readyTimeoutMs?: number;
@@ -163,7 +160,7 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
   const { config, nc, billing } = options;
   const { faas, timeScale } = config;
   const log = options.log ?? ((line: string) => console.error(line));
-  const script = options.instanceScript ?? path.join(PROJECT_ROOT, 'lib', 'workers', 'function-main.js');
+  const script = options.instanceScript ?? CHILD_MAIN_SCRIPT;
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_INSTANCE_READY_TIMEOUT_MS;
   const invokeTimeoutMs = options.invokeTimeoutMs ?? config.stages.timeoutMs;
   const limits: PoolLimits = {
@@ -305,6 +302,7 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
         command: process.execPath,
         args: [
           script,
+          'function',
           ...['--model', instance.model, '--stage', String(instance.stage)],
           ...['--instance-id', id, '--nats', options.natsUrl, '--parent-pid', String(process.pid)],
         ],

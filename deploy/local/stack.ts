@@ -8,16 +8,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NatsConnection } from 'nats';
 import { initialVmsPerStage, type SerflowConfig } from '../../common/config';
-import { CLOUD_AGENT_QUEUE, INFERENCE_TASK_QUEUE, stageTaskQueue } from '../../common/naming';
-import { PROJECT_ROOT } from '../../common/paths';
+import {
+  CLOUD_AGENT_QUEUE,
+  INFERENCE_TASK_QUEUE,
+  WHOLE_MODEL_STAGE,
+  stageTaskQueue,
+  wholeModelQueue,
+} from '../../common/naming';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { connectClientConnection, ensureSearchAttributes, retryUntil, searchAttributeArgs } from '../../infra/temporal';
 import { loadManifest } from '../../models/manifest';
-import { listWorkers } from '../../workers/worker-status';
-import { WHOLE_MODEL_STAGE, wholeModelQueue } from '../../workers/stage-worker';
+import type { StackInfo } from '../../infra/stack-state';
+import { listWorkers } from '../../infra/worker-status';
 import type { PolicyName } from '../../autoscaler/types';
-import { callPoolsApi } from '../pools-api';
-import { freePort, spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
+import { callPoolsApi } from '../../infra/pools-api';
+import { CHILD_MAIN_SCRIPT, freePort, spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
 import { resolveTool, TOOLS } from './tools';
 
 export interface StackOptions {
@@ -38,21 +43,6 @@ export interface StackOptions {
   readyTimeoutMs?: number;
 }
 
-/** What is running, as recorded in the state file and shown by `serflow status`. */
-export interface StackInfo {
-  temporalAddress: string;
-  temporalUiUrl: string | null;
-  namespace: string;
-  natsUrl: string;
-  /** Whether this stack started the servers (false: external ones from TEMPORAL_ADDRESS / NATS_URL). */
-  embeddedTemporal: boolean;
-  embeddedNats: boolean;
-  dataDir: string;
-  models: string[];
-  processes: { name: string; pid: number; logFile: string; role: 'temporal' | 'nats' | 'worker' }[];
-  startedAt: string;
-}
-
 export interface RunningStack {
   info: StackInfo;
   processes: ManagedProcess[];
@@ -66,9 +56,8 @@ export interface RunningStack {
 export const DEFAULT_READY_TIMEOUT_MS = 60_000;
 
 function workerScript(): string {
-  const script = path.join(PROJECT_ROOT, 'lib', 'workers', 'main.js');
-  if (!fs.existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`);
-  return script;
+  if (!fs.existsSync(CHILD_MAIN_SCRIPT)) throw new Error(`${CHILD_MAIN_SCRIPT} is missing: run \`npm run build\` first`);
+  return CHILD_MAIN_SCRIPT;
 }
 
 export async function startStack(options: StackOptions): Promise<RunningStack> {

@@ -10,7 +10,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import type { BillingPublisher } from '../../billing/publisher';
 import { billingEventSubject, parseBillingEvent } from '../../common/billing-events';
 import type { SerflowConfig } from '../../common/config';
-import type { VmInstance, VmPoolProvider } from '../providers';
+import type { VmInstance, VmPoolProvider } from '../../infra/providers';
 import { spawnManaged, stopPid, type ManagedProcess } from './processes';
 
 export interface LocalVmProviderOptions {
@@ -20,7 +20,7 @@ export interface LocalVmProviderOptions {
   nc: NatsConnection;
   billing: BillingPublisher;
   logDir: string;
-  /** Path of `lib/workers/main.js`. */
+  /** Path of the compiled child entry (`CHILD_MAIN_SCRIPT`). */
   workerScript: string;
   /** Grace a draining VM gets to finish in-flight work before it is killed. @default 30000 */
   drainGraceMs?: number;

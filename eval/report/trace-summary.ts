@@ -1,5 +1,5 @@
 /** The `trace` block of a comparison report, the same for `sim` and `bench`. Pure. */
-import { traceStats, type Trace } from '../traces';
+import { traceStats, type Trace } from '../workload/traces';
 import type { ComparisonReport } from './types';
 
 /** `trace` as replayed (already windowed and scaled), with the rate factor and window start that made it. */

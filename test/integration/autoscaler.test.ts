@@ -31,7 +31,7 @@ import type { DecisionRecord } from '../../autoscaler/controller';
 import { durableName } from '../../autoscaler/intake';
 import type { StageDecision } from '../../autoscaler/types';
 import { STAGE_EVENTS_STREAM } from '../../common/naming';
-import { callPoolsApi } from '../../deploy/pools-api';
+import { callPoolsApi } from '../../infra/pools-api';
 import { parseInputMix } from '../../models/input-mix';
 import { recordDecisions, startController as startControllerFor, type RunningController } from '../helpers/controller';
 import { startOpenLoop, type OpenLoop } from '../helpers/open-loop';

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../common/paths';
 import { isAlive } from '../../deploy/local/processes';
-import { readStateFile } from '../../deploy/local/state-file';
+import { readStateFile } from '../../infra/stack-state';
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
 
 const run = promisify(execFile);

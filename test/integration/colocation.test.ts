@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { DecisionRecord } from '../../autoscaler/controller';
-import { callPoolsApi } from '../../deploy/pools-api';
+import { callPoolsApi } from '../../infra/pools-api';
 import { recordDecisions, startController, type RunningController } from '../helpers/controller';
 import { startOpenLoop, type OpenLoop } from '../helpers/open-loop';
 import { startTestStack, type TestStack } from '../helpers/test-stack';

@@ -10,7 +10,7 @@ import type { InferenceResult } from '../../common/contracts';
 import { SEARCH_ATTRIBUTES, inferenceWorkflowId } from '../../common/naming';
 import { inlineTensor } from '../../common/tensor-codec';
 import { INFERENCE_TASK_QUEUE } from '../../common/naming';
-import { createDirectPipeline, type DirectPipeline, type DirectResult } from '../../activities/direct-pipeline';
+import { createDirectPipeline, type DirectPipeline, type DirectResult } from '../../models/runtime/direct-pipeline';
 import { loadSplit, type DatasetSplit } from '../../models/dataset';
 import { loadManifest } from '../../models/manifest';
 import { sampleIndices } from '../../common/stats';

@@ -8,13 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createDirectPipeline, type DirectPipeline, type DirectResult } from '../../activities/direct-pipeline';
+import { createDirectPipeline, type DirectPipeline, type DirectResult } from '../../models/runtime/direct-pipeline';
 import type { InferenceResult, StageRecord } from '../../common/contracts';
 import type { BillingEvent } from '../../common/billing-events';
 import { stageTaskQueue } from '../../common/naming';
 import { planFromSpec, type RoutingPlan } from '../../common/routing';
 import { sampleIndices } from '../../common/stats';
-import { callPoolsApi } from '../../deploy/pools-api';
+import { callPoolsApi } from '../../infra/pools-api';
 import { loadSplit, type DatasetSplit } from '../../models/dataset';
 import { loadManifest } from '../../models/manifest';
 import { readAllBillingEvents } from '../helpers/billing-events';

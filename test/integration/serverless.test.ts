@@ -17,11 +17,10 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type NativeConnection } from '@temporalio/worker';
 import type { Subscription } from 'nats';
 import { createFaasGatewayActivities, createFaasGatewayWorkers } from '../../activities/faas-gateway';
-import { createDirectPipeline, type DirectPipeline, type DirectResult } from '../../activities/direct-pipeline';
-import type { StageCallContext } from '../../activities/stage-activities';
+import { createDirectPipeline, type DirectPipeline, type DirectResult } from '../../models/runtime/direct-pipeline';
 import { createBillingPublisher } from '../../billing/publisher';
 import { BILLING_EVENTS_SUBJECT_PREFIX, parseBillingEvent, type BillingEvent } from '../../common/billing-events';
-import type { StageInput, StageOutput, TensorRef } from '../../common/contracts';
+import type { StageCallContext, StageInput, StageOutput, TensorRef } from '../../common/contracts';
 import { isAlive } from '../../deploy/local/processes';
 import {
   FunctionInstanceLostError,
@@ -29,7 +28,7 @@ import {
   type FunctionInstanceEvent,
   type LocalServerlessPlatform,
 } from '../../deploy/local/serverless-platform';
-import { FunctionThrottledError, type FunctionInvocation } from '../../deploy/providers';
+import { FunctionThrottledError, type FunctionInvocation } from '../../infra/providers';
 import { inlineTensor } from '../../common/tensor-codec';
 import { quantile } from '../../common/stats';
 import { connectWorkerConnection } from '../../infra/temporal';

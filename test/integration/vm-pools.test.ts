@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { temporal } from '@temporalio/proto';
-import { createDirectPipeline, type DirectPipeline } from '../../activities/direct-pipeline';
+import { createDirectPipeline, type DirectPipeline } from '../../models/runtime/direct-pipeline';
 import type { InferenceHandle } from '../../client';
 import type { InferenceResult, StageRecord } from '../../common/contracts';
 import { sampleIndices } from '../../common/stats';
-import { callPoolsApi } from '../../deploy/pools-api';
-import type { VmInstance } from '../../deploy/providers';
+import { callPoolsApi } from '../../infra/pools-api';
+import type { VmInstance } from '../../infra/providers';
 import { loadSplit, type DatasetSplit } from '../../models/dataset';
 import { loadManifest } from '../../models/manifest';
 import { vmBillingEvents, waitForBillingEvents } from '../helpers/billing-events';

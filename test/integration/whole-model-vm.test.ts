@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { parseBillingEvent } from '../../common/billing-events';
 import { sampleIndices } from '../../common/stats';
-import { callPoolsApi } from '../../deploy/pools-api';
+import { callPoolsApi } from '../../infra/pools-api';
 import { readBillingEvents } from '../../billing/reader';
 import { loadSplit } from '../../models/dataset';
 import { loadManifest } from '../../models/manifest';

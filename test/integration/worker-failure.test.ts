@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { temporal } from '@temporalio/proto';
-import { createDirectPipeline, type DirectPipeline } from '../../activities/direct-pipeline';
+import { createDirectPipeline, type DirectPipeline } from '../../models/runtime/direct-pipeline';
 import { stageTaskQueue } from '../../common/naming';
 import { sampleIndices } from '../../common/stats';
 import { stopPid } from '../../deploy/local/processes';
 import { loadSplit } from '../../models/dataset';
 import { loadManifest } from '../../models/manifest';
-import { listWorkers } from '../../workers/worker-status';
+import { listWorkers } from '../../infra/worker-status';
 import { byQuery, readAllStageEvents } from '../helpers/stage-events';
 import { startTestStack, type TestStack } from '../helpers/test-stack';
 

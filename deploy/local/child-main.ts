@@ -1,0 +1,123 @@
+/**
+ * The one entry point of every process the embedded stack spawns (`CHILD_MAIN_SCRIPT`), by role:
+ *   node lib/deploy/local/child-main.js workflow --temporal HOST:PORT --nats URL
+ *   node lib/deploy/local/child-main.js stage --model M --stage K --temporal HOST:PORT --nats URL [--vm-id ID --boot-until MS]
+ *   node lib/deploy/local/child-main.js cloud-agent --models M1,M2 --temporal HOST:PORT --nats URL
+ *   node lib/deploy/local/child-main.js autoscaler --model M --nats URL [--policy P]
+ *   node lib/deploy/local/child-main.js function --model M --stage K --instance-id ID --nats URL
+ * Every role takes `--parent-pid PID` and shuts down gracefully once that process is gone. Addresses default to
+ * TEMPORAL_ADDRESS / NATS_URL; other settings come from the SERFLOW config (file + env; the serverless platform
+ * passes its own to a function instance in SERFLOW_CONFIG_JSON).
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, type SerflowConfig } from '../../common/config';
+import { runAutoscaler } from '../../autoscaler/main';
+import { parsePolicy } from '../../autoscaler/types';
+import { WHOLE_MODEL_STAGE } from '../../common/naming';
+import { runFunctionInstance } from '../../workers/function-instance';
+import { runStageWorker } from '../../workers/stage-worker';
+import { runWorkflowWorker } from '../../workers/workflow-worker';
+import { runCloudAgent } from './cloud-agent';
+import { exitWithParent } from './processes';
+
+const ROLES = ['workflow', 'stage', 'cloud-agent', 'autoscaler', 'function'] as const;
+
+type ChildArgs = ReturnType<typeof parseChildArgs>['values'];
+
+function parseChildArgs() {
+  return parseArgs({
+    allowPositionals: true,
+    options: {
+      temporal: { type: 'string' },
+      nats: { type: 'string' },
+      model: { type: 'string' },
+      stage: { type: 'string' },
+      'vm-id': { type: 'string' },
+      'instance-type': { type: 'string' },
+      'instance-id': { type: 'string' },
+      'boot-until': { type: 'string' },
+      models: { type: 'string' },
+      'log-dir': { type: 'string' },
+      'initial-vms': { type: 'string' },
+      'parent-pid': { type: 'string' },
+      policy: { type: 'string' },
+    },
+  });
+}
+
+function addresses(values: ChildArgs, config: SerflowConfig): { temporalAddress: string; natsUrl: string } {
+  const temporalAddress = values.temporal ?? config.temporal.address;
+  const natsUrl = values.nats ?? config.nats.url;
+  if (!temporalAddress || !natsUrl) {
+    throw new Error('worker needs --temporal and --nats (or TEMPORAL_ADDRESS and NATS_URL)');
+  }
+  return { temporalAddress, natsUrl };
+}
+
+function natsUrlOf(values: ChildArgs, config: SerflowConfig): string {
+  const natsUrl = values.nats ?? config.nats.url;
+  if (!natsUrl) throw new Error('this role needs --nats URL (or NATS_URL)');
+  return natsUrl;
+}
+
+async function runFunction(values: ChildArgs, config: SerflowConfig): Promise<void> {
+  const stage = Number(values.stage);
+  const instanceId = values['instance-id'];
+  if (!values.model || !Number.isInteger(stage) || stage < 1 || !instanceId) {
+    throw new Error(
+      `function instance needs --model NAME --stage K (a positive integer) --instance-id ID --nats URL, got ${JSON.stringify(values)}`,
+    );
+  }
+  const natsUrl = natsUrlOf(values, config);
+  await runFunctionInstance({ config, natsUrl, model: values.model, stage, instanceId });
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseChildArgs();
+  const role = positionals[0];
+  if (values['parent-pid']) exitWithParent(Number(values['parent-pid']));
+  const config = loadConfig();
+  if (role === 'workflow') {
+    await runWorkflowWorker({ config, ...addresses(values, config) });
+  } else if (role === 'stage') {
+    const stage = values.stage === 'all' ? WHOLE_MODEL_STAGE : Number(values.stage);
+    if (!values.model || !Number.isInteger(stage) || stage < 0) {
+      throw new Error(`stage worker needs --model NAME and --stage K (1..K, or all / 0), got --stage ${values.stage}`);
+    }
+    const vmId = values['vm-id'];
+    const vm = vmId
+      ? {
+          id: vmId,
+          instanceType: values['instance-type'] ?? config.vm.instanceType,
+          bootUntil: Number(values['boot-until'] ?? 0),
+        }
+      : undefined;
+    await runStageWorker({ config, ...addresses(values, config), model: values.model, stage, vm });
+  } else if (role === 'autoscaler') {
+    if (!values.model) throw new Error('autoscaler needs --model NAME');
+    await runAutoscaler({
+      config,
+      natsUrl: natsUrlOf(values, config),
+      model: values.model,
+      policy: parsePolicy(values.policy),
+    });
+  } else if (role === 'cloud-agent') {
+    const models = (values.models ?? config.defaultModel).split(',').filter(Boolean);
+    const initialVms = values['initial-vms'] === undefined ? undefined : Number(values['initial-vms']);
+    if (initialVms !== undefined && !(Number.isInteger(initialVms) && initialVms >= 0)) {
+      throw new Error(`--initial-vms must be a whole number >= 0, got ${values['initial-vms']}`);
+    }
+    await runCloudAgent({ config, ...addresses(values, config), models, logDir: values['log-dir'], initialVms });
+  } else if (role === 'function') {
+    await runFunction(values, config);
+    // ONNX Runtime's thread pool can keep the process alive after the session is released: leave explicitly.
+    process.exit(0);
+  } else {
+    throw new Error(`unknown child role ${JSON.stringify(role)}: expected one of ${ROLES.join(', ')}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`serflow ${process.argv[2] ?? 'child'}: ${(err as Error)?.stack ?? String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,80 @@
+/**
+ * The two kinds of capacity a stage can run on, as interfaces a cloud adapter implements. The local
+ * implementations (`deploy/local/`) behave like their cloud counterparts (boot delays, cold starts,
+ * keep-alive, per-second and per-invocation billing); a Kubernetes or AWS adapter implements the same.
+ */
+import type { StageCallContext, StageInput, StageOutput } from '../common/contracts';
+
+/** Lifecycle of a VM: billed from `booting` until it is gone. */
+export type VmState = 'booting' | 'ready' | 'draining' | 'terminated';
+
+export interface VmInstance {
+  id: string;
+  model: string;
+  stage: number;
+  instanceType: string;
+  state: VmState;
+  /** Wall-clock epoch ms. */
+  launchedAt: number;
+  readyAt?: number;
+  drainingAt?: number;
+  terminatedAt?: number;
+  /** Local implementation: the worker process. */
+  pid?: number;
+}
+
+/**
+ * VM pools, one per (model, stage). A Kubernetes implementation maps a pool to a Deployment and `scaleTo`
+ * to its scale subresource (pods drain through their termination grace period).
+ */
+export interface VmPoolProvider {
+  list(filter?: { model?: string; stage?: number }): VmInstance[];
+  /** Launch `count` VMs for a stage pool; they serve after the boot delay. */
+  launch(model: string, stage: number, count: number, options?: { preProvisioned?: boolean }): Promise<VmInstance[]>;
+  /** Stop routing new work to a VM and terminate it once its in-flight work is done. */
+  drain(vmId: string): Promise<VmInstance>;
+  /** Launch or drain VMs until the pool has `count` that are booting or ready; drains the newest first. */
+  scaleTo(model: string, stage: number, count: number): Promise<VmInstance[]>;
+  close(): Promise<void>;
+}
+
+export interface FunctionRef {
+  model: string;
+  stage: number;
+}
+
+/** What one invocation returned, with what it is billed for. */
+export interface FunctionInvocation {
+  output: StageOutput;
+  instanceId: string;
+  coldStart: boolean;
+  /** Billed platform init on a cold start (real start + model load + configured extra), cloud ms; 0 when warm. */
+  initMs: number;
+  /** Handler duration, ms. */
+  durationMs: number;
+  memoryMb: number;
+}
+
+/** Thrown when the account concurrency limit refuses a call. Retryable: the caller retries later or falls back. */
+export class FunctionThrottledError extends Error {
+  override readonly name = 'FunctionThrottledError';
+}
+
+/** Warm and busy function instances, for `serflow pools`. */
+export interface FunctionInstanceInfo {
+  instanceId: string;
+  model: string;
+  stage: number;
+  memoryMb: number;
+  state: 'starting' | 'idle' | 'busy';
+  startedAt: number;
+  lastUsedAt?: number;
+  invocations: number;
+}
+
+/** A serverless platform: one request per instance at a time, cold starts, keep-alive, a concurrency limit. */
+export interface ServerlessPlatform {
+  invoke(fn: FunctionRef, input: StageInput, call: StageCallContext): Promise<FunctionInvocation>;
+  list(): FunctionInstanceInfo[];
+  close(): Promise<void>;
+}

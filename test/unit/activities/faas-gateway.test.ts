@@ -1,0 +1,191 @@
+/**
+ * activities/faas-gateway.ts with a fake ServerlessPlatform in a mock activity context: what the gateway passes
+ * to the platform, what it returns, and how platform failures become Temporal failures.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/activity';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { billedDurationMs, createFaasGatewayActivities, toGatewayFailure } from '../../../activities/faas-gateway';
+import type { StageCallContext, StageInput, StageOutput } from '../../../common/contracts';
+import { UnknownStageError } from '../../../common/errors';
+import {
+  FunctionInstanceLostError,
+  FunctionInvocationError,
+  FunctionStartError,
+} from '../../../deploy/local/serverless-platform';
+import {
+  FunctionThrottledError,
+  type FunctionInvocation,
+  type FunctionRef,
+  type ServerlessPlatform,
+} from '../../../infra/providers';
+
+const INPUT: StageInput = {
+  queryId: 'q-7',
+  model: 'mnist-ee',
+  stage: 2,
+  lastStage: 4,
+  threshold: 0.9,
+  activation: { kind: 'inline', dims: [1], dataBase64: 'AAAAAA==' },
+  inlineActivationMaxBytes: 16_384,
+};
+
+const OUTPUT: StageOutput = {
+  stage: 2,
+  label: 3,
+  confidence: 0.97,
+  exited: true,
+  backend: 'faas',
+  taskQueue: 'mnist-ee.stage-2.faas',
+  worker: 'inst-1',
+  attempt: 3,
+  queueMs: 1,
+  serviceMs: 0.4,
+  handlerMs: 2,
+  startedAt: 10,
+  finishedAt: 12,
+};
+
+/** A platform that records its calls and answers with `result` (or throws it). */
+function fakePlatform(result: FunctionInvocation | Error) {
+  const calls: Array<{ fn: FunctionRef; input: StageInput; call: StageCallContext }> = [];
+  const platform: ServerlessPlatform = {
+    async invoke(fn, input, call) {
+      calls.push({ fn, input, call });
+      if (result instanceof Error) throw result;
+      return result;
+    },
+    list: () => [],
+    close: async () => undefined,
+  };
+  return { platform, calls };
+}
+
+function run(platform: ServerlessPlatform, granularity?: number): Promise<StageOutput> {
+  const { runStage } = createFaasGatewayActivities({ platform, billingGranularityMs: granularity });
+  const env = new MockActivityEnvironment(
+    {
+      workflowExecution: { workflowId: 'wf-1', runId: 'run-1' },
+      attempt: 3,
+      taskQueue: 'mnist-ee.stage-2.faas',
+      currentAttemptScheduledTimestampMs: 5,
+    },
+    { logger: new DefaultLogger('ERROR') },
+  );
+  return env.run(runStage, INPUT);
+}
+
+async function rejection(p: Promise<unknown>): Promise<ApplicationFailure> {
+  let caught: unknown;
+  await assert.rejects(p, (err: unknown) => ((caught = err), true));
+  assert.ok(caught instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(caught)}`);
+  return caught;
+}
+
+describe('faas gateway runStage', () => {
+  test('invokes the stage function with the activity attempt as call context', async () => {
+    const { platform, calls } = fakePlatform({
+      output: OUTPUT,
+      instanceId: 'inst-1',
+      coldStart: false,
+      initMs: 0,
+      durationMs: 2.5,
+      memoryMb: 512,
+    });
+    await run(platform);
+    assert.equal(calls.length, 1);
+    assert.deepEqual(calls[0]!.fn, { model: 'mnist-ee', stage: 2 });
+    assert.deepEqual(calls[0]!.input, INPUT);
+    assert.deepEqual(calls[0]!.call, {
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      attempt: 3,
+      scheduledAt: 5,
+      taskQueue: 'mnist-ee.stage-2.faas',
+    });
+  });
+
+  test('returns the output with the cold start, the instance and the billed ms (init + duration, rounded up)', async () => {
+    const { platform } = fakePlatform({
+      output: { ...OUTPUT, worker: 'whatever' },
+      instanceId: 'inst-9',
+      coldStart: true,
+      initMs: 1_180.4,
+      durationMs: 3.2,
+      memoryMb: 1024,
+    });
+    const out = await run(platform);
+    assert.deepEqual(out, {
+      ...OUTPUT,
+      worker: 'inst-9',
+      backend: 'faas',
+      coldStart: true,
+      instanceId: 'inst-9',
+      billedMs: 1_184, // ceil(1180.4 + 3.2) at 1 ms granularity
+    });
+  });
+
+  test('throttling becomes a retryable FunctionThrottledError failure', async () => {
+    const { platform } = fakePlatform(new FunctionThrottledError('limit reached (2 of 2)'));
+    const f = await rejection(run(platform));
+    assert.equal(f.type, 'FunctionThrottledError');
+    assert.equal(f.nonRetryable, false);
+    assert.match(f.message, /limit reached/);
+  });
+
+  test('a handler failure keeps the instance’s type, message and retryability', async () => {
+    const bad = new FunctionInvocationError({ type: 'InvalidInputError', message: 'bad dims', nonRetryable: true });
+    const f = await rejection(run(fakePlatform(bad).platform));
+    assert.equal(f.type, 'InvalidInputError');
+    assert.equal(f.message, 'bad dims');
+    assert.equal(f.nonRetryable, true);
+  });
+});
+
+describe('toGatewayFailure', () => {
+  const cases: Array<{ label: string; err: unknown; type: string; nonRetryable: boolean }> = [
+    {
+      label: 'lost instance: retryable',
+      err: new FunctionInstanceLostError('gone'),
+      type: 'FunctionInstanceLostError',
+      nonRetryable: false,
+    },
+    {
+      label: 'failed start: retryable',
+      err: new FunctionStartError('no'),
+      type: 'FunctionStartError',
+      nonRetryable: false,
+    },
+    {
+      label: 'unknown stage: non-retryable',
+      err: new UnknownStageError('no stage 9'),
+      type: 'UnknownStageError',
+      nonRetryable: true,
+    },
+    {
+      label: 'retryable handler failure stays retryable',
+      err: new FunctionInvocationError({ type: 'Error', message: 'nats hiccup', nonRetryable: false }),
+      type: 'Error',
+      nonRetryable: false,
+    },
+    { label: 'a plain Error: retryable', err: new Error('x'), type: 'Error', nonRetryable: false },
+  ];
+  for (const c of cases) {
+    test(c.label, () => {
+      const f = toGatewayFailure(c.err);
+      assert.equal(f.type, c.type);
+      assert.equal(f.nonRetryable, c.nonRetryable);
+    });
+  }
+});
+
+describe('billedDurationMs', () => {
+  test('warm: the handler duration rounded up to 1 ms', () => {
+    assert.equal(billedDurationMs({ initMs: 0, durationMs: 3.01 }, 1), 4);
+  });
+  test('cold: init + duration; at 100 ms granularity 1 180.4 + 3.2 → 1 200', () => {
+    assert.equal(billedDurationMs({ initMs: 1_180.4, durationMs: 3.2 }, 100), 1_200);
+  });
+});

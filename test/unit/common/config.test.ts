@@ -1,0 +1,349 @@
+/**
+ * common/config.ts: defaults, field-named validation errors, and the layering
+ * defaults → config file (or SERFLOW_CONFIG_JSON) → environment → overrides.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  DEFAULT_ACTIVATION_TTL_MS,
+  DEFAULT_FAAS_ACCOUNT_CONCURRENCY,
+  DEFAULT_FAAS_BILLING_GRANULARITY_MS,
+  DEFAULT_FAAS_COLD_START_EXTRA_MS,
+  DEFAULT_FAAS_KEEP_ALIVE_MS,
+  DEFAULT_FAAS_MEMORY_MB,
+  DEFAULT_FAAS_PRICE_PER_GB_SECOND_USD,
+  DEFAULT_FAAS_PRICE_PER_REQUEST_USD,
+  DEFAULT_TIME_SCALE,
+  DEFAULT_VM_BOOT_DELAY_MS,
+  DEFAULT_VM_INSTANCE_TYPE,
+  DEFAULT_VM_MIN_BILLED_SECONDS,
+  DEFAULT_VM_PRICE_PER_HOUR_USD,
+  DEFAULT_EVENTS_MAX_AGE_MS,
+  DEFAULT_INFERENCE_THREADS,
+  DEFAULT_INLINE_ACTIVATION_MAX_BYTES,
+  DEFAULT_INTRA_OP_THREADS,
+  DEFAULT_MODEL,
+  DEFAULT_NAMESPACE,
+  DEFAULT_STAGE_CONCURRENCY,
+  DEFAULT_STAGE_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_STAGE_MAX_ATTEMPTS,
+  DEFAULT_STAGE_TIMEOUT_MS,
+  DEFAULT_WORKER_HEARTBEAT_MS,
+  compileConfig,
+  initialVmsPerStage,
+  DEFAULT_DEV_SERVER_DYNAMIC_CONFIG,
+  loadConfig,
+} from '../../../common/config';
+import { ConfigError } from '../../../common/errors';
+import { DEFAULT_HOME_DIR, MODELS_DIR } from '../../../common/paths';
+
+/** Assert that `fn` throws a ConfigError whose message contains every one of `parts`. */
+function assertConfigError(fn: () => unknown, ...parts: string[]): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    assert.equal(err.name, 'ConfigError');
+    for (const part of parts)
+      assert.ok(err.message.includes(part), `message ${JSON.stringify(err.message)} lacks ${part}`);
+    return true;
+  });
+}
+
+describe('compileConfig', () => {
+  test('an empty configuration gets every default', () => {
+    const c = compileConfig({});
+    assert.deepEqual(c, {
+      homeDir: DEFAULT_HOME_DIR,
+      modelsDir: MODELS_DIR,
+      defaultModel: DEFAULT_MODEL,
+      temporal: {
+        namespace: DEFAULT_NAMESPACE,
+        port: 0,
+        uiPort: 0,
+        devServerDynamicConfig: DEFAULT_DEV_SERVER_DYNAMIC_CONFIG,
+      },
+      nats: { port: 0 },
+      timeScale: DEFAULT_TIME_SCALE,
+      vm: { instanceType: DEFAULT_VM_INSTANCE_TYPE, bootDelayMs: DEFAULT_VM_BOOT_DELAY_MS },
+      faas: {
+        memoryMb: DEFAULT_FAAS_MEMORY_MB,
+        stageMemoryMb: {},
+        coldStartExtraMs: DEFAULT_FAAS_COLD_START_EXTRA_MS,
+        keepAliveMs: DEFAULT_FAAS_KEEP_ALIVE_MS,
+        accountConcurrency: DEFAULT_FAAS_ACCOUNT_CONCURRENCY,
+      },
+      prices: {
+        vmPerHourUsd: { [DEFAULT_VM_INSTANCE_TYPE]: DEFAULT_VM_PRICE_PER_HOUR_USD },
+        vmMinBilledSeconds: DEFAULT_VM_MIN_BILLED_SECONDS,
+        faasPerGbSecondUsd: DEFAULT_FAAS_PRICE_PER_GB_SECOND_USD,
+        faasPerRequestUsd: DEFAULT_FAAS_PRICE_PER_REQUEST_USD,
+        faasBillingGranularityMs: DEFAULT_FAAS_BILLING_GRANULARITY_MS,
+      },
+      routing: {},
+      autoscaler: {},
+      activations: { inlineMaxBytes: DEFAULT_INLINE_ACTIVATION_MAX_BYTES, ttlMs: DEFAULT_ACTIVATION_TTL_MS },
+      events: { maxAgeMs: DEFAULT_EVENTS_MAX_AGE_MS },
+      workers: {
+        stageConcurrency: DEFAULT_STAGE_CONCURRENCY,
+        inferenceThreads: DEFAULT_INFERENCE_THREADS,
+        intraOpThreads: DEFAULT_INTRA_OP_THREADS,
+        heartbeatMs: DEFAULT_WORKER_HEARTBEAT_MS,
+      },
+      stages: {
+        timeoutMs: DEFAULT_STAGE_TIMEOUT_MS,
+        maxAttempts: DEFAULT_STAGE_MAX_ATTEMPTS,
+        heartbeatTimeoutMs: DEFAULT_STAGE_HEARTBEAT_TIMEOUT_MS,
+      },
+    });
+  });
+
+  test('dev-server dynamic config from the user is merged over the defaults', () => {
+    const c = compileConfig({ temporal: { devServerDynamicConfig: { 'limit.maxIDLength': 500 } } });
+    assert.deepEqual(c.temporal.devServerDynamicConfig, {
+      ...DEFAULT_DEV_SERVER_DYNAMIC_CONFIG,
+      'limit.maxIDLength': 500,
+    });
+    const overridden = compileConfig({
+      temporal: { devServerDynamicConfig: { 'history.transferProcessorMaxPollRPS': 20 } },
+    });
+    assert.equal(overridden.temporal.devServerDynamicConfig['history.transferProcessorMaxPollRPS'], 20);
+  });
+
+  test('stage pools start with 1 VM without an autoscaler and none with one, unless configured', () => {
+    assert.equal(initialVmsPerStage(compileConfig({}), false), 1);
+    assert.equal(initialVmsPerStage(compileConfig({}), true), 0);
+    assert.equal(initialVmsPerStage(compileConfig({ vm: { initialPerStage: 3 } }), true), 3);
+  });
+
+  test('undefined and null are treated as an empty configuration', () => {
+    assert.deepEqual(compileConfig(undefined), compileConfig({}));
+    assert.deepEqual(compileConfig(null), compileConfig({}));
+  });
+
+  test('a partial section keeps the defaults of its other fields', () => {
+    const c = compileConfig({ workers: { stageConcurrency: 8 }, temporal: { address: 'temporal:7233' } });
+    assert.equal(c.workers.stageConcurrency, 8);
+    assert.equal(c.workers.inferenceThreads, DEFAULT_INFERENCE_THREADS);
+    assert.equal(c.temporal.address, 'temporal:7233');
+    assert.equal(c.temporal.namespace, DEFAULT_NAMESPACE);
+    assert.equal(c.activations.inlineMaxBytes, DEFAULT_INLINE_ACTIVATION_MAX_BYTES);
+  });
+
+  const invalid: Array<{ what: string; raw: unknown; field: string }> = [
+    { what: 'a zero stage concurrency', raw: { workers: { stageConcurrency: 0 } }, field: 'workers.stageConcurrency' },
+    {
+      what: 'a fractional thread count',
+      raw: { workers: { inferenceThreads: 1.5 } },
+      field: 'workers.inferenceThreads',
+    },
+    { what: 'a port above 65535', raw: { temporal: { port: 70000 } }, field: 'temporal.port' },
+    { what: 'a negative UI port', raw: { temporal: { uiPort: -1 } }, field: 'temporal.uiPort' },
+    {
+      what: 'a negative inline limit',
+      raw: { activations: { inlineMaxBytes: -1 } },
+      field: 'activations.inlineMaxBytes',
+    },
+    { what: 'a string where a number goes', raw: { workers: { heartbeatMs: '2s' } }, field: 'workers.heartbeatMs' },
+    { what: 'a number where a string goes', raw: { temporal: { namespace: 42 } }, field: 'temporal.namespace' },
+    { what: 'an empty default model', raw: { defaultModel: '' }, field: 'defaultModel' },
+    { what: 'a section that is not an object', raw: { nats: 'nats://x' }, field: 'nats' },
+    { what: 'a configuration that is an array', raw: [1], field: '(root)' },
+  ];
+  for (const { what, raw, field } of invalid) {
+    test(`${what} is a ConfigError naming ${field}`, () => {
+      assertConfigError(() => compileConfig(raw), 'invalid config', `${field}: `);
+    });
+  }
+
+  test('every bad field is named, not only the first', () => {
+    assertConfigError(
+      () => compileConfig({ workers: { stageConcurrency: 0 }, temporal: { port: 70000 } }),
+      'workers.stageConcurrency',
+      'temporal.port',
+    );
+  });
+
+  test('the source given to compileConfig is named in the error', () => {
+    assertConfigError(
+      () => compileConfig({ stages: { maxAttempts: 0 } }, 'my source'),
+      'invalid my source',
+      'stages.maxAttempts',
+    );
+  });
+});
+
+describe('loadConfig', () => {
+  const originalCwd = process.cwd();
+  let dir = '';
+
+  // loadConfig reads ./serflow.config.json when present: run in an empty directory so the result does not
+  // depend on where the tests are started.
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-config-'));
+    process.chdir(dir);
+  });
+  after(() => {
+    process.chdir(originalCwd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Write `content` to a file in the temp dir and return its absolute path. */
+  function writeFile(name: string, content: string): string {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content);
+    return file;
+  }
+
+  test('with no file, environment or overrides it equals the defaults', () => {
+    // JSON round trip: unset environment layers leave keys present with the value undefined.
+    const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+    assert.deepEqual(plain(loadConfig({}, {})), plain(compileConfig({})));
+  });
+
+  test('environment variables set the Temporal address and namespace, the NATS URL and the home dir', () => {
+    const c = loadConfig(
+      {},
+      {
+        TEMPORAL_ADDRESS: 'temporal:7233',
+        TEMPORAL_NAMESPACE: 'serving',
+        NATS_URL: 'nats://nats:4222',
+        SERFLOW_HOME: '/srv/sf',
+      },
+    );
+    assert.equal(c.temporal.address, 'temporal:7233');
+    assert.equal(c.temporal.namespace, 'serving');
+    assert.equal(c.nats.url, 'nats://nats:4222');
+    assert.equal(c.homeDir, '/srv/sf');
+  });
+
+  test('empty environment variables count as unset', () => {
+    const c = loadConfig({}, { TEMPORAL_ADDRESS: '', NATS_URL: '', TEMPORAL_NAMESPACE: '' });
+    assert.equal(c.temporal.address, undefined);
+    assert.equal(c.nats.url, undefined);
+    assert.equal(c.temporal.namespace, DEFAULT_NAMESPACE);
+  });
+
+  test('SERFLOW_CONFIG_JSON is read as the config file', () => {
+    const c = loadConfig(
+      {},
+      { SERFLOW_CONFIG_JSON: JSON.stringify({ workers: { stageConcurrency: 7 }, nats: { url: 'nats://json:4222' } }) },
+    );
+    assert.equal(c.workers.stageConcurrency, 7);
+    assert.equal(c.nats.url, 'nats://json:4222');
+    assert.equal(c.workers.inferenceThreads, DEFAULT_INFERENCE_THREADS);
+  });
+
+  test('invalid JSON in SERFLOW_CONFIG_JSON is a ConfigError naming SERFLOW_CONFIG_JSON', () => {
+    assertConfigError(
+      () => loadConfig({}, { SERFLOW_CONFIG_JSON: '{ workers: ' }),
+      'SERFLOW_CONFIG_JSON',
+      'not valid JSON',
+    );
+  });
+
+  test('the file named by SERFLOW_CONFIG is read', () => {
+    const file = writeFile('named.json', JSON.stringify({ activations: { inlineMaxBytes: 1024 } }));
+    const c = loadConfig({}, { SERFLOW_CONFIG: file });
+    assert.equal(c.activations.inlineMaxBytes, 1024);
+  });
+
+  test('a relative SERFLOW_CONFIG is resolved against the working directory', () => {
+    writeFile('relative.json', JSON.stringify({ stages: { maxAttempts: 3 } }));
+    assert.equal(loadConfig({}, { SERFLOW_CONFIG: 'relative.json' }).stages.maxAttempts, 3);
+  });
+
+  test('SERFLOW_CONFIG naming a missing file is a ConfigError naming the file', () => {
+    const missing = path.join(dir, 'missing.json');
+    assertConfigError(() => loadConfig({}, { SERFLOW_CONFIG: missing }), 'SERFLOW_CONFIG', missing, 'does not exist');
+  });
+
+  test('invalid JSON in the config file is a ConfigError naming the file', () => {
+    const file = writeFile('broken.json', '{"workers": ');
+    assertConfigError(() => loadConfig({}, { SERFLOW_CONFIG: file }), `config file ${file}`, 'not valid JSON');
+  });
+
+  test('a bad value in the config file is a ConfigError naming the file and the field', () => {
+    const file = writeFile('bad-value.json', JSON.stringify({ workers: { stageConcurrency: 0 } }));
+    assertConfigError(() => loadConfig({}, { SERFLOW_CONFIG: file }), file, 'workers.stageConcurrency');
+  });
+
+  test('./serflow.config.json is read when SERFLOW_CONFIG is unset', () => {
+    const file = writeFile('serflow.config.json', JSON.stringify({ workers: { heartbeatMs: 500 } }));
+    try {
+      assert.equal(loadConfig({}, {}).workers.heartbeatMs, 500);
+    } finally {
+      fs.rmSync(file);
+    }
+  });
+
+  test('the environment beats the config file, field by field', () => {
+    const file = writeFile(
+      'layered.json',
+      JSON.stringify({
+        temporal: { address: 'from-file:7233', namespace: 'file-ns' },
+        nats: { url: 'nats://file:4222' },
+      }),
+    );
+    const c = loadConfig({}, { SERFLOW_CONFIG: file, TEMPORAL_ADDRESS: 'from-env:7233' });
+    assert.equal(c.temporal.address, 'from-env:7233');
+    assert.equal(c.temporal.namespace, 'file-ns');
+    assert.equal(c.nats.url, 'nats://file:4222');
+  });
+
+  test('SERFLOW_CONFIG_JSON is used instead of the SERFLOW_CONFIG file when both are set', () => {
+    const file = writeFile('ignored.json', JSON.stringify({ workers: { stageConcurrency: 2 } }));
+    const c = loadConfig(
+      {},
+      { SERFLOW_CONFIG: file, SERFLOW_CONFIG_JSON: JSON.stringify({ workers: { stageConcurrency: 5 } }) },
+    );
+    assert.equal(c.workers.stageConcurrency, 5);
+  });
+
+  test('overrides beat the environment and the config file', () => {
+    const c = loadConfig(
+      { temporal: { address: 'from-flag:7233' }, nats: { url: 'nats://flag:4222' }, workers: { stageConcurrency: 9 } },
+      {
+        TEMPORAL_ADDRESS: 'from-env:7233',
+        NATS_URL: 'nats://env:4222',
+        SERFLOW_CONFIG_JSON: JSON.stringify({ workers: { stageConcurrency: 3, inferenceThreads: 2 } }),
+      },
+    );
+    assert.equal(c.temporal.address, 'from-flag:7233');
+    assert.equal(c.nats.url, 'nats://flag:4222');
+    assert.equal(c.workers.stageConcurrency, 9);
+    assert.equal(c.workers.inferenceThreads, 2, 'fields the override does not set keep the file value');
+  });
+
+  test('an override left undefined does not erase the environment value', () => {
+    const c = loadConfig({ temporal: { address: undefined } }, { TEMPORAL_ADDRESS: 'from-env:7233' });
+    assert.equal(c.temporal.address, 'from-env:7233');
+  });
+
+  test('a bad override is a ConfigError naming the field', () => {
+    assertConfigError(() => loadConfig({ temporal: { port: 70000 } }, {}), 'temporal.port');
+  });
+
+  test('a bad value from SERFLOW_CONFIG_JSON is attributed to SERFLOW_CONFIG_JSON', () => {
+    const json = JSON.stringify({ workers: { stageConcurrency: 0 } });
+    assertConfigError(
+      () => loadConfig({}, { SERFLOW_CONFIG_JSON: json }),
+      'SERFLOW_CONFIG_JSON',
+      'workers.stageConcurrency',
+    );
+    const file = writeFile('not-read.json', '{}');
+    assert.throws(
+      () => loadConfig({}, { SERFLOW_CONFIG: file, SERFLOW_CONFIG_JSON: json }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.message.includes('SERFLOW_CONFIG_JSON') && !err.message.includes(file),
+    );
+  });
+
+  const notObjects = ['[]', '[{"workers": {"stageConcurrency": 0}}]', '42', '"text"'];
+  for (const json of notObjects) {
+    test(`a configuration whose JSON is not an object (${json}) is a ConfigError`, () => {
+      assertConfigError(() => loadConfig({}, { SERFLOW_CONFIG_JSON: json }), 'SERFLOW_CONFIG_JSON');
+    });
+  }
+});
