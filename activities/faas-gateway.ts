@@ -12,10 +12,10 @@ import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { SerflowConfig } from '../common/config';
 import { DEFAULT_FAAS_BILLING_GRANULARITY_MS } from '../common/config';
 import type { StageInput, StageOutput } from '../common/contracts';
-import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import { stageTaskQueue } from '../common/naming';
-import { FunctionThrottledError, type FunctionInvocation, type ServerlessPlatform } from '../infra/providers';
+import type { FunctionInvocation, ServerlessPlatform } from '../infra/providers';
 import { loadManifest } from '../models/manifest';
+import { failureFromReply, toApplicationFailure, type FailureReply } from './failures';
 import { withHeartbeats } from './heartbeat';
 import { activityCallContext } from './stage-activities';
 
@@ -36,41 +36,25 @@ export function billedDurationMs(
   return Math.ceil((inv.initMs + inv.durationMs) / granularityMs) * granularityMs;
 }
 
-const NON_RETRYABLE = new Set<string>(NON_RETRYABLE_ERROR_TYPES);
-
-/** The error-shaped fields of a platform failure: every error class of the platform sets `name`. */
-interface ReportedFailure extends Error {
-  type?: unknown;
-  nonRetryable?: unknown;
+/**
+ * Whether `err` carries a handler failure the instance reported (the platform's FunctionInvocationError, recognised
+ * by its fields: the gateway stands below the platform and cannot import its classes).
+ */
+function isReportedFailure(err: unknown): err is Error & FailureReply {
+  if (!(err instanceof Error) || err instanceof ApplicationFailure) return false;
+  const fields = err as Error & { type?: unknown; nonRetryable?: unknown };
+  return typeof fields.type === 'string' && typeof fields.nonRetryable === 'boolean';
 }
 
 /**
  * Convert a platform failure to what Temporal sees:
- * - throttled → retryable `FunctionThrottledError` (the retry policy backs off; the query is not lost);
  * - a handler failure the instance reported → its own type, message and retryability (bad input: non-retryable);
- * - our non-retryable input errors (unknown model/stage) → non-retryable;
- * - anything else (instance lost, start failed, platform closed) → retryable, typed by the error's name.
+ * - otherwise activities/failures.ts's one rule: our non-retryable input errors (unknown model/stage) →
+ *   non-retryable; anything else (throttled, instance lost, start failed, platform closed) → retryable, typed by
+ *   the error's name. Throttling must stay retryable: the retry policy backs off and the query is not lost.
  */
 export function toGatewayFailure(err: unknown): ApplicationFailure {
-  if (err instanceof ApplicationFailure) return err;
-  if (!(err instanceof Error)) return ApplicationFailure.create({ message: String(err), nonRetryable: false });
-  if (err instanceof FunctionThrottledError) {
-    return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: false, cause: err });
-  }
-  const reported = err as ReportedFailure;
-  if (typeof reported.type === 'string' && typeof reported.nonRetryable === 'boolean') {
-    return ApplicationFailure.create({
-      type: reported.type,
-      message: err.message,
-      nonRetryable: reported.nonRetryable,
-    });
-  }
-  return ApplicationFailure.create({
-    type: err.name,
-    message: err.message,
-    nonRetryable: NON_RETRYABLE.has(err.name),
-    cause: err,
-  });
+  return isReportedFailure(err) ? failureFromReply(err) : toApplicationFailure(err);
 }
 
 /** The gateway activities: `runStage` invokes the stage's function and returns its output with the serverless facts. */

@@ -4,11 +4,10 @@
  */
 import type { InferenceQuery, ModelDescriptor } from '../common/contracts';
 import type { SerflowConfig } from '../common/config';
-import { InvalidInputError, UnknownModelError, UnknownStageError } from '../common/errors';
+import { InvalidInputError, UnknownStageError } from '../common/errors';
 import { queryInputDims, type ModelManifest } from '../models/manifest';
-import { ApplicationFailure } from '@temporalio/activity';
-import { allVmPlan, type RoutingPlan } from '../common/routing';
-import { validateRoutingPlan } from '../infra/routing-store';
+import { allVmPlan, validateRoutingPlan, type RoutingPlan } from '../common/routing';
+import { activityError } from './failures';
 
 export interface ModelActivityDeps {
   /** Returns the manifest of a model, or throws UnknownModelError. */
@@ -78,10 +77,9 @@ export function createModelActivities(deps: ModelActivityDeps) {
       try {
         return describeQuery(query, deps, (await deps.routingPlan?.(query.model)) ?? null);
       } catch (err) {
-        if (err instanceof UnknownModelError || err instanceof UnknownStageError || err instanceof InvalidInputError) {
-          throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });
-        }
-        throw err;
+        // Unknown model or stage and a bad threshold fail the query at once; anything else (a manifest file or KV
+        // error) is left to the local activity's retry policy.
+        throw activityError(err);
       }
     },
   };

@@ -6,15 +6,9 @@
  * Dependencies are injected once per worker process (`createStageActivities(deps)`), so sessions and
  * connections are not re-created per call and tests can pass their own.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { StageCallContext, StageInput, StageOutput } from '../common/contracts';
-import {
-  InvalidInputError,
-  ModelOutputError,
-  NON_RETRYABLE_ERROR_TYPES,
-  UnknownModelError,
-  UnknownStageError,
-} from '../common/errors';
+import { InvalidInputError, ModelOutputError, UnknownModelError, UnknownStageError } from '../common/errors';
 import type { StageEvent } from '../common/events';
 import { STAGE_EVENT_VERSION } from '../common/events';
 import type { Backend } from '../common/naming';
@@ -22,6 +16,7 @@ import { validateTensor } from '../common/tensor-codec';
 import { softmaxMax } from '../models/manifest';
 import { shouldExit } from '../common/exit-rule';
 import type { ActivationStore } from '../infra/activation-store';
+import { activityError, isNonRetryableError, toApplicationFailure } from './failures';
 import { withHeartbeats } from './heartbeat';
 import type { StageRunner } from '../models/runtime/inference-pool';
 import type { StageEventPublisher } from './stage-events';
@@ -45,16 +40,6 @@ export interface StageActivityDeps {
   /** Identity reported in results and events (host:pid or the worker's name). */
   worker: string;
   now?: () => number;
-}
-
-const NON_RETRYABLE = new Set<string>(NON_RETRYABLE_ERROR_TYPES);
-
-/** Convert a failure to the ApplicationFailure Temporal sees: our input errors are non-retryable. */
-function toFailure(err: unknown): unknown {
-  if (err instanceof Error && NON_RETRYABLE.has(err.name)) {
-    return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true, cause: err });
-  }
-  return err;
 }
 
 function checkServed(input: StageInput, served: ServedStage): void {
@@ -125,19 +110,18 @@ export async function executeStage(
     data = await store.fetch(input.activation, where);
     validateTensor(data, input.activation.dims, served.inputDims, where);
   } catch (err) {
-    const failure = toFailure(err);
-    if (failure !== err) {
-      const e = err as Error;
+    // A failure no retry can fix ends the query, so it is recorded here; a retryable one is left to the retry policy.
+    if (isNonRetryableError(err)) {
       await events.publish({
         ...base,
         type: 'stage.failed',
-        errorType: e.name,
-        message: e.message,
+        errorType: err.name,
+        message: err.message,
         serviceMs: 0,
         finishedAt: now(),
       });
     }
-    throw failure;
+    throw activityError(err);
   }
 
   const out = await served.runner.run(data, input.activation.dims);
@@ -146,7 +130,9 @@ export async function executeStage(
   let activation: StageOutput['activation'];
   if (!exited) {
     if (!out.activation || !out.activationDims) {
-      throw toFailure(new ModelOutputError(`${input.model} stage ${input.stage} produced no activation output`));
+      throw toApplicationFailure(
+        new ModelOutputError(`${input.model} stage ${input.stage} produced no activation output`),
+      );
     }
     // Key per workflow run and stage: a retried attempt overwrites its own object instead of leaking one.
     const key = `${base.workflowId}/${base.runId}/stage-${input.stage}`;

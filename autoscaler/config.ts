@@ -4,7 +4,7 @@
  * with field-named errors and derives, per stage from the profile and the prices, what the policies compute with
  * (VM capacity, function cost, T-CIP, SLO budget). Pure: no clock, no I/O.
  *
- * Units (as autoscaler/main.ts runs the policies). Durations are cloud ms, like `vm.bootDelayMs`, and so is the
+ * Units (as autoscaler/service.ts runs the policies). Durations are cloud ms, like `vm.bootDelayMs`, and so is the
  * policies' `now` (wall time since start × `timeScale`), so U, delays and boot keep their cloud meaning. Rates are
  * real: `Observation.windowMs` is wall time, so rates are queries per wall second, and service times are measured
  * (never scaled), so VM capacities are per wall second too. `sloMs` is an end-to-end latency as measured.
@@ -12,7 +12,8 @@
  */
 import { z } from 'zod';
 import { faasInvocationCostUsd, tCipPerSecond, UnknownInstanceTypeError, vmPricePerHourUsd } from '../billing/prices';
-import { formatIssues, type SerflowConfig } from '../common/config';
+import type { SerflowConfig } from '../common/config';
+import { formatIssues } from '../common/zod-issues';
 import { ConfigError } from '../common/errors';
 import { DEVIATION_KINDS, type DeviationKind } from './stats';
 import { POLICY_NAMES, type PolicyName, type StageProfile } from './types';
@@ -344,7 +345,7 @@ export function compileAutoscalerConfig(
   profile: StageProfile[],
 ): CompiledAutoscalerConfig {
   const parsed = autoscalerConfigSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ConfigError(`invalid autoscaler config: ${formatIssues(parsed.error, P)}`);
+  if (!parsed.success) throw new ConfigError(`invalid autoscaler config: ${formatIssues(parsed.error, raw ?? {}, P)}`);
   const c = parsed.data;
   const problems = new Problems();
   const stages = profile.length;

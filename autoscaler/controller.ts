@@ -1,43 +1,27 @@
 /**
  * The live controller loop: every tick, read the intake window and the pools, run the policy (pure), then
- * actuate: scale the VM pools through the pool API, publish the routing plan, record the decision. It holds no
+ * actuate: scale the VM pools through the actuator, publish the routing plan, record the decision. It holds no
  * maths; the policy does. The same policy code runs in the simulator and in table-driven tests.
  */
-import type { NatsConnection } from 'nats';
-import { AUTOSCALER_BUCKET, CONTROL_SUBJECT_PREFIX } from '../common/naming';
+import { DECISION_RECORD_VERSION, type DecisionRecord } from '../common/control-events';
 import { ROUTING_PLAN_VERSION, type RoutingPlan } from '../common/routing';
-import { callPoolsApi } from '../infra/pools-api';
 import type { RoutingStore } from '../infra/routing-store';
+import type { PoolActuator } from './actuator';
+import type { DecisionRecorder } from './decision-recorder';
 import type { StageEventIntake } from './intake';
-import type { Decision, Observation, Policy, PoolObservation } from './types';
-
-/** Schema version of decision records (stream `SERFLOW_CONTROL`, KV `serflow-autoscaler`). */
-export const DECISION_RECORD_VERSION = 1;
-
-/** What one tick decided and why; `serflow plan` shows the latest. */
-export interface DecisionRecord {
-  v: typeof DECISION_RECORD_VERSION;
-  type: 'autoscaler.decision';
-  model: string;
-  policy: string;
-  /** Policy clock (cloud time) of the decision. */
-  at: number;
-  /** Wall-clock epoch ms of the decision. */
-  wallAt: number;
-  observation: Observation;
-  decision: Decision;
-  /** What the controller did about it. */
-  actions: string[];
-}
+import type { Decision, Observation, Policy } from './types';
 
 export interface ControllerDeps<C, S> {
-  nc: NatsConnection;
   model: string;
   stages: number;
   policy: Policy<C, S>;
   config: C;
   intake: StageEventIntake;
   routing: RoutingStore;
+  /** Reads and scales the VM pools. */
+  actuator: PoolActuator;
+  /** Keeps every tick's decision record. */
+  recorder: DecisionRecorder;
   log?: (line: string) => void;
 }
 
@@ -66,23 +50,12 @@ export function planFromDecision(model: string, decision: Decision, policy: stri
 }
 
 export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
-  const { nc, model, stages, policy, config, intake, routing } = deps;
+  const { model, stages, policy, config, intake, routing, actuator, recorder } = deps;
   const log = deps.log ?? (() => undefined);
-  const js = nc.jetstream();
   let state = policy.initialState(config);
   let lastWallTickAt: number | undefined;
   let lastPlan = '';
   let lastRecord: DecisionRecord | undefined;
-
-  async function observePools(): Promise<PoolObservation[]> {
-    const { vms } = await callPoolsApi(nc, { op: 'list' });
-    // Stage 0 is the whole-model pool (VMs that run every stage).
-    return Array.from({ length: stages + 1 }, (_, i) => {
-      const mine = vms.filter((v) => v.model === model && v.stage === i);
-      const count = (s: string) => mine.filter((v) => v.state === s).length;
-      return { stage: i, vmsReady: count('ready'), vmsBooting: count('booting'), vmsDraining: count('draining') };
-    });
-  }
 
   return {
     get lastRecord() {
@@ -90,7 +63,7 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
     },
     async tick(now, wallNow = now) {
       const window = intake.snapshot();
-      const pools = await observePools();
+      const pools = await actuator.pools(model, stages);
       const observation: Observation = {
         now,
         model,
@@ -116,7 +89,7 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
           const pool = pools.find((p) => p.stage === d.stage);
           const current = (pool?.vmsReady ?? 0) + (pool?.vmsBooting ?? 0);
           if (d.desiredVms !== current) {
-            await callPoolsApi(nc, { op: 'scale', model, stage: d.stage, vms: d.desiredVms });
+            await actuator.scaleTo(model, d.stage, d.desiredVms);
             actions.push(`${d.stage === 0 ? 'whole model' : `stage ${d.stage}`}: VMs ${current} -> ${d.desiredVms}`);
           }
         }
@@ -139,8 +112,7 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
         decision,
         actions,
       };
-      await js.publish(`${CONTROL_SUBJECT_PREFIX}.decision.${model}`, JSON.stringify(record));
-      await (await js.views.kv(AUTOSCALER_BUCKET)).put(model, JSON.stringify(record));
+      await recorder.record(record);
       // The window is decided on: its events may go (a crash before here redelivers them).
       intake.commit();
       if (actions.length) log(`${policy.name}: ${actions.join('; ')} (${decision.reason})`);

@@ -22,7 +22,8 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { faasInvocationCostUsd, type Prices } from '../billing/prices';
 import { MODELS_DIR } from '../common/paths';
-import { formatZodIssues, loadManifest, type ModelManifest } from '../models/manifest';
+import { formatZodIssues } from '../common/zod-issues';
+import { loadManifest, type ModelManifest } from '../models/manifest';
 import type { StageProfile } from './types';
 
 export const PROFILE_VERSION = 1;

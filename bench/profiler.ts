@@ -21,20 +21,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { NatsConnection } from 'nats';
 import { createActivationStore } from '../infra/activation-store';
-import { createInferencePool, type StageRunner } from '../models/runtime/inference-pool';
+import { createInferencePool } from '../models/runtime/inference-pool';
+import { stageRunnerOptions, type StageRunner } from '../models/runtime/stage-runner';
 import { createBillingPublisher } from '../billing/publisher';
 import type { SerflowConfig } from '../common/config';
 import type { StageCallContext, StageInput } from '../common/contracts';
-import { quantile, sampleIndices } from '../common/stats';
-import { freePort, spawnManaged, stopPid } from '../deploy/local/processes';
+import { quantile, sampleIndices, summarizeLatency } from '../common/stats';
+import { freePort, stopPid } from '../deploy/local/processes';
 import { createLocalServerlessPlatform } from '../deploy/local/serverless-platform';
-import { resolveTool, TOOLS } from '../deploy/local/tools';
-import { connectNats, ensureNatsResources } from '../infra/nats';
-import { retryUntil } from '../infra/temporal';
+import { startNatsServer } from '../deploy/local/nats-server';
+import { ensureNatsResources } from '../infra/nats';
 import { loadSplit } from '../models/dataset';
-import { loadManifest, softmaxMax, stageFilePath, type ModelManifest, type StageSpec } from '../models/manifest';
+import { concreteInputDims, loadManifest, softmaxMax, type ModelManifest, type StageSpec } from '../models/manifest';
 import { shouldExit } from '../common/exit-rule';
 import {
   DEFAULT_FAAS_MEMORY_OPTIONS_MB,
@@ -99,18 +98,16 @@ export interface ProfileModelOptions {
 
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-/** p50/p95/p99/mean in ms rounded to µs, and cv = population std / mean (4 decimals). */
+/**
+ * The latency summary (common/stats.ts) in ms rounded to µs, without the max (the profile does not keep it), and
+ * cv = population std / mean (4 decimals).
+ */
 export function summarizeServiceTimes(values: readonly number[]): ServiceTime {
   if (values.length === 0) throw new RangeError('summarizeServiceTimes: no values');
-  const mean = values.reduce((s, v) => s + v, 0) / values.length;
-  const variance = values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length;
-  return {
-    p50: round(quantile(values, 0.5)),
-    p95: round(quantile(values, 0.95)),
-    p99: round(quantile(values, 0.99)),
-    mean: round(mean),
-    cv: mean > 0 ? round(Math.sqrt(variance) / mean, 4) : 0,
-  };
+  const { p50, p95, p99, mean } = summarizeLatency(values, 3);
+  const exactMean = values.reduce((s, v) => s + v, 0) / values.length;
+  const variance = values.reduce((s, v) => s + (v - exactMean) ** 2, 0) / values.length;
+  return { p50, p95, p99, mean, cv: exactMean > 0 ? round(Math.sqrt(variance) / exactMean, 4) : 0 };
 }
 
 /**
@@ -147,14 +144,11 @@ interface StageInputs {
   dims: number[];
 }
 
+/** Stage `spec` on `threads` inference threads, as a stage worker runs it. */
 function stageRunner(manifest: ModelManifest, spec: StageSpec, config: SerflowConfig, threads: number): StageRunner {
   return createInferencePool({
+    ...stageRunnerOptions(manifest, spec, config.modelsDir, config.workers.intraOpThreads),
     threads,
-    intraOpThreads: config.workers.intraOpThreads,
-    modelPath: stageFilePath(manifest, spec, config.modelsDir),
-    inputName: spec.input.name,
-    activationName: spec.outputs.activation?.name ?? null,
-    logitsName: spec.outputs.logits.name,
   });
 }
 
@@ -199,34 +193,25 @@ function memoryOptions(config: SerflowConfig, explicit?: readonly number[]): num
 
 /** A private nats-server with JetStream on a free port and a temporary store; `stop` removes everything. */
 async function startPrivateNats(config: SerflowConfig, workDir: string) {
-  const port = await freePort();
-  const proc = spawnManaged({
-    name: 'nats-server',
-    command: resolveTool(TOOLS.natsServer),
-    args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', path.join(workDir, 'jetstream')],
+  const server = await startNatsServer({
+    port: await freePort(),
+    storeDir: path.join(workDir, 'jetstream'),
     logDir: workDir,
+    clientName: 'serflow-profiler',
+    readyTimeoutMs: NATS_READY_TIMEOUT_MS,
   });
-  const url = `nats://127.0.0.1:${port}`;
-  let nc: NatsConnection | undefined;
+  const { url, nc } = server;
+  const stop = async () => {
+    await nc.close().catch(() => undefined);
+    await stopPid(server.process.pid);
+  };
   try {
-    nc = await retryUntil(`nats-server (log: ${proc.logFile})`, NATS_READY_TIMEOUT_MS, () =>
-      connectNats(url, 'serflow-profiler', 1_000),
-    );
     await ensureNatsResources(nc, config);
   } catch (err) {
-    await nc?.close().catch(() => undefined);
-    await stopPid(proc.pid);
+    await stop();
     throw err;
   }
-  const conn = nc;
-  return {
-    url,
-    nc: conn,
-    async stop() {
-      await conn.close().catch(() => undefined);
-      await stopPid(proc.pid);
-    },
-  };
+  return { url, nc, stop };
 }
 
 /** Measure `model` on this machine and return its validated profile (see the module comment). */
@@ -259,7 +244,7 @@ export async function profileModel(options: ProfileModelOptions): Promise<ModelP
 
   // 1. Calibration pass: real inputs of every stage, confidences of every exit.
   log(`${model}: calibration pass over ${samples} samples, ${K} stages, threshold ${threshold}`);
-  const inputDims = (manifest.stages[0]?.input.shape ?? []).map((d, i) => (i === 0 || typeof d !== 'number' ? 1 : d));
+  const inputDims = concreteInputDims(manifest.stages[0]!);
   const inputs: StageInputs[] = manifest.stages.map(() => ({ data: [], dims: [] }));
   inputs[0]!.dims = inputDims;
   const activationDims: (number[] | null)[] = new Array<number[] | null>(K).fill(null);

@@ -9,7 +9,6 @@ export {
   vmCloudSeconds,
   vmCostUsd,
   vmPricePerHourUsd,
-  ROUND_UP_TOLERANCE,
 } from './prices';
 export { computeLedger, unionLengthMs } from './ledger';
 export {
@@ -23,6 +22,6 @@ export {
 export { createBillingPublisher } from './publisher';
 
 export type { FaasInvocation, Prices, VmLife } from './prices';
-export type { BackendBill, FaasSummary, Ledger, LedgerInput, QueryOutcome, StageBill, VmBill, VmState } from './ledger';
+export type { BackendBill, FaasSummary, Ledger, LedgerInput, BilledQuery, StageBill, VmBill, BilledVmState } from './ledger';
 export type { MalformedMessage, ReadStreamOptions, StreamRead } from './reader';
 export type { BillingFact, BillingPublisher } from './publisher';

@@ -16,7 +16,7 @@ import {
 } from './prices';
 
 /** One query's outcome, as known to Temporal visibility. */
-export interface QueryOutcome {
+export interface BilledQuery {
   queryId: string;
   /** End-to-end latency, ms; null when unknown (counts as an SLO violation). */
   latencyMs: number | null;
@@ -30,7 +30,7 @@ export interface LedgerInput {
   /** Stage events: execution counts and VM busy intervals. */
   stages: readonly StageEvent[];
   /** Completed and failed queries of the period (the caller selects them; running ones are left out). */
-  queries: readonly QueryOutcome[];
+  queries: readonly BilledQuery[];
   prices: Prices;
   /** Wall epoch ms the bill is made at: a VM without `vm.terminated` is billed up to here. */
   now: number;
@@ -46,14 +46,14 @@ export interface LedgerInput {
 }
 
 /** Lifecycle state of a VM as far as the billing events tell. */
-export type VmState = 'launching' | 'ready' | 'draining' | 'terminated';
+export type BilledVmState = 'launching' | 'ready' | 'draining' | 'terminated';
 
 export interface VmBill {
   vmId: string;
   model: string;
   stage: number;
   instanceType: string;
-  state: VmState;
+  state: BilledVmState;
   launchedAt: number;
   readyAt: number | null;
   terminatedAt: number | null;
@@ -177,7 +177,7 @@ export function unionLengthMs(intervals: readonly (readonly [number, number])[],
   return total;
 }
 
-function stateOf(vm: VmRecord): VmState {
+function stateOf(vm: VmRecord): BilledVmState {
   if (vm.terminatedAt !== null) return 'terminated';
   if (vm.drainingAt !== null) return 'draining';
   if (vm.readyAt !== null) return 'ready';

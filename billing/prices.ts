@@ -4,6 +4,7 @@
  * configuration; no clock, no I/O. All durations are cloud time (wall time × `timeScale`) unless said otherwise.
  */
 import type { SerflowConfig } from '../common/config';
+import { ceilTolerant } from '../common/rounding';
 
 /**
  * The `prices` section of the configuration (`SerflowConfig['prices']` is assignable to it): the VM price
@@ -23,19 +24,6 @@ export interface Prices {
 // The configuration's prices must stay usable as they are.
 const configPricesFit: (p: SerflowConfig['prices']) => Prices = (p) => p;
 void configPricesFit;
-
-/**
- * Tolerance when rounding up to a whole unit: a value within 1e-9 of a whole number is taken as that number.
- * Without it, float noise from `ms / 1000 × timeScale` (e.g. 0.1 × 3 = 0.30000000000000004) would bill one extra
- * unit. 1e-9 s (1 ns) and 1e-9 granularity units are far below anything a cloud bills.
- */
-export const ROUND_UP_TOLERANCE = 1e-9;
-
-/** Smallest whole number >= x, ignoring float noise below ROUND_UP_TOLERANCE. */
-function ceilWhole(x: number): number {
-  const nearest = Math.round(x);
-  return Math.abs(x - nearest) <= ROUND_UP_TOLERANCE ? nearest : Math.ceil(x);
-}
 
 /** Thrown when a VM's instance type is not in `prices.vmPerHourUsd`: its cost cannot be stated. */
 export class UnknownInstanceTypeError extends Error {
@@ -82,7 +70,7 @@ export function faasBilledMs(
   prices: Pick<Prices, 'faasBillingGranularityMs'>,
 ): number {
   const g = prices.faasBillingGranularityMs;
-  return ceilWhole((inv.durationMs + inv.initMs) / g) * g;
+  return ceilTolerant((inv.durationMs + inv.initMs) / g) * g;
 }
 
 /**
@@ -132,7 +120,7 @@ export function vmCloudSeconds(life: VmLife): number {
  * → 100 s cloud → 100 s billed; 100.2 s cloud → 101 s billed.
  */
 export function vmBilledSeconds(life: VmLife, prices: Pick<Prices, 'vmMinBilledSeconds'>): number {
-  return Math.max(prices.vmMinBilledSeconds, ceilWhole(vmCloudSeconds(life)));
+  return Math.max(prices.vmMinBilledSeconds, ceilTolerant(vmCloudSeconds(life)));
 }
 
 /**

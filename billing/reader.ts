@@ -4,9 +4,11 @@
  * sequence and the reason, never dropped silently.
  */
 import { DeliverPolicy, type NatsConnection } from 'nats';
+import { ZodError } from 'zod';
 import { BILLING_EVENTS_STREAM, parseBillingEvent, type BillingEvent } from '../common/billing-events';
 import { parseStageEvent, type StageEvent } from '../common/events';
 import { STAGE_EVENTS_STREAM } from '../common/naming';
+import { formatIssues } from '../common/zod-issues';
 
 /** How long one `next()` may wait for a message the stream said it holds before the read fails. */
 export const DEFAULT_READ_TIMEOUT_MS = 5_000;
@@ -49,10 +51,7 @@ export class StreamReadTimeoutError extends Error {
 }
 
 function describeError(err: unknown): string {
-  const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
-  if (Array.isArray(issues)) {
-    return issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`).join('; ');
-  }
+  if (err instanceof ZodError) return formatIssues(err);
   return (err as Error)?.message ?? String(err);
 }
 

@@ -5,10 +5,11 @@
 import { Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { NatsConnection } from 'nats';
-import { computeLedger, type Ledger, type QueryOutcome } from '../billing/ledger';
+import { computeLedger, type Ledger, type BilledQuery } from '../billing/ledger';
 import { readBillingEvents, readStageEvents, type MalformedMessage } from '../billing/reader';
 import type { SerflowConfig } from '../common/config';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
+import { formatTextTable } from '../eval/report/text-table';
 import { readStateFile } from '../infra/stack-state';
 import { connectNats } from '../infra/nats';
 import { connectClientConnection } from '../infra/temporal';
@@ -73,7 +74,7 @@ export function visibilityQuery(model: string | undefined, since: number | undef
  */
 export function queryOutcomeOf(
   wf: Pick<WorkflowExecutionInfo, 'workflowId' | 'status' | 'startTime' | 'closeTime' | 'typedSearchAttributes'>,
-): QueryOutcome | 'in-flight' | 'other' {
+): BilledQuery | 'in-flight' | 'other' {
   const elapsed = wf.closeTime ? wf.closeTime.getTime() - wf.startTime.getTime() : null;
   switch (wf.status.name) {
     case 'COMPLETED':
@@ -98,8 +99,8 @@ async function listQueries(
   client: Client,
   model: string | undefined,
   since: number | undefined,
-): Promise<{ outcomes: QueryOutcome[]; inFlight: number }> {
-  const outcomes: QueryOutcome[] = [];
+): Promise<{ outcomes: BilledQuery[]; inFlight: number }> {
+  const outcomes: BilledQuery[] = [];
   let inFlight = 0;
   for await (const wf of client.workflow.list({ query: visibilityQuery(model, since) })) {
     const o = queryOutcomeOf(wf);
@@ -215,9 +216,8 @@ export function formatCostReport(r: CostReport): string {
     r.faas.billedGbSeconds.toFixed(3),
     `${r.perBackend.vm.executions}/${r.perBackend.faas.executions}`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const fmt = (row: string[]) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  lines.push(fmt(header), ...rows.map(fmt));
+  // model and stage are labels, the rest figures
+  lines.push(formatTextTable([header, ...rows], { leftColumns: 2 }));
   if (r.perStage.length === 0) lines.push('(no billable facts in this period)');
 
   const q = r.queries;

@@ -5,12 +5,12 @@ import { loadConfig, type SerflowConfig } from '../common/config';
 import { SerflowClient } from '../client';
 import { parseInputMix } from '../models/input-mix';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
-import { startStack } from '../deploy/local/stack';
+import { startStack, stopStackOnSignal } from '../deploy/local/stack';
 import { registerBenchCommand } from './bench-command';
 import { registerCostCommand } from './cost-command';
 import { registerPlanCommand } from './plan-command';
 import { registerProfileCommand } from './profile-command';
-import { runAutoscaler } from '../autoscaler/main';
+import { runAutoscaler } from '../autoscaler/service';
 import { parsePolicy, POLICY_NAMES } from '../autoscaler/types';
 import { stackNatsUrl } from './stack-connection';
 import { registerPoolCommands } from './pool-commands';
@@ -64,12 +64,7 @@ async function demo(config: SerflowConfig, o: { samples: number }) {
   const log = (l: string) => console.error(`[serflow] ${l}`);
   const stack = await startStack({ config, onProgress: log });
   // Ctrl-C or SIGTERM mid-demo: stop the stack (workers drain, servers stop) before exiting.
-  const onSignal = () => {
-    log('interrupted: stopping the stack');
-    void stack.stop().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const unhook = stopStackOnSignal(stack, log);
   try {
     console.log(describeStack(stack.info));
     const client = await SerflowClient.connectToStack(stack.info, config);
@@ -94,6 +89,7 @@ async function demo(config: SerflowConfig, o: { samples: number }) {
   } finally {
     log('stopping the stack');
     await stack.stop();
+    unhook();
   }
 }
 

@@ -1,7 +1,7 @@
 /** `serflow plan`: the autoscaler's latest decision per stage of a model, and why. */
 import type { Command } from 'commander';
-import type { DecisionRecord } from '../autoscaler/controller';
 import type { SerflowConfig } from '../common/config';
+import { parseDecisionRecord, type DecisionRecord } from '../common/control-events';
 import { AUTOSCALER_BUCKET } from '../common/naming';
 import { createRoutingStore } from '../infra/routing-store';
 import { withStackNats } from './stack-connection';
@@ -26,6 +26,19 @@ export function formatDecision(r: DecisionRecord): string {
   return lines.join('\n');
 }
 
+/**
+ * The stored record of `model`, or null when it is not a decision record (written by an older or foreign
+ * writer): that is reported on stderr, naming the fields at fault, and the command goes on as if none was stored.
+ */
+function readRecord(json: () => unknown, model: string): DecisionRecord | null {
+  try {
+    return parseDecisionRecord(json(), `KV ${AUTOSCALER_BUCKET}/${model}`);
+  } catch (err) {
+    console.error(`ignoring the stored decision of ${model}: ${(err as Error).message}`);
+    return null;
+  }
+}
+
 export function registerPlanCommand(program: Command, config: () => SerflowConfig): void {
   program
     .command('plan')
@@ -38,7 +51,7 @@ export function registerPlanCommand(program: Command, config: () => SerflowConfi
       await withStackNats(c, 'serflow-plan', async (nc) => {
         const kv = await nc.jetstream().views.kv(AUTOSCALER_BUCKET);
         const entry = await kv.get(model);
-        const record = entry && entry.operation === 'PUT' ? entry.json<DecisionRecord>() : null;
+        const record = entry && entry.operation === 'PUT' ? readRecord(() => entry.json(), model) : null;
         const routing = await (await createRoutingStore(nc)).get(model);
         if (o.json) {
           console.log(JSON.stringify({ decision: record, routing }));

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { SerflowConfig } from '../common/config';
-import { allVmPlan, PLAN_SPEC_FORMS, planFromSpec, type RoutingPlan } from '../common/routing';
-import { createRoutingStore, validateRoutingPlan } from '../infra/routing-store';
+import { allVmPlan, PLAN_SPEC_FORMS, planFromSpec, validateRoutingPlan, type RoutingPlan } from '../common/routing';
+import { createRoutingStore } from '../infra/routing-store';
 import { loadManifest } from '../models/manifest';
 import { withStackNats } from './stack-connection';
 import { callPoolsApi } from '../infra/pools-api';

@@ -5,10 +5,9 @@
 import type { SerflowClient } from '../client';
 import { InferenceFailedError } from '../client';
 import type { InferenceResult } from '../common/contracts';
-import { sampleIndices, summarizeLatency, type LatencySummary } from '../common/stats';
-import { loadSplit } from '../models/dataset';
-import { loadManifest } from '../models/manifest';
-import { allowedIndices, applyNoise, type InputMix } from '../models/input-mix';
+import { summarizeLatency, type LatencySummary } from '../common/stats';
+import { createSamplePicker } from '../eval/workload/samples';
+import type { InputMix } from '../models/input-mix';
 
 export interface WorkloadOptions {
   model: string;
@@ -24,7 +23,7 @@ export interface WorkloadOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface QueryOutcome {
+export interface WorkloadOutcome {
   index: number;
   expected: number;
   clientLatencyMs: number;
@@ -56,23 +55,18 @@ export const DEFAULT_INFER_CONCURRENCY = 8;
 export async function runWorkload(
   client: SerflowClient,
   o: WorkloadOptions,
-): Promise<{ outcomes: QueryOutcome[]; summary: WorkloadSummary }> {
-  const manifest = loadManifest(o.model, client.config.modelsDir);
-  const split = loadSplit(manifest, 'test');
-  const allowed = o.mix ? allowedIndices(split.labels, o.mix) : split.labels.map((_, i) => i);
-  if (allowed.length === 0) throw new Error('the input mix allows no held-out sample');
-  // Cycle through the allowed samples in a seeded order when more queries than samples are asked for.
-  const order = sampleIndices(allowed.length, allowed.length, o.seed ?? 1).map((i) => allowed[i] as number);
-  const picks = Array.from({ length: o.samples }, (_, n) => order[n % order.length] as number);
-  const outcomes: QueryOutcome[] = [];
+): Promise<{ outcomes: WorkloadOutcome[]; summary: WorkloadSummary }> {
+  const picker = createSamplePicker(o.model, client.config.modelsDir, o.seed ?? 1);
+  // Fail before the first query when the mix allows no sample.
+  picker.pick(0, o.mix);
+  const total = o.samples;
+  const outcomes: WorkloadOutcome[] = [];
   let next = 0;
   const started = performance.now();
   const runOne = async (n: number) => {
-    const index = picks[n] as number;
-    const original = split.images[index] as Float32Array;
-    const image = o.mix?.noise ? applyNoise(original, o.mix.noise, (o.seed ?? 1) * 100_003 + n) : original;
+    const { index, expected, image } = picker.pick(n, o.mix);
     const t0 = performance.now();
-    const outcome: QueryOutcome = { index, expected: split.labels[index] as number, clientLatencyMs: 0 };
+    const outcome: WorkloadOutcome = { index, expected, clientLatencyMs: 0 };
     try {
       outcome.result = await client.infer(image, { model: o.model, threshold: o.threshold });
     } catch (err) {
@@ -81,13 +75,13 @@ export async function runWorkload(
     }
     outcome.clientLatencyMs = performance.now() - t0;
     outcomes.push(outcome);
-    o.onProgress?.(outcomes.length, picks.length);
+    o.onProgress?.(outcomes.length, total);
   };
   if (o.rateQps) {
     // Open loop: query n starts at n / rate seconds, however long earlier ones take.
     const rate = o.rateQps;
     const runs: Promise<void>[] = [];
-    for (let n = 0; n < picks.length; n++) {
+    for (let n = 0; n < total; n++) {
       const wait = started + (n * 1000) / rate - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       runs.push(runOne(n));
@@ -95,7 +89,7 @@ export async function runWorkload(
     await Promise.all(runs);
   } else {
     const worker = async () => {
-      while (next < picks.length) await runOne(next++);
+      while (next < total) await runOne(next++);
     };
     await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, worker));
   }
@@ -105,7 +99,7 @@ export async function runWorkload(
 
 export function summarize(
   model: string,
-  outcomes: QueryOutcome[],
+  outcomes: WorkloadOutcome[],
   durationMs: number,
   threshold?: number,
 ): WorkloadSummary {

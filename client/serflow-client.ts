@@ -12,7 +12,9 @@ import { loadConfig, type SerflowConfig } from '../common/config';
 import type { InferenceOptions, InferenceQuery, InferenceResult, TensorRef } from '../common/contracts';
 import { INFERENCE_TASK_QUEUE, SEARCH_ATTRIBUTES, inferenceWorkflowId } from '../common/naming';
 import { inlineEncodedBytes, inlineTensor } from '../common/tensor-codec';
-import { readStateFile } from '../infra/stack-state';
+import { discoverStack, requireTemporalAddress } from '../infra/stack-state';
+
+export { NoStackError } from '../infra/stack-state';
 import { createActivationStore, type ActivationStore } from '../infra/activation-store';
 import { connectNats } from '../infra/nats';
 import { connectClientConnection } from '../infra/temporal';
@@ -52,11 +54,6 @@ export class InferenceFailedError extends Error {
   }
 }
 
-/** No Temporal address is configured and no `serflow up` stack is recorded. */
-export class NoStackError extends Error {
-  override readonly name = 'NoStackError';
-}
-
 export interface InferenceHandle {
   queryId: string;
   workflowId: string;
@@ -68,16 +65,8 @@ export function resolveAddresses(
   options: ConnectOptions,
   config: SerflowConfig,
 ): { temporalAddress: string; natsUrl?: string; namespace: string } {
-  const state = readStateFile(config.homeDir);
-  const temporalAddress = options.temporalAddress ?? config.temporal.address ?? state?.temporalAddress;
-  if (!temporalAddress) {
-    throw new NoStackError('no Temporal address: start the stack with `serflow up --detach`, or set TEMPORAL_ADDRESS');
-  }
-  return {
-    temporalAddress,
-    natsUrl: options.natsUrl ?? config.nats.url ?? state?.natsUrl,
-    namespace: options.namespace ?? state?.namespace ?? config.temporal.namespace,
-  };
+  const found = discoverStack(config, options);
+  return { ...found, temporalAddress: requireTemporalAddress(found) };
 }
 
 function unwrapFailure(queryId: string, err: unknown): never {

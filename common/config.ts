@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { DEFAULT_HOME_DIR, MODELS_DIR } from './paths';
+import { formatIssues } from './zod-issues';
 
 /** Model served when a command or query names none: the committed 4-stage MNIST early-exit CNN. */
 export const DEFAULT_MODEL = 'mnist-ee';
@@ -228,15 +229,10 @@ export function initialVmsPerStage(config: SerflowConfig, autoscaler: boolean): 
   return config.vm.initialPerStage ?? (autoscaler ? 0 : 1);
 }
 
-/** Format zod issues as `field.path: message; ...`. */
-export function formatIssues(error: z.ZodError, prefix = ''): string {
-  return error.issues.map((i) => `${prefix}${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
-}
-
 /** Validate a raw configuration object, filling defaults. Throws ConfigError naming each bad field. */
 export function compileConfig(raw: unknown, source = 'config'): SerflowConfig {
   const parsed = configSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ConfigError(`invalid ${source}: ${formatIssues(parsed.error)}`);
+  if (!parsed.success) throw new ConfigError(`invalid ${source}: ${formatIssues(parsed.error, raw ?? {})}`);
   return parsed.data;
 }
 

@@ -2,6 +2,8 @@
  * Routing plans: per stage of a model, where its executions go. Published by the control plane (or set
  * statically by `serflow route set`) in the NATS KV bucket `serflow-routing` under the model's name; the
  * workflow reads the plan once per query (a local activity, so the choice is in history and replays agree).
+ * `validateRoutingPlan` checks a plan against its model (pure, no I/O): the model lookup before using one, and
+ * `serflow route set` and the local cloud agent before publishing one.
  * Sandbox-safe: workflow code imports this file.
  */
 import type { Backend } from './naming';
@@ -51,6 +53,37 @@ export function chooseBackend(plan: RoutingPlan, stage: number, u: number): Back
   const route = plan.stages.find((r) => r.stage === stage);
   const share = route?.vmShare ?? 1;
   return u < share ? 'vm' : 'faas';
+}
+
+/** A plan that does not fit its model: stage numbers, shares or overflow values out of range. */
+export class InvalidRoutingPlanError extends Error {
+  override readonly name = 'InvalidRoutingPlanError';
+}
+
+/** Check a plan against the model's stage count; throws InvalidRoutingPlanError naming the bad field. */
+export function validateRoutingPlan(plan: RoutingPlan, stages: number): RoutingPlan {
+  // Plans come from a KV bucket anyone can write: the version is checked at run time, whatever the type says.
+  const version: unknown = plan.v;
+  if (version !== ROUTING_PLAN_VERSION) {
+    throw new InvalidRoutingPlanError(`v: expected ${ROUTING_PLAN_VERSION}, got ${JSON.stringify(version)}`);
+  }
+  const seen = new Set<number>();
+  plan.stages.forEach((r: StageRoute, i) => {
+    const where = `plan for ${plan.model}: stages[${i}]`;
+    if (!Number.isInteger(r.stage) || r.stage < 1 || r.stage > stages) {
+      throw new InvalidRoutingPlanError(`${where}.stage: ${r.stage} is not a stage of ${plan.model} (1..${stages})`);
+    }
+    if (seen.has(r.stage)) throw new InvalidRoutingPlanError(`${where}.stage: stage ${r.stage} appears twice`);
+    seen.add(r.stage);
+    if (!(r.vmShare >= 0 && r.vmShare <= 1))
+      throw new InvalidRoutingPlanError(`${where}.vmShare: ${r.vmShare} is not in [0, 1]`);
+    if (r.overflowAfterMs !== undefined && !(r.overflowAfterMs > 0)) {
+      throw new InvalidRoutingPlanError(
+        `${where}.overflowAfterMs: ${r.overflowAfterMs} must be a positive number of ms`,
+      );
+    }
+  });
+  return plan;
 }
 
 /** A plan spec could not be understood; the message says which part and what is accepted. */

@@ -5,38 +5,7 @@
  */
 import type { KV, NatsConnection } from 'nats';
 import { ROUTING_BUCKET } from '../common/naming';
-import { ROUTING_PLAN_VERSION, type RoutingPlan, type StageRoute } from '../common/routing';
-
-/** A plan that does not fit its model: stage numbers, shares or overflow values out of range. */
-export class InvalidRoutingPlanError extends Error {
-  override readonly name = 'InvalidRoutingPlanError';
-}
-
-/** Check a plan against the model's stage count; throws InvalidRoutingPlanError naming the bad field. */
-export function validateRoutingPlan(plan: RoutingPlan, stages: number): RoutingPlan {
-  // Plans come from a KV bucket anyone can write: the version is checked at run time, whatever the type says.
-  const version: unknown = plan.v;
-  if (version !== ROUTING_PLAN_VERSION) {
-    throw new InvalidRoutingPlanError(`v: expected ${ROUTING_PLAN_VERSION}, got ${JSON.stringify(version)}`);
-  }
-  const seen = new Set<number>();
-  plan.stages.forEach((r: StageRoute, i) => {
-    const where = `plan for ${plan.model}: stages[${i}]`;
-    if (!Number.isInteger(r.stage) || r.stage < 1 || r.stage > stages) {
-      throw new InvalidRoutingPlanError(`${where}.stage: ${r.stage} is not a stage of ${plan.model} (1..${stages})`);
-    }
-    if (seen.has(r.stage)) throw new InvalidRoutingPlanError(`${where}.stage: stage ${r.stage} appears twice`);
-    seen.add(r.stage);
-    if (!(r.vmShare >= 0 && r.vmShare <= 1))
-      throw new InvalidRoutingPlanError(`${where}.vmShare: ${r.vmShare} is not in [0, 1]`);
-    if (r.overflowAfterMs !== undefined && !(r.overflowAfterMs > 0)) {
-      throw new InvalidRoutingPlanError(
-        `${where}.overflowAfterMs: ${r.overflowAfterMs} must be a positive number of ms`,
-      );
-    }
-  });
-  return plan;
-}
+import type { RoutingPlan } from '../common/routing';
 
 export interface RoutingStore {
   /** The latest plan of `model`, or null when none was published. */

@@ -1,6 +1,7 @@
 /** The state file `serflow up --detach` writes so later commands (`down`, `status`, `infer`) find the stack. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { SerflowConfig } from '../common/config';
 
 /** What is running, as recorded in the state file and shown by `serflow status`. */
 export interface StackInfo {
@@ -35,4 +36,41 @@ export function readStateFile(homeDir: string): StackInfo | null {
 
 export function removeStateFile(homeDir: string): void {
   fs.rmSync(stateFilePath(homeDir), { force: true });
+}
+
+/** No Temporal or NATS address is configured and no `serflow up` stack is recorded. */
+export class NoStackError extends Error {
+  override readonly name = 'NoStackError';
+}
+
+/** Where a stack's servers are. */
+export interface StackAddresses {
+  temporalAddress?: string;
+  natsUrl?: string;
+  namespace: string;
+}
+
+/**
+ * Where the servers are, each address from the first that has it: `explicit` (SDK options, CLI flags), then the
+ * config (TEMPORAL_ADDRESS / NATS_URL), then the `serflow up --detach` state file.
+ */
+export function discoverStack(config: SerflowConfig, explicit: Partial<StackAddresses> = {}): StackAddresses {
+  const state = readStateFile(config.homeDir);
+  return {
+    temporalAddress: explicit.temporalAddress ?? config.temporal.address ?? state?.temporalAddress,
+    natsUrl: explicit.natsUrl ?? config.nats.url ?? state?.natsUrl,
+    namespace: explicit.namespace ?? state?.namespace ?? config.temporal.namespace,
+  };
+}
+
+/** The discovered Temporal address, or NoStackError saying how to get one. */
+export function requireTemporalAddress(addresses: StackAddresses): string {
+  if (addresses.temporalAddress) return addresses.temporalAddress;
+  throw new NoStackError('no Temporal address: start the stack with `serflow up --detach`, or set TEMPORAL_ADDRESS');
+}
+
+/** The discovered NATS URL, or NoStackError saying how to get one. */
+export function requireNatsUrl(addresses: StackAddresses): string {
+  if (addresses.natsUrl) return addresses.natsUrl;
+  throw new NoStackError('no NATS address: start the stack with `serflow up --detach`, or set NATS_URL');
 }

@@ -4,6 +4,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
+import { retryUntil } from './retry';
 
 const { IndexedValueType } = temporal.api.enums.v1;
 
@@ -31,21 +32,6 @@ const CLI_TYPE: Record<SearchAttributeType, string> = {
 /** `--search-attribute NAME=TYPE` arguments for `temporal server start-dev`. */
 export function searchAttributeArgs(): string[] {
   return Object.values(SEARCH_ATTRIBUTES).flatMap((a) => ['--search-attribute', `${a.name}=${CLI_TYPE[a.type]}`]);
-}
-
-/** Retry `fn` until it succeeds or `timeoutMs` passes; the last error is rethrown with `what` in the message. */
-export async function retryUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      return await fn();
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  throw new Error(`${what}: not ready after ${timeoutMs} ms: ${(last as Error)?.message ?? last}`, { cause: last });
 }
 
 /** Connect a worker-side NativeConnection, waiting up to `timeoutMs` for the server. */

@@ -14,8 +14,7 @@ export {
   softmaxMax,
   stageInputDims,
   queryInputDims,
-  formatIssuePath,
-  formatZodIssues,
+  concreteInputDims,
 } from './manifest';
 export type { ModelManifest, StageSpec, TensorSpec, ModelEvaluation } from './manifest';
 export { loadSplit, digitFilePath } from './dataset';

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { MODELS_DIR } from '../common/paths';
 import { UnknownModelError } from '../common/errors';
+import { formatZodIssues } from '../common/zod-issues';
 
 export { UnknownModelError };
 
@@ -194,43 +195,6 @@ export type StageSpec = z.infer<typeof StageSpecSchema>;
 export type TensorSpec = z.infer<typeof TensorSpecSchema>;
 export type ModelEvaluation = z.infer<typeof EvaluationSchema>;
 
-/** `['stages', 2, 'file']` -> `stages[2].file`. */
-export function formatIssuePath(p: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const seg of p) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out === '' ? String(seg) : `.${String(seg)}`;
-  }
-  return out === '' ? '(root)' : out;
-}
-
-function typeName(v: unknown): string {
-  if (v === undefined) return 'missing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
-}
-
-function valueAt(root: unknown, p: ReadonlyArray<PropertyKey>): unknown {
-  let cur: unknown = root;
-  for (const seg of p) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[seg];
-  }
-  return cur;
-}
-
-/** One line per issue, e.g. `stages[2].file: expected string, got number`. */
-export function formatZodIssues(issues: ReadonlyArray<z.core.$ZodIssue>, raw: unknown): string[] {
-  return issues.map((issue) => {
-    const where = formatIssuePath(issue.path);
-    if (issue.code === 'invalid_type') {
-      return `${where}: expected ${issue.expected}, got ${typeName(valueAt(raw, issue.path))}`;
-    }
-    return `${where}: ${issue.message}`;
-  });
-}
-
 /**
  * Validates a parsed manifest object. `source` names it in error messages (usually the file path).
  * @throws InvalidManifestError `manifest <source>: stages[2].file: expected string, got number` (one line per issue)
@@ -309,11 +273,6 @@ export function loadManifest(name: string, modelsDir: string = MODELS_DIR): Mode
 }
 
 /**
- * Numerically stable max softmax: the arg-max class (first one on ties) and its probability.
- * Non-finite logits give a NaN confidence (which is never >= a threshold).
- * @throws RangeError on an empty logits vector
- */
-/**
  * Input dims a stage accepts for one query: the batch dimension fixed to 1 (one query per workflow), any other
  * free dimension -1 (checked by the tensor validator as "any size").
  */
@@ -328,6 +287,20 @@ export function queryInputDims(manifest: ModelManifest): number[] {
   return stageInputDims(first);
 }
 
+/**
+ * Dims of a real tensor for one input of a stage: the batch dimension 1 and every other free dimension 1 too.
+ * Unlike `stageInputDims`, which says what a stage accepts (-1: any size), this is for building a tensor, which
+ * needs a size for every dim (the direct pipeline's and the profiler's stage-1 input).
+ */
+export function concreteInputDims(spec: StageSpec): number[] {
+  return spec.input.shape.map((d, i) => (i === 0 || typeof d !== 'number' ? 1 : d));
+}
+
+/**
+ * Numerically stable max softmax: the arg-max class (first one on ties) and its probability.
+ * Non-finite logits give a NaN confidence (which is never >= a threshold).
+ * @throws RangeError on an empty logits vector
+ */
 export function softmaxMax(logits: ArrayLike<number>): { label: number; confidence: number } {
   const n = logits.length;
   if (n === 0) throw new RangeError('softmaxMax: empty logits');

@@ -4,7 +4,7 @@
  * request/reply on `functionInstanceSubject(instanceId)` until it is told to stop (SIGTERM), or its platform
  * process is gone.
  *
- * Inference runs on this process's main thread, with the session created directly (no worker-thread pool):
+ * Inference runs on this process's main thread (models/runtime/main-thread-runner.ts, no worker-thread pool):
  * an instance serves one request at a time, as a Lambda execution environment does, so `session.run()` blocking
  * the event loop for its few milliseconds delays nothing else the instance would do; and a cold start is shorter
  * and lighter without a second thread that initialises its own ONNX Runtime environment (~+27 MiB and tens of ms,
@@ -13,19 +13,19 @@
  * Also the wire protocol between the platform and its instances (request, reply, ready message).
  */
 import { performance } from 'node:perf_hooks';
-import { ApplicationFailure } from '@temporalio/activity';
 import type { NatsConnection } from 'nats';
 import type { StageCallContext, StageInput, StageOutput } from '../common/contracts';
 import type { SerflowConfig } from '../common/config';
-import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
+import { InvalidInputError } from '../common/errors';
 import { functionInstanceSubject } from '../common/naming';
 import { createActivationStore } from '../infra/activation-store';
-import type { InferenceTaskResult } from '../models/runtime/inference-thread';
-import type { StageRunner } from '../models/runtime/inference-pool';
+import { createMainThreadRunner } from '../models/runtime/main-thread-runner';
+import { stageRunnerOptions, type StageRunner } from '../models/runtime/stage-runner';
 import { executeStage, type ServedStage, type StageActivityDeps } from '../activities/stage-activities';
 import { createStageEventPublisher } from '../activities/stage-events';
+import { describeFailure, type FailureReply } from '../activities/failures';
 import { connectNats } from '../infra/nats';
-import { loadManifest, stageFilePath, stageInputDims } from '../models/manifest';
+import { loadManifest, stageInputDims } from '../models/manifest';
 
 /** What the platform sends to an instance: one stage execution. */
 export interface FunctionRequest {
@@ -33,12 +33,8 @@ export interface FunctionRequest {
   call: StageCallContext;
 }
 
-/** A failure as the instance reports it; `type` is the error's name (or the ApplicationFailure type). */
-export interface FunctionErrorInfo {
-  type: string;
-  message: string;
-  nonRetryable: boolean;
-}
+/** A failure as the instance reports it (activities/failures.ts `describeFailure`, the gateway reads it back). */
+export type FunctionErrorInfo = FailureReply;
 
 /**
  * What an instance answers. `durationMs` (handler time, measured in the instance) is on failures too: a failed
@@ -63,17 +59,6 @@ export function functionReadySubject(instanceId: string): string {
 /** How long an instance waits for the platform to acknowledge its ready message before giving up and exiting. */
 export const READY_ACK_TIMEOUT_MS = 10_000;
 
-const NON_RETRYABLE = new Set<string>(NON_RETRYABLE_ERROR_TYPES);
-
-/** Describe a failure of `executeStage` for the reply: ApplicationFailures keep their type and retryability. */
-export function describeFailure(err: unknown): FunctionErrorInfo {
-  if (err instanceof ApplicationFailure) {
-    return { type: err.type ?? 'Error', message: err.message, nonRetryable: err.nonRetryable === true };
-  }
-  if (err instanceof Error) return { type: err.name, message: err.message, nonRetryable: NON_RETRYABLE.has(err.name) };
-  return { type: 'Error', message: String(err), nonRetryable: false };
-}
-
 function parseRequest(raw: string): FunctionRequest {
   const value = JSON.parse(raw) as Partial<FunctionRequest> | null;
   if (!value || typeof value !== 'object' || !value.input || typeof value.input !== 'object' || !value.call) {
@@ -95,7 +80,7 @@ export async function handleInvocation(raw: string, deps: StageActivityDeps): Pr
     const message = `invalid function request: ${(err as Error).message}`;
     return {
       ok: false,
-      error: { type: 'InvalidInputError', message, nonRetryable: true },
+      error: describeFailure(new InvalidInputError(message)),
       durationMs: performance.now() - t0,
     };
   }
@@ -105,56 +90,6 @@ export async function handleInvocation(raw: string, deps: StageActivityDeps): Pr
   } catch (err) {
     return { ok: false, error: describeFailure(err), durationMs: performance.now() - t0 };
   }
-}
-
-export interface MainThreadRunnerOptions {
-  modelPath: string;
-  inputName: string;
-  activationName: string | null;
-  logitsName: string;
-  intraOpThreads: number;
-}
-
-/**
- * A StageRunner on this thread: the session is created here, with the same options as the inference threads of
- * the VM workers, so both paths compute the same numbers.
- */
-export async function createMainThreadRunner(options: MainThreadRunnerOptions): Promise<StageRunner> {
-  // Loaded here, not at module load: the platform process imports this module's protocol without needing ORT.
-  const ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(options.modelPath, {
-    intraOpNumThreads: options.intraOpThreads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
-  const toFloat32 = (t: InstanceType<typeof ort.Tensor>): Float32Array => {
-    if (!(t.data instanceof Float32Array)) throw new Error(`expected a float32 output, got ${t.type}`);
-    return new Float32Array(t.data);
-  };
-  const run = async (data: Float32Array, dims: number[]): Promise<InferenceTaskResult> => {
-    const feeds = { [options.inputName]: new ort.Tensor('float32', data, dims) };
-    const t0 = performance.now();
-    const out = await session.run(feeds);
-    const serviceMs = performance.now() - t0;
-    const logits = out[options.logitsName];
-    if (!logits) throw new Error(`model output ${options.logitsName} missing`);
-    const act = options.activationName ? out[options.activationName] : undefined;
-    return {
-      logits: toFloat32(logits),
-      activation: act ? toFloat32(act) : null,
-      activationDims: act ? act.dims.map(Number) : null,
-      serviceMs,
-    };
-  };
-  return {
-    run,
-    async warmUp(dims) {
-      const concrete = dims.map((d) => (d > 0 ? d : 1));
-      await run(new Float32Array(concrete.reduce((n, d) => n * d, 1)), concrete);
-    },
-    close: () => session.release(),
-  };
 }
 
 export interface FunctionInstanceOptions {
@@ -180,13 +115,9 @@ export async function runFunctionInstance(options: FunctionInstanceOptions): Pro
   const nc: NatsConnection = await connectNats(options.natsUrl, `serflow-fn-${instanceId}`);
   let runner: StageRunner | undefined;
   try {
-    runner = await createMainThreadRunner({
-      modelPath: stageFilePath(manifest, spec, config.modelsDir),
-      inputName: spec.input.name,
-      activationName: spec.outputs.activation?.name ?? null,
-      logitsName: spec.outputs.logits.name,
-      intraOpThreads: config.workers.intraOpThreads,
-    });
+    runner = await createMainThreadRunner(
+      stageRunnerOptions(manifest, spec, config.modelsDir, config.workers.intraOpThreads),
+    );
     const inputDims = stageInputDims(spec);
     // The model load and ORT's lazy first-run work belong to the init phase, not to the first invocation.
     await runner.warmUp(inputDims);

@@ -2,12 +2,12 @@
  * A stage-pool worker process: polls `<model>.stage-<k>.<backend>` and runs that stage's ONNX model.
  * ONNX sessions, the NATS connection and the Temporal connection are created once per process.
  */
-import * as path from 'node:path';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { SerflowConfig } from '../common/config';
 import { WHOLE_MODEL_STAGE, stageTaskQueue, wholeModelQueue, type Backend } from '../common/naming';
 import { createActivationStore } from '../infra/activation-store';
 import { createInferencePool } from '../models/runtime/inference-pool';
+import { stageRunnerOptions } from '../models/runtime/stage-runner';
 import { createStageActivities, type ServedStage } from '../activities/stage-activities';
 import { createStageEventPublisher } from '../activities/stage-events';
 import { connectNats, ensureNatsResources } from '../infra/nats';
@@ -74,17 +74,12 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
 
   const nc = await connectNats(options.natsUrl, id);
   let connection: NativeConnection | undefined;
-  const runners = served.map((k) => {
-    const spec = manifest.stages[k - 1]!;
-    return createInferencePool({
+  const runners = served.map((k) =>
+    createInferencePool({
+      ...stageRunnerOptions(manifest, manifest.stages[k - 1]!, config.modelsDir, config.workers.intraOpThreads),
       threads: config.workers.inferenceThreads,
-      intraOpThreads: config.workers.intraOpThreads,
-      modelPath: path.join(config.modelsDir, model, spec.file),
-      inputName: spec.input.name,
-      activationName: spec.outputs.activation?.name ?? null,
-      logitsName: spec.outputs.logits.name,
-    });
-  });
+    }),
+  );
   try {
     await ensureNatsResources(nc, config);
     const store = await createActivationStore(nc);

@@ -1,26 +1,11 @@
 /**
- * Small pure helpers the policies share: reading one stage out of an observation, bounds, float-tolerant
- * rounding, the VM share that hides cold starts, and the asymmetric (up fast, down slowly) target step.
+ * Small pure helpers the policies share: reading one stage out of an observation, bounds, the VM share that
+ * hides cold starts, the asymmetric (up fast, down slowly) target step, and the per-stage estimator step of the
+ * estimator-driven policies (SERFLOW, Spock).
  */
 import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';
-import { emptyEwma, ratePerSecond, type EwmaState } from '../stats';
+import { emptyEwma, ewmaRecord, ewmaUpper, ratePerSecond, type EwmaState } from '../stats';
 import type { Decision, Observation, PoolObservation } from '../types';
-
-/**
- * A value within this of a whole number is taken as that number before floor/ceil, so float noise (e.g.
- * 0.1 × 30 = 3.0000000000000004) does not buy one VM more or one less. Far below a thousandth of a VM.
- */
-export const ROUNDING_TOLERANCE = 1e-9;
-
-export function ceilTolerant(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x - r) <= ROUNDING_TOLERANCE ? r : Math.ceil(x);
-}
-
-export function floorTolerant(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x - r) <= ROUNDING_TOLERANCE ? r : Math.floor(x);
-}
 
 export function clamp(x: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, x));
@@ -134,6 +119,73 @@ export function stageStatesFor(
 ): EstimatedStageState[] {
   if (previous.length === config.stages.length) return previous;
   return config.stages.map((s) => ({ est: emptyEwma(), target: poolSize(poolOf(observation, s.stage)), timer: {} }));
+}
+
+/** A stage's rate estimate after this observation: the window's rate (if any) folded into the EWMA. */
+export interface StageEstimate {
+  /** The window's arrival rate, q/s; undefined for a zero-length window. */
+  rate: number | undefined;
+  est: EwmaState;
+  /** Provisioning share, q/s: `mean + z · dev` of the updated estimate. */
+  share: number;
+}
+
+/** Fold the stage's arrival rate of this observation into its estimator and read the share at `z`. */
+export function estimateStage(
+  prev: EstimatedStageState,
+  observation: Observation,
+  stage: CompiledStageConfig,
+  config: CompiledAutoscalerConfig,
+  z: number,
+  now: number,
+): StageEstimate {
+  const rate = arrivalRate(observation, stage.stage);
+  const est = rate === undefined ? prev.est : ewmaRecord(prev.est, now, rate, config);
+  return { rate, est, share: ewmaUpper(est, z) };
+}
+
+/** Where a stage's target settles this step, and the share of its executions its ready VMs take. */
+export interface SettledStage {
+  step: ReturnType<typeof stepTarget>;
+  pool: PoolObservation;
+  /** The pool size the restart guard holds (0 outside the guard). */
+  floor: number;
+  desired: number;
+  /** Load the VM share is computed for: the larger of the estimated mean and this window's rate. */
+  load: number;
+  vmShare: number;
+}
+
+/**
+ * Step the stage's target towards `wanted` (stepTarget), hold it at the current pool while the restart guard is
+ * on, and route to the ready VMs what they can take (vmShareFor).
+ */
+export function settleStage(args: {
+  stage: CompiledStageConfig;
+  prev: EstimatedStageState;
+  estimate: StageEstimate;
+  wanted: number;
+  upAllowed: boolean;
+  guard: boolean;
+  observation: Observation;
+  config: CompiledAutoscalerConfig;
+  now: number;
+}): SettledStage {
+  const { stage, prev, estimate, observation, config } = args;
+  const step = stepTarget({
+    target: prev.target,
+    wanted: args.wanted,
+    upAllowed: args.upAllowed,
+    now: args.now,
+    delayMs: config.scaleDownDelayMs,
+    timer: prev.timer,
+  });
+  const pool = poolOf(observation, stage.stage);
+  const floor = args.guard ? poolSize(pool) : 0;
+  const desired = Math.max(step.target, floor);
+  const load = Math.max(estimate.est.mean, estimate.rate ?? 0);
+  const vmShare = vmShareFor(pool.vmsReady, desired, stage.muPerVm, load);
+  return { step, pool, floor, desired, load, vmShare };
 }
 
 /** Whether an estimator-driven policy has anything to decide on: history, or arrivals in a real window. */

@@ -14,7 +14,7 @@
  * Pure functions.
  */
 import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';
-import { floorTolerant, ROUNDING_TOLERANCE } from './helpers';
+import { floorTolerant, ROUNDING_TOLERANCE } from '../../common/rounding';
 
 /** VM price per observed second (see the module comment). */
 export function vmUsdPerWallSecond(config: CompiledAutoscalerConfig): number {

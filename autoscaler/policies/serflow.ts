@@ -26,7 +26,7 @@
  *   after a restart it may hold the backlog of the whole downtime, which would look like a burst.
  */
 import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';
-import { ewmaRecord, ewmaUpper, isBurst } from '../stats';
+import { isBurst } from '../stats';
 import type { Observation, Policy, PolicyResult, StageDecision } from '../types';
 import {
   bestSharedPlan,
@@ -35,19 +35,18 @@ import {
   vmUsdPerWallSecond,
   type SharedPlan,
 } from './serflow-colocation';
+import { floorTolerant, ROUNDING_TOLERANCE } from '../../common/rounding';
 import {
-  arrivalRate,
   clamp,
-  floorTolerant,
+  estimateStage,
   fmt,
   inRestartGuard,
   noData,
   overflowFor,
   poolOf,
   poolSize,
-  ROUNDING_TOLERANCE,
+  settleStage,
   stepTarget,
-  vmShareFor,
   type DownTimer,
   type EstimatedStageState,
   stageStatesFor,
@@ -115,25 +114,14 @@ function decideStage(
   sizedVms: number;
   load: number;
 } {
-  const rate = arrivalRate(observation, s.stage);
+  const estimate = estimateStage(prev, observation, s, config, config.serflowZ, now);
+  const { rate, est, share } = estimate;
   const burst = rate !== undefined && isBurst(prev.est, rate, config.burstZ);
-  const est = rate === undefined ? prev.est : ewmaRecord(prev.est, now, rate, config);
-  const share = ewmaUpper(est, config.serflowZ);
   const sizing = vmsForShare(share, s.muPerVm, s.tCipWall);
   const wanted = clamp(wantedOverride ?? sizing.vms, s.minVms, s.maxVms);
-  const step = stepTarget({
-    target: prev.target,
-    wanted,
-    upAllowed: resizeDue || burst,
-    now,
-    delayMs: config.scaleDownDelayMs,
-    timer: prev.timer,
-  });
-  const pool = poolOf(observation, s.stage);
-  const floor = guard ? poolSize(pool) : 0;
-  const desired = Math.max(step.target, floor);
-  const load = Math.max(est.mean, rate ?? 0);
-  const vmShare = vmShareFor(pool.vmsReady, desired, s.muPerVm, load);
+  const upAllowed = resizeDue || burst;
+  const settled = settleStage({ stage: s, prev, estimate, wanted, upAllowed, guard, observation, config, now });
+  const { step, pool, floor, desired, load, vmShare } = settled;
   const notes = [
     `share ${fmt(share)} q/s (mean ${fmt(est.mean)} + ${fmt(config.serflowZ)}·dev ${fmt(est.dev)})`,
     `mu ${fmt(s.muPerVm)} → ${sizing.why}`,

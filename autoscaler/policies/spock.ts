@@ -7,20 +7,16 @@
  * Example: shares 23, 12, 2 q/s with mu 10, 5, 5 → ceil(2.3) = 3, ceil(2.4) = 3, ceil(0.4) = 1 VMs.
  */
 import type { CompiledAutoscalerConfig } from '../config';
-import { ewmaRecord, ewmaUpper } from '../stats';
+import { ceilTolerant } from '../../common/rounding';
 import type { Policy, PolicyResult, StageDecision } from '../types';
 import {
-  arrivalRate,
-  ceilTolerant,
   clamp,
+  estimateStage,
   fmt,
   inRestartGuard,
   noData,
   overflowFor,
-  poolOf,
-  poolSize,
-  stepTarget,
-  vmShareFor,
+  settleStage,
   type EstimatedStageState,
   stageStatesFor,
   hasSeenLoad,
@@ -46,22 +42,21 @@ export const spockPolicy: Policy<CompiledAutoscalerConfig, SpockState> = {
     const decisions: StageDecision[] = [];
     const next = config.stages.map((s, i): SpockStageState => {
       const prev = stages[i] as SpockStageState;
-      const rate = arrivalRate(observation, s.stage);
-      const est = rate === undefined ? prev.est : ewmaRecord(prev.est, now, rate, config);
-      const share = ewmaUpper(est, config.z);
+      const estimate = estimateStage(prev, observation, s, config, config.z, now);
+      const { est, share } = estimate;
       const wanted = clamp(ceilTolerant(share / s.muPerVm), s.minVms, s.maxVms);
-      const step = stepTarget({
-        target: prev.target,
+      const settled = settleStage({
+        stage: s,
+        prev,
+        estimate,
         wanted,
         upAllowed: true,
+        guard,
+        observation,
+        config,
         now,
-        delayMs: config.scaleDownDelayMs,
-        timer: prev.timer,
       });
-      const pool = poolOf(observation, s.stage);
-      const desired = Math.max(step.target, guard ? poolSize(pool) : 0);
-      const load = Math.max(est.mean, rate ?? 0);
-      const vmShare = vmShareFor(pool.vmsReady, desired, s.muPerVm, load);
+      const { step, pool, desired, load, vmShare } = settled;
       decisions.push({
         stage: s.stage,
         desiredVms: desired,

@@ -6,7 +6,8 @@
  */
 import type { CompiledAutoscalerConfig } from '../config';
 import type { Policy } from '../types';
-import { ceilTolerant, clamp, fmt, noData } from './helpers';
+import { ceilTolerant } from '../../common/rounding';
+import { clamp, fmt, noData } from './helpers';
 
 /** VM-max keeps no state. */
 export type VmMaxState = Record<string, never>;

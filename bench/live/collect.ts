@@ -5,11 +5,11 @@
  * same stack: one source of truth for money.
  */
 import type { NatsConnection } from 'nats';
-import type { DecisionRecord } from '../../autoscaler/controller';
-import { computeLedger, type Ledger, type QueryOutcome } from '../../billing/ledger';
+import { computeLedger, type Ledger, type BilledQuery } from '../../billing/ledger';
 import type { Prices } from '../../billing/prices';
 import { readBillingEvents, readStageEvents, readStream } from '../../billing/reader';
 import type { BillingEvent } from '../../common/billing-events';
+import { parseDecisionRecord, type DecisionRecord } from '../../common/control-events';
 import type { StageEvent } from '../../common/events';
 import { CONTROL_STREAM } from '../../common/naming';
 import type { ReplayResult } from './replay';
@@ -19,24 +19,20 @@ export interface RunEvents {
   stages: StageEvent[];
   /** The model's decision records, in stream order (empty when no autoscaler ran). */
   decisions: DecisionRecord[];
-  /** Messages that did not parse, per stream, e.g. `SERFLOW_BILLING #12: ...`; reported, never billed. */
+  /**
+   * Messages that did not parse, per stream, e.g. `SERFLOW_BILLING #12: ...`; reported, never billed (a malformed
+   * decision record, whatever its model, is left out of the series too).
+   */
   malformed: string[];
-}
-
-/** A decision record of `model`; anything else on the control stream is not one (and is skipped by the caller). */
-function parseDecision(value: unknown): DecisionRecord {
-  const r = value as Partial<DecisionRecord> | null;
-  if (!r || r.type !== 'autoscaler.decision' || typeof r.wallAt !== 'number' || !r.observation) {
-    throw new Error('not an autoscaler decision record');
-  }
-  return r as DecisionRecord;
 }
 
 export async function readRunEvents(nc: NatsConnection, model: string): Promise<RunEvents> {
   const billing = await readBillingEvents(nc);
   const stages = await readStageEvents(nc);
-  const control = await readStream(nc, CONTROL_STREAM, parseDecision);
-  const malformed = [billing, stages].flatMap((r) =>
+  // Only decision records are published on the control stream: one that does not parse is reported like any
+  // other malformed message, with its sequence and the fields at fault.
+  const control = await readStream(nc, CONTROL_STREAM, (raw) => parseDecisionRecord(raw, CONTROL_STREAM));
+  const malformed = [billing, stages, control].flatMap((r) =>
     r.malformed.map((m) => `${r.stream} #${m.seq} (${m.subject}): ${m.error}`),
   );
   return {
@@ -54,7 +50,7 @@ export async function readRunEvents(nc: NatsConnection, model: string): Promise<
  * without VMs) is billed from its launch.
  */
 export function billRun(events: RunEvents, replay: ReplayResult, prices: Prices, sloMs: number): Ledger {
-  const queries: QueryOutcome[] = replay.queries.map((q) => ({
+  const queries: BilledQuery[] = replay.queries.map((q) => ({
     queryId: String(q.n),
     latencyMs: q.result ? (q.latencyMs ?? null) : null,
     ok: q.result !== undefined,

@@ -10,11 +10,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compileForModel } from '../../autoscaler/main';
+import { compileForModel } from '../../autoscaler/service';
 import type { PolicyName } from '../../autoscaler/types';
 import { SerflowClient } from '../../client';
 import type { SerflowConfig } from '../../common/config';
-import { startStack, type RunningStack } from '../../deploy/local/stack';
+import { startStack, stopStackOnSignal, type RunningStack } from '../../deploy/local/stack';
 import { connectNats } from '../../infra/nats';
 import { loadManifest } from '../../models/manifest';
 import { checkTargets, withRatios } from '../../eval/report/targets';
@@ -33,7 +33,8 @@ import { billRun, readRunEvents } from './collect';
 import { benchFigures, DELAYED_AFTER_MS } from './figures';
 import { replayArrivals } from './replay';
 import { createSamplePicker } from '../../eval/workload/samples';
-import { arrivalRateSeries, benchSeries, sampleTimesS, seriesStepS } from './series';
+import { seriesStepS } from '../../eval/report/figures';
+import { arrivalRateSeries, benchSeries, sampleTimesS } from './series';
 
 /**
  * Wall ms the replay waits for results after the last arrival (or the window end). A stage attempt times out
@@ -106,20 +107,6 @@ interface PolicyRun {
   series: PolicySeries;
 }
 
-/** Stop the stack on Ctrl-C / SIGTERM while it runs, then exit (the handlers are removed afterwards). */
-function stopOnSignal(stack: RunningStack, log: (line: string) => void): () => void {
-  const onSignal = () => {
-    log('interrupted: stopping the stack');
-    void stack.stop().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return () => {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-  };
-}
-
 async function runPolicy(
   o: BenchOptions,
   policy: PolicyName,
@@ -146,7 +133,7 @@ async function runPolicy(
     log(`${policy}: the stack did not start; its data and logs are kept in ${homeDir}`);
     throw err;
   }
-  const unhook = stopOnSignal(stack, log);
+  const unhook = stopStackOnSignal(stack, log);
   let failed = false;
   try {
     const client = await SerflowClient.connectToStack(stack.info, config);

@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, type SerflowConfig } from '../../common/config';
-import { runAutoscaler } from '../../autoscaler/main';
+import { runAutoscaler } from '../../autoscaler/service';
 import { parsePolicy } from '../../autoscaler/types';
 import { WHOLE_MODEL_STAGE } from '../../common/naming';
 import { runFunctionInstance } from '../../workers/function-instance';

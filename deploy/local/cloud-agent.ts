@@ -9,12 +9,13 @@ import * as path from 'node:path';
 import type { Msg } from 'nats';
 import { createBillingPublisher } from '../../billing/publisher';
 import type { SerflowConfig } from '../../common/config';
-import { formatIssues, initialVmsPerStage } from '../../common/config';
+import { initialVmsPerStage } from '../../common/config';
+import { formatIssues } from '../../common/zod-issues';
 import { CLOUD_AGENT_QUEUE, POOLS_API_SUBJECT } from '../../common/naming';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { loadManifest } from '../../models/manifest';
-import { planFromSpec } from '../../common/routing';
-import { createRoutingStore, validateRoutingPlan } from '../../infra/routing-store';
+import { planFromSpec, validateRoutingPlan } from '../../common/routing';
+import { createRoutingStore } from '../../infra/routing-store';
 import { startWorkerStatus, workerId } from '../../infra/worker-status';
 import { poolsRequestSchema, type PoolsReply, type PoolsRequest } from '../../infra/pools-api';
 import type { ServerlessPlatform, VmPoolProvider } from '../../infra/providers';
@@ -97,10 +98,11 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
       void (async () => {
         let reply: PoolsReply;
         try {
-          const parsed = poolsRequestSchema.safeParse(msg.json());
+          const raw: unknown = msg.json();
+          const parsed = poolsRequestSchema.safeParse(raw);
           reply = parsed.success
             ? await handle(parsed.data, vms, platform, models)
-            : { ok: false, error: `bad pools request: ${formatIssues(parsed.error)}` };
+            : { ok: false, error: `bad pools request: ${formatIssues(parsed.error, raw)}` };
         } catch (e) {
           reply = { ok: false, error: (e as Error).message };
         }

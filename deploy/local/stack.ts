@@ -16,13 +16,15 @@ import {
   wholeModelQueue,
 } from '../../common/naming';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
-import { connectClientConnection, ensureSearchAttributes, retryUntil, searchAttributeArgs } from '../../infra/temporal';
+import { retryUntil } from '../../infra/retry';
+import { connectClientConnection, ensureSearchAttributes, searchAttributeArgs } from '../../infra/temporal';
 import { loadManifest } from '../../models/manifest';
 import type { StackInfo } from '../../infra/stack-state';
 import { listWorkers } from '../../infra/worker-status';
 import type { PolicyName } from '../../autoscaler/types';
 import { callPoolsApi } from '../../infra/pools-api';
 import { CHILD_MAIN_SCRIPT, freePort, spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
+import { startNatsServer } from './nats-server';
 import { resolveTool, TOOLS } from './tools';
 
 export interface StackOptions {
@@ -88,25 +90,20 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   try {
     let natsUrl = config.nats.url;
     if (!natsUrl) {
-      const bin = resolveTool(TOOLS.natsServer);
       const port = config.nats.port || (await freePort());
       const storeDir = path.join(dataDir, 'jetstream');
       log(`starting nats-server -js on 127.0.0.1:${port} (store ${storeDir})`);
-      const p = track(
-        spawnManaged({
-          name: 'nats-server',
-          command: bin,
-          args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir],
-          logDir,
-          detached: options.detached,
-        }),
-        'nats',
-      );
-      natsUrl = `nats://127.0.0.1:${port}`;
-      const url = natsUrl;
-      nc = await retryUntil(`nats-server (log: ${p.logFile})`, timeoutMs, () =>
-        connectNats(url, 'serflow-stack', 1_000),
-      );
+      const server = await startNatsServer({
+        port,
+        storeDir,
+        logDir,
+        detached: options.detached,
+        clientName: 'serflow-stack',
+        readyTimeoutMs: timeoutMs,
+      });
+      track(server.process, 'nats');
+      natsUrl = server.url;
+      nc = server.nc;
     } else {
       log(`using NATS at ${natsUrl}`);
       nc = await connectNats(natsUrl, 'serflow-stack');
@@ -264,4 +261,21 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * Stop `stack` on Ctrl-C / SIGTERM (workers drain, servers stop), then exit with 130. For a command that owns a
+ * stack while it runs; returns the function that removes the handlers once the command has stopped it itself.
+ */
+export function stopStackOnSignal(stack: RunningStack, log: (line: string) => void): () => void {
+  const onSignal = () => {
+    log('interrupted: stopping the stack');
+    void stack.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
 }

@@ -3,9 +3,10 @@
  * pipeline is checked against (tests) and measured against (the overhead benchmark).
  */
 import { performance } from 'node:perf_hooks';
-import { loadManifest, softmaxMax, stageFilePath, type ModelManifest } from '../manifest';
+import { concreteInputDims, loadManifest, softmaxMax, type ModelManifest } from '../manifest';
 import { mostConfident, shouldExit } from '../../common/exit-rule';
-import { createInferencePool, type StageRunner } from './inference-pool';
+import { createInferencePool } from './inference-pool';
+import { stageRunnerOptions, type StageRunner } from './stage-runner';
 
 export interface DirectStageOutcome {
   stage: number;
@@ -33,16 +34,9 @@ export interface DirectPipeline {
 export async function createDirectPipeline(model: string, modelsDir?: string): Promise<DirectPipeline> {
   const manifest = loadManifest(model, modelsDir);
   const runners: StageRunner[] = manifest.stages.map((spec) =>
-    createInferencePool({
-      threads: 1,
-      intraOpThreads: 1,
-      modelPath: stageFilePath(manifest, spec, modelsDir),
-      inputName: spec.input.name,
-      activationName: spec.outputs.activation?.name ?? null,
-      logitsName: spec.outputs.logits.name,
-    }),
+    createInferencePool({ ...stageRunnerOptions(manifest, spec, modelsDir, 1), threads: 1 }),
   );
-  const inputDims = (manifest.stages[0]?.input.shape ?? []).map((d, i) => (i === 0 || typeof d !== 'number' ? 1 : d));
+  const inputDims = concreteInputDims(manifest.stages[0]!);
   // Stage 1 loads now; later stages load on their first run (their input dims come from the previous stage).
   await runners[0]?.warmUp(inputDims);
   return {

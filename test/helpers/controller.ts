@@ -3,8 +3,8 @@
  * and a recorder of its decision records.
  */
 import type { NatsConnection } from 'nats';
-import type { DecisionRecord } from '../../autoscaler/controller';
-import { runAutoscaler } from '../../autoscaler/main';
+import type { DecisionRecord } from '../../common/control-events';
+import { runAutoscaler } from '../../autoscaler/service';
 import { CONTROL_SUBJECT_PREFIX } from '../../common/naming';
 import type { PolicyName } from '../../autoscaler/types';
 import type { TestStack } from './test-stack';

@@ -1,15 +1,12 @@
 /**
  * An open-loop traffic source for integration tests: queries start at a set rate whatever their latency, and the
  * rate and the input mix can change while it runs (a load step, a drift), unlike `runWorkload`, which sends a
- * fixed number of queries at one rate. Images are the held-out split in a seeded order, with the mix applied as
- * `runWorkload` applies it (`models/input-mix.ts`).
+ * fixed number of queries at one rate. Images are picked as every workload picks them (`eval/workload/samples.ts`).
  */
 import type { SerflowClient } from '../../client';
 import type { InferenceResult } from '../../common/contracts';
-import { sampleIndices } from '../../common/stats';
-import { loadSplit } from '../../models/dataset';
-import { allowedIndices, applyNoise, type InputMix } from '../../models/input-mix';
-import { loadManifest } from '../../models/manifest';
+import { createSamplePicker } from '../../eval/workload/samples';
+import type { InputMix } from '../../models/input-mix';
 import { sleep } from './wait-until';
 
 /** Longest pause between two checks of the schedule, ms: a rate change takes effect within this. */
@@ -38,15 +35,9 @@ export function startOpenLoop(
   client: SerflowClient,
   o: { model: string; rateQps: number; mix?: InputMix; seed?: number },
 ): OpenLoop {
-  const split = loadSplit(loadManifest(o.model, client.config.modelsDir), 'test');
-  const seed = o.seed ?? 1;
-  const orderFor = (mix: InputMix) => {
-    const allowed = allowedIndices(split.labels, mix);
-    if (!allowed.length) throw new Error('the input mix allows no held-out sample');
-    return sampleIndices(allowed.length, allowed.length, seed).map((i) => allowed[i] as number);
-  };
+  const picker = createSamplePicker(o.model, client.config.modelsDir, o.seed ?? 1);
   let mix: InputMix = o.mix ?? {};
-  let order = orderFor(mix);
+  picker.pick(0, mix); // fail at once when the mix allows no sample
   let rate = o.rateQps;
   // The schedule restarts at every rate change: query `sent` of the current rate is due at base + sent / rate.
   let base = Date.now();
@@ -57,9 +48,7 @@ export function startOpenLoop(
   const inFlight = new Set<Promise<void>>();
 
   const send = () => {
-    const index = order[n % order.length] as number;
-    const original = split.images[index] as Float32Array;
-    const image = mix.noise ? applyNoise(original, mix.noise, seed * 100_003 + n) : original;
+    const { image } = picker.pick(n, mix);
     n++;
     const q: OpenLoopQuery = { sentAt: Date.now(), rateQps: rate, mix };
     queries.push(q);
@@ -92,8 +81,8 @@ export function startOpenLoop(
       sent = 0;
     },
     setMix(next) {
+      picker.pick(n, next); // fail at once when the mix allows no sample
       mix = next;
-      order = orderFor(next);
     },
     async stop() {
       running = false;

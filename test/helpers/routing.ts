@@ -1,7 +1,7 @@
 /** Publish a routing plan from a test and give the workflow worker's KV watch time to see it. */
 import type { NatsConnection } from 'nats';
-import type { RoutingPlan } from '../../common/routing';
-import { createRoutingStore, validateRoutingPlan } from '../../infra/routing-store';
+import { validateRoutingPlan, type RoutingPlan } from '../../common/routing';
+import { createRoutingStore } from '../../infra/routing-store';
 import { sleep } from './wait-until';
 
 /**

@@ -26,8 +26,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { compileForModel } from '../../autoscaler/main';
-import type { DecisionRecord } from '../../autoscaler/controller';
+import { compileForModel } from '../../autoscaler/service';
+import type { DecisionRecord } from '../../common/control-events';
 import { durableName } from '../../autoscaler/intake';
 import type { StageDecision } from '../../autoscaler/types';
 import { STAGE_EVENTS_STREAM } from '../../common/naming';

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { DecisionRecord } from '../../autoscaler/controller';
+import type { DecisionRecord } from '../../common/control-events';
 import { callPoolsApi } from '../../infra/pools-api';
 import { recordDecisions, startController, type RunningController } from '../helpers/controller';
 import { startOpenLoop, type OpenLoop } from '../helpers/open-loop';

@@ -24,7 +24,6 @@ import {
   stageFilePath,
   stageInputDims,
   type ModelManifest,
-  type StageSpec,
 } from '../../../models';
 
 const MODEL = 'mnist-ee';

@@ -6,7 +6,7 @@ import {
   unionLengthMs,
   type LedgerInput,
   type Prices,
-  type QueryOutcome,
+  type BilledQuery,
 } from '../../../billing';
 import type { BillingEvent } from '../../../common/billing-events';
 import type { StageEvent } from '../../../common/events';
@@ -170,7 +170,7 @@ const STAGES: StageEvent[] = [
 ];
 
 /** Four finished queries; with a 500 ms SLO only q1 (300) and q3 (500, on the limit) meet it. */
-const QUERIES: QueryOutcome[] = [
+const QUERIES: BilledQuery[] = [
   { queryId: 'q1', latencyMs: 300, ok: true },
   { queryId: 'q2', latencyMs: 800, ok: true },
   { queryId: 'q3', latencyMs: 500, ok: true },

@@ -1,17 +1,17 @@
 /**
- * deploy/local/function-instance.ts: one invocation message in, one reply out, with a fake stage runner, an
- * in-memory store and a capturing event publisher (no process, no NATS).
+ * workers/function-instance.ts: one invocation message in, one reply out, with a fake stage runner, an
+ * in-memory store and a capturing event publisher (no process, no NATS). How a failure is described for the reply
+ * is activities/failures.ts `describeFailure` (test/unit/activities/failures.test.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ApplicationFailure } from '@temporalio/activity';
 import type { ActivationStore } from '../../../infra/activation-store';
 import type { StageRunner } from '../../../models/runtime/inference-pool';
 import type { StageActivityDeps } from '../../../activities/stage-activities';
 import type { StageEvent } from '../../../common/events';
 import type { StageCallContext, StageInput } from '../../../common/contracts';
 import { decodeInline, inlineTensor } from '../../../common/tensor-codec';
-import { describeFailure, handleInvocation, type FunctionRequest } from '../../../workers/function-instance';
+import { handleInvocation, type FunctionRequest } from '../../../workers/function-instance';
 
 const CALL: StageCallContext = {
   workflowId: 'wf',
@@ -114,15 +114,5 @@ describe('handleInvocation', () => {
       message: 'ort exploded',
       nonRetryable: false,
     });
-  });
-});
-
-describe('describeFailure', () => {
-  test('an ApplicationFailure keeps its type and retryability', () => {
-    const f = ApplicationFailure.create({ type: 'UnknownStageError', message: 'no', nonRetryable: true });
-    assert.deepEqual(describeFailure(f), { type: 'UnknownStageError', message: 'no', nonRetryable: true });
-  });
-  test('a thrown non-Error is a retryable Error', () => {
-    assert.deepEqual(describeFailure('boom'), { type: 'Error', message: 'boom', nonRetryable: false });
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The live autoscaler process: intake (durable consumer of the stage events) -> policy (pure) -> actuation
- * (pool API, routing plan), once per tick, for one model.
+ * (pool API, routing plan) -> decision record, once per tick, for one model.
  *
  * Time: the policy sees `now` in cloud time (wall time since start x `timeScale`, so U, scale-down delays and
  * boot delays keep their cloud meaning), while rates are real: `windowMs` is wall time, so "queries per second"
@@ -12,12 +12,13 @@ import type { SerflowConfig } from '../common/config';
 import { connectNats, ensureNatsResources } from '../infra/nats';
 import { createRoutingStore } from '../infra/routing-store';
 import { planFromSpec } from '../common/routing';
-import { callPoolsApi } from '../infra/pools-api';
-import { retryUntil } from '../infra/temporal';
+import { retryUntil } from '../infra/retry';
 import { loadManifest } from '../models/manifest';
 import { startWorkerStatus, workerId } from '../infra/worker-status';
+import { createPoolsApiActuator } from './actuator';
 import { compileAutoscalerConfig, type CompiledAutoscalerConfig } from './config';
 import { createController } from './controller';
+import { createNatsDecisionRecorder } from './decision-recorder';
 import { createStageEventIntake } from './intake';
 import { createPolicy } from './policies';
 import { loadProfile, toStageProfiles } from './profile';
@@ -60,24 +61,26 @@ export async function runAutoscaler(o: AutoscalerOptions): Promise<void> {
     await ensureNatsResources(nc, config);
     const intake = await createStageEventIntake(nc, model, stages);
     const routing = await createRoutingStore(nc);
+    const actuator = createPoolsApiActuator(nc);
     // A fresh stack under an autoscaler starts without VMs: until the policy has seen load, queries run
     // serverless (a plan must exist, or the workflow would wait for VMs that nobody launches).
     // The cloud agent may still be starting (the stack starts both at once): wait for its pool API.
-    const { vms } = await retryUntil('cloud agent pool API', AGENT_WAIT_MS, () => callPoolsApi(nc, { op: 'list' }));
-    const anyVm = vms.some((v) => v.model === model && (v.state === 'ready' || v.state === 'booting'));
+    const pools = await retryUntil('cloud agent pool API', AGENT_WAIT_MS, () => actuator.pools(model, stages));
+    const anyVm = pools.some((p) => p.vmsReady + p.vmsBooting > 0);
     if (!anyVm && !(await routing.get(model))) {
       const plan = planFromSpec('all-faas', model, stages, Date.now());
       await routing.put({ ...plan, source: `autoscaler:${policy.name}:initial` });
       log(`no VMs and no plan: ${model} starts serverless until the policy has seen load`);
     }
     const controller = createController({
-      nc,
       model,
       stages,
       policy,
       config: compiled,
       intake,
       routing,
+      actuator,
+      recorder: createNatsDecisionRecorder(nc),
       log,
     });
     const status = await startWorkerStatus(

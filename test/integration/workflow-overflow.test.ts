@@ -1,0 +1,204 @@
+/**
+ * The inference workflow's overflow branch (workflows/inference.ts `runStageOn`), with typed fake activities:
+ * the routing plan sends both stages to their VM pools with `overflowAfterMs`; stage 1's VM queue has a
+ * worker, stage 2's has none. Stage 1 runs on its VM and is not overflowed; stage 2's VM execution times out
+ * schedule-to-start after `overflowAfterMs` and runs on the serverless (faas) queue instead, recorded as
+ * `overflowed: true`, backend 'faas'.
+ *
+ * Server: Temporal's dev server (`TestWorkflowEnvironment.createLocal`), run from the `temporal` CLI that
+ * `npm run setup` installs (deploy/local/tools.ts finds it). `createTimeSkipping()` would download the Java
+ * test server from the internet on first use, which this project's machines (and CI) cannot reach, and the
+ * setup step does not install it. The overflow wait is a real 1 s here, so the file takes a few seconds
+ * (server start, workflow bundle, one query).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import type { createModelActivities } from '../../activities/model-activities';
+import type { createStageActivities } from '../../activities/stage-activities';
+import type { InferenceQuery, InferenceResult, ModelDescriptor, StageInput, StageOutput } from '../../common/contracts';
+import { SEARCH_ATTRIBUTES, stageTaskQueue, type Backend } from '../../common/naming';
+import { ROUTING_PLAN_VERSION } from '../../common/routing';
+import { resolveTool, TOOLS } from '../../deploy/local/tools';
+import type { inferenceWorkflow } from '../../workflows/inference';
+
+type ModelActivities = ReturnType<typeof createModelActivities>;
+type StageActivities = ReturnType<typeof createStageActivities>;
+
+const MODEL = 'overflow-probe';
+const STAGES = 2;
+/** VM executions no VM starts within this long go serverless. */
+const OVERFLOW_AFTER_MS = 1_000;
+const WORKFLOW_QUEUE = 'overflow-test.inference';
+
+const { EventType, TimeoutType } = temporal.api.enums.v1;
+
+/** What describeModel returns: both stages on their VM pools (vmShare 1), overflowing after OVERFLOW_AFTER_MS. */
+const DESCRIPTOR: ModelDescriptor = {
+  model: MODEL,
+  stages: STAGES,
+  defaultThreshold: 0.9,
+  inputDims: [1, 2],
+  inlineActivationMaxBytes: 1 << 20,
+  stageTimeoutMs: 10_000,
+  stageMaxAttempts: 1,
+  stageHeartbeatTimeoutMs: 0,
+  faasStageTimeoutMs: 10_000,
+  faasStageMaxAttempts: 1,
+  routing: {
+    v: ROUTING_PLAN_VERSION,
+    model: MODEL,
+    stages: Array.from({ length: STAGES }, (_, i) => ({
+      stage: i + 1,
+      vmShare: 1,
+      overflowAfterMs: OVERFLOW_AFTER_MS,
+    })),
+    source: 'static:test',
+    updatedAt: 0,
+  },
+};
+
+const modelActivities: ModelActivities = {
+  describeModel: async (query: InferenceQuery) => ({ ...DESCRIPTOR, model: query.model }),
+};
+
+/** A fake stage that says where it ran: not confident, continues until the last stage. */
+function fakeStage(backend: Backend, calls: StageInput[]): StageActivities {
+  return {
+    runStage: async (input: StageInput): Promise<StageOutput> => {
+      calls.push(input);
+      const now = Date.now();
+      const last = input.stage === input.lastStage;
+      return {
+        stage: input.stage,
+        label: input.stage,
+        confidence: 0.5,
+        exited: last,
+        ...(last ? {} : { activation: input.activation }),
+        backend,
+        taskQueue: stageTaskQueue(input.model, input.stage, backend),
+        worker: `fake-${backend}`,
+        attempt: 1,
+        queueMs: 0,
+        serviceMs: 0,
+        handlerMs: 0,
+        startedAt: now,
+        finishedAt: now,
+      };
+    },
+  };
+}
+
+describe('workflow overflow to serverless (fake activities, dev server)', () => {
+  let env: TestWorkflowEnvironment;
+  let bundle: WorkflowBundle;
+
+  before(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    [env, bundle] = await Promise.all([
+      TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: { type: 'existing-path', path: resolveTool(TOOLS.temporal) },
+          searchAttributes: Object.values(SEARCH_ATTRIBUTES),
+        },
+      }),
+      bundleWorkflowCode({
+        workflowsPath: require.resolve('../../workflows'),
+        logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
+      }),
+    ]);
+  });
+
+  after(async () => {
+    await env?.teardown();
+  });
+
+  test('a stage whose VM queue nobody polls runs on faas after overflowAfterMs; a polled one stays on its VM', async () => {
+    const vmCalls: StageInput[] = [];
+    const faasCalls: StageInput[] = [];
+    const worker = (taskQueue: string, activities: object) =>
+      Worker.create({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        taskQueue,
+        activities,
+        ...(taskQueue === WORKFLOW_QUEUE ? { workflowBundle: bundle } : {}),
+      });
+    const workers = await Promise.all([
+      worker(WORKFLOW_QUEUE, modelActivities),
+      // Stage 1's VM pool has a worker; stage 2's VM queue (`overflow-probe.stage-2.vm`) has none.
+      worker(stageTaskQueue(MODEL, 1, 'vm'), fakeStage('vm', vmCalls)),
+      ...[1, 2].map((k) => worker(stageTaskQueue(MODEL, k, 'faas'), fakeStage('faas', faasCalls))),
+    ]);
+    const runs = workers.map((w) => w.run());
+    try {
+      const started = Date.now();
+      const handle = await env.client.workflow.start<typeof inferenceWorkflow>('inferenceWorkflow', {
+        taskQueue: WORKFLOW_QUEUE,
+        workflowId: `overflow-test-${started}`,
+        args: [{ queryId: 'q1', model: MODEL, input: { kind: 'inline', dims: [1, 2], dataBase64: 'AAAAAAAAAAA=' } }],
+      });
+      const result: InferenceResult = await handle.result();
+      const wallMs = Date.now() - started;
+
+      assert.deepEqual(
+        result.stages.map((s) => ({ stage: s.stage, backend: s.backend, overflowed: s.overflowed ?? false })),
+        [
+          { stage: 1, backend: 'vm', overflowed: false },
+          { stage: 2, backend: 'faas', overflowed: true },
+        ],
+      );
+      assert.deepEqual(result.backends.sort(), ['faas', 'vm']);
+      assert.equal(result.stages[1]!.taskQueue, stageTaskQueue(MODEL, 2, 'faas'));
+      assert.deepEqual(
+        vmCalls.map((c) => c.stage),
+        [1],
+        'stage 1 ran on its VM worker',
+      );
+      assert.deepEqual(
+        faasCalls.map((c) => c.stage),
+        [2],
+        'only stage 2 ran serverless',
+      );
+      assert.ok(wallMs >= OVERFLOW_AFTER_MS, `the query waited for the overflow timeout (${wallMs} ms)`);
+
+      // The history says why: stage 2's VM execution was scheduled on its VM queue and timed out
+      // schedule-to-start no earlier than overflowAfterMs later; only then was the faas execution scheduled.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const scheduled = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+      const queueOf = (e: (typeof events)[number]) => e.activityTaskScheduledEventAttributes?.taskQueue?.name;
+      assert.deepEqual(scheduled.map(queueOf), [
+        stageTaskQueue(MODEL, 1, 'vm'),
+        stageTaskQueue(MODEL, 2, 'vm'),
+        stageTaskQueue(MODEL, 2, 'faas'),
+      ]);
+      const timedOut = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT);
+      assert.equal(timedOut.length, 1, 'one activity timed out');
+      const timeout = timedOut[0]!;
+      assert.equal(
+        timeout.activityTaskTimedOutEventAttributes?.failure?.timeoutFailureInfo?.timeoutType,
+        TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START,
+      );
+      const vmScheduled = scheduled[1]!;
+      assert.equal(
+        String(timeout.activityTaskTimedOutEventAttributes?.scheduledEventId),
+        String(vmScheduled.eventId),
+        'the timed-out activity is stage 2 on its VM queue',
+      );
+      const waitedMs = eventTimeMs(timeout) - eventTimeMs(vmScheduled);
+      assert.ok(waitedMs >= OVERFLOW_AFTER_MS, `stage 2 waited ${waitedMs} ms on its VM queue`);
+      assert.ok(eventTimeMs(scheduled[2]!) >= eventTimeMs(timeout), 'faas scheduled after the VM timeout');
+    } finally {
+      for (const w of workers) w.shutdown();
+      await Promise.all(runs);
+    }
+  });
+});
+
+function eventTimeMs(e: temporal.api.history.v1.IHistoryEvent): number {
+  const t = e.eventTime;
+  assert.ok(t, 'event has a time');
+  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
