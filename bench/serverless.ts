@@ -27,14 +27,16 @@ import type { NatsConnection } from 'nats';
 import { SerflowClient } from '../client';
 import { DEFAULT_FAAS_COLD_START_EXTRA_MS, loadConfig, type SerflowConfigInput } from '../common/config';
 import type { InferenceResult, StageRecord } from '../common/contracts';
-import { planFromSpec } from '../common/routing';
+import { planFromSpec, validateRoutingPlan } from '../common/routing';
 import { quantile, sampleIndices, summarizeLatency, type LatencySummary } from '../common/stats';
+import { formatTextTable } from '../eval/report/text-table';
 import { callPoolsApi } from '../infra/pools-api';
 import { startStack, type RunningStack } from '../deploy/local/stack';
 import { connectNats } from '../infra/nats';
-import { createRoutingStore, validateRoutingPlan } from '../infra/routing-store';
+import { createRoutingStore } from '../infra/routing-store';
 import { loadSplit } from '../models/dataset';
 import { loadManifest } from '../models/manifest';
+import { renderServerlessSvg } from './serverless-chart';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const round = (x: number, d = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null);
@@ -329,7 +331,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   fs.mkdirSync(path.dirname(svgPath), { recursive: true });
-  fs.writeFileSync(svgPath, renderSvg(report));
+  fs.writeFileSync(svgPath, await renderServerlessSvg(report));
   printTable(report);
   log(`wrote ${path.relative(process.cwd(), out)} and ${path.relative(process.cwd(), svgPath)}`);
 }
@@ -349,12 +351,6 @@ type Report = {
   endToEnd: Record<string, { queries: number; latencyMs: LatencySummary; stagesPerQuery: number | null }>;
 };
 
-function table(rows: (string | number | null)[][]): string {
-  const cells = rows.map((r) => r.map((c) => (c === null ? '-' : String(c))));
-  const w = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')).join('\n');
-}
-
 function printTable(r: Report): void {
   const lines = [
     '',
@@ -362,7 +358,7 @@ function printTable(r: Report): void {
       `${r.machine.cpus} x ${r.machine.cpuModel}, node ${r.machine.node}`,
     'per stage execution, queueMs + handlerMs (ms); cold excludes the configured coldStartExtraMs',
     '',
-    table([
+    formatTextTable([
       [
         'stage',
         'vm n',
@@ -387,7 +383,7 @@ function printTable(r: Report): void {
       ]),
     ]),
     '',
-    table([
+    formatTextTable([
       ['end to end (client, ms)', 'queries', 'stages/query', 'p50', 'p95', 'p99'],
       ...Object.entries(r.endToEnd).map(([k, e]) => [
         k,
@@ -401,70 +397,6 @@ function printTable(r: Report): void {
     '',
   ];
   process.stdout.write(lines.join('\n'));
-}
-
-/** Grouped bars per stage (VM, warm, cold p50) with p95 whiskers, log-scale ms axis. */
-function renderSvg(r: Report): string {
-  const W = 760,
-    H = 420,
-    left = 70,
-    right = 20,
-    top = 50,
-    bottom = 70;
-  const series = [
-    { key: 'vm', label: 'VM pool', color: '#4c78a8' },
-    { key: 'warm', label: 'serverless warm', color: '#f58518' },
-    { key: 'cold', label: 'serverless cold', color: '#e45756' },
-  ] as const;
-  const vals = r.perStage.flatMap((s) => series.map((x) => s[x.key].p95 ?? 1));
-  const lo = 1;
-  const hi = 10 ** Math.ceil(Math.log10(Math.max(10, ...vals)));
-  const y = (v: number) => top + (H - top - bottom) * (1 - Math.log10(Math.max(lo, v) / lo) / Math.log10(hi / lo));
-  const groupW = (W - left - right) / r.perStage.length;
-  const barW = (groupW * 0.7) / series.length;
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Stage activity time (queue + handler), p50 with p95 whiskers — ${r.config.model}</text>`,
-    `<text x="${W / 2}" y="37" text-anchor="middle" fill="#555">${r.timestamp.slice(0, 10)}, ${r.machine.cpus} x ${r.machine.cpuModel.replace(/&/g, '&amp;').replace(/</g, '&lt;')}; cold excludes the configured coldStartExtraMs</text>`,
-  ];
-  for (let v = lo; v <= hi; v *= 10) {
-    parts.push(
-      `<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`,
-      `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v} ms</text>`,
-    );
-  }
-  r.perStage.forEach((s, g) => {
-    const gx = left + g * groupW + groupW * 0.15;
-    series.forEach((x, j) => {
-      const st = s[x.key];
-      if (st.p50 === null) return;
-      const bx = gx + j * barW;
-      parts.push(
-        `<rect x="${bx.toFixed(1)}" y="${y(st.p50).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(y(lo) - y(st.p50)).toFixed(1)}" fill="${x.color}"/>`,
-        `<text x="${(bx + barW / 2 - 1).toFixed(1)}" y="${(y(st.p50) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${st.p50}</text>`,
-      );
-      if (st.p95 !== null) {
-        const cx = bx + barW / 2 - 1;
-        parts.push(
-          `<line x1="${cx.toFixed(1)}" x2="${cx.toFixed(1)}" y1="${y(st.p50).toFixed(1)}" y2="${y(st.p95).toFixed(1)}" stroke="#222"/>`,
-          `<line x1="${(cx - 5).toFixed(1)}" x2="${(cx + 5).toFixed(1)}" y1="${y(st.p95).toFixed(1)}" y2="${y(st.p95).toFixed(1)}" stroke="#222"/>`,
-        );
-      }
-    });
-    parts.push(
-      `<text x="${(left + g * groupW + groupW / 2).toFixed(1)}" y="${H - bottom + 18}" text-anchor="middle">stage ${s.stage}</text>`,
-    );
-  });
-  series.forEach((x, j) => {
-    const lx = left + j * 170;
-    parts.push(
-      `<rect x="${lx}" y="${H - 28}" width="12" height="12" fill="${x.color}"/>`,
-      `<text x="${lx + 18}" y="${H - 18}">${x.label}</text>`,
-    );
-  });
-  parts.push('</svg>');
-  return parts.join('\n') + '\n';
 }
 
 if (require.main === module) {

@@ -5,11 +5,12 @@
  */
 import * as path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { compileForModel } from '../autoscaler/main';
+import { compileForModel } from '../autoscaler/service';
 import { POLICY_NAMES, type PolicyName } from '../autoscaler/types';
 import type { SerflowConfig } from '../common/config';
 import { runBench } from '../bench/live/run';
 import { writeReportDir } from '../eval/report/render';
+import { formatTextTable } from '../eval/report/text-table';
 import type { ComparisonReport } from '../eval/report/types';
 import { parseMixSchedule } from '../eval/workload/schedules';
 import { loadTrace, PLACEMENTS, scaleTrace, windowTrace, type Placement, type Trace } from '../eval/workload/traces';
@@ -88,14 +89,11 @@ export function formatBenchTable(report: ComparisonReport): string {
     f.serverlessUsd.toPrecision(4),
     `${f.failed}/${f.queries}`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const t = report.trace;
   return [
     `trace ${t.name}: ${t.queries} queries over ${t.durationS} s (mean ${t.meanRate.toFixed(2)} q/s, peak ${t.peakRate}), ` +
       `SLO ${report.sloMs} ms, time scale ${report.timeScale}`,
-    fmt(header),
-    ...rows.map(fmt),
+    formatTextTable([header, ...rows]),
     ...report.targets.map((c) => `target ${c.met ? 'met' : 'NOT met'}: ${c.name} (${c.detail})`),
   ].join('\n');
 }

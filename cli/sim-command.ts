@@ -7,6 +7,7 @@ import { Option, type Command } from 'commander';
 import { POLICY_NAMES, type PolicyName } from '../autoscaler/types';
 import type { SerflowConfig } from '../common/config';
 import { formatPercent, formatUsd, writeReportDir } from '../eval/report/render';
+import { formatTextTable } from '../eval/report/text-table';
 import { parseExitSchedule } from '../eval/workload/schedules';
 import { loadTrace, PLACEMENTS, scaleTrace, windowTrace, type Placement } from '../eval/workload/traces';
 import { runSimComparison } from '../sim/compare';
@@ -120,14 +121,12 @@ export function formatComparison(r: Awaited<ReturnType<typeof runSimComparison>>
     p.costRatioToBound === null ? '-' : `${p.costRatioToBound.toFixed(2)}x`,
   ]);
   const head = ['policy', 'total', 'VM', 'serverless', 'per 1k', 'SLO', 'p50/p95/p99 ms', 'x SERFLOW', 'x bound'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
   const lines = [
     `${r.trace.name}: ${r.trace.queries.toLocaleString('en-US')} queries over ${r.trace.durationS} s ` +
       `(mean ${r.trace.meanRate.toFixed(1)} q/s, peak ${r.trace.peakRate}); model ${r.model}` +
       `${r.preset ? `, preset ${r.preset}` : ''}; SLO ${r.sloMs} ms; seed ${r.seed}`,
-    line(head),
-    ...rows.map(line),
+    // left-aligned throughout: the cells mix units ($, %, p50/p95/p99), which read from their start
+    formatTextTable([head, ...rows], { leftColumns: head.length }),
   ];
   if (r.bound) lines.push(`clairvoyant bound: ${formatUsd(r.bound.totalUsd)}`);
   for (const t of r.targets) lines.push(`${t.met ? 'met    ' : 'NOT MET'}  ${t.name}: ${t.detail}`);

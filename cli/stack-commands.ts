@@ -1,7 +1,7 @@
 /** `serflow up`, `down`, `status`: run, stop and inspect the embedded stack. */
 import { Connection } from '@temporalio/client';
 import type { SerflowConfig } from '../common/config';
-import { compileForModel } from '../autoscaler/main';
+import { compileForModel } from '../autoscaler/service';
 import { parsePolicy, type PolicyName } from '../autoscaler/types';
 import { connectNats } from '../infra/nats';
 import { isAlive, stopPid } from '../deploy/local/processes';

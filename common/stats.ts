@@ -4,6 +4,11 @@
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
+  return interpolated(sorted, q);
+}
+
+/** The q-quantile of ascending `sorted` (not empty), linear interpolation between closest ranks. */
+function interpolated(sorted: ArrayLike<number>, q: number): number {
   const pos = (sorted.length - 1) * Math.min(1, Math.max(0, q));
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
@@ -12,6 +17,10 @@ export function quantile(values: readonly number[], q: number): number {
   return a + (b - a) * (pos - lo);
 }
 
+/**
+ * Latency figures, ms, as every report and benchmark states them (report.json's `latencyMs`, the benchmarks' JSON):
+ * percentiles by linear interpolation, mean and max.
+ */
 export interface LatencySummary {
   p50: number;
   p95: number;
@@ -20,17 +29,36 @@ export interface LatencySummary {
   max: number;
 }
 
-/** Percentiles, mean and max; every field is NaN (null in JSON) when there are no values. */
-export function summarizeLatency(values: readonly number[]): LatencySummary {
-  if (values.length === 0) return { p50: NaN, p95: NaN, p99: NaN, mean: NaN, max: NaN };
-  const round = (x: number) => Math.round(x * 100) / 100;
+/**
+ * Percentiles, mean and max of finite `values`, rounded to `digits` decimals (2: 10 µs, below what a latency
+ * measurement here resolves). Every field is NaN (null in JSON) when there are no values. Values already in
+ * ascending order (the simulator's millions of latencies) are not copied or sorted again.
+ */
+export function summarizeLatency(values: ArrayLike<number>, digits = 2): LatencySummary {
+  const n = values.length;
+  if (n === 0) return { p50: NaN, p95: NaN, p99: NaN, mean: NaN, max: NaN };
+  const scale = 10 ** digits;
+  const round = (x: number) => Math.round(x * scale) / scale;
+  const sorted = ascending(values);
+  // summed in the order given, not the sorted one: a mean's last bit depends on the order, and the figures already
+  // recorded (bench results, simulated reports) were summed in their callers' order
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += values[i] as number;
   return {
-    p50: round(quantile(values, 0.5)),
-    p95: round(quantile(values, 0.95)),
-    p99: round(quantile(values, 0.99)),
-    mean: round(values.reduce((s, v) => s + v, 0) / values.length),
-    max: round(values.reduce((m, v) => Math.max(m, v), Number.NEGATIVE_INFINITY)),
+    p50: round(interpolated(sorted, 0.5)),
+    p95: round(interpolated(sorted, 0.95)),
+    p99: round(interpolated(sorted, 0.99)),
+    mean: round(sum / n),
+    max: round(sorted[n - 1] as number),
   };
+}
+
+/** `values` in ascending order: themselves when they already are, else a sorted copy. */
+function ascending(values: ArrayLike<number>): ArrayLike<number> {
+  for (let i = 1; i < values.length; i++) {
+    if ((values[i - 1] as number) > (values[i] as number)) return Float64Array.from(values).sort();
+  }
+  return values;
 }
 
 /** Deterministic PRNG (mulberry32) for reproducible sampling; returns floats in [0, 1). */

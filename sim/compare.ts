@@ -1,11 +1,12 @@
 /**
  * One-run comparison in the simulator: every policy on the identical arrival sequence, exits and seed; then the
  * clairvoyant bound, the ratios and the issue's targets. Pure apart from the progress callback (the CLI writes the
- * report directory with eval/report/render.ts).
+ * report directory with eval/report/write.ts).
  */
 import { createPolicy } from '../autoscaler/policies';
 import type { PolicyName } from '../autoscaler/types';
 import { REPORT_VERSION, type ComparisonReport, type ComparisonSeries, type PolicyFigures } from '../eval/report/types';
+import { seriesStepS } from '../eval/report/figures';
 import { checkTargets, withRatios } from '../eval/report/targets';
 import { traceSummary } from '../eval/report/trace-summary';
 import { exitSharesAt, type ExitSchedule } from '../eval/workload/schedules';
@@ -15,7 +16,7 @@ import { runSimulation, type SimRunResult } from './engine';
 import { conditionalExits, drawExitStages, type ExitSegment } from './exit-model';
 import { figuresOf, seriesOf } from './figures';
 import { fidelityChecks } from './libra-reference';
-import { LIBRA_IC2E_PRESET_NAME, SIM_SERIES_POINTS, type SimSetup } from './setup';
+import { LIBRA_IC2E_PRESET_NAME, type SimSetup } from './setup';
 
 export interface SimComparisonOptions {
   setup: SimSetup;
@@ -55,11 +56,6 @@ export function exitSegments(setup: SimSetup, schedule: ExitSchedule | undefined
   }));
 }
 
-/** Series step: about SIM_SERIES_POINTS samples over the window, in whole seconds. */
-export function seriesStepMs(durationS: number): number {
-  return Math.max(1, Math.round(durationS / SIM_SERIES_POINTS)) * 1000;
-}
-
 export function runSimComparison(o: SimComparisonOptions): SimComparison {
   const { setup, trace, seed } = o;
   const stats = traceStats(trace);
@@ -68,7 +64,8 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
   // Mirroring a time-scaled live run, the simulated clock is the stack's wall clock: the trace is compressed.
   const ts = setup.timeScale;
   const simArrivalsMs = ts === 1 ? arrivalsMs : arrivalsMs.map((t) => t / ts);
-  const stepMs = seriesStepMs(trace.durationS) / ts;
+  // the series step of every report (as `serflow bench` samples), in simulated ms
+  const stepMs = (seriesStepS(trace.durationS) * 1000) / ts;
 
   const runs: SimRunResult[] = o.policies.map((name) => {
     const config = setup.compile(name, stats.peakRate * ts);

@@ -3,7 +3,8 @@
  * Percentiles of latency by linear interpolation (as elsewhere in the project); queue-delay percentiles
  * nearest-rank, as LIBRA's simulator states them.
  */
-import type { DelayFigures, LatencyFigures, PolicyFigures, PolicySeries } from '../eval/report/types';
+import { summarizeLatency } from '../common/stats';
+import type { DelayFigures, PolicyFigures, PolicySeries } from '../eval/report/types';
 import type { SimRunResult } from './engine';
 
 /** At most this many points on a latency CDF line. */
@@ -16,29 +17,6 @@ function sortedFinite(values: Float32Array): Float32Array {
   let i = 0;
   for (const v of values) if (Number.isFinite(v)) out[i++] = v;
   return out.sort();
-}
-
-function interpolated(sorted: Float32Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  const a = sorted[lo] as number;
-  return a + ((sorted[hi] as number) - a) * (pos - lo);
-}
-
-const round2 = (x: number) => Math.round(x * 100) / 100;
-
-export function latencyFigures(sorted: Float32Array): LatencyFigures {
-  let sum = 0;
-  for (const v of sorted) sum += v;
-  return {
-    p50: round2(interpolated(sorted, 0.5)),
-    p95: round2(interpolated(sorted, 0.95)),
-    p99: round2(interpolated(sorted, 0.99)),
-    mean: round2(sorted.length ? sum / sorted.length : NaN),
-    max: round2(sorted.length ? (sorted[sorted.length - 1] as number) : NaN),
-  };
 }
 
 /**
@@ -103,7 +81,7 @@ export function figuresOf(r: SimRunResult, sloMs: number): PolicyFigures {
     serverlessUsd: r.serverlessUsd,
     usdPer1kQueries: r.queries ? (totalUsd / r.queries) * 1000 : 0,
     sloAttainment: r.queries ? withinSlo / r.queries : 1,
-    latencyMs: latencyFigures(sorted),
+    latencyMs: summarizeLatency(sorted),
     vmHours: r.vmSeconds / 3600,
     vmSeconds: r.vmSeconds,
     peakVms: r.peakVms,

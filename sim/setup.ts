@@ -34,9 +34,6 @@ export const SIM_DEFAULT_HANDOFF_MS = { p50: 26.8, p95: 44.1, p99: 66 };
 /** Count traces: arrivals at seeded uniform positions within their second (Poisson-like within the second). */
 export const SIM_DEFAULT_PLACEMENT: Placement = 'random';
 
-/** About this many samples per time series: enough for a smooth plot, small enough for series.json. */
-export const SIM_SERIES_POINTS = 600;
-
 /** Everything a run needs besides the arrivals, the policy and the seed. */
 export interface SimSetup {
   model: string;

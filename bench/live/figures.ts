@@ -1,12 +1,13 @@
 /**
  * One policy's row of a bench report (`PolicyFigures`), from what the client saw (latencies, failures, the
  * backend of each stage) and what the ledger billed. The latency statistics are the simulator's own functions
- * (sim/figures.ts), so a `sim` and a `bench` report of the same trace compare like with like. Pure.
+ * (common/stats.ts, sim/figures.ts), so a `sim` and a `bench` report of the same trace compare like with like. Pure.
  */
 import type { Ledger } from '../../billing/ledger';
 import type { BillingEvent } from '../../common/billing-events';
 import type { PolicyFigures } from '../../eval/report/types';
-import { delayFigures, latencyFigures } from '../../sim/figures';
+import { summarizeLatency } from '../../common/stats';
+import { delayFigures } from '../../sim/figures';
 import type { ReplayResult } from './replay';
 
 /**
@@ -110,7 +111,7 @@ export function benchFigures(i: FiguresInput): PolicyFigures {
     serverlessUsd: ledger.faasUsd,
     usdPer1kQueries: queries ? (ledger.totalUsd / queries) * 1000 : 0,
     sloAttainment: queries ? withinSlo / queries : 1,
-    latencyMs: latencyFigures(sorted),
+    latencyMs: summarizeLatency(sorted),
     vmHours: ledger.perBackend.vm.billedSeconds / 3600,
     vmSeconds: ledger.perBackend.vm.billedSeconds,
     peakVms: peakVms(i.billing),

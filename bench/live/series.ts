@@ -4,20 +4,14 @@
  * from the replay start, sample i at the end of step i. Wall times map to trace time as
  * (wall − replay start) × timeScale (the replay compresses the trace by timeScale, eval/bench/replay.ts). Pure.
  */
-import type { DecisionRecord } from '../../autoscaler/controller';
 import { emptyEwma, ewmaRecord, ewmaUpper, type EwmaParams, type EwmaState } from '../../autoscaler/stats';
 import { faasInvocationCostUsd, vmPricePerHourUsd, type Prices } from '../../billing/prices';
 import type { BillingEvent } from '../../common/billing-events';
+import type { DecisionRecord } from '../../common/control-events';
 import { latencyCdf } from '../../sim/figures';
-import { SIM_SERIES_POINTS } from '../../sim/setup';
 import type { PolicySeries } from '../../eval/report/types';
 import { completedLatencies } from './figures';
 import type { ReplayResult } from './replay';
-
-/** Series step, trace seconds: about SIM_SERIES_POINTS samples over the window, whole seconds (as the simulator). */
-export function seriesStepS(durationS: number): number {
-  return Math.max(1, Math.round(durationS / SIM_SERIES_POINTS));
-}
 
 /** Sample times, trace seconds: stepS, 2·stepS, ... up to the first one at or after the window end. */
 export function sampleTimesS(durationS: number, stepS: number): number[] {

@@ -3,17 +3,9 @@
  * arrival sequence. `report.json` holds the figures (`ComparisonReport`); the time series the plots are drawn from
  * are in `series.json` (`ComparisonSeries`), so the figures stay readable. Both are plain JSON.
  */
+import type { LatencySummary } from '../../common/stats';
 
 export const REPORT_VERSION = 1;
-
-/** Latency figures of the completed queries, ms. */
-export interface LatencyFigures {
-  p50: number;
-  p95: number;
-  p99: number;
-  mean: number;
-  max: number;
-}
 
 /** Queue waits before service, as LIBRA's simulator counts them ("delayed" = a wait > 0 s). */
 export interface DelayFigures {
@@ -49,7 +41,8 @@ export interface PolicyFigures {
   usdPer1kQueries: number;
   /** Share of ALL queries completed within the SLO (a failed query is a violation). */
   sloAttainment: number;
-  latencyMs: LatencyFigures;
+  /** Latency figures of the completed queries, ms. */
+  latencyMs: LatencySummary;
   /** Billed VM time, hours (VM-seconds / 3600). */
   vmHours: number;
   /** VM-seconds billed over all VMs. */

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import type { BillingEvent } from '../../../common/billing-events';
 import { observedExitShares } from '../../../bench/live/agreement';
 import { peakVms } from '../../../bench/live/figures';
-import { arrivalRateSeries, sampleTimesS, seriesStepS } from '../../../bench/live/series';
+import { arrivalRateSeries, sampleTimesS } from '../../../bench/live/series';
+import { seriesStepS } from '../../../eval/report/figures';
 import type { PolicyFigures } from '../../../eval/report/types';
 
 describe('bench time axis', () => {

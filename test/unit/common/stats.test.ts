@@ -60,6 +60,27 @@ describe('summarizeLatency', () => {
     assert.equal(s.p95, 554.5);
     assert.equal(s.p99, 910.9);
   });
+
+  test('no values: every figure is NaN (null in JSON)', () => {
+    assert.deepEqual(summarizeLatency([]), { p50: NaN, p95: NaN, p99: NaN, mean: NaN, max: NaN });
+  });
+
+  test('the same figures whatever the order or the array type (the simulator passes a sorted Float32Array)', () => {
+    const values = [12.5, 3, 480, 7.25, 7.25, 96, 0.5, 33];
+    const sorted = Float32Array.from(values).sort();
+    assert.deepEqual(summarizeLatency(sorted), summarizeLatency(values));
+    assert.deepEqual(summarizeLatency([...values].reverse()), summarizeLatency(values));
+  });
+
+  test('digits sets the rounding (the profiler keeps µs)', () => {
+    assert.deepEqual(summarizeLatency([0.1234567, 0.2345678], 3), {
+      p50: 0.179,
+      p95: 0.229,
+      p99: 0.233,
+      mean: 0.179,
+      max: 0.235,
+    });
+  });
 });
 
 describe('seededRandom', () => {

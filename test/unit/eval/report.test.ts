@@ -1,6 +1,7 @@
 /**
- * The report directory writer (eval/report/render.ts): a synthetic run of three policies on a 600 s trace, 10 s
- * steps, pools 0..3 of which pool 2 never has a VM. The plots are rendered by the real Vega / Vega-Lite.
+ * The report directory writer (eval/report/write.ts, through render.ts): a synthetic run of three policies on a
+ * 600 s trace, 10 s steps, pools 0..3 of which pool 2 never has a VM. The plots are rendered by the real Vega /
+ * Vega-Lite.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,0 +1,65 @@
+/** What the overhead benchmark writes (`--out`, bench/results/overhead.json), its targets and how it rounds. */
+import type { SerflowConfig } from '../../common/config';
+import type { LatencySummary } from '../../common/stats';
+import type { cpuPerQuery } from './cpu';
+import type { LoopDelay } from './event-loop';
+import type { historyBreakdown } from './history';
+import type { stageTimes } from './pipeline';
+
+export const TARGETS = { overheadPerStageP50Ms: 10, throughputQps: 50 } as const;
+
+/** Figures in the JSON: `d` decimals, null when not finite (no value measured). */
+export const round = (x: number, d = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null);
+
+export interface ThroughputLevel {
+  concurrency: number;
+  queries: number;
+  failed: number;
+  durationMs: number;
+  qps: number;
+  latencyMs: LatencySummary;
+  stageTimes: ReturnType<typeof stageTimes>;
+  eventLoopDelay: LoopDelay;
+  cpu: ReturnType<typeof cpuPerQuery> | null;
+  history?: Awaited<ReturnType<typeof historyBreakdown>>;
+}
+
+export interface BenchReport {
+  timestamp: string;
+  /** The commit the run was made from, and whether the working tree had uncommitted changes (null: no git). */
+  git: { commit: string; dirty: boolean } | null;
+  machine: { cpus: number; cpuModel: string; totalMemGb: number; platform: string; node: string; onnxruntime: unknown };
+  config: {
+    model: string;
+    stages: number;
+    samples: number;
+    threshold: number;
+    warmup: number;
+    concurrency: number[];
+    throughputDurationS: number;
+    seed: number;
+    /** The --dynamic-config values, and the dev server's effective dynamic config (defaults merged). */
+    dynamicConfig: Record<string, string | number | boolean>;
+    devServerDynamicConfig: SerflowConfig['temporal']['devServerDynamicConfig'];
+    workers: SerflowConfig['workers'];
+  };
+  targets: {
+    overheadPerStageP50Ms: number;
+    throughputQps: number;
+    overheadMet: boolean;
+    throughputMet: boolean;
+    bestQps: number;
+  };
+  direct: { latencyMs: LatencySummary; exitHistogram: Record<string, number>; accuracy: number };
+  pipeline: {
+    latencyMs: LatencySummary;
+    workflowLatencyMs: LatencySummary;
+    failed: number;
+    mismatches: { label: number; exitStage: number; examples: unknown[] };
+    stageTimes: ReturnType<typeof stageTimes>;
+    history: Awaited<ReturnType<typeof historyBreakdown>>;
+  };
+  overheadPerStageMs: { p50: number | null; p95: number | null; mean: number | null };
+  throughput: ThroughputLevel[];
+  eventLoopDelay: LoopDelay;
+}
