@@ -1,7 +1,7 @@
 /**
  * Actuation of the control plane: how the controller reads and changes the VM pools, kept behind one small
- * interface so the controller neither knows how capacity is provided (the cloud agent's pool API today, a cloud
- * provider's scale call later) nor needs one to be tested (test/helpers/fake-actuator.ts).
+ * interface so the controller neither knows how capacity is provided (the cloud agent's pool API, or any
+ * implementation of infra/providers.ts) nor needs it to be tested (test/helpers/controller-fakes.ts).
  */
 import type { NatsConnection } from 'nats';
 import { callPoolsApi } from '../infra/pools-api';

@@ -1,6 +1,6 @@
 /**
  * One-run comparison in the simulator: every policy on the identical arrival sequence, exits and seed; then the
- * clairvoyant bound, the ratios and the issue's targets. Pure apart from the progress callback (the CLI writes the
+ * clairvoyant bound, the ratios and the evaluation targets. Pure apart from the progress callback (the CLI writes the
  * report directory with eval/report/write.ts).
  */
 import { createPolicy } from '../autoscaler/policies';

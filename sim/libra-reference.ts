@@ -108,7 +108,7 @@ const FIELDS: Array<[keyof ReferenceRow, string, (f: PolicyFigures) => number]> 
 
 /**
  * One check per policy and reference field, for a run of the whole trace at rate factor 1 (other runs have no
- * reference: returns []). Fields the issue names (costs, requests by each, delayed) must agree within 2 %;
+ * reference: returns []). The compared fields (costs, requests by each, delayed) must agree within 2 %;
  * VM-seconds and peak VMs are reported alongside.
  */
 export function fidelityChecks(

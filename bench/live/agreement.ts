@@ -2,7 +2,7 @@
  * Simulator versus live: after a `serflow bench` run, the simulator replays the same trace window, seed and
  * placement with the same policies on a model of this machine's stack (`--platform local`: its VM and function
  * limits, the measured hand-off, the same time scale), and each policy's cost and SLO attainment are compared with
- * the live ones. They must agree within AGREEMENT_TOLERANCE (the issue's 10 %). The exits are the live run's: the
+ * the live ones. They must agree within AGREEMENT_TOLERANCE (10 %). The exits are the live run's: the
  * replay's images exit where the model says (the same images for every policy), which differs from the profile's
  * calibration split by a few points per stage; comparing the system model, not the two image samples, the simulator
  * is given the exit shares the live run observed.

@@ -1,7 +1,7 @@
 /** CPU accounting per stack process (Linux /proc), to see which component the cores go to under load. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { round } from './report';
+import { round } from './round';
 
 const CLK_TCK = 100;
 

@@ -1,7 +1,7 @@
 /** The stack workers' event-loop delay while the pipeline runs, from their liveness records (NATS KV). */
 import type { NatsConnection } from 'nats';
 import { listWorkers } from '../../infra/worker-status';
-import { round } from './report';
+import { round } from './round';
 
 export interface LoopDelay {
   samples: number;

@@ -8,7 +8,7 @@ import type { SerflowClient } from '../../client';
 import { inferenceWorkflowId } from '../../common/naming';
 import { quantile } from '../../common/stats';
 import type { PipelineOutcome } from './pipeline';
-import { round } from './report';
+import { round } from './round';
 
 interface Breakdown {
   /** client call -> WorkflowExecutionStarted */

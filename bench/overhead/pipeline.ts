@@ -2,7 +2,7 @@
 import type { SerflowClient } from '../../client';
 import type { InferenceResult } from '../../common/contracts';
 import { quantile } from '../../common/stats';
-import { round } from './report';
+import { round } from './round';
 
 export interface PipelineOutcome {
   latencyMs: number;

@@ -1,4 +1,4 @@
-/** What the overhead benchmark writes (`--out`, bench/results/overhead.json), its targets and how it rounds. */
+/** What the overhead benchmark writes (`--out`, bench/results/overhead.json) and its targets. */
 import type { SerflowConfig } from '../../common/config';
 import type { LatencySummary } from '../../common/stats';
 import type { cpuPerQuery } from './cpu';
@@ -7,9 +7,6 @@ import type { historyBreakdown } from './history';
 import type { stageTimes } from './pipeline';
 
 export const TARGETS = { overheadPerStageP50Ms: 10, throughputQps: 50 } as const;
-
-/** Figures in the JSON: `d` decimals, null when not finite (no value measured). */
-export const round = (x: number, d = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null);
 
 export interface ThroughputLevel {
   concurrency: number;

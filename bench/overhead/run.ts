@@ -18,7 +18,8 @@ import { directPhase } from './direct';
 import { sampleEventLoop } from './event-loop';
 import { historyBreakdown } from './history';
 import { stageTimes, timedInfer, type PipelineOutcome } from './pipeline';
-import { round, TARGETS, type BenchReport, type ThroughputLevel } from './report';
+import { TARGETS, type BenchReport, type ThroughputLevel } from './report';
+import { round } from './round';
 import { printSummary } from './summary';
 
 /** Progress on stderr, so stdout holds the summary alone. */

@@ -2,7 +2,7 @@
  * The local cloud agent: one process that plays the cloud's control plane for the embedded stack. It owns
  * the VM pools (stage-worker processes with boot delays and per-second billing), the serverless platform
  * (function instances with cold starts, keep-alive and a concurrency limit) with its Temporal gateway worker,
- * and answers the pool API (`serflow pools ...`, later the autoscaler) on NATS.
+ * and answers the pool API (`serflow pools ...` and the autoscaler's actuator) on NATS.
  * SIGTERM/SIGINT: stop answering, drain every VM, stop every function instance, exit.
  */
 import * as path from 'node:path';

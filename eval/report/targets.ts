@@ -1,5 +1,5 @@
 /**
- * Ratios between policies and the issue's targets, checked on one run's figures (the same for `sim` and `bench`).
+ * Ratios between policies and the evaluation targets, checked on one run's figures (the same for `sim` and `bench`).
  * A target that is not met is reported with its figures, never hidden.
  */
 import type { BoundFigures, PolicyFigures, TargetCheck } from './types';

@@ -76,7 +76,7 @@ export interface BoundFigures {
   assumptions: string[];
 }
 
-/** A target of the issue, checked on this run's figures. */
+/** An evaluation target (eval/report/targets.ts), checked on this run's figures. */
 export interface TargetCheck {
   name: string;
   met: boolean;
