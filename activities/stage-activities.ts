@@ -18,7 +18,7 @@ import { shouldExit } from '../common/exit-rule';
 import type { ActivationStore } from '../infra/activation-store';
 import { activityError, isNonRetryableError, toApplicationFailure } from './failures';
 import { withHeartbeats } from './heartbeat';
-import type { StageRunner } from '../models/runtime/inference-pool';
+import type { StageRunner } from '../models/runtime/stage-runner';
 import type { StageEventPublisher } from './stage-events';
 
 /** What one stage worker serves. */

@@ -2,7 +2,7 @@
  * The offline profile of a model (method.md, "Offline profiling"): per stage, the service-time distribution on
  * each resource option (VM worker threads; function memory sizes), the function cold start, the activation size
  * and the exit profile q_k / p_k at a threshold on the calibration split. Written by `serflow profile`
- * (autoscaler/profiler.ts) to `models/<model>/profile.json`; read by the policies through `toStageProfiles`.
+ * (bench/profiler.ts) to `models/<model>/profile.json`; read by the policies through `toStageProfiles`.
  *
  * This module is the file format (a versioned zod schema), its loading with field-named errors, and the pure
  * choices made from it (which resource option a stage uses, the cheapest function memory within a budget).

@@ -1,6 +1,6 @@
 /**
  * `serflow bench`: replay an arrival trace live against the real stack, once per policy, and write the same
- * comparison report directory as `serflow sim` (eval/report/). The work is in eval/bench/; this file parses and
+ * comparison report directory as `serflow sim` (eval/report/). The work is in bench/live/; this file parses and
  * checks the options (every error names its option), draws the progress, prints the table.
  */
 import * as path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * `serflow profile`: measure a model on this machine (autoscaler/profiler.ts) and write its profile, validated,
+ * `serflow profile`: measure a model on this machine (bench/profiler.ts) and write its profile, validated,
  * to `models/<model>/profile.json` (or `--out`); print one line per stage. Progress goes to stderr.
  */
 import * as fs from 'node:fs';

@@ -2,7 +2,7 @@
  * The time series of a bench run (series.json and the plots), rebuilt after the run from the timestamps of the
  * billing events and the decision records, on the simulator's time axis: samples every `stepS` trace seconds
  * from the replay start, sample i at the end of step i. Wall times map to trace time as
- * (wall − replay start) × timeScale (the replay compresses the trace by timeScale, eval/bench/replay.ts). Pure.
+ * (wall − replay start) × timeScale (the replay compresses the trace by timeScale, bench/live/replay.ts). Pure.
  */
 import { emptyEwma, ewmaRecord, ewmaUpper, type EwmaParams, type EwmaState } from '../../autoscaler/stats';
 import { faasInvocationCostUsd, vmPricePerHourUsd, type Prices } from '../../billing/prices';

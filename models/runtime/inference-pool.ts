@@ -8,9 +8,6 @@ import type { InferenceTask } from './inference-thread';
 import { warmUpInput, type StageRunResult, type StageSessionOptions } from './session';
 import type { StageRunner } from './stage-runner';
 
-// Re-exported for the modules that took the runner type from here before it had its own file.
-export type { StageRunner } from './stage-runner';
-
 export interface InferencePoolOptions extends StageSessionOptions {
   /** Inference threads, each with its own session. */
   threads: number;

@@ -1,5 +1,5 @@
 /**
- * The pure pieces of `serflow bench` (eval/bench/series.ts, figures.ts, agreement.ts) on hand-made inputs: the
+ * The pure pieces of `serflow bench` (bench/live/series.ts, figures.ts, agreement.ts) on hand-made inputs: the
  * time axis, arrival rates, the peak fleet from billing events, and the exit shares a live run implies.
  */
 import { describe, test } from 'node:test';

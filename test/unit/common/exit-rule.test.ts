@@ -1,4 +1,4 @@
-/** workflows/exit-rule.ts: when a query leaves, and which exit answers it. */
+/** common/exit-rule.ts: when a query leaves, and which exit answers it. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mostConfident, shouldExit, type ExitCandidate } from '../../../common/exit-rule';

@@ -1,4 +1,4 @@
-/** eval/traces.ts and eval/schedules.ts: the shared traces, synthetic shapes, transformations, placements, schedules. */
+/** eval/workload/traces.ts and schedules.ts: the shared traces, synthetic shapes, transformations, placements, schedules. */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ActivationStore } from '../../../infra/activation-store';
-import type { StageRunner } from '../../../models/runtime/inference-pool';
+import type { StageRunner } from '../../../models/runtime/stage-runner';
 import type { StageActivityDeps } from '../../../activities/stage-activities';
 import type { StageEvent } from '../../../common/events';
 import type { StageCallContext, StageInput } from '../../../common/contracts';
