@@ -4,7 +4,7 @@
  * grouped p50 bars with p95 whiskers, on a log axis (cold starts are ~30× a warm call).
  */
 import type { TopLevelSpec } from 'vega-lite/build/index';
-import { logDecades, PLOT_CONFIG } from '../eval/report/chart-style';
+import { logMsAxis, PLOT_CONFIG } from '../eval/report/chart-style';
 import { renderSvg } from '../eval/report/vega';
 
 /** p50 / p95 of one path's executions of a stage, ms (null: none measured). */
@@ -56,16 +56,10 @@ export function serverlessChartSpec(r: ServerlessChartInput): TopLevelSpec {
   const whiskers = rows.filter((row) => row.p95 !== null);
   const x = { field: 'stage', type: 'nominal', sort: stages, title: null, axis: { labelAngle: 0 } } as const;
   const xOffset = { field: 'path', type: 'nominal', sort: labels } as const;
-  const ticks = logDecades(rows.flatMap((row) => [row.p50, row.p95 ?? row.p50]));
-  const y = {
-    field: 'p50',
-    type: 'quantitative',
-    title: 'ms (log scale)',
-    scale: { type: 'log', domainMin: ticks[0], domainMax: ticks[ticks.length - 1], nice: false },
-    axis: { values: ticks },
-    // bars of one stage stand side by side (xOffset), never stacked: a stack starts at 0, which a log axis cannot show
-    stack: null,
-  } as const;
+  const y = logMsAxis(
+    'p50',
+    rows.flatMap((row) => [row.p50, row.p95 ?? row.p50]),
+  );
   return {
     title: {
       text: `Stage activity time (queue + handler), p50 with p95 whiskers — ${r.config.model}`,

@@ -5,7 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite/build/index';
 import type { NonNormalizedSpec } from 'vega-lite/build/spec/index';
-import { logDecades, PLOT_CONFIG } from '../../eval/report/chart-style';
+import { logMsAxis, PLOT_CONFIG } from '../../eval/report/chart-style';
 import { renderSvg } from '../../eval/report/vega';
 import { TARGETS, type BenchReport } from './report';
 
@@ -42,16 +42,10 @@ function latencyPanel(r: BenchReport): NonNormalizedSpec {
     title: null,
     axis: { labelAngle: 0, labelLimit: 0 },
   } as const;
-  const ticks = logDecades(rows.map((row) => row.ms));
-  const y = {
-    field: 'ms',
-    type: 'quantitative',
-    title: 'ms (log scale)',
-    scale: { type: 'log', domainMin: ticks[0], domainMax: ticks[ticks.length - 1], nice: false },
-    axis: { values: ticks },
-    // bars of one group stand side by side (xOffset), never stacked: a stack starts at 0, which a log axis cannot show
-    stack: null,
-  } as const;
+  const y = logMsAxis(
+    'ms',
+    rows.map((row) => row.ms),
+  );
   const xOffset = { field: 'percentile', type: 'nominal', sort: percentiles } as const;
   return {
     title: 'Latency per query, concurrency 1 (ms, log scale)',

@@ -46,3 +46,20 @@ export function logDecades(values: readonly number[]): number[] {
   // 1e-1 parsed, not 10 ** -1 computed, so each value is the exact decimal
   return Array.from({ length: hi - lo + 1 }, (_, i) => Number(`1e${lo + i}`));
 }
+
+/**
+ * The y encoding of grouped bars of milliseconds on a log axis with gridlines at the powers of ten around
+ * `values`. Bars of one group stand side by side (an xOffset), never stacked: a stack starts at 0, which a log
+ * axis cannot show.
+ */
+export function logMsAxis(field: string, values: readonly number[]) {
+  const ticks = logDecades(values);
+  return {
+    field,
+    type: 'quantitative',
+    title: 'ms (log scale)',
+    scale: { type: 'log', domainMin: ticks[0], domainMax: ticks[ticks.length - 1], nice: false },
+    axis: { values: ticks },
+    stack: null,
+  } as const;
+}

@@ -9,32 +9,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ESLint } from 'eslint';
 import { PROJECT_ROOT } from '../../../common/paths';
-
-const RULE = 'no-restricted-imports';
-
-const eslint = new ESLint({ cwd: PROJECT_ROOT });
+import { IMPORT_RULE as RULE, lintAt, projectEslint, restrictedImports } from '../../helpers/lint';
 
 /** A probe file at the top of `wing` (depth 1); `models/__wing_probe__/` is a probe one folder down (depth 2). */
 function probe(wing: string): string {
   return path.join(PROJECT_ROOT, wing, '__wing_probe__.ts');
 }
 const NESTED_MODELS_PROBE = path.join(PROJECT_ROOT, 'models', '__wing_probe__', '__wing_probe__.ts');
-
-/** Lint `code` as if it were at `filePath`; fails the test on a parse or project-service error. */
-async function lint(code: string, filePath: string): Promise<ESLint.LintResult> {
-  assert.ok(!fs.existsSync(filePath), `${filePath} must not exist on disk`);
-  const [result] = await eslint.lintText(code, { filePath });
-  assert.ok(result, 'one lint result');
-  const fatal = result.messages.filter((m) => m.fatal || m.ruleId === null);
-  assert.deepEqual(fatal, [], 'no parse or configuration errors');
-  return result;
-}
-
-function restricted(result: ESLint.LintResult) {
-  return result.messages.filter((m) => m.ruleId === RULE);
-}
 
 /** A value import of `from` (the module's exports are used, so it is not a type-only import). */
 const valueImport = (from: string) => `import * as m from '${from}';\nexport const x = m;\n`;
@@ -178,8 +160,8 @@ const bad: Array<Case & { message: RegExp }> = [
 
 for (const { what, file, code, message } of bad) {
   test(`${what} is a ${RULE} error naming the rule`, async () => {
-    const result = await lint(code, file);
-    const errors = restricted(result);
+    const result = await lintAt(code, file);
+    const errors = restrictedImports(result);
     assert.equal(errors.length, 1, JSON.stringify(result.messages, null, 2));
     assert.equal(errors[0]!.severity, 2);
     assert.match(errors[0]!.message, message);
@@ -239,14 +221,14 @@ const good: Case[] = [
 
 for (const { what, file, code } of good) {
   test(`${what} is allowed`, async () => {
-    const result = await lint(code, file);
-    assert.deepEqual(restricted(result), [], JSON.stringify(result.messages, null, 2));
+    const result = await lintAt(code, file);
+    assert.deepEqual(restrictedImports(result), [], JSON.stringify(result.messages, null, 2));
   });
 }
 
 test('workflows/ keeps the sandbox rule beside the wing rule (flat config replaces, not merges, rule options)', async () => {
-  const result = await lint(valueImport('node:fs'), probe('workflows'));
-  const errors = restricted(result);
+  const result = await lintAt(valueImport('node:fs'), probe('workflows'));
+  const errors = restrictedImports(result);
   assert.equal(errors.length, 1, JSON.stringify(result.messages, null, 2));
   assert.match(errors[0]!.message, /workflow code must be deterministic/);
 });
@@ -260,7 +242,7 @@ test(`every top-level folder with TypeScript sources (but test/) has a ${RULE} w
   assert.ok(folders.includes('common') && folders.includes('cli'), `found the wings: ${folders.join(', ')}`);
   for (const folder of folders) {
     for (const file of [probe(folder), path.join(PROJECT_ROOT, folder, 'a', 'b', 'c', 'd.ts')]) {
-      const config = (await eslint.calculateConfigForFile(file)) as { rules?: Record<string, unknown> };
+      const config = (await projectEslint.calculateConfigForFile(file)) as { rules?: Record<string, unknown> };
       const options = config.rules?.[RULE] as [unknown, { patterns?: Array<{ message?: string }> }] | undefined;
       const messages = (options?.[1]?.patterns ?? []).map((p) => p.message ?? '');
       assert.ok(

@@ -5,30 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ESLint } from 'eslint';
 import { PROJECT_ROOT } from '../../../common/paths';
+import { IMPORT_RULE as RULE, lintAt, projectEslint, restrictedImports } from '../../helpers/lint';
 
 const WORKFLOW_PROBE = path.join(PROJECT_ROOT, 'workflows', '__lint_probe__.ts');
 const ACTIVITY_PROBE = path.join(PROJECT_ROOT, 'activities', '__probe__.ts');
-const RULE = 'no-restricted-imports';
-
-const eslint = new ESLint({ cwd: PROJECT_ROOT });
-
-/** Lint `code` as if it were at `filePath`; fails the test on a parse or project-service error. */
-async function lint(code: string, filePath: string): Promise<ESLint.LintResult> {
-  assert.ok(!fs.existsSync(filePath), `${filePath} must not exist on disk`);
-  const [result] = await eslint.lintText(code, { filePath });
-  assert.ok(result, 'one lint result');
-  const fatal = result.messages.filter((m) => m.fatal || m.ruleId === null);
-  assert.deepEqual(fatal, [], 'no parse or configuration errors');
-  return result;
-}
-
-function restricted(result: ESLint.LintResult) {
-  return result.messages.filter((m) => m.ruleId === RULE);
-}
 
 const banned: Array<{ what: string; code: string }> = [
   { what: 'node:fs', code: "import * as fs from 'node:fs';\nexport const x = fs;\n" },
@@ -54,16 +36,16 @@ const banned: Array<{ what: string; code: string }> = [
 
 for (const { what, code } of banned) {
   test(`importing ${what} in a workflow file is a ${RULE} error`, async () => {
-    const result = await lint(code, WORKFLOW_PROBE);
-    const errors = restricted(result);
+    const result = await lintAt(code, WORKFLOW_PROBE);
+    const errors = restrictedImports(result);
     assert.equal(errors.length, 1, JSON.stringify(result.messages, null, 2));
     assert.equal(errors[0]!.severity, 2);
     assert.match(errors[0]!.message, /workflow code must be deterministic/);
   });
 
   test(`importing ${what} in an activity file is allowed`, async () => {
-    const result = await lint(code, ACTIVITY_PROBE);
-    assert.deepEqual(restricted(result), []);
+    const result = await lintAt(code, ACTIVITY_PROBE);
+    assert.deepEqual(restrictedImports(result), []);
   });
 }
 
@@ -85,16 +67,16 @@ const allowedInWorkflows: Array<{ what: string; code: string }> = [
 ];
 for (const { what, code } of allowedInWorkflows) {
   test(`${what} is allowed in a workflow file`, async () => {
-    const result = await lint(code, WORKFLOW_PROBE);
-    assert.deepEqual(restricted(result), []);
+    const result = await lintAt(code, WORKFLOW_PROBE);
+    assert.deepEqual(restrictedImports(result), []);
   });
 }
 
 test(`the workflow files in the repository have no ${RULE} errors`, async () => {
-  const results = await eslint.lintFiles(['workflows/**/*.ts']);
+  const results = await projectEslint.lintFiles(['workflows/**/*.ts']);
   assert.ok(results.length > 0, 'found workflow files');
   const errors = results.flatMap((r) =>
-    restricted(r).map((m) => `${path.relative(PROJECT_ROOT, r.filePath)}:${m.line} ${m.message}`),
+    restrictedImports(r).map((m) => `${path.relative(PROJECT_ROOT, r.filePath)}:${m.line} ${m.message}`),
   );
   assert.deepEqual(errors, []);
 });
