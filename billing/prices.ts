@@ -151,3 +151,39 @@ export function vmCostUsd(
 export function tCipPerSecond(vmPricePerHour: number, faasCostPerInvocation: number): number {
   return vmPricePerHour / 3600 / faasCostPerInvocation;
 }
+
+/** The `orchestration` section of the configuration, with the self-hosted CPU per action resolved. */
+export interface OrchestrationPrices {
+  pricing: 'temporal-cloud' | 'self-hosted';
+  usdPerMillionActions: number;
+  /** CPU ms one action costs the Temporal server and the workflow worker (self-hosted only). */
+  cpuMsPerAction?: number;
+  instanceType: string;
+  vcpus: number;
+}
+
+// The configuration's orchestration section must stay usable as it is.
+const configOrchestrationFits: (o: SerflowConfig['orchestration']) => OrchestrationPrices = (o) => o;
+void configOrchestrationFits;
+
+/** Thrown when self-hosted orchestration is asked for without a CPU cost per action to price it from. */
+export class MissingOrchestrationCostError extends Error {
+  override readonly name = 'MissingOrchestrationCostError';
+}
+
+/**
+ * What one Temporal action costs, USD.
+ * - temporal-cloud: `usdPerMillionActions / 1e6` (25 $ per million → 2.5e-5 $);
+ * - self-hosted: `cpuMsPerAction / 1000 × vmPricePerHour / 3600 / vcpus`, e.g. 4 ms per action on c6i.large
+ *   (0.085 $/h, 2 vCPUs) → 0.004 × 1.18056e-5 = 4.7222e-8 $.
+ */
+export function usdPerAction(o: OrchestrationPrices, prices: Pick<Prices, 'vmPerHourUsd'>): number {
+  if (o.pricing === 'temporal-cloud') return o.usdPerMillionActions / 1e6;
+  if (o.cpuMsPerAction === undefined) {
+    throw new MissingOrchestrationCostError(
+      'orchestration.pricing is self-hosted but no CPU cost per action is known: set orchestration.cpuMsPerAction ' +
+        'or measure it with `npm run bench:overhead`',
+    );
+  }
+  return (o.cpuMsPerAction / 1000) * (vmPricePerHourUsd(o.instanceType, prices) / 3600 / o.vcpus);
+}

@@ -112,6 +112,18 @@ export const DEFAULT_FAAS_KEEP_ALIVE_MS = 600_000;
 /** Concurrent function instances across all stage functions (the account limit); beyond it calls are throttled. */
 export const DEFAULT_FAAS_ACCOUNT_CONCURRENCY = 8;
 
+/**
+ * Temporal Cloud's list price for Actions, USD per million (temporal.io/pricing): what orchestration costs when
+ * it is bought as a service. Set `orchestration.usdPerMillionActions` to a negotiated rate.
+ */
+export const DEFAULT_TEMPORAL_CLOUD_USD_PER_MILLION_ACTIONS = 25;
+
+/** vCPUs of the default instance type (c6i.large): a self-hosted server's CPU-second costs price / 3600 / 2. */
+export const DEFAULT_VM_VCPUS = 2;
+
+/** How orchestration is priced: bought from Temporal Cloud per action, or self-hosted, paid in server CPU. */
+export const ORCHESTRATION_PRICING = ['temporal-cloud', 'self-hosted'] as const;
+
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().nonnegative();
 
@@ -195,6 +207,22 @@ export const configSchema = z.object({
       faasPerGbSecondUsd: z.number().nonnegative().default(DEFAULT_FAAS_PRICE_PER_GB_SECOND_USD),
       faasPerRequestUsd: z.number().nonnegative().default(DEFAULT_FAAS_PRICE_PER_REQUEST_USD),
       faasBillingGranularityMs: z.number().positive().default(DEFAULT_FAAS_BILLING_GRANULARITY_MS),
+    })
+    .prefault({}),
+  /**
+   * What a Temporal action costs (billing/actions.ts says which operations are actions):
+   * - `temporal-cloud`: `usdPerMillionActions` per million;
+   * - `self-hosted`: the CPU an action costs the Temporal server and the workflow worker (`cpuMsPerAction`; unset:
+   *   the overhead benchmark's measurement in bench/results/overhead.json), at the price of a vCPU-second of
+   *   `instanceType` (its hourly price / 3600 / `vcpus`).
+   */
+  orchestration: z
+    .object({
+      pricing: z.enum(ORCHESTRATION_PRICING).default('temporal-cloud'),
+      usdPerMillionActions: z.number().nonnegative().default(DEFAULT_TEMPORAL_CLOUD_USD_PER_MILLION_ACTIONS),
+      cpuMsPerAction: z.number().positive().optional(),
+      instanceType: z.string().min(1).default(DEFAULT_VM_INSTANCE_TYPE),
+      vcpus: z.number().int().positive().default(DEFAULT_VM_VCPUS),
     })
     .prefault({}),
   /** A static routing plan the stack publishes for every model when it starts (`serflow route set` syntax). */
