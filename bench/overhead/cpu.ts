@@ -34,8 +34,9 @@ function parentMap(): Map<number, number[]> {
 }
 
 /**
- * Component of a process from its command line: `workflow-worker`, `stage-<k>-worker`, other worker roles by
- * name (`cloud-agent`, ...), else the executable's name (`temporal`, `nats-server`).
+ * Component of a process from its command line: a child of the embedded stack (deploy/local/child-main.js) by its
+ * role: `workflow-worker`, `stage-<k>-worker`, `function-<k>`, other roles by name (`cloud-agent`, ...); a script
+ * by its file name (`floor-worker`); else the executable's name (`temporal`, `nats-server`).
  */
 function componentOf(pid: number): string | null {
   let argv: string[];
@@ -44,13 +45,16 @@ function componentOf(pid: number): string | null {
   } catch {
     return null;
   }
-  const script = argv.findIndex((a) => /workers[/\\]main\.js$/.test(a));
+  const script = argv.findIndex((a) => /child-main\.js$/.test(a));
   if (script >= 0) {
     const role = argv[script + 1] ?? 'worker';
     if (role === 'workflow') return 'workflow-worker';
     if (role === 'stage') return `stage-${argv[argv.indexOf('--stage') + 1] ?? '?'}-worker`;
+    if (role === 'function') return `function-${argv[argv.indexOf('--stage') + 1] ?? '?'}`;
     return role;
   }
+  const jsScript = argv.slice(1).find((a) => a.endsWith('.js'));
+  if (jsScript) return path.basename(jsScript, '.js');
   return path.basename(argv[0] ?? `pid-${pid}`);
 }
 
