@@ -135,7 +135,11 @@ describe('routing plans on a real stack', () => {
           mine.every((e) => e.backend === s.backend),
           `query ${r.queryId} stage ${s.stage}: event backends ${mine.map((e) => e.backend).join(', ')}`,
         );
-        assert.equal(mine.find((e) => e.attempt === s.attempt)?.worker, s.worker, 'the answering attempt');
+        // Events are deduplicated per workflow run and stage: when an earlier attempt also ran to the end, its
+        // event stands for the stage and the answering attempt's is dropped.
+        const answering = mine.find((e) => e.attempt === s.attempt);
+        if (answering) assert.equal(answering.worker, s.worker, 'the answering attempt');
+        else assert.ok(mine.some((e) => e.attempt < s.attempt), `stage ${s.stage}: an earlier attempt's event`);
         const bills = invoked.filter((e) => e.queryId === r.queryId && e.stage === s.stage);
         if (s.backend === 'vm') {
           assert.equal(bills.length, 0, `query ${r.queryId} stage ${s.stage}: a VM execution invokes nothing`);
