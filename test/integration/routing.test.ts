@@ -139,7 +139,11 @@ describe('routing plans on a real stack', () => {
         // event stands for the stage and the answering attempt's is dropped.
         const answering = mine.find((e) => e.attempt === s.attempt);
         if (answering) assert.equal(answering.worker, s.worker, 'the answering attempt');
-        else assert.ok(mine.some((e) => e.attempt < s.attempt), `stage ${s.stage}: an earlier attempt's event`);
+        else
+          assert.ok(
+            mine.some((e) => e.attempt < s.attempt),
+            `stage ${s.stage}: an earlier attempt's event`,
+          );
         const bills = invoked.filter((e) => e.queryId === r.queryId && e.stage === s.stage);
         if (s.backend === 'vm') {
           assert.equal(bills.length, 0, `query ${r.queryId} stage ${s.stage}: a VM execution invokes nothing`);
