@@ -64,8 +64,13 @@ export function createFaasGatewayActivities(deps: FaasGatewayDeps) {
     runStage: async (input: StageInput): Promise<StageOutput> => {
       const call = activityCallContext(input.queryId);
       let inv: FunctionInvocation;
+      // The gateway's activity is the one that heartbeats on this path: its count is the attempt's.
+      let heartbeats: number;
       try {
-        inv = await withHeartbeats(() => deps.platform.invoke({ model: input.model, stage: input.stage }, input, call));
+        ({ inv, heartbeats } = await withHeartbeats(async (beats) => {
+          const done = await deps.platform.invoke({ model: input.model, stage: input.stage }, input, call);
+          return { inv: done, heartbeats: beats.reached() };
+        }));
       } catch (err) {
         throw toGatewayFailure(err);
       }
@@ -76,6 +81,7 @@ export function createFaasGatewayActivities(deps: FaasGatewayDeps) {
         coldStart: inv.coldStart,
         instanceId: inv.instanceId,
         billedMs: billedDurationMs(inv, granularity),
+        heartbeats,
       };
     },
   };

@@ -17,7 +17,7 @@ import { softmaxMax } from '../models/manifest';
 import { shouldExit } from '../common/exit-rule';
 import type { ActivationStore } from '../infra/activation-store';
 import { activityError, isNonRetryableError, toApplicationFailure } from './failures';
-import { withHeartbeats } from './heartbeat';
+import { withHeartbeats, type HeartbeatCount } from './heartbeat';
 import type { StageRunner } from '../models/runtime/stage-runner';
 import type { StageEventPublisher } from './stage-events';
 
@@ -79,11 +79,15 @@ export function activityCallContext(fallbackQueryId: string): StageCallContext {
 /**
  * Execute one stage for one query, wherever it runs (a VM pool worker's activity, a serverless function
  * instance): validate, infer, decide, hand on, publish. Throws ApplicationFailures (non-retryable for bad input).
+ * `heartbeats`: the attempt's heartbeat count when this runs inside the activity that heartbeats (a VM worker);
+ * its figure goes into the event and the result. A function instance has none: there the serverless gateway's
+ * activity heartbeats, and the gateway reports its own count in the result.
  */
 export async function executeStage(
   input: StageInput,
   call: StageCallContext,
   deps: StageActivityDeps,
+  heartbeats?: HeartbeatCount,
 ): Promise<StageOutput> {
   const { served, store, events, worker } = deps;
   const now = deps.now ?? Date.now;
@@ -103,6 +107,8 @@ export async function executeStage(
     scheduledAt,
     startedAt,
   } as const;
+  /** The heartbeat figure at this moment, as an optional field of the event or the result. */
+  const heartbeatsSoFar = (): { heartbeats?: number } => (heartbeats ? { heartbeats: heartbeats.reached() } : {});
   const where = `query ${input.queryId}, ${input.model} stage ${input.stage} input`;
   let data: Float32Array;
   try {
@@ -119,6 +125,7 @@ export async function executeStage(
         message: err.message,
         serviceMs: 0,
         finishedAt: now(),
+        ...heartbeatsSoFar(),
       });
     }
     throw activityError(err);
@@ -149,6 +156,7 @@ export async function executeStage(
         confident: confidence >= input.threshold,
         serviceMs: out.serviceMs,
         finishedAt,
+        ...heartbeatsSoFar(),
       }
     : {
         ...base,
@@ -158,6 +166,7 @@ export async function executeStage(
         threshold: input.threshold,
         serviceMs: out.serviceMs,
         finishedAt,
+        ...heartbeatsSoFar(),
       };
   await events.publish(event);
   return {
@@ -175,6 +184,8 @@ export async function executeStage(
     handlerMs: finishedAt - startedAt,
     startedAt,
     finishedAt,
+    // Read after the event is published: the last await of the attempt, so the count is as late as it can be.
+    ...heartbeatsSoFar(),
   };
 }
 
@@ -182,6 +193,6 @@ export async function executeStage(
 export function createStageActivities(deps: StageActivityDeps) {
   return {
     runStage: (input: StageInput): Promise<StageOutput> =>
-      withHeartbeats(() => executeStage(input, activityCallContext(input.queryId), deps)),
+      withHeartbeats((heartbeats) => executeStage(input, activityCallContext(input.queryId), deps, heartbeats)),
   };
 }

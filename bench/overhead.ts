@@ -12,14 +12,20 @@
  *      exit stages must equal the direct path's;
  *   3. throughput: N closed-loop client loops for a fixed duration per concurrency level N, while the stage
  *      workers' event-loop delay records (NATS KV) are sampled;
- *   4. a per-query time breakdown from workflow histories (where the orchestration time goes).
+ *   4. a per-query time breakdown from workflow histories (where the orchestration time goes);
+ *   5. against the engine's floor (`--plans`): a no-op workflow running one no-op activity on its own task queue,
+ *      and the pipeline under each plan (per-stage VM pools, one whole-model VM, all serverless), each with its
+ *      Temporal actions per query (from histories), p50/p95/p99 at c=1, throughput and CPU per query per process
+ *      at the highest concurrency, and the ratios to the floor; the CPU one action costs the Temporal server and
+ *      the workflow worker goes to `orchestration.cpuMsPerAction` (self-hosted orchestration's price).
  * Writes JSON to --out and an SVG chart next to it; progress goes to stderr as `[bench] ...` lines.
  *
  * Experiment flags: `--dynamic-config KEY=VALUE` (repeatable) sets `temporal.devServerDynamicConfig` entries
  * (merged over the defaults; VALUE parsed as JSON when it parses, else a string), so the embedded stack starts its
  * dev server with them; `--stage-concurrency`, `--processes-per-stage` override the worker config.
  *
- * This file is the entry; the steps live in bench/overhead/ (args, direct, pipeline, event-loop, history, cpu, run)
+ * This file is the entry; the steps live in bench/overhead/ (args, direct, pipeline, event-loop, history, cpu, plans
+ * with the floor's workflow and worker, run)
  * with the outputs (report: the JSON's shape, summary: the text on stdout, chart: the SVG).
  */
 import { parseCli } from './overhead/args';

@@ -9,7 +9,7 @@
  * - search-attribute upserts: one per upsert command, however many attributes it sets (attributes given at
  *   start are free);
  * - timers started and signals received.
- * Pure: counts and sums, no I/O. Where the counts come from: `actionsFromHistory` (history-counter.ts) for a
+ * Pure: counts and sums, no I/O. Where the counts come from: `actionsFromHistory` (history-actions.ts) for a
  * query that ran, `modelledQueryActions` for the simulator and the bound.
  */
 
@@ -70,10 +70,22 @@ export interface WorkflowActionShape {
 }
 
 /**
- * The shape of today's workflow: one `describeModel` local activity per query, one upsert of the result's search
- * attributes, and one heartbeat per stage attempt (sent as the attempt starts, so it always reaches the server).
+ * The shape of today's workflow for a query started by the SDK: the client hands the workflow its model descriptor
+ * (no `describeModel` local activity), one upsert of the result's search attributes at the end, and no heartbeat
+ * from a stage attempt far shorter than the heartbeat timeout (activities/heartbeat.ts sends none at the start).
+ * A query exiting at stage k costs 2 + k actions.
  */
 export const CURRENT_WORKFLOW_SHAPE: Readonly<WorkflowActionShape> = Object.freeze({
+  localActivityTasks: 0,
+  searchAttributeUpserts: 1,
+  heartbeatsPerAttempt: 0,
+});
+
+/**
+ * The shape before the orchestration issue, as the recorded histories of test/fixtures/histories/local-activity/
+ * show it: one local activity per query and one heartbeat per stage attempt (3 + 2k actions).
+ */
+export const LOCAL_ACTIVITY_WORKFLOW_SHAPE: Readonly<WorkflowActionShape> = Object.freeze({
   localActivityTasks: 1,
   searchAttributeUpserts: 1,
   heartbeatsPerAttempt: 1,
@@ -81,9 +93,8 @@ export const CURRENT_WORKFLOW_SHAPE: Readonly<WorkflowActionShape> = Object.free
 
 /**
  * The actions of one query that ran `activities` stage activities (each started once: the simulator does not
- * model lost workers), in a workflow of `shape`. A query exiting at stage k with one activity per stage costs
- * 1 + 1 + k + k + 1 = 3 + 2k actions today; served by one fused activity without heartbeats, local activity or
- * upsert overhead beyond the upsert, 3.
+ * model lost workers), in a workflow of `shape`: with one activity per stage, a query exiting at stage k costs
+ * 2 + k actions in today's shape and 3 + 2k in the local-activity one; served by one fused activity, 3.
  */
 export function modelledQueryActions(activities: number, shape: Readonly<WorkflowActionShape>): ActionCounts {
   return {

@@ -1,11 +1,13 @@
 /**
- * The cost ledger: a pure function from billing facts, stage events and query outcomes to a bill (totals, per
- * stage, per backend, per VM, idle time, SLO attainment). No clock: `now` is an input, and bills a VM that is
- * still running up to it. Every figure is in cloud time (wall × the `timeScale` carried by the billing events).
+ * The cost ledger: a pure function from billing facts, stage events, query outcomes and the orchestration actions
+ * of the period to a bill (totals, per stage, per backend, per VM, orchestration, idle time, SLO attainment). No
+ * clock: `now` is an input, and bills a VM that is still running up to it. Every figure is in cloud time (wall ×
+ * the `timeScale` carried by the billing events).
  */
 import type { BillingEvent } from '../common/billing-events';
 import type { StageEvent } from '../common/events';
 import type { Backend } from '../common/naming';
+import { NO_ACTIONS, totalActions, type ActionCounts } from './actions';
 import {
   faasBilledGbSeconds,
   faasInvocationCostUsd,
@@ -24,6 +26,18 @@ export interface BilledQuery {
   ok: boolean;
 }
 
+/** The orchestration of the period: the Temporal actions its queries caused, and what one action costs. */
+export interface OrchestrationInput {
+  /** Actions of the workflows counted, kind by kind (billing/history-actions.ts). */
+  actionCounts: ActionCounts;
+  /** Workflows (queries) whose actions were counted. */
+  workflows: number;
+  /** USD per action (billing/prices.ts `usdPerAction`). */
+  usdPerAction: number;
+  /** How the action price was set (`orchestration.pricing`), for the report. */
+  pricing: string;
+}
+
 export interface LedgerInput {
   /** Billing facts; events of VMs launched before `since` are needed to bill the rest of their life. */
   billing: readonly BillingEvent[];
@@ -36,6 +50,8 @@ export interface LedgerInput {
   now: number;
   /** End-to-end latency objective, ms; without it `sloAttainment` is null. */
   sloMs?: number;
+  /** Orchestration of the period; without it the bill has no orchestration (0 actions, 0 USD). */
+  orchestration?: OrchestrationInput;
   /**
    * Wall epoch ms: bill only facts at/after it. Function invocations, throttles and executions count when they
    * happened at/after `since` (executions: by `finishedAt`). A VM is billed for what its life after `since`
@@ -101,9 +117,20 @@ export interface FaasSummary {
 export interface Ledger {
   since: number | null;
   now: number;
+  /** The whole bill: `vmUsd + faasUsd + orchestrationUsd`. */
   totalUsd: number;
   vmUsd: number;
   faasUsd: number;
+  /** The Temporal actions of the period: `actions × usdPerAction`. */
+  orchestrationUsd: number;
+  /** Billable Temporal actions of the workflows counted, in all. */
+  actions: number;
+  /** The same, kind by kind. */
+  actionCounts: ActionCounts;
+  /** `actions / orchestration.workflows`; null when no workflow was counted. */
+  actionsPerQuery: number | null;
+  /** What the orchestration figures cover and how they are priced; null when not counted. */
+  orchestration: { workflows: number; usdPerAction: number; pricing: string } | null;
   /** `totalUsd / queries.total × 1000`; null without queries. */
   perThousandQueriesUsd: number | null;
   queries: { total: number; ok: number; failed: number };
@@ -351,9 +378,14 @@ export function computeLedger(input: LedgerInput): Ledger {
   const perStage = [...stages.values()].sort((a, b) => a.model.localeCompare(b.model) || a.stage - b.stage);
   for (const s of perStage) s.totalUsd = s.vmUsd + s.faasUsd;
 
+  const orchestration = input.orchestration;
+  const actionCounts = orchestration ? { ...orchestration.actionCounts } : { ...NO_ACTIONS };
+  const actions = totalActions(actionCounts);
+  const orchestrationUsd = orchestration ? actions * orchestration.usdPerAction : 0;
+
   const ok = input.queries.filter((q) => q.ok).length;
   const total = input.queries.length;
-  const totalUsd = vmUsd + faasUsd;
+  const totalUsd = vmUsd + faasUsd + orchestrationUsd;
   const sloMs = input.sloMs ?? null;
   const within =
     sloMs === null ? 0 : input.queries.filter((q) => q.ok && q.latencyMs !== null && q.latencyMs <= sloMs).length;
@@ -363,6 +395,13 @@ export function computeLedger(input: LedgerInput): Ledger {
     totalUsd,
     vmUsd,
     faasUsd,
+    orchestrationUsd,
+    actions,
+    actionCounts,
+    actionsPerQuery: orchestration && orchestration.workflows > 0 ? actions / orchestration.workflows : null,
+    orchestration: orchestration
+      ? { workflows: orchestration.workflows, usdPerAction: orchestration.usdPerAction, pricing: orchestration.pricing }
+      : null,
     perThousandQueriesUsd: total > 0 ? (totalUsd / total) * 1000 : null,
     queries: { total, ok, failed: total - ok },
     sloMs,

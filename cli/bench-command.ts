@@ -9,13 +9,23 @@ import { compileForModel } from '../autoscaler/service';
 import { POLICY_NAMES, type PolicyName } from '../autoscaler/types';
 import type { SerflowConfig } from '../common/config';
 import { runBench } from '../bench/live/run';
-import { writeReportDir } from '../eval/report/render';
+import { orchestrationText, writeReportDir } from '../eval/report/render';
 import { formatTextTable } from '../eval/report/text-table';
 import type { ComparisonReport } from '../eval/report/types';
 import { parseMixSchedule } from '../eval/workload/schedules';
 import { loadTrace, PLACEMENTS, scaleTrace, windowTrace, type Placement, type Trace } from '../eval/workload/traces';
 import { SIM_DEFAULT_PLACEMENT } from '../sim/setup';
-import { durationMs, nonNegativeNumber, policyList, positiveInt, positiveNumber, progressBar } from './options';
+import {
+  durationMs,
+  nonNegativeNumber,
+  ORCHESTRATION_OPTION_HELP,
+  orchestrationPricing,
+  policyList,
+  positiveInt,
+  positiveNumber,
+  progressBar,
+  type OrchestrationPricingOption,
+} from './options';
 import { defaultOutDir } from './sim-command';
 
 /** Policies run when `--policies` is not given: SERFLOW and the two baselines of the live comparison. */
@@ -43,6 +53,7 @@ export interface BenchCommandOptions {
   model?: string;
   mixSchedule?: string;
   placement: Placement;
+  orchestration?: OrchestrationPricingOption;
 }
 
 /** The trace as replayed: loaded, windowed, scaled; errors name the option at fault. */
@@ -63,7 +74,10 @@ export function benchTrace(
   return o.rateFactor === 1 ? trace : scaleTrace(trace, o.rateFactor, o.seed);
 }
 
-/** The comparison table: policy, total $, $/1k queries, SLO attainment, latency percentiles, failures. */
+/**
+ * The comparison table: policy, total $, $/1k queries, SLO attainment, latency percentiles, the bill by part (VM,
+ * serverless, orchestration) with the actions per query, failures.
+ */
 export function formatBenchTable(report: ComparisonReport): string {
   const header = [
     'policy',
@@ -75,6 +89,8 @@ export function formatBenchTable(report: ComparisonReport): string {
     'p99 ms',
     'vm $',
     'faas $',
+    'orch $',
+    'actions/q',
     'failed',
   ];
   const rows = Object.values(report.policies).map((f) => [
@@ -87,6 +103,8 @@ export function formatBenchTable(report: ComparisonReport): string {
     String(f.latencyMs.p99),
     f.vmUsd.toPrecision(4),
     f.serverlessUsd.toPrecision(4),
+    f.orchestrationUsd.toPrecision(4),
+    f.actionsPerQuery.toFixed(2),
     `${f.failed}/${f.queries}`,
   ]);
   const t = report.trace;
@@ -94,6 +112,7 @@ export function formatBenchTable(report: ComparisonReport): string {
     `trace ${t.name}: ${t.queries} queries over ${t.durationS} s (mean ${t.meanRate.toFixed(2)} q/s, peak ${t.peakRate}), ` +
       `SLO ${report.sloMs} ms, time scale ${report.timeScale}`,
     formatTextTable([header, ...rows]),
+    `orchestration: ${orchestrationText(report.orchestration)}`,
     ...report.targets.map((c) => `target ${c.met ? 'met' : 'NOT met'}: ${c.name} (${c.detail})`),
   ].join('\n');
 }
@@ -124,6 +143,7 @@ export async function benchCommand(config: SerflowConfig, o: BenchCommandOptions
     seed: o.seed,
     placement: o.placement,
     ...(o.mixSchedule ? { mixSchedule: parseMixSchedule(o.mixSchedule) } : {}),
+    ...(o.orchestration ? { orchestration: o.orchestration } : {}),
     command: commandLine(process.argv.slice(2)),
     log,
     onReplayStart: (policy, total) => (bar = progressBar(`bench ${policy}`, total)),
@@ -178,6 +198,7 @@ export function registerBenchCommand(program: Command, config: () => SerflowConf
         .choices([...PLACEMENTS])
         .default(SIM_DEFAULT_PLACEMENT),
     )
+    .addOption(new Option('--orchestration <pricing>', ORCHESTRATION_OPTION_HELP).argParser(orchestrationPricing))
     .action(async (o: BenchCommandOptions) => {
       await benchCommand(config(), o);
     });

@@ -1,11 +1,16 @@
 /**
- * `serflow cost`: what the running stack has cost, from the billing and stage events on JetStream and the query
- * outcomes in Temporal visibility. The I/O is here; the arithmetic is `computeLedger` (billing/ledger.ts).
+ * `serflow cost`: what the running stack has cost, from the billing and stage events on JetStream, the query
+ * outcomes in Temporal visibility and the Temporal actions counted from the queries' workflow histories. The I/O
+ * is here; the arithmetic is `computeLedger` (billing/ledger.ts) and `actionsFromHistory`
+ * (billing/history-actions.ts).
  */
-import { Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import { Client, isGrpcServiceError, type WorkflowExecutionInfo } from '@temporalio/client';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { NatsConnection } from 'nats';
+import { addActions, NO_ACTIONS, type ActionCounts } from '../billing/actions';
+import { actionsFromHistory } from '../billing/history-actions';
 import { computeLedger, type Ledger, type BilledQuery } from '../billing/ledger';
+import { OVERHEAD_RESULTS_FILE, resolveOrchestration } from '../billing/orchestration-pricing';
 import { readBillingEvents, readStageEvents, type MalformedMessage } from '../billing/reader';
 import type { SerflowConfig } from '../common/config';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
@@ -20,6 +25,15 @@ export const INFERENCE_WORKFLOW_TYPE = 'inferenceWorkflow';
 /** Width of the cost-share bar in the table, characters. */
 export const COST_BAR_WIDTH = 10;
 
+/** Workflow histories fetched at once to count actions: enough to hide round trips, few enough to spare the server. */
+export const HISTORY_FETCH_CONCURRENCY = 8;
+
+/** Above this many workflows, counting their actions reports its progress on stderr (a few seconds per 1 000). */
+export const HISTORY_PROGRESS_ABOVE = 200;
+
+/** gRPC status NOT_FOUND: the workflow's history is gone (retention) between listing it and fetching it. */
+const GRPC_NOT_FOUND = 5;
+
 export interface CostCommandOptions {
   /** Start of the period: an ISO date-time, or a duration back from now (`90s`, `10m`, `1h`, `2d`). @default everything */
   since?: string;
@@ -29,6 +43,11 @@ export interface CostCommandOptions {
   sloMs?: number;
   /** Bill only this model. @default every model */
   model?: string;
+  /**
+   * Where self-hosted orchestration finds the CPU per action when the configuration has none: the overhead
+   * benchmark's result. @default OVERHEAD_RESULTS_FILE (bench/results/overhead.json)
+   */
+  overheadFile?: string;
 }
 
 /** The ledger plus what the command adds: the model filter, running queries, and unreadable events. */
@@ -65,6 +84,99 @@ export function visibilityQuery(model: string | undefined, since: number | undef
   }
   if (since !== undefined) clauses.push(`StartTime >= '${new Date(since).toISOString()}'`);
   return clauses.join(' AND ');
+}
+
+/**
+ * The visibility query selecting the workflows whose actions the period pays for: those of `model` (all models
+ * when undefined) that closed at/after `since` (all closed ones when undefined). A workflow is counted once, in the
+ * period it closed in, so consecutive periods add up; a running one is counted when it has closed.
+ */
+export function orchestrationVisibilityQuery(model: string | undefined, since: number | undefined): string {
+  const clauses = [`WorkflowType = '${INFERENCE_WORKFLOW_TYPE}'`];
+  if (model !== undefined) {
+    if (!/^[A-Za-z0-9._-]+$/.test(model)) throw new InvalidArgumentError(`--model ${JSON.stringify(model)}: bad name`);
+    clauses.push(`${SEARCH_ATTRIBUTES.model.name} = '${model}'`);
+  }
+  clauses.push(
+    since === undefined ? `ExecutionStatus != 'Running'` : `CloseTime >= '${new Date(since).toISOString()}'`,
+  );
+  return clauses.join(' AND ');
+}
+
+/** `fn` over `items`, at most `limit` calls in flight at once; the results in the order of `items`. */
+export async function mapWithConcurrency<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, lane));
+  return results;
+}
+
+/**
+ * A progress line for counting `total` histories, written to `stream` (stderr), or undefined when there are too few
+ * to need one: on a terminal one line rewritten in place, elsewhere a line per 5 %.
+ */
+export function historyProgress(
+  total: number,
+  stream: Pick<NodeJS.WriteStream, 'write' | 'isTTY'> = process.stderr,
+): ((done: number) => void) | undefined {
+  if (total <= HISTORY_PROGRESS_ABOVE) return undefined;
+  const step = Math.ceil(total / 20);
+  return (done) => {
+    if (done % step !== 0 && done !== total) return;
+    const line = `counting Temporal actions: ${done}/${total} workflow histories`;
+    stream.write(stream.isTTY ? `\r${line}${done === total ? '\n' : ''}` : `${line}\n`);
+  };
+}
+
+/** The actions of the period's workflows (see orchestrationVisibilityQuery), counted from their histories. */
+interface CountedActions {
+  actionCounts: ActionCounts;
+  /** Workflows whose histories were counted. */
+  workflows: number;
+  /** Workflows listed whose history was gone by the time it was fetched. */
+  gone: number;
+}
+
+async function countActions(
+  client: Client,
+  model: string | undefined,
+  since: number | undefined,
+): Promise<CountedActions> {
+  const executions: { workflowId: string; runId: string }[] = [];
+  for await (const wf of client.workflow.list({ query: orchestrationVisibilityQuery(model, since) })) {
+    executions.push({ workflowId: wf.workflowId, runId: wf.runId });
+  }
+  const progress = historyProgress(executions.length);
+  let done = 0;
+  const perWorkflow = await mapWithConcurrency(executions, HISTORY_FETCH_CONCURRENCY, async (e) => {
+    try {
+      return actionsFromHistory(await client.workflow.getHandle(e.workflowId, e.runId).fetchHistory());
+    } catch (err) {
+      if (isGrpcServiceError(err) && Number(err.code) === GRPC_NOT_FOUND) return null;
+      throw err;
+    } finally {
+      progress?.((done += 1));
+    }
+  });
+  const counted: CountedActions = { actionCounts: { ...NO_ACTIONS }, workflows: 0, gone: 0 };
+  for (const counts of perWorkflow) {
+    if (counts === null) counted.gone += 1;
+    else {
+      counted.actionCounts = addActions(counted.actionCounts, counts);
+      counted.workflows += 1;
+    }
+  }
+  return counted;
 }
 
 /**
@@ -112,6 +224,11 @@ async function listQueries(
 
 /** Read everything and compute the bill (no printing). */
 export async function collectCost(config: SerflowConfig, options: CostCommandOptions = {}): Promise<CostReport> {
+  // Priced first: a self-hosted setup without its CPU cost per action (configured or measured) fails here, naming
+  // the setting and the benchmark that measures it, before any connection is made.
+  const actionUsd = resolveOrchestration(config.orchestration, config.prices, {
+    overheadFile: options.overheadFile ?? OVERHEAD_RESULTS_FILE,
+  }).usdPerAction;
   const now = Date.now();
   const since = options.since === undefined ? undefined : parseSince(options.since, now);
   const state = readStateFile(config.homeDir);
@@ -137,9 +254,11 @@ export async function collectCost(config: SerflowConfig, options: CostCommandOpt
   }
 
   const connection = await connectClientConnection(temporalAddress, 10_000);
-  let queries;
+  let queries, actions;
   try {
-    queries = await listQueries(new Client({ connection, namespace }), options.model, since);
+    const client = new Client({ connection, namespace });
+    queries = await listQueries(client, options.model, since);
+    actions = await countActions(client, options.model, since);
   } finally {
     await connection.close();
   }
@@ -153,7 +272,19 @@ export async function collectCost(config: SerflowConfig, options: CostCommandOpt
     now,
     sloMs: options.sloMs,
     since,
+    orchestration: {
+      actionCounts: actions.actionCounts,
+      workflows: actions.workflows,
+      usdPerAction: actionUsd,
+      pricing: config.orchestration.pricing,
+    },
   });
+  if (actions.gone > 0) {
+    ledger.anomalies.push(
+      `${actions.gone} workflow(s) closed in the period had no history any more (namespace retention); ` +
+        'their actions are not counted',
+    );
+  }
   return {
     ...ledger,
     model: model ?? null,
@@ -174,9 +305,48 @@ export function costBar(share: number, width = COST_BAR_WIDTH): string {
   return '#'.repeat(n) + '.'.repeat(width - n);
 }
 
+/** Names of the action kinds in the breakdown line, in the order of ActionCounts. */
+const ACTION_KIND_NAMES: Record<keyof ActionCounts, string> = {
+  workflowStarted: 'workflows started',
+  activityAttempts: 'activity attempts',
+  localActivityTasks: 'local-activity tasks',
+  heartbeats: 'heartbeats',
+  searchAttributeUpserts: 'search-attribute upserts',
+  timersStarted: 'timers',
+  signals: 'signals',
+};
+
+/** The orchestration lines: workflows counted, actions, per query, the price, USD; then the actions by kind. */
+export function formatOrchestration(
+  r: Pick<CostReport, 'orchestration' | 'actions' | 'actionCounts' | 'actionsPerQuery' | 'orchestrationUsd'>,
+): string[] {
+  if (r.orchestration === null) return ['orchestration: not counted'];
+  const o = r.orchestration;
+  const table = formatTextTable(
+    [
+      ['orchestration', 'workflows', 'actions', 'actions/query', 'USD/action', 'USD'],
+      [
+        o.pricing,
+        String(o.workflows),
+        String(r.actions),
+        r.actionsPerQuery === null ? null : r.actionsPerQuery.toFixed(2),
+        o.usdPerAction.toPrecision(3),
+        usd(r.orchestrationUsd),
+      ],
+    ],
+    { leftColumns: 1 },
+  );
+  const kinds = (Object.keys(ACTION_KIND_NAMES) as (keyof ActionCounts)[])
+    .map((k) => `${r.actionCounts[k]} ${ACTION_KIND_NAMES[k]}`)
+    .join(', ');
+  return [table, `actions by kind: ${kinds}`];
+}
+
 /** The table `serflow cost` prints. */
 export function formatCostReport(r: CostReport): string {
   const period = r.since === null ? 'everything recorded' : `since ${new Date(r.since).toISOString()}`;
+  /** `part` of the whole bill as a bar and a percentage. */
+  const share = (part: number) => (r.totalUsd > 0 ? `${costBar(part / r.totalUsd)} ${pct(part / r.totalUsd)}` : '-');
   const lines = [
     `cost of ${r.model ?? 'all models'}, ${period}, to ${new Date(r.now).toISOString()} (cloud time, USD)`,
   ];
@@ -185,6 +355,7 @@ export function formatCostReport(r: CostReport): string {
     'stage',
     'vm USD',
     'faas USD',
+    'orch USD',
     'total USD',
     'share',
     'vm s',
@@ -197,18 +368,32 @@ export function formatCostReport(r: CostReport): string {
     String(s.stage),
     usd(s.vmUsd),
     usd(s.faasUsd),
+    '', // orchestration is per query, not per stage: its own row below
     usd(s.totalUsd),
-    r.totalUsd > 0 ? `${costBar(s.totalUsd / r.totalUsd)} ${pct(s.totalUsd / r.totalUsd)}` : '-',
+    share(s.totalUsd),
     String(s.vmSeconds),
     `${s.faasInvocations} (${s.faasColdStarts} cold${s.faasThrottled ? `, ${s.faasThrottled} throttled` : ''})`,
     s.faasBilledGbSeconds.toFixed(3),
     `${s.executions.vm}/${s.executions.faas}`,
   ]);
+  if (r.orchestration !== null) {
+    rows.push([
+      'orchestration',
+      '',
+      '',
+      '',
+      usd(r.orchestrationUsd),
+      usd(r.orchestrationUsd),
+      share(r.orchestrationUsd),
+      // its actions and the price are in the orchestration table below
+    ]);
+  }
   rows.push([
     'total',
     '',
     usd(r.vmUsd),
     usd(r.faasUsd),
+    usd(r.orchestrationUsd),
     usd(r.totalUsd),
     '',
     String(r.perBackend.vm.billedSeconds),
@@ -219,6 +404,7 @@ export function formatCostReport(r: CostReport): string {
   // model and stage are labels, the rest figures
   lines.push(formatTextTable([header, ...rows], { leftColumns: 2 }));
   if (r.perStage.length === 0) lines.push('(no billable facts in this period)');
+  lines.push(...formatOrchestration(r));
 
   const q = r.queries;
   lines.push(
@@ -261,7 +447,8 @@ export function registerCostCommand(program: Command, loadConfig: () => SerflowC
   return program
     .command('cost')
     .description(
-      'what the stack has cost: VMs and functions per stage, per 1,000 queries, SLO attainment, idle VM time',
+      'what the stack has cost: VMs and functions per stage, Temporal actions (orchestration), per 1,000 queries, ' +
+        'SLO attainment, idle VM time',
     )
     .addOption(
       new Option('--since <when>', 'start of the period: ISO date-time or duration back (10m, 1h)').argParser(sinceArg),

@@ -2,6 +2,24 @@
 import { SingleBar, Presets } from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
 import { parsePolicy, type PolicyName } from '../autoscaler/types';
+import { ORCHESTRATION_PRICING } from '../common/config';
+
+/** How orchestration is priced (`--orchestration`): one of the configuration's `orchestration.pricing` values. */
+export type OrchestrationPricingOption = (typeof ORCHESTRATION_PRICING)[number];
+
+export function orchestrationPricing(value: string): OrchestrationPricingOption {
+  const known: readonly string[] = ORCHESTRATION_PRICING;
+  if (!known.includes(value)) {
+    throw new InvalidArgumentError(`expected ${ORCHESTRATION_PRICING.join(' or ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as OrchestrationPricingOption;
+}
+
+/** The `--orchestration` option's help, shared by `sim` and `bench`. */
+export const ORCHESTRATION_OPTION_HELP =
+  `price Temporal actions as ${ORCHESTRATION_PRICING.join(' or ')} (default: orchestration.pricing of the ` +
+  'configuration); self-hosted takes the CPU per action from orchestration.cpuMsPerAction or ' +
+  'bench/results/overhead.json';
 
 export function positiveInt(value: string): number {
   const n = Number(value);

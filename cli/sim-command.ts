@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { POLICY_NAMES, type PolicyName } from '../autoscaler/types';
 import type { SerflowConfig } from '../common/config';
-import { formatPercent, formatUsd, writeReportDir } from '../eval/report/render';
+import { formatPercent, formatUsd, orchestrationText, writeReportDir } from '../eval/report/render';
 import { formatTextTable } from '../eval/report/text-table';
 import { parseExitSchedule } from '../eval/workload/schedules';
 import { loadTrace, PLACEMENTS, scaleTrace, windowTrace, type Placement } from '../eval/workload/traces';
@@ -18,7 +18,17 @@ import {
   SIM_PLATFORM_KINDS,
   type SimPlatformKind,
 } from '../sim/setup';
-import { durationMs, nonNegativeNumber, policyList, positiveInt, positiveNumber, progressBar } from './options';
+import {
+  durationMs,
+  nonNegativeNumber,
+  ORCHESTRATION_OPTION_HELP,
+  orchestrationPricing,
+  policyList,
+  positiveInt,
+  positiveNumber,
+  progressBar,
+  type OrchestrationPricingOption,
+} from './options';
 
 /** Policies compared when none are named: all six; the preset's four (its reference has no SERFLOW or Spock). */
 const DEFAULT_POLICIES: PolicyName[] = [...POLICY_NAMES];
@@ -40,6 +50,7 @@ export interface SimCommandOptions {
   accountConcurrency?: number;
   platform?: SimPlatformKind;
   timeScale?: number;
+  orchestration?: OrchestrationPricingOption;
   json?: boolean;
 }
 
@@ -54,6 +65,11 @@ export async function simCommand(config: SerflowConfig, o: SimCommandOptions, ar
   if (o.preset !== undefined && (o.timeScale !== undefined || o.platform !== undefined)) {
     throw new Error(`--preset ${o.preset} fixes the platform: --time-scale and --platform do not apply`);
   }
+  if (o.preset !== undefined && o.orchestration !== undefined) {
+    throw new Error(
+      `--preset ${o.preset} has no workflow engine (orchestration is not billed): --orchestration does not apply`,
+    );
+  }
   if (o.preset !== undefined && o.preset !== LIBRA_IC2E_PRESET_NAME) {
     throw new Error(`--preset: unknown preset ${JSON.stringify(o.preset)}; known: ${LIBRA_IC2E_PRESET_NAME}`);
   }
@@ -67,6 +83,7 @@ export async function simCommand(config: SerflowConfig, o: SimCommandOptions, ar
         ...(o.accountConcurrency !== undefined ? { accountConcurrency: o.accountConcurrency } : {}),
         ...(o.platform ? { platform: o.platform } : {}),
         ...(o.timeScale !== undefined ? { timeScale: o.timeScale } : {}),
+        ...(o.orchestration !== undefined ? { orchestrationPricing: o.orchestration } : {}),
       });
   if (preset && o.placement) setup.placement = o.placement;
   const full = loadTrace(o.trace);
@@ -114,21 +131,41 @@ export function formatComparison(r: Awaited<ReturnType<typeof runSimComparison>>
     formatUsd(p.totalUsd),
     formatUsd(p.vmUsd),
     formatUsd(p.serverlessUsd),
+    formatUsd(p.orchestrationUsd),
+    p.actionsPerQuery.toFixed(2),
     formatUsd(p.usdPer1kQueries),
     formatPercent(p.sloAttainment),
     `${p.latencyMs.p50}/${p.latencyMs.p95}/${p.latencyMs.p99}`,
     p.costRatioToSerflow === null ? '-' : `${p.costRatioToSerflow.toFixed(2)}x`,
     p.costRatioToBound === null ? '-' : `${p.costRatioToBound.toFixed(2)}x`,
   ]);
-  const head = ['policy', 'total', 'VM', 'serverless', 'per 1k', 'SLO', 'p50/p95/p99 ms', 'x SERFLOW', 'x bound'];
+  const head = [
+    'policy',
+    'total',
+    'VM',
+    'serverless',
+    'orchestration',
+    'actions/q',
+    'per 1k',
+    'SLO',
+    'p50/p95/p99 ms',
+    'x SERFLOW',
+    'x bound',
+  ];
   const lines = [
     `${r.trace.name}: ${r.trace.queries.toLocaleString('en-US')} queries over ${r.trace.durationS} s ` +
       `(mean ${r.trace.meanRate.toFixed(1)} q/s, peak ${r.trace.peakRate}); model ${r.model}` +
       `${r.preset ? `, preset ${r.preset}` : ''}; SLO ${r.sloMs} ms; seed ${r.seed}`,
     // left-aligned throughout: the cells mix units ($, %, p50/p95/p99), which read from their start
     formatTextTable([head, ...rows], { leftColumns: head.length }),
+    `orchestration: ${orchestrationText(r.orchestration)}`,
   ];
-  if (r.bound) lines.push(`clairvoyant bound: ${formatUsd(r.bound.totalUsd)}`);
+  if (r.bound) {
+    lines.push(
+      `clairvoyant bound: ${formatUsd(r.bound.totalUsd)} (orchestration ${formatUsd(r.bound.orchestrationUsd)}: ` +
+        `${(r.bound.actions / Math.max(1, r.trace.queries)).toFixed(0)} actions per query)`,
+    );
+  }
   for (const t of r.targets) lines.push(`${t.met ? 'met    ' : 'NOT MET'}  ${t.name}: ${t.detail}`);
   return lines.join('\n');
 }
@@ -169,6 +206,7 @@ export function registerSimCommand(program: Command, config: () => SerflowConfig
         positiveNumber,
       ),
     )
+    .addOption(new Option('--orchestration <pricing>', ORCHESTRATION_OPTION_HELP).argParser(orchestrationPricing))
     .option('--json', 'print the report as one JSON object')
     .action(async (o: SimCommandOptions) => simCommand(config(), o, process.argv.slice(2)));
 }

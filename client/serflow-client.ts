@@ -4,22 +4,29 @@
  *   const client = await SerflowClient.connect();            // TEMPORAL_ADDRESS / NATS_URL, or the `serflow up` stack
  *   const result = await client.infer(pixels, { threshold: 0.9 });
  *   const handle = await client.start(pixels);  ...  await handle.result();
+ *
+ * Each query carries its model descriptor (shape, stage settings, routing plan), built here from cached manifests,
+ * this client's config and a watched copy of the routing plans, so its workflow needs no model-lookup local
+ * activity; the whole query is checked before its workflow starts.
  */
 import { randomUUID } from 'node:crypto';
 import { Client, type Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { NatsConnection } from 'nats';
 import { loadConfig, type SerflowConfig } from '../common/config';
-import type { InferenceOptions, InferenceQuery, InferenceResult, TensorRef } from '../common/contracts';
+import type { InferenceQuery, InferenceResult } from '../common/contracts';
 import { INFERENCE_TASK_QUEUE, SEARCH_ATTRIBUTES, inferenceWorkflowId } from '../common/naming';
-import { inlineEncodedBytes, inlineTensor } from '../common/tensor-codec';
 import { discoverStack, requireTemporalAddress } from '../infra/stack-state';
 
 export { NoStackError } from '../infra/stack-state';
 import { createActivationStore, type ActivationStore } from '../infra/activation-store';
 import { connectNats } from '../infra/nats';
 import { connectClientConnection } from '../infra/temporal';
-import { loadManifest, queryInputDims } from '../models/manifest';
+import { loadManifest, type ModelManifest } from '../models/manifest';
 import type { inferenceWorkflow } from '../workflows/inference';
+import { buildInferenceQuery, InferenceFailedError, type InferOptions } from './query-builder';
+import { RoutingPlans } from './routing-plans';
+
+export { InferenceFailedError, type InferOptions } from './query-builder';
 
 export interface ConnectOptions {
   temporalAddress?: string;
@@ -28,30 +35,6 @@ export interface ConnectOptions {
   config?: SerflowConfig;
   /** How long to wait for Temporal to answer. @default 10000 */
   connectTimeoutMs?: number;
-}
-
-export interface InferOptions extends InferenceOptions {
-  /** @default config.defaultModel */
-  model?: string;
-  /** @default a random UUID */
-  queryId?: string;
-  /** Input dims. @default the model's input shape with batch 1 */
-  dims?: number[];
-  /** Inputs whose inline encoding exceeds this go through the claim-check store (needs NATS). @default config */
-  inlineActivationMaxBytes?: number;
-}
-
-/** The query failed; `type` is the failure type (e.g. `InvalidInputError`), `message` says what was wrong. */
-export class InferenceFailedError extends Error {
-  override readonly name = 'InferenceFailedError';
-  constructor(
-    readonly queryId: string,
-    readonly type: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
 }
 
 export interface InferenceHandle {
@@ -86,14 +69,19 @@ function unwrapFailure(queryId: string, err: unknown): never {
 
 export class SerflowClient {
   private store?: ActivationStore;
+  private nc?: Promise<NatsConnection>;
+  /** Manifests read once per model: a query must not re-read and re-validate its model's file. */
+  private readonly manifests = new Map<string, ModelManifest>();
+  private readonly routing: RoutingPlans;
 
   private constructor(
     readonly temporal: Client,
     private readonly connection: Connection,
     readonly config: SerflowConfig,
     private readonly natsUrl: string | undefined,
-    private nc?: NatsConnection,
-  ) {}
+  ) {
+    this.routing = new RoutingPlans(natsUrl === undefined ? undefined : () => this.nats(natsUrl));
+  }
 
   static async connect(options: ConnectOptions = {}): Promise<SerflowClient> {
     const config = options.config ?? loadConfig();
@@ -111,37 +99,46 @@ export class SerflowClient {
     return SerflowClient.connect({ temporalAddress, natsUrl, namespace, ...(config ? { config } : {}) });
   }
 
+  /** One NATS connection for the claim-check store and the routing plans, made when first needed. */
+  private nats(url: string): Promise<NatsConnection> {
+    this.nc ??= connectNats(url, 'serflow-client').catch((err: unknown) => {
+      this.nc = undefined; // not remembered: the next query tries again
+      throw err;
+    });
+    return this.nc;
+  }
+
   private async activationStore(): Promise<ActivationStore> {
     if (!this.store) {
       if (!this.natsUrl)
         throw new Error('input exceeds the inline limit and no NATS URL is known for the claim-check store');
-      this.nc ??= await connectNats(this.natsUrl, 'serflow-client');
-      this.store = await createActivationStore(this.nc);
+      this.store = await createActivationStore(await this.nats(this.natsUrl));
     }
     return this.store;
   }
 
-  /** Build the workflow input for one query (inline, or claim-checked when large). */
+  private manifest(model: string): ModelManifest {
+    let m = this.manifests.get(model);
+    if (!m) {
+      m = loadManifest(model, this.config.modelsDir); // UnknownModelError names the available models
+      this.manifests.set(model, m);
+    }
+    return m;
+  }
+
+  /**
+   * Build the workflow input for one query: its input (inline, or claim-checked when large) and its model
+   * descriptor, all checked. A query that is wrong (unknown model or stage, a threshold out of range, an input of
+   * the wrong shape or with NaN or Infinity, ...) rejects with InferenceFailedError before anything is started or
+   * uploaded.
+   */
   async buildQuery(input: Float32Array | readonly number[], options: InferOptions = {}): Promise<InferenceQuery> {
-    const model = options.model ?? this.config.defaultModel;
-    const queryId = options.queryId ?? randomUUID();
-    const dims = options.dims ?? queryInputDims(loadManifest(model, this.config.modelsDir));
-    const data = input instanceof Float32Array ? input : Float32Array.from(input);
-    const limit = options.inlineActivationMaxBytes ?? this.config.activations.inlineMaxBytes;
-    const key = `input/${inferenceWorkflowId(model, queryId)}`;
-    const ref: TensorRef =
-      inlineEncodedBytes(data.length) <= limit
-        ? inlineTensor(data, dims)
-        : await (await this.activationStore()).toRef(data, dims, key, limit);
-    return {
-      queryId,
-      model,
-      input: ref,
-      threshold: options.threshold,
-      maxStage: options.maxStage,
-      sloMs: options.sloMs,
-      inlineActivationMaxBytes: options.inlineActivationMaxBytes,
-    };
+    return buildInferenceQuery(input, options, options.queryId ?? randomUUID(), {
+      config: this.config,
+      manifest: (model) => this.manifest(model),
+      routingPlan: (model) => this.routing.get(model),
+      activationStore: () => this.activationStore(),
+    });
   }
 
   /** Start a query without waiting for it. */
@@ -179,7 +176,9 @@ export class SerflowClient {
   }
 
   async close(): Promise<void> {
-    await this.nc?.drain().catch(() => undefined);
+    await this.routing.close();
+    const nc = await this.nc?.catch(() => undefined);
+    await nc?.drain().catch(() => undefined);
     await this.connection.close();
   }
 }

@@ -35,16 +35,27 @@ export interface InferenceQuery extends InferenceOptions {
   input: TensorRef;
   /** Activations whose encoded size exceeds this go through the claim-check store. @default config `inlineActivationMaxBytes` */
   inlineActivationMaxBytes?: number;
+  /**
+   * The model's shape, stage settings and routing plan as the client resolved them when it started the query
+   * (models/descriptor.ts), so the workflow needs no model-lookup local activity. Checked in the workflow; a bad
+   * one fails the query (InvalidInputError naming the field). Absent (histories recorded before it existed,
+   * queries started by other SDKs): the workflow looks the model up with the `describeModel` local activity.
+   */
+  descriptor?: ModelDescriptor;
 }
 
-/** What the workflow needs to know of a model, resolved once per query by a local activity. */
+/**
+ * What the workflow needs to know of a model, resolved once per query: by the client that starts it
+ * (`InferenceQuery.descriptor`), else by the `describeModel` local activity. Either way it is in history (the
+ * workflow input or a marker), so replays see the same model shape and plan.
+ */
 export interface ModelDescriptor {
   model: string;
   stages: number;
   defaultThreshold: number;
   inputDims: number[];
   inlineActivationMaxBytes: number;
-  /** Stage retry settings from the workflow worker's config (recorded in history, so replays agree). */
+  /** Stage retry settings from the config of whoever resolved the descriptor (client or workflow worker). */
   stageTimeoutMs: number;
   stageMaxAttempts: number;
   /** A started attempt that stops heartbeating (its worker is gone) is retried after this long. */
@@ -97,6 +108,11 @@ export interface StageOutput {
   coldStart?: boolean;
   instanceId?: string;
   billedMs?: number;
+  /**
+   * Heartbeats of this attempt that reached Temporal (each a billed action; billing/history-actions.ts counts
+   * them from here). Optional: results recorded before it existed have none.
+   */
+  heartbeats?: number;
 }
 
 /** Where a stage execution comes from: the Temporal activity attempt that asked for it. */

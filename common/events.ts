@@ -25,6 +25,12 @@ const stageEventBase = z.object({
   scheduledAt: z.number(),
   startedAt: z.number(),
   finishedAt: z.number(),
+  /**
+   * Heartbeats of this attempt that had reached Temporal when the event was published (each a billed action).
+   * Optional, so events of earlier versions stay valid; set by the VM worker's activity, which heartbeats. A
+   * serverless execution's heartbeats are the gateway's, reported in the stage result, not here.
+   */
+  heartbeats: z.number().int().nonnegative().optional(),
 });
 
 const outcome = {

@@ -20,7 +20,12 @@
  * every VM it keeps (also while booting) and at least C per function execution, cannot know the future, and also
  * pays cold starts, queueing slack and the 60 s minimum, all ignored here. Work shifted across seconds by queueing
  * could in principle beat the per-second fluid model slightly; with SLOs of about a second that effect is small.
+ *
+ * Orchestration: every query needs at least LEAST_QUERY_ACTIONS Temporal actions (its workflow start, one activity
+ * that runs it, the upsert that makes its result findable), whatever runs it, so the bound adds
+ * LEAST_QUERY_ACTIONS × queries × the price per action; a policy pays at least that many actions per query.
  */
+import { LEAST_QUERY_ACTIONS } from '../billing/actions';
 import { faasInvocationCostUsd, type Prices } from '../billing/prices';
 import type { BoundFigures } from '../eval/report/types';
 import type { SimStage } from './engine';
@@ -150,6 +155,8 @@ export function clairvoyantBound(args: {
   prices: Prices;
   vmPricePerHourUsd: number;
   bootDelayMs: number;
+  /** Price of one Temporal action, USD (0: orchestration not billed). */
+  usdPerAction: number;
 }): BoundFigures {
   const { arrivalsMs, exitStage, stages } = args;
   const T = Math.max(1, Math.ceil(args.durationS));
@@ -178,13 +185,19 @@ export function clairvoyantBound(args: {
     vmUsdPerSecond,
     (args.bootDelayMs / 1000) * vmUsdPerSecond,
   );
+  const actions = LEAST_QUERY_ACTIONS * arrivalsMs.length;
+  const orchestrationUsd = actions * args.usdPerAction;
   return {
     ...b,
+    totalUsd: b.totalUsd + orchestrationUsd,
+    orchestrationUsd,
+    actions,
     assumptions: [
       'knows every arrival and exit in advance; per second it chooses the VM count and which executions run on VMs (any stage on any VM), the rest go to functions',
       'a VM launch costs its boot time at the VM price (billed from launch); scale-in is free and immediate; per-second billing',
       'VM capacity is fluid: slots × 1000 slot-ms per second, an execution taking its mean service time; function executions cost a warm invocation at the mean duration',
       'ignores cold starts, queueing, hand-offs, the SLO and the minimum billed time (so no policy with the same cloud can pay less)',
+      `orchestration: each query costs the least Temporal actions any query can, ${LEAST_QUERY_ACTIONS} (its workflow start, one activity that runs it, the upsert of its result)`,
     ],
   };
 }

@@ -99,6 +99,7 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
           prices: setup.platform.prices,
           vmPricePerHourUsd: first.stages[0]?.vmPricePerHourUsd ?? 0,
           bootDelayMs: setup.cloudBootDelayMs,
+          usdPerAction: setup.platform.orchestration.usdPerAction,
         });
 
   const figures: Record<string, PolicyFigures> = {};
@@ -133,6 +134,7 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
     sloMs: setup.sloMs,
     seed,
     timeScale: ts,
+    orchestration: setup.orchestration,
     policies,
     bound,
     targets: [

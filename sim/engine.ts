@@ -11,9 +11,12 @@
  * - the stage's function: a warm idle instance if one is within its keep-alive (the most recently used first), else a
  *   cold start (profiled instance start + model load + the configured extra, billed as INIT); at most
  *   `accountConcurrency` executions at once, the rest wait FIFO (throttling);
- * then the query's exit (drawn in advance, exit-model.ts) or the next stage. VMs: launched on a scale-up, serve after `bootDelayMs`,
- * billed per second from launch to termination with the configured minimum; on a scale-in booting VMs go first,
- * then idle ones, then busy ones, which stop taking work and terminate when their executions end (drain).
+ * then the query's exit (drawn in advance, exit-model.ts) or the next stage. Orchestration (orchestration.ts): each
+ * query's Temporal actions follow from the stage activities it started (a VM execution that overflowed to a function
+ * started once, in the function) and the workflow's shape, priced per action. VMs: launched on a scale-up, serve
+ * after `bootDelayMs`, billed per second from launch to termination with the configured minimum; on a scale-in
+ * booting VMs go first, then idle ones, then busy ones, which stop taking work and terminate when their executions
+ * end (drain).
  * Pool 0 is the whole-model pool (LIBRA's VMs run every stage); pool k is stage k's.
  *
  * Deterministic for a given seed: one seeded PRNG, events at equal times in insertion order, and at one instant
@@ -25,8 +28,10 @@ import type { CompiledAutoscalerConfig } from '../autoscaler/config';
 import { ewmaRecord, ewmaUpper, emptyEwma, type EwmaState } from '../autoscaler/stats';
 import type { Decision, Observation, Policy, PoolObservation, StageObservation } from '../autoscaler/types';
 import { seededRandom } from '../common/stats';
+import { totalActions, type ActionCounts } from '../billing/actions';
 import { EventHeap } from './event-heap';
 import { IntPairFifo } from './int-fifo';
+import { actionsTable, runActionCounts, type SimOrchestration } from './orchestration';
 import { sample, type Sampler } from './sampler';
 
 /** One stage as the simulator runs it. Times in ms. */
@@ -52,6 +57,8 @@ export interface SimPlatform {
   faasAccountConcurrency: number;
   /** Orchestration delay before every stage execution (the workflow hand-off), ms. */
   handoff: Sampler;
+  /** What the workflow engine bills: the price of an action and the workflow's shape. */
+  orchestration: SimOrchestration;
   /**
    * A booting VM that is scaled in: terminated at once (a cloud can cancel a pending instance), or only once it
    * has booted ('after-boot', as LIBRA's simulator does: its VMs are terminated "once idle", i.e. up and idle).
@@ -111,6 +118,12 @@ export interface SimRunResult {
   firstBackend: Uint8Array;
   vmUsd: number;
   serverlessUsd: number;
+  /** Temporal actions of all queries × the price per action. */
+  orchestrationUsd: number;
+  /** Temporal actions of all queries (unfinished ones: those they caused so far), by kind. */
+  actions: ActionCounts;
+  /** `queriesByActivities[n]`: queries that started n stage activities. */
+  queriesByActivities: number[];
   vmSeconds: number;
   peakVms: number;
   /** Slot-ms with an execution running / billed slot-ms (lifetime × slots) over all VMs. */
@@ -208,6 +221,8 @@ export function runSimulation(input: SimRunInput): SimRunResult {
   const waitMs = new Float32Array(N);
   const latencyMs = new Float32Array(N).fill(NaN);
   const firstBackend = new Uint8Array(N);
+  /** Stage activities the query started (its executions that began, on a VM or in a function). */
+  const qActivities = new Int8Array(N);
 
   // Pools: 0 = whole model, k = stage k.
   const wholeSlots = Math.min(...stages.map((s) => s.vmSlots));
@@ -245,6 +260,15 @@ export function runSimulation(input: SimRunInput): SimRunResult {
   const faasExecutions = new Array<number>(K).fill(0);
   const coldStarts = new Array<number>(K).fill(0);
   let serverlessUsd = 0;
+  // Actions so far, for the series: a query's fixed actions at its arrival, each activity's as it starts.
+  const { shape, usdPerAction } = platform.orchestration;
+  const actionsOf = actionsTable(K, shape);
+  let actionsSoFar = 0;
+  const activityStarted = (q: number) => {
+    const n = (qActivities[q] as number) + 1;
+    qActivities[q] = n;
+    actionsSoFar += (actionsOf[n] as number) - (actionsOf[n - 1] as number);
+  };
   let vmBusySlotMs = 0;
   let completed = 0;
   let inFlight = 0;
@@ -306,6 +330,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     qVm[q] = vmIndex;
     vmExecutions[k] = (vmExecutions[k] as number) + 1;
     winVm[k] = (winVm[k] as number) + 1;
+    activityStarted(q);
     if (k === 0) firstBackend[q] = 1;
     heap.push(t + service, EV_VM_DONE, q, vmIndex);
   };
@@ -408,6 +433,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     faasBusy++;
     faasExecutions[k] = (faasExecutions[k] as number) + 1;
     winFaas[k] = (winFaas[k] as number) + 1;
+    activityStarted(q);
     if (k === 0) firstBackend[q] = 2;
     heap.push(t + init + service, EV_FAAS_DONE, q, k);
   };
@@ -539,7 +565,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     series.timeMs.push(t);
     series.arrivals.push(stepArrivals);
     stepArrivals = 0;
-    series.cumulativeUsd.push(vmAccruedUsd + serverlessUsd);
+    series.cumulativeUsd.push(vmAccruedUsd + serverlessUsd + actionsSoFar * usdPerAction);
     pools.forEach((pool, p) => (series.vmsByPool[p] as number[]).push(pool.alive.length));
     series.estimatedMean.push(est.mean);
     series.estimatedUpper.push(ewmaUpper(est, config.z));
@@ -606,6 +632,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
       inFlight++;
       stepArrivals++;
       qStage[q] = 0;
+      actionsSoFar += actionsOf[0] as number;
       requestStage(q, t);
     }
   }
@@ -629,7 +656,17 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     vmSeconds += vmBilledSeconds(life, platform.prices);
     vmSlotMs += (vm.terminatedAt - vm.launchedAt) * vm.slots;
   }
-  if (series.cumulativeUsd.length > 0) series.cumulativeUsd[series.cumulativeUsd.length - 1] = vmUsd + serverlessUsd;
+  // Queries that never arrived (the run stopped at the drain limit before them) caused no action.
+  const queriesByActivities = new Array<number>(K + 1).fill(0);
+  for (let q = 0; q < nextArrival; q++) {
+    const n = qActivities[q] as number;
+    queriesByActivities[n] = (queriesByActivities[n] as number) + 1;
+  }
+  const actions = runActionCounts(queriesByActivities, shape);
+  const orchestrationUsd = totalActions(actions) * usdPerAction;
+  if (series.cumulativeUsd.length > 0) {
+    series.cumulativeUsd[series.cumulativeUsd.length - 1] = vmUsd + serverlessUsd + orchestrationUsd;
+  }
   input.onProgress?.(completed, N);
   return {
     policy: policy.name,
@@ -641,6 +678,9 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     firstBackend,
     vmUsd,
     serverlessUsd,
+    orchestrationUsd,
+    actions,
+    queriesByActivities,
     vmSeconds,
     peakVms,
     vmBusySlotMs,

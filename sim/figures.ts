@@ -3,6 +3,7 @@
  * Percentiles of latency by linear interpolation (as elsewhere in the project); queue-delay percentiles
  * nearest-rank, as LIBRA's simulator states them.
  */
+import { totalActions } from '../billing/actions';
 import { summarizeLatency } from '../common/stats';
 import type { DelayFigures, PolicyFigures, PolicySeries } from '../eval/report/types';
 import type { SimRunResult } from './engine';
@@ -68,7 +69,8 @@ export function figuresOf(r: SimRunResult, sloMs: number): PolicyFigures {
   }
   const vmExec = r.vmExecutions.reduce((s, x) => s + x, 0);
   const faasExec = r.faasExecutions.reduce((s, x) => s + x, 0);
-  const totalUsd = r.vmUsd + r.serverlessUsd;
+  const totalUsd = r.vmUsd + r.serverlessUsd + r.orchestrationUsd;
+  const actions = totalActions(r.actions);
   const notes: string[] = [];
   if (r.failed > 0) notes.push(`${r.failed} queries unfinished at the drain limit: counted as failed (SLO violations)`);
   return {
@@ -79,6 +81,10 @@ export function figuresOf(r: SimRunResult, sloMs: number): PolicyFigures {
     totalUsd,
     vmUsd: r.vmUsd,
     serverlessUsd: r.serverlessUsd,
+    orchestrationUsd: r.orchestrationUsd,
+    actions,
+    actionsPerQuery: r.queries ? actions / r.queries : 0,
+    actionCounts: r.actions,
     usdPer1kQueries: r.queries ? (totalUsd / r.queries) * 1000 : 0,
     sloAttainment: r.queries ? withinSlo / r.queries : 1,
     latencyMs: summarizeLatency(sorted),

@@ -6,8 +6,11 @@
 import { compileAutoscalerConfig, type AutoscalerGlobals, type CompiledAutoscalerConfig } from '../autoscaler/config';
 import { cheapestFaasMemory, loadProfile, toStageProfiles, type ModelProfile } from '../autoscaler/profile';
 import type { PolicyName, StageProfile } from '../autoscaler/types';
+import { CURRENT_WORKFLOW_SHAPE, type WorkflowActionShape } from '../billing/actions';
+import { resolveOrchestration, type OrchestrationPricing } from '../billing/orchestration-pricing';
 import type { Prices } from '../billing/prices';
 import type { SerflowConfig } from '../common/config';
+import type { OrchestrationSummary } from '../eval/report/types';
 import type { Placement } from '../eval/workload/traces';
 import type { SimPlatform, SimStage } from './engine';
 import { samplerFrom } from './sampler';
@@ -46,6 +49,8 @@ export interface SimSetup {
   /** VM boot in cloud ms (the platform's `bootDelayMs` is in simulated ms). */
   cloudBootDelayMs: number;
   platform: SimPlatform;
+  /** How orchestration is priced and counted, as the report states it (`platform.orchestration` is what runs). */
+  orchestration: OrchestrationSummary;
   /** Compiled per policy (vm-max needs the trace's peak; the policy field differs). */
   compile(policy: PolicyName, peakRate: number): CompiledAutoscalerConfig;
   /** VMs that exist when the run starts under `policy` (none unless a preset says so). */
@@ -83,6 +88,22 @@ export interface SimSetupOptions {
   accountConcurrency?: number;
   handoffMs?: { p50: number; p95: number; p99: number };
   placement?: Placement;
+  /** Orchestration pricing (`--orchestration`), over `orchestration.pricing` of the configuration. */
+  orchestrationPricing?: OrchestrationPricing;
+  /**
+   * How the workflow spends actions around its stage activities. @default CURRENT_WORKFLOW_SHAPE (no local
+   * activity, one upsert per query, no heartbeat from a short stage: 2 + k actions for an exit at stage k)
+   */
+  workflowShape?: WorkflowActionShape;
+}
+
+/** What the report says of modelled actions: one activity per executed stage, in `shape`. */
+function modelledBasis(shape: Readonly<WorkflowActionShape>): string {
+  return (
+    `modelled: per query 1 workflow start, ${shape.localActivityTasks} local-activity task(s), ` +
+    `${shape.searchAttributeUpserts} search-attribute upsert(s), and per executed stage 1 activity + ` +
+    `${shape.heartbeatsPerAttempt} heartbeat(s) (a VM execution that overflowed to a function started once)`
+  );
 }
 
 /**
@@ -178,6 +199,10 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
   } as Record<string, unknown>;
   const first = compileAutoscalerConfig(section, globals, profile);
   const handoff = o.handoffMs ?? SIM_DEFAULT_HANDOFF_MS;
+  const shape = o.workflowShape ?? CURRENT_WORKFLOW_SHAPE;
+  const orchestration = resolveOrchestration(config.orchestration, config.prices, {
+    ...(o.orchestrationPricing ? { pricing: o.orchestrationPricing } : {}),
+  });
   const accountConcurrency =
     o.accountConcurrency ?? (local ? config.faas.accountConcurrency : SIM_DEFAULT_ACCOUNT_CONCURRENCY);
   return {
@@ -194,6 +219,17 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
       faasKeepAliveMs: config.faas.keepAliveMs / timeScale,
       faasAccountConcurrency: accountConcurrency,
       handoff: samplerFrom(handoff),
+      orchestration: { usdPerAction: orchestration.usdPerAction, shape },
+    },
+    orchestration: {
+      pricing: orchestration.pricing,
+      usdPerAction: orchestration.usdPerAction,
+      ...(orchestration.cpuMsPerAction !== undefined && orchestration.pricing === 'self-hosted'
+        ? { cpuMsPerAction: orchestration.cpuMsPerAction, cpuMsSource: orchestration.cpuMsSource ?? 'config' }
+        : {}),
+      counted: 'modelled',
+      shape: { ...shape },
+      basis: modelledBasis(shape),
     },
     compile: (policy, peakRate) =>
       compileAutoscalerConfig(
@@ -259,7 +295,8 @@ export const LIBRA_IC2E_PROFILE: StageProfile[] = [
  * vm-auto uses LIBRA's own averaging; vm-max is the 292-VM fleet. The SLO is the 1 s service itself: a request
  * meets it exactly when it did not wait ("delayed" in their terms).
  */
-export function libraIc2eSetup(o: { sloMs?: number } = {}): SimSetup {
+export function libraIc2eSetup(o: { sloMs?: number; workflowShape?: WorkflowActionShape } = {}): SimSetup {
+  const shape = o.workflowShape ?? CURRENT_WORKFLOW_SHAPE;
   const globals: AutoscalerGlobals = {
     prices: { ...LIBRA_PRICES, vmPerHourUsd: { ...LIBRA_PRICES.vmPerHourUsd } },
     vm: { instanceType: LIBRA_VM_TYPE, bootDelayMs: LIBRA_BOOT_MS },
@@ -290,6 +327,15 @@ export function libraIc2eSetup(o: { sloMs?: number } = {}): SimSetup {
       faasAccountConcurrency: Infinity,
       handoff: samplerFrom({ p50: 0, p95: 0, p99: 0 }),
       bootingScaleIn: 'after-boot',
+      // LIBRA's cloud has no workflow engine: the actions a SERFLOW deployment would cause are counted, not billed.
+      orchestration: { usdPerAction: 0, shape },
+    },
+    orchestration: {
+      pricing: 'none',
+      usdPerAction: 0,
+      counted: 'modelled',
+      shape: { ...shape },
+      basis: modelledBasis(shape),
     },
     compile: (policy) =>
       compileAutoscalerConfig(
@@ -311,7 +357,8 @@ export function libraIc2eSetup(o: { sloMs?: number } = {}): SimSetup {
     notes: [
       'preset libra-ic2e: LIBRA (IC2E 2021) simulator setup — 1 s requests at 512 MB, m4.large 0.10 $/h (16 requests/s per VM, ' +
         'no minimum billing), 100 s VM cold start, min 10 / max 292 VMs, alpha = mu = 0.2, U = 300 s, share 0.8, ' +
-        'functions unlimited without cold start; arrivals at the start of their second',
+        'functions unlimited without cold start; arrivals at the start of their second; no workflow engine ' +
+        '(orchestration not billed: its actions are counted as a SERFLOW deployment would cause them)',
     ],
   };
 }

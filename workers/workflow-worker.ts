@@ -15,8 +15,12 @@ import { connectWorkerConnection } from '../infra/temporal';
 import { loadManifest } from '../models/manifest';
 import { startWorkerStatus, workerId, type WorkerCounters } from '../infra/worker-status';
 
-/** Pre-built workflow bundle (`npm run build` writes it). */
-export const WORKFLOW_BUNDLE_PATH = path.join(PROJECT_ROOT, 'lib', 'workflow-bundle.js');
+/**
+ * Pre-built workflow bundle (`npm run build` writes it). `SERFLOW_WORKFLOW_BUNDLE` names another one: tests of a
+ * build in another folder (the replay test against a bundle built from that folder's code).
+ */
+export const WORKFLOW_BUNDLE_PATH =
+  process.env.SERFLOW_WORKFLOW_BUNDLE || path.join(PROJECT_ROOT, 'lib', 'workflow-bundle.js');
 
 /** Workflow tasks this process runs at once; each is short (a few ms of deterministic code). */
 export const WORKFLOW_TASK_CONCURRENCY = 40;

@@ -3,7 +3,8 @@
  * stage's pool task queue, and stop at the first confident exit.
  *
  * Deterministic: no I/O, clocks or randomness here (lint bans Node built-ins and I/O packages in this folder).
- * The model's shape comes from a local activity; everything else is in the query and the stage results.
+ * The model's shape and routing plan come with the query (its descriptor, resolved by the client), else from a
+ * local activity; everything else is in the query and the stage results.
  */
 import {
   ActivityFailure,
@@ -25,6 +26,7 @@ import type {
   TensorRef,
 } from '../common/contracts';
 import { chooseBackend } from '../common/routing';
+import { checkDescriptor, checkQueryRanges } from '../common/descriptor-checks';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import { SEARCH_ATTRIBUTES, stageTaskQueue, type Backend } from '../common/naming';
 import type { createModelActivities } from '../activities/model-activities';
@@ -38,6 +40,38 @@ const { describeModel } = proxyLocalActivities<ReturnType<typeof createModelActi
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 });
+
+/**
+ * The query's model descriptor: the one its client sent, once checked (anyone who can start a workflow can send
+ * one, and its timeouts, attempts and plan steer every stage), else the local activity's lookup. Branching on the
+ * input is replay-safe: a history recorded before clients sent descriptors has none, so its replay takes the
+ * local-activity path it was recorded with.
+ */
+async function modelOf(query: InferenceQuery): Promise<ModelDescriptor> {
+  const sent: unknown = query.descriptor;
+  if (sent === undefined || sent === null) return describeModel(query);
+  try {
+    const model = checkDescriptor(sent, query.model);
+    checkQueryRanges(query, model.stages);
+    return model;
+  } catch (err) {
+    throw rejected(err);
+  }
+}
+
+/**
+ * A query the checks reject, as a failure that ends it at once, typed like the same rejection from the local
+ * activity (InvalidInputError, UnknownStageError). A plain Error thrown here would fail the workflow task instead,
+ * which Temporal retries forever.
+ */
+function rejected(err: unknown): ApplicationFailure {
+  if (err instanceof Error && (NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(err.name)) {
+    return ApplicationFailure.nonRetryable(err.message, err.name);
+  }
+  // Not one of the checks' own errors (a bug in them): still the query's fault, so still no retry.
+  const message = err instanceof Error ? err.message : String(err);
+  return ApplicationFailure.nonRetryable(`descriptor: ${message}`, 'InvalidInputError');
+}
 
 function stageProxy(
   taskQueue: string,
@@ -90,7 +124,7 @@ async function runStageOn(
 /** Run one query through the model's stages; see `InferenceResult` for what comes back. */
 export async function inferenceWorkflow(query: InferenceQuery): Promise<InferenceResult> {
   const startedAt = workflowInfo().runStartTime.getTime();
-  const model = await describeModel(query);
+  const model = await modelOf(query);
   const threshold = query.threshold ?? model.defaultThreshold;
   const lastStage = query.maxStage ?? model.stages;
   const inlineActivationMaxBytes = query.inlineActivationMaxBytes ?? model.inlineActivationMaxBytes;

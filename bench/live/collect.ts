@@ -5,7 +5,7 @@
  * same stack: one source of truth for money.
  */
 import type { NatsConnection } from 'nats';
-import { computeLedger, type Ledger, type BilledQuery } from '../../billing/ledger';
+import { computeLedger, type Ledger, type BilledQuery, type OrchestrationInput } from '../../billing/ledger';
 import type { Prices } from '../../billing/prices';
 import { readBillingEvents, readStageEvents, readStream } from '../../billing/reader';
 import type { BillingEvent } from '../../common/billing-events';
@@ -47,9 +47,16 @@ export async function readRunEvents(nc: NatsConnection, model: string): Promise<
  * The bill of one run as of its end (`replay.endedAt`): facts published after it (VMs terminated while the stack
  * stops) are left out, so a VM still alive at the end is billed up to the end, as the simulator bills it. Billing
  * starts with the stack: a VM launched before the first arrival (none by default: an autoscaled stack starts
- * without VMs) is billed from its launch.
+ * without VMs) is billed from its launch. `orchestration`: the Temporal actions of the replay's queries and their
+ * price (bench/live/orchestration.ts), billed beside the cloud's facts as `serflow cost` bills them.
  */
-export function billRun(events: RunEvents, replay: ReplayResult, prices: Prices, sloMs: number): Ledger {
+export function billRun(
+  events: RunEvents,
+  replay: ReplayResult,
+  prices: Prices,
+  sloMs: number,
+  orchestration?: OrchestrationInput,
+): Ledger {
   const queries: BilledQuery[] = replay.queries.map((q) => ({
     queryId: String(q.n),
     latencyMs: q.result ? (q.latencyMs ?? null) : null,
@@ -62,5 +69,6 @@ export function billRun(events: RunEvents, replay: ReplayResult, prices: Prices,
     prices,
     now: replay.endedAt,
     sloMs,
+    ...(orchestration ? { orchestration } : {}),
   });
 }

@@ -1,6 +1,6 @@
 /**
  * One policy's row of a bench report (`PolicyFigures`), from what the client saw (latencies, failures, the
- * backend of each stage) and what the ledger billed. The latency statistics are the simulator's own functions
+ * backend of each stage) and what the ledger billed (VMs, functions and the queries' Temporal actions). The latency statistics are the simulator's own functions
  * (common/stats.ts, sim/figures.ts), so a `sim` and a `bench` report of the same trace compare like with like. Pure.
  */
 import type { Ledger } from '../../billing/ledger';
@@ -106,9 +106,14 @@ export function benchFigures(i: FiguresInput): PolicyFigures {
     queries,
     completed,
     failed: queries - completed,
+    // the ledger's total: VM, serverless and the orchestration it was given (collect.ts billRun)
     totalUsd: ledger.totalUsd,
     vmUsd: ledger.vmUsd,
     serverlessUsd: ledger.faasUsd,
+    orchestrationUsd: ledger.orchestrationUsd,
+    actions: ledger.actions,
+    actionsPerQuery: queries ? ledger.actions / queries : 0,
+    actionCounts: ledger.actionCounts,
     usdPer1kQueries: queries ? (ledger.totalUsd / queries) * 1000 : 0,
     sloAttainment: queries ? withinSlo / queries : 1,
     latencyMs: summarizeLatency(sorted),

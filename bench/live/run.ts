@@ -2,7 +2,10 @@
  * `serflow bench`: every policy in turn on the identical arrival sequence, each on a fresh embedded stack of its
  * own (own Temporal, NATS and ledger in a temporary home directory, so no bill or query leaks from one policy into
  * the next), then one comparison report of the same shape as `serflow sim` writes (eval/report/types.ts), with
- * `kind: 'bench'` and no clairvoyant bound.
+ * `kind: 'bench'` and no clairvoyant bound. Orchestration (the Temporal actions of the queries) is priced as
+ * configured (or `--orchestration`) and counted from each query's workflow history, read before the stack stops
+ * (bench/live/histories.ts); a query without a readable history is modelled from its stage events
+ * (bench/live/orchestration.ts), and its policy's notes say how many.
  *
  * Each stack runs with the bench's time scale and SLO (`autoscaler.sloMs`) over the user's configuration, always
  * with embedded servers (TEMPORAL_ADDRESS / NATS_URL are ignored: a shared server would mix the ledgers).
@@ -12,6 +15,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { compileForModel } from '../../autoscaler/service';
 import type { PolicyName } from '../../autoscaler/types';
+import { CURRENT_WORKFLOW_SHAPE, type WorkflowActionShape } from '../../billing/actions';
+import {
+  resolveOrchestration,
+  type OrchestrationPricing,
+  type ResolvedOrchestration,
+} from '../../billing/orchestration-pricing';
 import { SerflowClient } from '../../client';
 import type { SerflowConfig } from '../../common/config';
 import { startStack, stopStackOnSignal, type RunningStack } from '../../deploy/local/stack';
@@ -23,6 +32,7 @@ import {
   REPORT_VERSION,
   type ComparisonReport,
   type ComparisonSeries,
+  type OrchestrationSummary,
   type PolicyFigures,
   type PolicySeries,
 } from '../../eval/report/types';
@@ -31,6 +41,9 @@ import { arrivalTimesMs, traceStats, type Placement, type Trace } from '../../ev
 import { simAgreement } from './agreement';
 import { billRun, readRunEvents } from './collect';
 import { benchFigures, DELAYED_AFTER_MS } from './figures';
+import { actionsFromHistories } from './histories';
+import { liveActions, observedActivities } from './orchestration';
+import { inferenceWorkflowId } from '../../common/naming';
 import { replayArrivals } from './replay';
 import { createSamplePicker } from '../../eval/workload/samples';
 import { seriesStepS } from '../../eval/report/figures';
@@ -60,6 +73,10 @@ export interface BenchOptions {
   /** The command line, recorded in the report. */
   command: string;
   drainLimitMs?: number;
+  /** Orchestration pricing, over `orchestration.pricing` of the configuration. */
+  orchestration?: OrchestrationPricing;
+  /** The workflow's shape the actions are modelled in. @default CURRENT_WORKFLOW_SHAPE */
+  workflowShape?: WorkflowActionShape;
   log?: (line: string) => void;
   /** Progress of one policy's replay: queries finished of total. */
   onProgress?: (policy: PolicyName, done: number, total: number) => void;
@@ -107,12 +124,38 @@ interface PolicyRun {
   series: PolicySeries;
 }
 
+/** Query ids of a policy's replay are `<prefix><n>`. */
+const queryIdPrefix = (policy: PolicyName) => `bench-${policy}-`;
+
+/** How the bench's orchestration column is priced and counted, as the report states it. */
+function orchestrationSummary(
+  priced: ResolvedOrchestration,
+  shape: Readonly<WorkflowActionShape>,
+): OrchestrationSummary {
+  return {
+    pricing: priced.pricing,
+    usdPerAction: priced.usdPerAction,
+    ...(priced.pricing === 'self-hosted' && priced.cpuMsPerAction !== undefined
+      ? { cpuMsPerAction: priced.cpuMsPerAction, cpuMsSource: priced.cpuMsSource ?? 'config' }
+      : {}),
+    counted: 'histories',
+    shape: { ...shape },
+    basis:
+      'counted from each query\u2019s workflow history (billing/history-actions.ts: workflow start, activity attempts, ' +
+      'local-activity tasks, search-attribute upserts, timers, signals; heartbeats as the stage results report them); ' +
+      `a query without a readable history is modelled from its stage events (per query 1 workflow start, ` +
+      `${shape.localActivityTasks} local-activity task(s), ${shape.searchAttributeUpserts} upsert(s), per stage attempt ` +
+      `1 activity + ${shape.heartbeatsPerAttempt} heartbeat(s)), as its policy's notes say`,
+  };
+}
+
 async function runPolicy(
   o: BenchOptions,
   policy: PolicyName,
   arrivalsMs: Float64Array,
   peakRate: number,
   timesS: number[],
+  orchestration: ResolvedOrchestration,
 ): Promise<PolicyRun> {
   const log = o.log ?? (() => undefined);
   const homeDir = fs.mkdtempSync(path.join(os.tmpdir(), `serflow-bench-${policy}-`));
@@ -138,6 +181,12 @@ async function runPolicy(
   try {
     const client = await SerflowClient.connectToStack(stack.info, config);
     let replay;
+    let counted;
+    let replaying = true;
+    const replayEnded = () => {
+      if (replaying) o.onReplayEnd?.(policy);
+      replaying = false;
+    };
     try {
       o.onReplayStart?.(policy, arrivalsMs.length);
       replay = await replayArrivals({
@@ -149,11 +198,17 @@ async function runPolicy(
         picker: createSamplePicker(o.model, config.modelsDir, o.seed),
         ...(o.mixSchedule ? { mixSchedule: o.mixSchedule } : {}),
         drainLimitMs: o.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS,
-        queryIdPrefix: `bench-${policy}-`,
+        queryIdPrefix: queryIdPrefix(policy),
         onProgress: (d, t) => o.onProgress?.(policy, d, t),
       });
+      replayEnded();
+      log(`${policy}: counting the actions of ${replay.queries.length} workflow histories`);
+      counted = await actionsFromHistories(
+        client,
+        replay.queries.map((q) => inferenceWorkflowId(o.model, `${queryIdPrefix(policy)}${q.n}`)),
+      );
     } finally {
-      o.onReplayEnd?.(policy);
+      replayEnded();
       await client.close().catch(() => undefined);
     }
     const nc = await connectNats(stack.info.natsUrl, 'serflow-bench');
@@ -163,7 +218,14 @@ async function runPolicy(
     } finally {
       await nc.close().catch(() => undefined);
     }
-    const ledger = billRun(events, replay, config.prices, o.sloMs);
+    const activities = observedActivities(replay, events.stages, (n) => `${queryIdPrefix(policy)}${n}`);
+    const live = liveActions(counted, activities, o.workflowShape ?? CURRENT_WORKFLOW_SHAPE);
+    const ledger = billRun(events, replay, config.prices, o.sloMs, {
+      actionCounts: live.actions,
+      workflows: replay.queries.length,
+      usdPerAction: orchestration.usdPerAction,
+      pricing: orchestration.pricing,
+    });
     const figures = benchFigures({
       policy,
       replay,
@@ -173,6 +235,12 @@ async function runPolicy(
       sloMs: o.sloMs,
       malformed: events.malformed,
     });
+    if (live.modelled > 0) {
+      figures.notes.push(
+        `${live.modelled} of ${live.perQuery.length} queries had no readable workflow history: their actions are ` +
+          'modelled from their stage events',
+      );
+    }
     const series = benchSeries({
       policy,
       replay,
@@ -182,6 +250,10 @@ async function runPolicy(
       timeScale: o.timeScale,
       timesS,
       totalUsd: ledger.totalUsd,
+      orchestration: replay.queries.map((q, n) => ({
+        at: q.sentAt,
+        usd: (live.perQuery[n] ?? 0) * orchestration.usdPerAction,
+      })),
       ewma: compiled,
     });
     return { figures, series };
@@ -202,6 +274,10 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (o.policies.length === 0) throw new Error('no policy to run');
   const stats = traceStats(o.trace);
   const arrivalsMs = arrivalTimesMs(o.trace, o.placement, o.seed);
+  // Fail on unpriceable orchestration (self-hosted without a measured CPU per action) before any stack starts.
+  const orchestration = resolveOrchestration(o.config.orchestration, o.config.prices, {
+    ...(o.orchestration ? { pricing: o.orchestration } : {}),
+  });
   // Fail on a bad autoscaler section before any stack starts, with the field named.
   for (const policy of o.policies) {
     compileForModel(
@@ -223,7 +299,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   for (const policy of o.policies) {
     const t0 = performance.now();
     const loadBefore = os.loadavg()[0] as number;
-    const run = await runPolicy(o, policy, arrivalsMs, stats.peakRate, timesS);
+    const run = await runPolicy(o, policy, arrivalsMs, stats.peakRate, timesS, orchestration);
     runs[policy] = { ...run, wallMs: performance.now() - t0, load: [loadBefore, os.loadavg()[0] as number] };
   }
 
@@ -239,7 +315,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     policies: Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, r.series])),
   };
   const wallMs = Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, Math.round(r.wallMs)]));
-  const agreement = simAgreement({ ...o, live: policies });
+  const agreement = simAgreement({
+    ...o,
+    ...(o.orchestration ? { orchestrationPricing: o.orchestration } : {}),
+    live: policies,
+  });
   const report: ComparisonReport = {
     v: REPORT_VERSION,
     kind: 'bench',
@@ -251,6 +331,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     sloMs: o.sloMs,
     seed: o.seed,
     timeScale: o.timeScale,
+    orchestration: orchestrationSummary(orchestration, o.workflowShape ?? CURRENT_WORKFLOW_SHAPE),
     policies,
     bound: null,
     targets: [...checkTargets(policies, null), ...agreement.targets],
@@ -281,8 +362,9 @@ function runNotes(o: BenchOptions, meanRate: number, wallMs: Record<string, numb
       `images from the held-out split${o.mixSchedule ? `, input mix over time: ${o.mixSchedule.map((e) => `${e.atS} s → ${e.mix}`).join('; ')}` : ''}`,
     'latency is end to end at the client (workflow start request to result); a failed query, or one without a result ' +
       `${(o.drainLimitMs ?? DEFAULT_DRAIN_LIMIT_MS) / 1000} s (wall) after the replay, counts as an SLO violation`,
-    'costs from the ledger over the stack\u2019s billing events up to the replay end (VMs still alive are billed up to it); ' +
-      'vmsByPool and cumulative cost are rebuilt from the billing events\u2019 times; estimatedRate folds the live autoscaler\u2019s ' +
+    'VM and serverless costs from the ledger over the stack\u2019s billing events up to the replay end (VMs still alive are billed up to it), ' +
+      'orchestration from the queries\u2019 Temporal actions (see Orchestration); ' +
+      'vmsByPool and cumulative cost are rebuilt from the billing events\u2019 and the queries\u2019 send times; estimatedRate folds the live autoscaler\u2019s ' +
       'stage-1 observations with its own EWMA settings, per trace second',
     `"delayed" = VM queue waits above ${DELAYED_AFTER_MS} ms in all (Temporal's task dispatch is part of every live wait)`,
     `VM boot ${c.vm.bootDelayMs / 1000} s, function cold-start extra ${c.faas.coldStartExtraMs / 1000} s, keep-alive ${c.faas.keepAliveMs / 1000} s (cloud); ` +

@@ -71,6 +71,8 @@ export interface SeriesInput {
   timesS: readonly number[];
   /** The run's total bill: the last cumulative point is set to it (VM minimum billing included, as in the sim). */
   totalUsd: number;
+  /** Orchestration cost of each query, charged at its send (wall epoch ms), as the simulator charges at arrival. */
+  orchestration?: ReadonlyArray<{ at: number; usd: number }>;
   /** The policy's estimator settings, to rebuild SERFLOW's stage-1 rate estimate from the decision records. */
   ewma: EwmaParams & { z: number };
 }
@@ -82,19 +84,26 @@ export function benchSeries(i: SeriesInput): PolicySeries {
     .map((e) => ({ at: e.at, usd: faasInvocationCostUsd(e, i.prices) }))
     .sort((a, b) => a.at - b.at);
 
-  // Cumulative cost: VM time accrued per cloud second (no minimum) plus every invocation so far.
+  const orchestration = [...(i.orchestration ?? [])].sort((a, b) => a.at - b.at);
+
+  // Cumulative cost: VM time accrued per cloud second (no minimum) plus every invocation and query so far.
   let next = 0;
   let faasUsd = 0;
+  let nextQuery = 0;
+  let orchestrationUsd = 0;
   const cumulativeUsd = i.timesS.map((tS) => {
     const w = wallAt(i, tS);
     while (next < invocations.length && (invocations[next] as { at: number }).at <= w) {
       faasUsd += (invocations[next++] as { usd: number }).usd;
     }
+    while (nextQuery < orchestration.length && (orchestration[nextQuery] as { at: number }).at <= w) {
+      orchestrationUsd += (orchestration[nextQuery++] as { usd: number }).usd;
+    }
     const vmUsd = lives.reduce(
       (s, l) => s + (Math.max(0, Math.min(w, l.endAt) - l.launchedAt) / 1000) * l.timeScale * l.usdPerCloudSecond,
       0,
     );
-    return vmUsd + faasUsd;
+    return vmUsd + faasUsd + orchestrationUsd;
   });
   if (cumulativeUsd.length > 0) cumulativeUsd[cumulativeUsd.length - 1] = i.totalUsd;
 

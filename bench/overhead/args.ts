@@ -1,6 +1,7 @@
 /** The command line of the overhead benchmark (`node lib/bench/overhead.js --help`). */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { PLANS, type PlanName } from './plans';
 
 export interface Args {
   samples: number;
@@ -16,6 +17,23 @@ export interface Args {
   dynamicConfig: Record<string, string | number | boolean>;
   stageConcurrency?: number;
   processesPerStage?: number;
+  /** Step 5: the plans measured against the engine's floor (none: skip the step). */
+  plans: PlanName[];
+  /** Step 5: queries one after the other per plan and for the floor. */
+  planSamples: number;
+}
+
+/** `--plans`: a comma list of PLANS, `all`, or `none`. */
+export function parsePlans(value: string): PlanName[] {
+  if (value === 'none') return [];
+  if (value === 'all') return [...PLANS];
+  return value.split(',').map((p) => {
+    const name = p.trim();
+    if (!(PLANS as readonly string[]).includes(name)) {
+      throw new Error(`--plans: unknown plan ${JSON.stringify(name)}; expected ${PLANS.join(', ')}, all or none`);
+    }
+    return name as PlanName;
+  });
 }
 
 /** `KEY=VALUE` pairs; VALUE is parsed as JSON when it parses to a string, number or boolean, else kept as text. */
@@ -53,6 +71,8 @@ export function parseCli(): Args {
       'dynamic-config': { type: 'string', multiple: true, default: [] },
       'stage-concurrency': { type: 'string' },
       'processes-per-stage': { type: 'string' },
+      plans: { type: 'string', default: 'all' },
+      'plan-samples': { type: 'string', default: '100' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -60,7 +80,8 @@ export function parseCli(): Args {
     process.stdout.write(
       'usage: node lib/bench/overhead.js [--samples 300] [--concurrency 1,4,8,16] [--threshold T] [--duration 10]\n' +
         '         [--warmup 30] [--seed 1] [--model NAME] [--history-samples 30] [--out bench/results/overhead.json] [--svg PATH]\n' +
-        '         [--dynamic-config KEY=VALUE ...] [--stage-concurrency N] [--processes-per-stage N]\n',
+        '         [--dynamic-config KEY=VALUE ...] [--stage-concurrency N] [--processes-per-stage N]\n' +
+        `         [--plans all|none|${PLANS.join(',')}] [--plan-samples 100]\n`,
     );
     process.exit(0);
   }
@@ -94,5 +115,7 @@ export function parseCli(): Args {
     processesPerStage: values['processes-per-stage']
       ? posInt('processes-per-stage', values['processes-per-stage'])
       : undefined,
+    plans: parsePlans(values.plans),
+    planSamples: posInt('plan-samples', values['plan-samples']),
   };
 }

@@ -5,6 +5,7 @@ import type { cpuPerQuery } from './cpu';
 import type { LoopDelay } from './event-loop';
 import type { historyBreakdown } from './history';
 import type { stageTimes } from './pipeline';
+import type { PlanMeasure } from './plans';
 
 export const TARGETS = { overheadPerStageP50Ms: 10, throughputQps: 50 } as const;
 
@@ -59,4 +60,9 @@ export interface BenchReport {
   overheadPerStageMs: { p50: number | null; p95: number | null; mean: number | null };
   throughput: ThroughputLevel[];
   eventLoopDelay: LoopDelay;
+  /** Step 5: the engine's floor and the pipeline under each plan, with their ratios to the floor. */
+  floor?: PlanMeasure;
+  plans?: PlanMeasure[];
+  /** What a Temporal action costs a self-hosted deployment (`orchestration.cpuMsPerAction`), from step 5. */
+  orchestration?: { cpuMsPerAction: number | null };
 }

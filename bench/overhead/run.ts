@@ -20,6 +20,7 @@ import { historyBreakdown } from './history';
 import { stageTimes, timedInfer, type PipelineOutcome } from './pipeline';
 import { TARGETS, type BenchReport, type ThroughputLevel } from './report';
 import { round } from './round';
+import { cpuMsPerAction, planPhase } from './plans';
 import { printSummary } from './summary';
 
 /** Progress on stderr, so stdout holds the summary alone. */
@@ -155,6 +156,28 @@ export async function runOverheadBench(args: Args): Promise<void> {
         );
     }
 
+    // (e) Against the engine's floor, per plan, on the same stack.
+    const step5 =
+      args.plans.length > 0
+        ? await planPhase({
+            stack,
+            client,
+            nc,
+            model,
+            stages: manifest.stages.length,
+            images,
+            threshold,
+            plans: args.plans,
+            sequentialQueries: args.planSamples,
+            concurrency: Math.max(...args.concurrency),
+            durationS: args.durationS,
+            historySamples: Math.max(1, args.historySamples),
+            warmup: args.warmup,
+            logDir: path.join(dataDir, 'logs'),
+            log,
+          })
+        : undefined;
+
     const bestQps = Math.max(0, ...levels.map((l) => l.qps));
     const overheadP50 = quantile(overheads, 0.5);
     const exitHistogram: Record<string, number> = {};
@@ -215,6 +238,9 @@ export async function runOverheadBench(args: Args): Promise<void> {
         workflowMaxP99Ms: round(overallLoop.wfP99),
         workflowMaxMaxMs: round(overallLoop.wfMax),
       },
+      ...(step5
+        ? { floor: step5.floor, plans: step5.plans, orchestration: { cpuMsPerAction: cpuMsPerAction(step5.plans) } }
+        : {}),
     };
 
     fs.mkdirSync(path.dirname(args.out), { recursive: true });

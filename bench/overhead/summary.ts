@@ -1,6 +1,7 @@
 /** The overhead benchmark's summary on stdout: latencies, per-stage times, throughput per concurrency, targets. */
 import type { LatencySummary } from '../../common/stats';
 import { formatTextTable } from '../../eval/report/text-table';
+import type { PlanMeasure } from './plans';
 import type { BenchReport } from './report';
 
 /** The tables align every column right, their row labels too, so the numbers and the labels end at one edge. */
@@ -67,6 +68,37 @@ export function printSummary(r: BenchReport): void {
     `targets: overhead/stage p50 <= ${r.targets.overheadPerStageP50Ms} ms: ${r.targets.overheadMet ? 'MET' : 'NOT MET'} (${r.overheadPerStageMs.p50}); ` +
       `throughput >= ${r.targets.throughputQps} q/s: ${r.targets.throughputMet ? 'MET' : 'NOT MET'} (best ${r.targets.bestQps})`,
     '',
+    ...planLines(r),
   ];
   process.stdout.write(lines.join('\n'));
+}
+
+/** Step 5: the floor and each plan, side by side, with the ratios to the floor. */
+function planLines(r: BenchReport): string[] {
+  if (!r.floor || !r.plans) return [];
+  const row = (m: PlanMeasure) => [
+    m.name,
+    m.actionsPerQuery,
+    m.sequential.latencyMs.p50,
+    m.sequential.latencyMs.p95,
+    m.sequential.latencyMs.p99,
+    m.loaded.qps,
+    m.loaded.cpu?.totalPerQueryMs ?? null,
+    m.ratioToFloor?.p50 ?? null,
+    m.ratioToFloor?.qps ?? null,
+    m.ratioToFloor?.cpuPerQuery ?? null,
+  ];
+  const c = r.floor.loaded.concurrency;
+  return [
+    formatTextTable(
+      [
+        ['plan', 'actions/q', 'p50 c=1', 'p95', 'p99', `q/s c=${c}`, 'CPU ms/q', 'p50/floor', 'q/s/floor', 'CPU/floor'],
+        row(r.floor),
+        ...r.plans.map(row),
+      ],
+      { leftColumns: 1 },
+    ),
+    `self-hosted orchestration: ${r.orchestration?.cpuMsPerAction ?? 'not measured'} CPU ms per action (Temporal server + workflow worker)`,
+    '',
+  ];
 }

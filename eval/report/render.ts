@@ -8,7 +8,8 @@
  *   chart-style.ts   sizes, policy colours, fonts and log-axis decades of every chart (the benchmark charts too)
  *   vega.ts          Vega-Lite spec → SVG, the one chart renderer
  *   downsample.ts    at most a few points per pixel, spikes kept
- *   summary.ts       the summary page as one document (document.ts), rendered by markdown.ts and html.ts
+ *   summary.ts       the summary page as one document (document.ts), rendered by markdown.ts and html.ts, and
+ *                    the orchestration pricing in words (the CLI's tables say it too)
  *   format.ts        numbers, money, shares, durations
  *   figures.ts       the series' time step, shared by the simulated and the live run
  *   text-table.ts    aligned plain-text tables (the CLI and the benchmarks)
@@ -17,4 +18,5 @@ export { REPORT_FILES } from './files';
 export { downsampleIndices, MAX_POINTS_PER_LINE } from './downsample';
 export { formatNumber, formatPercent, formatUsd } from './format';
 export { escapeHtml } from './html';
+export { orchestrationText } from './summary';
 export { writeReportDir } from './write';

@@ -13,7 +13,7 @@ import {
   formatRatio,
   formatUsd,
 } from './format';
-import type { ComparisonReport, PolicyFigures } from './types';
+import type { ComparisonReport, OrchestrationSummary, PolicyFigures } from './types';
 
 export function summaryTitle(r: ComparisonReport): string {
   return `SERFLOW comparison (${r.kind === 'sim' ? 'simulation' : 'live replay'}): ${r.trace.name}, SLO ${formatPlain(r.sloMs)} ms`;
@@ -24,6 +24,8 @@ const TABLE_HEADER = [
   'total $',
   'VM $',
   'serverless $',
+  'orchestration $',
+  'actions/query',
   '$/1k queries',
   'SLO attainment',
   'p50 ms',
@@ -42,6 +44,8 @@ function policyRow(p: PolicyFigures): string[] {
     formatUsd(p.totalUsd),
     formatUsd(p.vmUsd),
     formatUsd(p.serverlessUsd),
+    formatUsd(p.orchestrationUsd),
+    formatNumber(p.actionsPerQuery),
     formatUsd(p.usdPer1kQueries),
     formatPercent(p.sloAttainment, 2),
     formatNumber(p.latencyMs.p50),
@@ -53,6 +57,17 @@ function policyRow(p: PolicyFigures): string[] {
     formatRatio(p.costRatioToSerflow),
     formatRatio(p.costRatioToBound),
   ];
+}
+
+/** How the orchestration column was priced and counted, in one line. */
+export function orchestrationText(o: OrchestrationSummary): string {
+  const price =
+    o.pricing === 'temporal-cloud'
+      ? `Temporal Cloud, ${formatUsd(o.usdPerAction * 1e6)} per million actions`
+      : o.pricing === 'self-hosted'
+        ? `self-hosted, ${formatUsd(o.usdPerAction * 1e6)} per million actions (${o.cpuMsPerAction !== undefined ? `${formatPlain(o.cpuMsPerAction)} CPU ms per action` : 'CPU per action'}${o.cpuMsSource !== undefined ? `, from ${o.cpuMsSource}` : ''})`
+        : 'not billed (no workflow engine in this setup)';
+  return `${price}; actions ${o.basis}`;
 }
 
 export function summaryDocument(r: ComparisonReport): Block[] {
@@ -73,6 +88,7 @@ export function summaryDocument(r: ComparisonReport): Block[] {
         { label: 'Model', text: r.model },
         { label: 'Preset', text: r.preset ?? 'none' },
         { label: 'SLO', text: `${formatPlain(r.sloMs)} ms` },
+        { label: 'Orchestration', text: orchestrationText(r.orchestration) },
         { label: 'Seed', text: String(r.seed) },
         ...(r.timeScale !== 1 ? [{ label: 'Time scale', text: `${formatPlain(r.timeScale)} s cloud time per s` }] : []),
         { label: 'Created', text: r.createdAt },
@@ -84,7 +100,8 @@ export function summaryDocument(r: ComparisonReport): Block[] {
     {
       type: 'paragraph',
       text:
-        'Costs in USD of cloud time. SLO attainment counts failed queries as violations; latencies are of the ' +
+        'Costs in USD of cloud time; the total is VM + serverless + orchestration (the Temporal actions of the ' +
+        'queries, priced as stated above). SLO attainment counts failed queries as violations; latencies are of the ' +
         'completed queries. VM idle: share of billed VM time with no execution running. × SERFLOW and × bound: total ' +
         'cost over SERFLOW’s and over the clairvoyant lower bound.',
     },
@@ -107,7 +124,8 @@ export function summaryDocument(r: ComparisonReport): Block[] {
     blocks.push({
       type: 'paragraph',
       text:
-        `${formatUsd(b.totalUsd)} (VM ${formatUsd(b.vmUsd)}, serverless ${formatUsd(b.serverlessUsd)}; ` +
+        `${formatUsd(b.totalUsd)} (VM ${formatUsd(b.vmUsd)}, serverless ${formatUsd(b.serverlessUsd)}, ` +
+        `orchestration ${formatUsd(b.orchestrationUsd)} for ${formatCount(b.actions)} actions; ` +
         `${formatNumber(b.vmSeconds)} VM-seconds). It assumes:`,
     });
     blocks.push({ type: 'list', items: b.assumptions.map((text) => ({ text })) });

@@ -29,6 +29,23 @@ export function withRatios(
 const usd = (x: number) => `$${x.toPrecision(4)}`;
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 
+/** VM + serverless: the bill without orchestration. */
+const computeUsd = (f: Pick<PolicyFigures, 'vmUsd' | 'serverlessUsd'>) => f.vmUsd + f.serverlessUsd;
+
+/**
+ * The targets compare whole bills; where orchestration is part of them, the detail also states the comparison
+ * without it, so the policies' compute decisions stay visible beside the actions every query pays for.
+ */
+function computeOnly(
+  a: Pick<PolicyFigures, 'vmUsd' | 'serverlessUsd' | 'orchestrationUsd'>,
+  b: Pick<PolicyFigures, 'vmUsd' | 'serverlessUsd' | 'orchestrationUsd'>,
+  say: (a: number, b: number) => string,
+): string {
+  return a.orchestrationUsd > 0 || b.orchestrationUsd > 0
+    ? ` (compute only: ${say(computeUsd(a), computeUsd(b))})`
+    : '';
+}
+
 /** The targets that this run can check (those whose policies ran). */
 export function checkTargets(policies: Record<string, PolicyFigures>, bound: BoundFigures | null): TargetCheck[] {
   const s = policies.serflow;
@@ -40,7 +57,9 @@ export function checkTargets(policies: Record<string, PolicyFigures>, bound: Bou
     out.push({
       name: `SERFLOW at least ${TARGET_SAVING_VS_LIBRA * 100} % cheaper than LIBRA`,
       met: saving >= TARGET_SAVING_VS_LIBRA,
-      detail: `SERFLOW ${usd(s.totalUsd)} vs LIBRA ${usd(libra.totalUsd)}: ${pct(saving)} cheaper`,
+      detail:
+        `SERFLOW ${usd(s.totalUsd)} vs LIBRA ${usd(libra.totalUsd)}: ${pct(saving)} cheaper` +
+        computeOnly(s, libra, (a, b) => `${usd(a)} vs ${usd(b)}, ${pct(b > 0 ? 1 - a / b : 0)} cheaper`),
     });
     out.push({
       name: 'SERFLOW SLO attainment at least LIBRA’s',
@@ -53,7 +72,9 @@ export function checkTargets(policies: Record<string, PolicyFigures>, bound: Bou
     out.push({
       name: 'SERFLOW cheaper than FaaS-only',
       met: s.totalUsd < faas.totalUsd,
-      detail: `SERFLOW ${usd(s.totalUsd)} vs FaaS-only ${usd(faas.totalUsd)}`,
+      detail:
+        `SERFLOW ${usd(s.totalUsd)} vs FaaS-only ${usd(faas.totalUsd)}` +
+        computeOnly(s, faas, (a, b) => `${usd(a)} vs ${usd(b)}`),
     });
   }
   for (const name of VM_ONLY) {
@@ -62,7 +83,9 @@ export function checkTargets(policies: Record<string, PolicyFigures>, bound: Bou
     out.push({
       name: `SERFLOW cheaper than ${name}`,
       met: s.totalUsd < vm.totalUsd,
-      detail: `SERFLOW ${usd(s.totalUsd)} vs ${name} ${usd(vm.totalUsd)}`,
+      detail:
+        `SERFLOW ${usd(s.totalUsd)} vs ${name} ${usd(vm.totalUsd)}` +
+        computeOnly(s, vm, (a, b) => `${usd(a)} vs ${usd(b)}`),
     });
   }
   if (bound && bound.totalUsd > 0) {
@@ -70,7 +93,18 @@ export function checkTargets(policies: Record<string, PolicyFigures>, bound: Bou
     out.push({
       name: `SERFLOW within ${TARGET_BOUND_MULTIPLE}× the clairvoyant bound`,
       met: multiple <= TARGET_BOUND_MULTIPLE,
-      detail: `SERFLOW ${usd(s.totalUsd)} = ${multiple.toFixed(3)}× the bound ${usd(bound.totalUsd)}`,
+      detail:
+        `SERFLOW ${usd(s.totalUsd)} = ${multiple.toFixed(3)}× the bound ${usd(bound.totalUsd)}` +
+        // the bound's split may be untraced (NaN); its compute is its total without orchestration
+        computeOnly(
+          s,
+          {
+            vmUsd: bound.totalUsd - bound.orchestrationUsd,
+            serverlessUsd: 0,
+            orchestrationUsd: bound.orchestrationUsd,
+          },
+          (a, b) => `${b > 0 ? (a / b).toFixed(3) : 'n/a'}× the bound's ${usd(b)}`,
+        ),
     });
   }
   return out;

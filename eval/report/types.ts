@@ -3,6 +3,7 @@
  * arrival sequence. `report.json` holds the figures (`ComparisonReport`); the time series the plots are drawn from
  * are in `series.json` (`ComparisonSeries`), so the figures stay readable. Both are plain JSON.
  */
+import type { ActionCounts, WorkflowActionShape } from '../../billing/actions';
 import type { LatencySummary } from '../../common/stats';
 
 export const REPORT_VERSION = 1;
@@ -35,9 +36,18 @@ export interface PolicyFigures {
   queries: number;
   completed: number;
   failed: number;
+  /** The whole bill: `vmUsd + serverlessUsd + orchestrationUsd`. */
   totalUsd: number;
   vmUsd: number;
   serverlessUsd: number;
+  /** Temporal actions × the run's price per action (`ComparisonReport.orchestration`). */
+  orchestrationUsd: number;
+  /** Billable Temporal actions of all the queries (see `ComparisonReport.orchestration.counted`). */
+  actions: number;
+  /** `actions / queries`. */
+  actionsPerQuery: number;
+  /** `actions` by kind (workflow starts, activity attempts, local-activity tasks, heartbeats, upserts, ...). */
+  actionCounts: ActionCounts;
   usdPer1kQueries: number;
   /** Share of ALL queries completed within the SLO (a failed query is a violation). */
   sloAttainment: number;
@@ -68,12 +78,40 @@ export interface PolicyFigures {
 
 /** The clairvoyant lower bound on cost for the run's arrivals and exits (see sim/clairvoyant.ts). */
 export interface BoundFigures {
+  /** `vmUsd + serverlessUsd + orchestrationUsd`. */
   totalUsd: number;
   vmUsd: number;
   serverlessUsd: number;
+  /** The least orchestration the queries can need: `actions` × the run's price per action. */
+  orchestrationUsd: number;
+  /** LEAST_QUERY_ACTIONS (billing/actions.ts) per query. */
+  actions: number;
   vmSeconds: number;
   /** What the bound assumes, in words. */
   assumptions: string[];
+}
+
+/** How a report's orchestration column was priced and counted. */
+export interface OrchestrationSummary {
+  /**
+   * 'temporal-cloud': Temporal Cloud's price per action; 'self-hosted': the CPU an action costs the Temporal server
+   * and the workflow worker at the VM price; 'none': a setup without a workflow engine (the libra-ic2e preset), whose
+   * actions are counted and not billed.
+   */
+  pricing: 'temporal-cloud' | 'self-hosted' | 'none';
+  usdPerAction: number;
+  /** Self-hosted: CPU ms per action and where it came from ('config' or the overhead benchmark's result file). */
+  cpuMsPerAction?: number;
+  cpuMsSource?: string;
+  /**
+   * 'modelled': from each query's executed stage activities in the workflow's `shape` (billing/actions.ts
+   * `modelledQueryActions`); 'histories': counted from the queries' workflow histories.
+   */
+  counted: 'modelled' | 'histories';
+  /** The workflow shape modelled counts assume. */
+  shape?: WorkflowActionShape;
+  /** What the counts rest on, in words. */
+  basis: string;
 }
 
 /** An evaluation target (eval/report/targets.ts), checked on this run's figures. */
@@ -108,6 +146,8 @@ export interface ComparisonReport {
   seed: number;
   /** Cloud time per wall time of a live run (1 in the simulator). */
   timeScale: number;
+  /** How the orchestration column was priced and counted. */
+  orchestration: OrchestrationSummary;
   /** Policies in the order run, keyed by name. */
   policies: Record<string, PolicyFigures>;
   bound: BoundFigures | null;
@@ -119,7 +159,7 @@ export interface ComparisonReport {
 /** Time series of one policy, sampled every `ComparisonSeries.stepS`. */
 export interface PolicySeries {
   policy: string;
-  /** Cumulative cost at each sample time, USD. */
+  /** Cumulative cost at each sample time, USD: VM, serverless and orchestration (the last point is the total). */
   cumulativeUsd: number[];
   /** VMs alive per pool at each sample time: `vmsByPool[pool][i]`. Pool 0 = whole-model VMs, k = stage k. */
   vmsByPool: Record<string, number[]>;

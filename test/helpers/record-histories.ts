@@ -1,12 +1,16 @@
 /**
  * Records the workflow histories the replay test (test/unit/workflows/replay.test.ts) replays: one query per
  * path through `inferenceWorkflow` (exits early and late, VM, serverless, a mixed plan, overflow, claim checks, a
- * stage cap, a rejected input), run on a real embedded stack, each history written as JSON (`writeHistory`), with
- * `index.json` naming the commit and the command that recorded them.
+ * stage cap, a rejected input, a query without a descriptor and one with a bad descriptor), run on a real embedded
+ * stack, each history written as JSON (`historyToObject`), with `index.json` naming the commit and the command
+ * that recorded them.
  *
- * Re-record only to add paths: the point of the files is that they were made by the workflow code of an earlier
- * commit, so a change that breaks the replay of queries in flight fails the test.
- *   npm run build && node lib/test/helpers/record-histories.js [--out test/fixtures/histories]
+ * Recordings are kept per workflow generation, one folder each under test/fixtures/histories/ (`local-activity`:
+ * the code before clients sent model descriptors), and every generation is replayed. Record a new generation when
+ * the workflow's paths change, into a new folder; never re-record an existing one: the point of its files is that
+ * they were made by the workflow code of an earlier commit, so a change that breaks the replay of queries in
+ * flight fails the test.
+ *   npm run build && node lib/test/helpers/record-histories.js --name <generation>   (or --out <folder>)
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,8 +18,11 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import type { InferOptions } from '../../client/serflow-client';
+import type { InferenceQuery } from '../../common/contracts';
+import { INFERENCE_TASK_QUEUE, inferenceWorkflowId } from '../../common/naming';
 import { PROJECT_ROOT } from '../../common/paths';
 import { planFromSpec } from '../../common/routing';
+import { inlineTensor } from '../../common/tensor-codec';
 import { createSamplePicker } from '../../eval/workload/samples';
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
 import { loadManifest } from '../../models/manifest';
@@ -42,8 +49,23 @@ export function historyFromObject(json: unknown): temporal.api.history.v1.Histor
 /** Version of index.json. */
 const HISTORY_INDEX_VERSION = 1;
 
-/** Where the recorded histories live, relative to the project root. */
+/** Where the recorded histories live, relative to the project root: one folder per workflow generation. */
 export const HISTORIES_DIR = path.join('test', 'fixtures', 'histories');
+
+/**
+ * The generation recorded before clients sent model descriptors: every query ran the `describeModel` local
+ * activity. Kept for good: queries of that code may be in flight when a deployment is upgraded.
+ */
+export const LOCAL_ACTIVITY_GENERATION = 'local-activity';
+
+/** The generations under `dir` (folders holding an index.json), sorted by name. */
+export function historyGenerations(dir: string = path.join(PROJECT_ROOT, HISTORIES_DIR)): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(dir, e.name, 'index.json')))
+    .map((e) => e.name)
+    .sort();
+}
 
 export interface RecordedHistory {
   /** File name in the histories folder. */
@@ -72,6 +94,11 @@ interface Scenario {
   /** Stage pools scaled to 0 VMs before the query (restored after). */
   emptyStages?: number[];
   options: InferOptions;
+  /**
+   * Start the workflow directly on Temporal, as another SDK would, with the query the client built changed by
+   * this (the client itself refuses queries that are wrong, so wrong ones can only arrive this way).
+   */
+  raw?: (query: InferenceQuery) => InferenceQuery;
 }
 
 /** A threshold no exit reaches on the held-out images: the query runs every stage (or up to its cap). */
@@ -119,9 +146,24 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'invalid-input',
-    what: 'an input of the wrong shape: fails non-retryable at stage 1',
+    what: 'an input of the wrong shape (started without the client, which refuses it): fails non-retryable at stage 1',
     plan: 'all-vm',
-    options: { dims: [1, 1, 28, 27] },
+    options: {},
+    raw: (q) => ({ ...q, input: inlineTensor(new Float32Array(28 * 27).fill(0.5), [1, 1, 28, 27]) }),
+  },
+  {
+    name: 'no-descriptor',
+    what: 'a query without a descriptor (another SDK): the describeModel local activity looks the model up',
+    plan: 'vm-prefix:2',
+    options: { threshold: NEVER_CONFIDENT },
+    raw: ({ descriptor: _descriptor, ...q }) => q,
+  },
+  {
+    name: 'invalid-descriptor',
+    what: 'a descriptor with stageMaxAttempts 0: fails non-retryable before any stage',
+    plan: 'all-vm',
+    options: {},
+    raw: (q) => ({ ...q, descriptor: { ...q.descriptor!, stageMaxAttempts: 0 } }),
   },
 ];
 
@@ -139,24 +181,56 @@ async function recordOne(t: TestStack, s: Scenario, n: number, outDir: string): 
   for (const k of s.emptyStages ?? []) await t.stack.scaleStage(model, k, 0);
   await publishPlan(t.nc, planFromSpec(s.plan, model, stages, Date.now(), s.overflowAfterMs), stages);
   const sample = createSamplePicker(model, t.config.modelsDir, 1).pick(n);
-  const image = s.options.dims ? sample.image.subarray(0, 28 * 27) : sample.image;
-  const handle = await t.client.start(image, { ...s.options, queryId: `replay-${s.name}` });
+  const options = { ...s.options, queryId: `replay-${s.name}` };
+  const workflowId = s.raw
+    ? (await startRaw(t, s.raw(await t.client.buildQuery(sample.image, options)))).workflowId
+    : (await t.client.start(sample.image, options)).workflowId;
   let status: RecordedHistory['status'] = 'completed';
   try {
-    await handle.result();
+    await t.client.temporal.workflow.getHandle(workflowId).result();
   } catch {
     status = 'failed';
   }
   for (const k of s.emptyStages ?? []) await t.stack.scaleStage(model, k, 1);
-  const history = await t.client.temporal.workflow.getHandle(handle.workflowId).fetchHistory();
+  const history = await t.client.temporal.workflow.getHandle(workflowId).fetchHistory();
   const file = `${s.name}.json`;
   fs.writeFileSync(path.join(outDir, file), `${JSON.stringify(historyToObject(history))}\n`);
-  return { file, workflowId: handle.workflowId, what: s.what, status };
+  return { file, workflowId, what: s.what, status };
+}
+
+/** Start `query` as it is, without the client's checks, memo or search attributes. */
+function startRaw(t: TestStack, query: InferenceQuery) {
+  return t.client.temporal.workflow.start('inferenceWorkflow', {
+    taskQueue: INFERENCE_TASK_QUEUE,
+    workflowId: inferenceWorkflowId(query.model, query.queryId),
+    args: [query],
+  });
+}
+
+/** The folder to record into: `--name` (a generation under HISTORIES_DIR) or `--out`; never an existing recording. */
+function outputDir(values: { name?: string; out?: string; force?: boolean }): { dir: string; arg: string } {
+  if ((values.name === undefined) === (values.out === undefined)) {
+    throw new Error('give --name <generation> (a folder under test/fixtures/histories) or --out <folder>');
+  }
+  if (values.name !== undefined && !/^[a-z0-9][a-z0-9.-]*$/.test(values.name)) {
+    throw new Error(`--name ${values.name}: use lowercase letters, digits, dots and dashes`);
+  }
+  const arg = values.name !== undefined ? `--name ${values.name}` : `--out ${values.out}`;
+  const dir = path.resolve(PROJECT_ROOT, values.out ?? path.join(HISTORIES_DIR, values.name!));
+  if (dir === path.resolve(PROJECT_ROOT, HISTORIES_DIR)) {
+    throw new Error(`${HISTORIES_DIR} holds one folder per generation: record into a folder under it (--name)`);
+  }
+  if (fs.existsSync(path.join(dir, 'index.json')) && !values.force) {
+    throw new Error(`${dir} already holds a recording: record a new generation, or pass --force to replace it`);
+  }
+  return { dir, arg };
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: HISTORIES_DIR } } });
-  const outDir = path.resolve(PROJECT_ROOT, values.out);
+  const { values } = parseArgs({
+    options: { name: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean', default: false } },
+  });
+  const { dir: outDir, arg } = outputDir(values);
   fs.mkdirSync(outDir, { recursive: true });
   resolveTool(TOOLS.temporal); // fail before starting anything when the servers are not installed
   const t = await startTestStack();
@@ -173,7 +247,7 @@ async function main(): Promise<void> {
     v: HISTORY_INDEX_VERSION,
     recordedAt: new Date().toISOString(),
     commit: gitCommit(),
-    command: `node lib/test/helpers/record-histories.js --out ${values.out}`,
+    command: `node lib/test/helpers/record-histories.js ${arg}`,
     histories,
   };
   fs.writeFileSync(path.join(outDir, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);

@@ -81,7 +81,11 @@ test('serflow,faas-only on a constant trace: a complete report directory with bo
     assert.equal(f.queries, TRACE_QUERIES, `${f.policy}: every arrival of the trace was sent`);
     assert.equal(f.completed + f.failed, f.queries, `${f.policy}: every query is completed or failed`);
     assert.ok(f.sloAttainment >= 0 && f.sloAttainment <= 1, `${f.policy}: SLO attainment ${f.sloAttainment}`);
-    assert.ok(Math.abs(f.totalUsd - f.vmUsd - f.serverlessUsd) < 1e-12, `${f.policy}: total = VM + serverless`);
+    assert.ok(
+      Math.abs(f.totalUsd - f.vmUsd - f.serverlessUsd - f.orchestrationUsd) < 1e-12,
+      `${f.policy}: total = VM + serverless + orchestration`,
+    );
+    assert.ok(f.actionsPerQuery >= 3, `${f.policy}: ${f.actionsPerQuery} actions per query (at least 3)`);
     assert.equal(f.costRatioToBound, null);
     const executions = f.stageExecutions.reduce((n, s) => n + s.vm + s.serverless, 0);
     assert.ok(executions >= f.completed, `${f.policy}: at least one stage execution per completed query`);

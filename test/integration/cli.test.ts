@@ -130,10 +130,13 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
     totalUsd: number;
     vmUsd: number;
     faasUsd: number;
+    orchestrationUsd: number;
+    actions: number;
     perThousandQueriesUsd: number;
   };
   assert.ok(cost.vmUsd > 0 && cost.faasUsd > 0, `VM ${cost.vmUsd} and serverless ${cost.faasUsd} cost`);
-  assert.ok(Math.abs(cost.totalUsd - cost.vmUsd - cost.faasUsd) < 1e-12);
+  assert.ok(cost.actions > 0 && cost.orchestrationUsd > 0, `${cost.actions} actions, ${cost.orchestrationUsd} USD`);
+  assert.ok(Math.abs(cost.totalUsd - cost.vmUsd - cost.faasUsd - cost.orchestrationUsd) < 1e-12);
 
   await serflow('down');
   assert.equal(readStateFile(home), null, 'down removes the state file');

@@ -1,14 +1,15 @@
 /**
  * The cost ledger over a real stack's billing events: after a mixed workload (stages 1-2 on VMs, 3-4 serverless,
- * plus a VM launched and drained), `serflow cost` (`collectCost`) states totals that add up, and that equal the
- * bill recomputed here event by event with the price functions alone.
+ * plus a VM launched and drained), `serflow cost` (`collectCost`) states totals that add up (VM + serverless +
+ * orchestration), that equal the bill recomputed here event by event with the price functions alone, and the
+ * Temporal actions of every query of the workload.
  *
  * Time scale 10: a VM living 2 s of wall time is billed 20 cloud seconds, so the 60 s minimum applies to it.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { computeLedger } from '../../billing/ledger';
-import { faasInvocationCostUsd, vmCostUsd } from '../../billing/prices';
+import { faasInvocationCostUsd, usdPerAction, vmCostUsd } from '../../billing/prices';
 import { readStageEvents } from '../../billing/reader';
 import { collectCost, type CostReport } from '../../cli/cost-command';
 import type { BillingEvent } from '../../common/billing-events';
@@ -119,14 +120,16 @@ describe('cost ledger over a real stack', () => {
     assert.deepEqual(report.anomalies, []);
   });
 
-  test('totals add up: total = VM + serverless, per-stage sums = totals, both backends cost something', () => {
-    assert.equal(report.totalUsd, report.vmUsd + report.faasUsd);
+  test('totals add up: total = VM + serverless + orchestration, per-stage sums = compute totals, all cost something', () => {
+    assert.equal(report.totalUsd, report.vmUsd + report.faasUsd + report.orchestrationUsd);
     assert.ok(report.vmUsd > 0, `vm ${report.vmUsd}`);
     assert.ok(report.faasUsd > 0, `faas ${report.faasUsd}`);
+    assert.ok(report.orchestrationUsd > 0, `orchestration ${report.orchestrationUsd}`);
     const sum = (f: (s: CostReport['perStage'][number]) => number) => report.perStage.reduce((a, s) => a + f(s), 0);
+    // Stages carry VM and serverless cost; orchestration is per query, on top of them.
     near(
       sum((s) => s.totalUsd),
-      report.totalUsd,
+      report.totalUsd - report.orchestrationUsd,
       'sum of stage totals',
     );
     near(
@@ -158,7 +161,7 @@ describe('cost ledger over a real stack', () => {
     const bill = billFromEvents(events, t.config, report.now);
     near(report.vmUsd, bill.vmUsd, 'VM total');
     near(report.faasUsd, bill.faasUsd, 'serverless total');
-    near(report.totalUsd, bill.vmUsd + bill.faasUsd, 'total');
+    near(report.totalUsd, bill.vmUsd + bill.faasUsd + report.orchestrationUsd, 'total');
     assert.deepEqual(
       report.perStage.map((s) => s.stage),
       [1, 2, 3, 4],
@@ -216,6 +219,22 @@ describe('cost ledger over a real stack', () => {
     }
   });
 
+  test('orchestration: every query of the workload counted from its history, priced at the configured rate', () => {
+    assert.ok(report.orchestration, 'orchestration counted');
+    assert.equal(report.orchestration.workflows, QUERIES);
+    assert.equal(report.orchestration.usdPerAction, usdPerAction(t.config.orchestration, t.config.prices));
+    assert.equal(report.actionCounts.workflowStarted, QUERIES);
+    assert.equal(report.actionCounts.searchAttributeUpserts, QUERIES, 'one upsert of the result per query');
+    // At least one activity per query; at most one per attempt of each stage the results report.
+    const attempts = results.flatMap((r) => r.stages).reduce((n, s) => n + s.attempt, 0);
+    assert.ok(
+      report.actionCounts.activityAttempts >= QUERIES && report.actionCounts.activityAttempts <= attempts,
+      `${report.actionCounts.activityAttempts} activity attempts for ${attempts} stage attempts`,
+    );
+    assert.equal(report.actionsPerQuery, report.actions / QUERIES);
+    near(report.orchestrationUsd, report.actions * report.orchestration.usdPerAction, 'orchestration USD');
+  });
+
   test('the pure ledger over the same events and the same `now` gives the same bill', async () => {
     const billing = await readAllBillingEvents(t.nc);
     const stages = await readStageEvents(t.nc);
@@ -225,6 +244,7 @@ describe('cost ledger over a real stack', () => {
       queries: [],
       prices: t.config.prices,
       now: report.now,
+      orchestration: report.orchestration ? { ...report.orchestration, actionCounts: report.actionCounts } : undefined,
     });
     assert.equal(again.totalUsd, report.totalUsd);
     assert.equal(again.vmUsd, report.vmUsd);

@@ -6,24 +6,16 @@
  * stage 2's has none. Stage 1 runs on its VM and is not overflowed; stage 2's VM execution times out
  * schedule-to-start after `overflowAfterMs` and runs on the serverless (faas) queue instead, recorded as
  * `overflowed: true`, backend 'faas'. The file takes a few seconds: server start and workflow bundle in parallel,
- * then one query.
+ * then one query. (The harness, test/helpers/workflow-env.ts, is shared with workflow-descriptor.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import type { createModelActivities } from '../../activities/model-activities';
-import type { createStageActivities } from '../../activities/stage-activities';
-import type { InferenceQuery, InferenceResult, ModelDescriptor, StageInput, StageOutput } from '../../common/contracts';
-import { stageTaskQueue, type Backend } from '../../common/naming';
+import type { InferenceQuery, InferenceResult, ModelDescriptor, StageInput } from '../../common/contracts';
+import { stageTaskQueue } from '../../common/naming';
 import { ROUTING_PLAN_VERSION } from '../../common/routing';
-import { resolveTool, TOOLS } from '../../deploy/local/tools';
-import { addSearchAttributes } from '../../infra/temporal';
 import type { inferenceWorkflow } from '../../workflows/inference';
-
-type ModelActivities = ReturnType<typeof createModelActivities>;
-type StageActivities = ReturnType<typeof createStageActivities>;
+import { fakeStage, startWorkflowEnv, type ModelActivities, type WorkflowEnv } from '../helpers/workflow-env';
 
 const MODEL = 'overflow-probe';
 const STAGES = 2;
@@ -66,70 +58,22 @@ const modelActivities: ModelActivities = {
   describeModel: async (query: InferenceQuery) => ({ ...DESCRIPTOR, model: query.model }),
 };
 
-/** A fake stage that says where it ran: not confident, continues until the last stage. */
-function fakeStage(backend: Backend, calls: StageInput[]): StageActivities {
-  return {
-    runStage: async (input: StageInput): Promise<StageOutput> => {
-      calls.push(input);
-      const now = Date.now();
-      const last = input.stage === input.lastStage;
-      return {
-        stage: input.stage,
-        label: input.stage,
-        confidence: 0.5,
-        exited: last,
-        ...(last ? {} : { activation: input.activation }),
-        backend,
-        taskQueue: stageTaskQueue(input.model, input.stage, backend),
-        worker: `fake-${backend}`,
-        attempt: 1,
-        queueMs: 0,
-        serviceMs: 0,
-        handlerMs: 0,
-        startedAt: now,
-        finishedAt: now,
-      };
-    },
-  };
-}
-
 describe('workflow overflow to serverless (fake activities, time-skipping test server)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundle;
+  let harness: WorkflowEnv;
 
   before(async () => {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    [env, bundle] = await Promise.all([
-      TestWorkflowEnvironment.createTimeSkipping({
-        server: { executable: { type: 'existing-path', path: resolveTool(TOOLS.temporalTestServer) } },
-      }),
-      bundleWorkflowCode({
-        workflowsPath: require.resolve('../../workflows'),
-        logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
-      }),
-    ]);
-  });
-
-  before(async () => {
-    // The workflow upserts SERFLOW's search attributes; the test server knows none until they are added.
-    await addSearchAttributes(env.connection, env.namespace ?? 'default');
+    harness = await startWorkflowEnv();
   });
 
   after(async () => {
-    await env?.teardown();
+    await harness?.teardown();
   });
 
   test('a stage whose VM queue nobody polls runs on faas after overflowAfterMs; a polled one stays on its VM', async () => {
     const vmCalls: StageInput[] = [];
     const faasCalls: StageInput[] = [];
     const worker = (taskQueue: string, activities: object) =>
-      Worker.create({
-        connection: env.nativeConnection,
-        namespace: env.namespace ?? 'default',
-        taskQueue,
-        activities,
-        ...(taskQueue === WORKFLOW_QUEUE ? { workflowBundle: bundle } : {}),
-      });
+      harness.worker(taskQueue, activities, { workflows: taskQueue === WORKFLOW_QUEUE });
     const workers = await Promise.all([
       worker(WORKFLOW_QUEUE, modelActivities),
       // Stage 1's VM pool has a worker; stage 2's VM queue (`overflow-probe.stage-2.vm`) has none.
@@ -139,7 +83,7 @@ describe('workflow overflow to serverless (fake activities, time-skipping test s
     const runs = workers.map((w) => w.run());
     try {
       const started = Date.now();
-      const handle = await env.client.workflow.start<typeof inferenceWorkflow>('inferenceWorkflow', {
+      const handle = await harness.env.client.workflow.start<typeof inferenceWorkflow>('inferenceWorkflow', {
         taskQueue: WORKFLOW_QUEUE,
         workflowId: `overflow-test-${started}`,
         args: [{ queryId: 'q1', model: MODEL, input: { kind: 'inline', dims: [1, 2], dataBase64: 'AAAAAAAAAAA=' } }],

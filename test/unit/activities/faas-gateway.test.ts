@@ -3,7 +3,7 @@
  * to the platform, what it returns, and how platform failures become Temporal failures.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
@@ -124,7 +124,46 @@ describe('faas gateway runStage', () => {
       coldStart: true,
       instanceId: 'inst-9',
       billedMs: 1_184, // ceil(1180.4 + 3.2) at 1 ms granularity
+      heartbeats: 0, // no heartbeat timeout in this mock attempt: none sent
     });
+  });
+
+  test('reports the gateway’s own heartbeats (its activity is the one that heartbeats), not the instance’s', async () => {
+    let entered!: () => void;
+    const inInvoke = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const platform: ServerlessPlatform = {
+      async invoke() {
+        entered();
+        await released;
+        const output: StageOutput = { ...OUTPUT, heartbeats: 7 };
+        return { output, instanceId: 'inst-1', coldStart: true, initMs: 1_000, durationMs: 2, memoryMb: 512 };
+      },
+      list: () => [],
+      close: async () => undefined,
+    };
+    mock.timers.enable({ apis: ['setInterval', 'Date'], now: 0 });
+    try {
+      const { runStage } = createFaasGatewayActivities({ platform });
+      const env = new MockActivityEnvironment(
+        { heartbeatTimeoutMs: 2_000, taskQueue: 'mnist-ee.stage-2.faas' },
+        { logger: new DefaultLogger('ERROR') },
+      );
+      let calls = 0;
+      env.on('heartbeat', () => (calls += 1));
+      const result: Promise<StageOutput> = env.run(runStage, INPUT);
+      await inInvoke;
+      // a cold start of 2 s, in 10 ms steps (one tick times every timer it runs at its end): calls at 500-2 000
+      for (let t = 0; t < 2_000; t += 10) mock.timers.tick(10);
+      release();
+      const out = await result;
+      assert.equal(calls, 4);
+      // 500 sent; 1 000-2 000 held in the 1 600 ms window, the latest sent when it closes at 2 100: not yet
+      assert.equal(out.heartbeats, 1);
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   test('throttling becomes a retryable FunctionThrottledError failure', async () => {

@@ -2,7 +2,7 @@
  * activities/stage-activities.ts: the stage activity run in a mock activity context, on the real mnist-ee
  * stage models (in-process inference pool), with an in-memory activation store and a capturing event publisher.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -121,12 +121,19 @@ function served(k: number): ServedStage {
   };
 }
 
-/** A fresh activity set for stage `k` with its own store, publisher and clock. */
-function setup(k = 1, store: ActivationStore = new MemoryActivationStore()) {
+/**
+ * A fresh activity set for stage `k` with its own store, publisher and clock; `heartbeatTimeoutMs` as the
+ * workflow schedules stages (none by default), `runner` in place of the stage's (e.g. one that waits).
+ */
+function setup(
+  k = 1,
+  store: ActivationStore = new MemoryActivationStore(),
+  options: { heartbeatTimeoutMs?: number; runner?: StageRunner } = {},
+) {
   const events = new CapturingPublisher();
   let t = CLOCK_START - CLOCK_STEP;
   const { runStage } = createStageActivities({
-    served: served(k),
+    served: { ...served(k), ...(options.runner ? { runner: options.runner } : {}) },
     store,
     events,
     worker: WORKER,
@@ -138,11 +145,15 @@ function setup(k = 1, store: ActivationStore = new MemoryActivationStore()) {
       currentAttemptScheduledTimestampMs: SCHEDULED_AT,
       attempt: 2,
       taskQueue: `mnist-ee.stage-${k}.vm`,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
     },
     { logger: new DefaultLogger('ERROR') },
   );
+  /** Heartbeat calls of the attempt (what the SDK is handed, before its throttle). */
+  const heartbeatCalls: unknown[] = [];
+  env.on('heartbeat', (details: unknown) => heartbeatCalls.push(details));
   const run = (input: StageInput): Promise<StageOutput> => env.run(runStage, input);
-  return { run, events: events.events, store };
+  return { run, events: events.events, store, heartbeatCalls };
 }
 
 function stageInput(overrides: Partial<StageInput> & { image?: Float32Array; dims?: number[] } = {}): StageInput {
@@ -180,6 +191,7 @@ function assertOutcomeEvent(events: StageEvent[], input: StageInput, out: StageO
   assert.equal(e.startedAt, out.startedAt);
   assert.equal(e.finishedAt, out.finishedAt);
   assert.equal(e.queueMs, out.queueMs);
+  assert.equal(e.heartbeats, out.heartbeats, 'the event and the result report the same heartbeats');
   if (e.type === 'stage.exited') assert.equal(e.confident, out.confidence >= input.threshold);
 }
 
@@ -522,5 +534,71 @@ describe('a rejected query', () => {
       return true;
     });
     assert.equal(events.length, 0);
+  });
+});
+
+describe('heartbeats', () => {
+  /** The workflow's default stage heartbeat timeout: calls every 500 ms, sdk-core throttles to 1 per 1 600 ms. */
+  const HEARTBEAT_TIMEOUT_MS = 2_000;
+
+  test('a stage far shorter than its heartbeat timeout sends no heartbeat and reports 0', async () => {
+    const { run, events, heartbeatCalls } = setup(1, undefined, { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+    const input = stageInput();
+    const out = await run(input);
+    assert.deepEqual(heartbeatCalls, [], 'no heartbeat at the start of the attempt');
+    assert.equal(out.heartbeats, 0);
+    assertOutcomeEvent(events, input, out);
+  });
+
+  test('a rejected input reports its heartbeats (0) in the stage.failed event', async () => {
+    const { run, events } = setup(1, undefined, { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+    await assert.rejects(run(stageInput({ threshold: 2 })));
+    assert.equal(parseStageEvent(events[0]).heartbeats, 0);
+  });
+
+  test('an attempt that runs past timeout / 4 heartbeats, and reports the calls that reach the server', async () => {
+    // The stage's runner waits, on mocked time, until released: ticking 1 000 ms runs the calls at 500 and 1 000.
+    let entered!: () => void;
+    const inRunner = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const inner = runners[0]!;
+    const waiting: StageRunner = {
+      run: async (data, dims) => {
+        const out = await inner.run(data, dims);
+        entered();
+        await released;
+        return out;
+      },
+      warmUp: (dims) => inner.warmUp(dims),
+      close: async () => undefined,
+    };
+    mock.timers.enable({ apis: ['setInterval', 'Date'], now: 0 });
+    try {
+      const { run, events, heartbeatCalls } = setup(1, undefined, {
+        heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+        runner: waiting,
+      });
+      const input = stageInput();
+      const result = run(input);
+      await inRunner;
+      // in 10 ms steps: one tick times every timer it runs at its end
+      for (let t = 0; t < 1_000; t += 10) mock.timers.tick(10);
+      release();
+      const out = await result;
+      assert.equal(heartbeatCalls.length, 2, 'calls at 500 and 1 000 ms');
+      // 500 is sent at once and opens a 1 600 ms window; 1 000 is held in it and dropped at the completion.
+      assert.equal(out.heartbeats, 1);
+      assertOutcomeEvent(events, input, out);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  test('without a heartbeat timeout (histories before heartbeats) nothing is sent and 0 reported', async () => {
+    const { run, heartbeatCalls } = setup(1);
+    const out = await run(stageInput());
+    assert.deepEqual(heartbeatCalls, []);
+    assert.equal(out.heartbeats, 0);
   });
 });

@@ -4,10 +4,15 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { NO_ACTIONS, totalActions } from '../../../billing/actions';
+import { computeLedger } from '../../../billing/ledger';
+import { loadConfig } from '../../../common/config';
 import type { BillingEvent } from '../../../common/billing-events';
 import { observedExitShares } from '../../../bench/live/agreement';
-import { peakVms } from '../../../bench/live/figures';
-import { arrivalRateSeries, sampleTimesS } from '../../../bench/live/series';
+import { benchFigures, peakVms } from '../../../bench/live/figures';
+import { liveActions, observedActivities } from '../../../bench/live/orchestration';
+import type { ReplayQuery, ReplayResult } from '../../../bench/live/replay';
+import { arrivalRateSeries, benchSeries, sampleTimesS } from '../../../bench/live/series';
 import { seriesStepS } from '../../../eval/report/figures';
 import type { PolicyFigures } from '../../../eval/report/types';
 
@@ -66,5 +71,90 @@ describe('exit shares a live run implies', () => {
 
   test('no query ran: no shares', () => {
     assert.equal(observedExitShares(figures([0, 0])), undefined);
+  });
+});
+
+describe('orchestration of a live run', () => {
+  const query = (n: number, stages?: number): ReplayQuery => ({
+    n,
+    arrivalMs: n * 1000,
+    mix: 'all',
+    index: n,
+    expected: 0,
+    sentAt: 1_000_000 + n * 1000,
+    lagMs: 0,
+    latencyMs: 50,
+    ...(stages !== undefined ? { result: { stages: new Array(stages).fill({}) } as never } : {}),
+  });
+  const replay: ReplayResult = {
+    queries: [query(0, 1), query(1, 2), query(2, 3), query(3)],
+    startedAt: 1_000_000,
+    endedAt: 1_005_000,
+    unfinished: 0,
+    maxLagMs: 0,
+  };
+  const id = (n: number) => `bench-serflow-${n}`;
+  const event = (n: number, stage: number, attempt = 1) => ({ queryId: id(n), stage, attempt });
+
+  test('stage attempts per query from the stage events: a retry counts again, a duplicate event does not', () => {
+    const events = [event(0, 1), event(0, 1), event(1, 1), event(1, 2), event(1, 2, 2), event(9, 1)];
+    // query 2 published no event: its result's 3 stages; query 3 neither: 0
+    assert.deepEqual(observedActivities(replay, events, id), [1, 3, 3, 0]);
+  });
+
+  test('histories where read, the model elsewhere (3 + 2 per attempt with a heartbeat per attempt)', () => {
+    const fromHistory = { ...NO_ACTIONS, workflowStarted: 1, activityAttempts: 1, searchAttributeUpserts: 1 };
+    const live = liveActions([fromHistory, undefined, undefined, undefined], [1, 3, 3, 0], {
+      localActivityTasks: 1,
+      searchAttributeUpserts: 1,
+      heartbeatsPerAttempt: 1,
+    });
+    assert.deepEqual(live.perQuery, [3, 9, 9, 3]);
+    assert.equal(totalActions(live.actions), 24);
+    assert.equal(live.actions.workflowStarted, 4);
+    assert.equal(live.counted, 1);
+    assert.equal(live.modelled, 3);
+  });
+
+  test('the figures and the cost series carry orchestration in the total', () => {
+    const config = loadConfig({}, {});
+    const actionCounts = {
+      ...NO_ACTIONS,
+      workflowStarted: 4,
+      activityAttempts: 6,
+      heartbeats: 6,
+      searchAttributeUpserts: 4,
+    };
+    // as billRun hands the replay's actions to the ledger
+    const ledger = computeLedger({
+      billing: [],
+      stages: [],
+      queries: [],
+      prices: config.prices,
+      now: replay.endedAt,
+      orchestration: { actionCounts, workflows: 4, usdPerAction: 0.5, pricing: 'temporal-cloud' },
+    });
+    const f = benchFigures({ policy: 'serflow', replay, ledger, billing: [], stages: 3, sloMs: 1000 });
+    assert.equal(f.actions, 20);
+    assert.deepEqual(f.actionCounts, actionCounts);
+    assert.equal(f.actionsPerQuery, 5);
+    assert.equal(f.orchestrationUsd, 10);
+    assert.equal(f.totalUsd, f.vmUsd + f.serverlessUsd + 10);
+    assert.equal(f.usdPer1kQueries, (f.totalUsd / 4) * 1000);
+    const series = benchSeries({
+      policy: 'serflow',
+      replay,
+      billing: [],
+      decisions: [],
+      prices: config.prices,
+      timeScale: 1,
+      timesS: [1, 2, 5],
+      totalUsd: f.totalUsd,
+      // each query's orchestration at its send: 1,000,000 + n × 1000 wall ms
+      orchestration: replay.queries.map((q) => ({ at: q.sentAt, usd: 2 + q.n })),
+      ewma: { alpha: 0.5, beta: 0.5, z: 0 } as never,
+    });
+    // by 1 s: queries 0 and 1 (2 + 3); by 2 s: + query 2 (4); the last point is the total
+    assert.deepEqual(series.cumulativeUsd, [5, 9, f.totalUsd]);
   });
 });

@@ -394,6 +394,57 @@ describe('ledger options and edge cases', () => {
   });
 });
 
+describe('orchestration in the bill', () => {
+  // The 4 queries of the timeline ran 3 + 2k actions each for exits at stages 1, 2, 2, 4: 5 + 7 + 7 + 11 = 30
+  // actions; at 25 $ per million (2.5e-5 $) → 7.5e-4 $.
+  const orchestration = {
+    actionCounts: {
+      workflowStarted: 4,
+      activityAttempts: 9,
+      localActivityTasks: 4,
+      heartbeats: 9,
+      searchAttributeUpserts: 4,
+      timersStarted: 0,
+      signals: 0,
+    },
+    workflows: 4,
+    usdPerAction: 2.5e-5,
+    pricing: 'temporal-cloud',
+  };
+  const without = computeLedger(INPUT);
+  const ledger = computeLedger({ ...INPUT, orchestration });
+
+  test('the actions, per kind and per query, and their price', () => {
+    assert.equal(ledger.actions, 30);
+    assert.deepEqual(ledger.actionCounts, orchestration.actionCounts);
+    assert.equal(ledger.actionsPerQuery, 7.5);
+    close(ledger.orchestrationUsd, 7.5e-4, 'orchestrationUsd');
+    assert.deepEqual(ledger.orchestration, { workflows: 4, usdPerAction: 2.5e-5, pricing: 'temporal-cloud' });
+  });
+
+  test('the total adds orchestration to VM and serverless; stages and per-1,000 follow', () => {
+    assert.equal(ledger.totalUsd, ledger.vmUsd + ledger.faasUsd + ledger.orchestrationUsd);
+    close(ledger.totalUsd, 0.0580229 + 7.5e-4, 'totalUsd');
+    // (0.0580229 + 0.00075) / 4 × 1000 = 14.693225 $
+    close(ledger.perThousandQueriesUsd, 14.693225, 'per 1000');
+    assert.equal(ledger.vmUsd, without.vmUsd);
+    assert.equal(ledger.faasUsd, without.faasUsd);
+    assert.deepEqual(ledger.perStage, without.perStage, 'orchestration is per query, not per stage');
+  });
+
+  test('without orchestration: 0 actions, 0 USD, nothing per query', () => {
+    assert.equal(without.orchestrationUsd, 0);
+    assert.equal(without.actions, 0);
+    assert.equal(without.actionsPerQuery, null);
+    assert.equal(without.orchestration, null);
+  });
+
+  test('no workflow counted: no actions per query', () => {
+    const none = computeLedger({ ...INPUT, orchestration: { ...orchestration, workflows: 0 } });
+    assert.equal(none.actionsPerQuery, null);
+  });
+});
+
 describe('union of execution intervals', () => {
   const cases = [
     { label: 'no intervals', intervals: [], from: 0, to: 100, want: 0 },

@@ -68,6 +68,15 @@ describe('parseStageEvent accepts', () => {
     assert.equal(parseStageEvent({ ...continued, backend: 'faas' }).backend, 'faas');
   });
 
+  test('the heartbeats of the attempt, and an event from before they were reported (no heartbeats)', () => {
+    for (const event of [exited, continued, failed]) {
+      const withBeats = { ...event, heartbeats: 2 };
+      assert.deepEqual(parseStageEvent(withBeats), withBeats);
+      assert.equal(parseStageEvent(event).heartbeats, undefined);
+    }
+    assert.equal(parseStageEvent({ ...exited, heartbeats: 0 }).heartbeats, 0);
+  });
+
   test('an event with an extra field, dropping the field', () => {
     const parsed = parseStageEvent({ ...exited, extra: 'x' });
     assert.ok(!('extra' in parsed));
@@ -125,6 +134,8 @@ describe('parseStageEvent rejects', () => {
     { what: 'a negative label', patch: { label: -1 }, field: 'label' },
     { what: 'an empty query id', patch: { queryId: '' }, field: 'queryId' },
     { what: 'a string timestamp', patch: { finishedAt: '2024-01-01' }, field: 'finishedAt' },
+    { what: 'negative heartbeats', patch: { heartbeats: -1 }, field: 'heartbeats' },
+    { what: 'a fractional heartbeat count', patch: { heartbeats: 0.5 }, field: 'heartbeats' },
   ];
   for (const { what, patch, field } of badValues) {
     test(`${what}, naming ${field}`, () => {

@@ -16,6 +16,8 @@ import {
   formatUsd,
   writeReportDir,
 } from '../../../eval/report/render';
+import { NO_ACTIONS } from '../../../billing/actions';
+import { checkTargets } from '../../../eval/report/targets';
 import {
   REPORT_VERSION,
   type ComparisonReport,
@@ -36,6 +38,10 @@ function figures(policy: string, over: Partial<PolicyFigures>): PolicyFigures {
     totalUsd: 1,
     vmUsd: 1,
     serverlessUsd: 0,
+    orchestrationUsd: 0,
+    actions: 0,
+    actionsPerQuery: 0,
+    actionCounts: { ...NO_ACTIONS },
     usdPer1kQueries: 0.333,
     sloAttainment: 1,
     latencyMs: { p50: 40, p95: 90, p99: 120, mean: 50, max: 300 },
@@ -87,6 +93,12 @@ const report: ComparisonReport = {
   sloMs: 500,
   seed: 42,
   timeScale: 1,
+  orchestration: {
+    pricing: 'none',
+    usdPerAction: 0,
+    counted: 'modelled',
+    basis: 'modelled from the executed stages',
+  },
   policies: {
     serflow: figures('serflow', {
       totalUsd: 0.000471,
@@ -129,6 +141,8 @@ const report: ComparisonReport = {
     totalUsd: 0.000382,
     vmUsd: 0.0002,
     serverlessUsd: 0.000182,
+    orchestrationUsd: 0,
+    actions: 9000,
     vmSeconds: 44.4,
     assumptions: ['arrivals and exits known in advance', 'VMs boot instantly'],
   },
@@ -229,19 +243,19 @@ describe('writeReportDir', () => {
     assert.equal(rows.length, 1 + 3, 'header + one row per policy');
     assert.equal(
       rows[0],
-      '| policy | total $ | VM $ | serverless $ | $/1k queries | SLO attainment | p50 ms | p95 ms | p99 ms | VM-hours | VM idle | serverless executions | × SERFLOW | × bound |',
+      '| policy | total $ | VM $ | serverless $ | orchestration $ | actions/query | $/1k queries | SLO attainment | p50 ms | p95 ms | p99 ms | VM-hours | VM idle | serverless executions | × SERFLOW | × bound |',
     );
     assert.equal(
       rows[1],
-      '| serflow | $0.000471 | $0.0003 | $0.000171 | $0.000157 | 99.87 % | 41.3 | 180 | 1,235 | 0.0123 | 25.0 % | 12.5 % | 1.00× | 1.23× |',
+      '| serflow | $0.000471 | $0.0003 | $0.000171 | $0.00 | 0 | $0.000157 | 99.87 % | 41.3 | 180 | 1,235 | 0.0123 | 25.0 % | 12.5 % | 1.00× | 1.23× |',
     );
     assert.equal(
       rows[2],
-      '| libra | $365.00 | $300.00 | $65.00 | $121.67 | 95.00 % | 40.0 | 90.0 | 120 | 1,235 | 60.0 % | 5.0 % | 774947× | 901235× |',
+      '| libra | $365.00 | $300.00 | $65.00 | $0.00 | 0 | $121.67 | 95.00 % | 40.0 | 90.0 | 120 | 1,235 | 60.0 % | 5.0 % | 774947× | 901235× |',
     );
     assert.equal(
       rows[3],
-      '| faas-only | $1,234.50 | $0.00 | $1,234.50 | $0.333 | 100.00 % | 40.0 | 90.0 | 120 | 0 | 0.0 % | 100.0 % | — | — |',
+      '| faas-only | $1,234.50 | $0.00 | $1,234.50 | $0.00 | 0 | $0.333 | 100.00 % | 40.0 | 90.0 | 120 | 0 | 0.0 % | 100.0 % | — | — |',
     );
     assert.match(md, /^# SERFLOW comparison \(simulation\): azure-fn-2019, SLO 500 ms$/m);
     assert.match(md, /\*\*Trace\*\*: azure-fn-2019 \(traces\/azure.csv\), rate factor ×2, window 0–600 s/);
@@ -266,6 +280,80 @@ describe('writeReportDir', () => {
     assert.ok(html.includes('<td>serflow</td><td class="num">$0.000471</td>'));
     assert.ok(html.includes('<strong>NOT met</strong>'));
     for (const name of SVGS) assert.ok(html.includes(`<img src="${name}"`), `index.html embeds ${name}`);
+  });
+});
+
+describe('the orchestration column', () => {
+  // 3,000 queries at Temporal Cloud's 25 $ per million actions: SERFLOW 5 actions a query, LIBRA 6, the bound 3
+  const perAction = 25e-6;
+  const withActions = (f: PolicyFigures, perQuery: number): PolicyFigures => {
+    const actions = perQuery * f.queries;
+    const orchestrationUsd = actions * perAction;
+    const totalUsd = f.vmUsd + f.serverlessUsd + orchestrationUsd;
+    return {
+      ...f,
+      orchestrationUsd,
+      actions,
+      actionsPerQuery: perQuery,
+      actionCounts: { ...NO_ACTIONS, workflowStarted: f.queries, activityAttempts: actions - f.queries },
+      totalUsd,
+      usdPer1kQueries: (totalUsd / f.queries) * 1000,
+    };
+  };
+  const priced: ComparisonReport = {
+    ...report,
+    orchestration: {
+      pricing: 'temporal-cloud',
+      usdPerAction: perAction,
+      counted: 'modelled',
+      basis: 'modelled from the executed stages',
+    },
+    policies: {
+      serflow: withActions(report.policies.serflow!, 5),
+      libra: withActions(report.policies.libra!, 6),
+    },
+    bound: { ...report.bound!, orchestrationUsd: 9000 * perAction, totalUsd: 0.000382 + 9000 * perAction },
+  };
+
+  test('report.json carries orchestrationUsd, actions and actionsPerQuery; index.md and index.html show them', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'serflow-report-'));
+    try {
+      await writeReportDir(dir, priced, series);
+      const json = JSON.parse(await readFile(path.join(dir, REPORT_FILES.report), 'utf8')) as ComparisonReport;
+      assert.equal(json.policies.serflow?.orchestrationUsd, 0.375);
+      assert.equal(json.policies.serflow?.actions, 15_000);
+      assert.equal(json.policies.serflow?.actionsPerQuery, 5);
+      assert.equal(json.policies.libra?.actionsPerQuery, 6);
+      assert.equal(json.orchestration.pricing, 'temporal-cloud');
+      const md = await readFile(path.join(dir, REPORT_FILES.markdown), 'utf8');
+      const rows = md.split('\n').filter((l) => l.startsWith('| ') && !l.includes('---'));
+      // total = VM + serverless + orchestration: 0.0003 + 0.000171 + 15,000 × 25e-6
+      assert.match(rows[1] ?? '', /^\| serflow \| \$0\.375 \| \$0\.0003 \| \$0\.000171 \| \$0\.375 \| 5\.00 \| /);
+      assert.match(rows[2] ?? '', /^\| libra \| \$365\.45 \| \$300\.00 \| \$65\.00 \| \$0\.45 \| 6\.00 \| /);
+      assert.match(md, /\*\*Orchestration\*\*: Temporal Cloud, \$25\.00 per million actions; actions modelled/);
+      assert.match(md, /serverless \$0\.000182, orchestration \$0\.225 for 9,000 actions/);
+      const html = await readFile(path.join(dir, REPORT_FILES.html), 'utf8');
+      assert.ok(html.includes('<th class="num">orchestration $</th><th class="num">actions/query</th>'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the targets compare whole bills and state the comparison without orchestration beside them', () => {
+    const [saving] = checkTargets(priced.policies, priced.bound);
+    assert.ok(saving);
+    assert.match(
+      saving.detail,
+      /^SERFLOW \$0\.3755 vs LIBRA \$365\.4: 99\.90 % cheaper \(compute only: \$0\.0004710 vs \$365\.0, 100\.00 % cheaper\)$/,
+    );
+    const bound = checkTargets(priced.policies, priced.bound).find((t) => t.name.includes('bound'));
+    assert.match(
+      bound?.detail ?? '',
+      /= 1\.666× the bound \$0\.2254 \(compute only: 1\.233× the bound's \$0\.0003820\)$/,
+    );
+    // without orchestration, the details are as they were
+    const [plain] = checkTargets(report.policies, null);
+    assert.equal(plain?.detail, 'SERFLOW $0.0004710 vs LIBRA $365.0: 100.00 % cheaper');
   });
 });
 

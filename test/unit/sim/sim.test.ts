@@ -5,17 +5,28 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPolicy } from '../../../autoscaler/policies';
-import { faasInvocationCostUsd } from '../../../billing/prices';
+import type { Policy } from '../../../autoscaler/types';
+import type { CompiledAutoscalerConfig } from '../../../autoscaler/config';
+import { CURRENT_WORKFLOW_SHAPE, LEAST_QUERY_ACTIONS, NO_ACTIONS, totalActions } from '../../../billing/actions';
+import { faasInvocationCostUsd, vmPricePerHourUsd } from '../../../billing/prices';
 import { loadConfig } from '../../../common/config';
 import { parseExitSchedule } from '../../../eval/workload/schedules';
 import { loadTrace } from '../../../eval/workload/traces';
-import { boundOf } from '../../../sim/clairvoyant';
+import { boundOf, clairvoyantBound } from '../../../sim/clairvoyant';
 import { runSimComparison } from '../../../sim/compare';
 import { runSimulation, type SimRunInput } from '../../../sim/engine';
 import { conditionalExits, drawExitStages, reachOf } from '../../../sim/exit-model';
 import { LIBRA_REFERENCE } from '../../../sim/libra-reference';
+import { actionsTable, runActionCounts } from '../../../sim/orchestration';
 import { quantileOf, samplerFrom } from '../../../sim/sampler';
 import { libraIc2eSetup, setupFromConfig } from '../../../sim/setup';
+
+/**
+ * The workflow shape the hand-computed orchestration cases assume (the workflow of the first recorded histories: a local
+ * activity and an upsert per query, a heartbeat per stage attempt: 3 + 2k actions), fixed here so the cases hold
+ * whatever CURRENT_WORKFLOW_SHAPE becomes.
+ */
+const PER_STAGE_SHAPE = { localActivityTasks: 1, searchAttributeUpserts: 1, heartbeatsPerAttempt: 1 };
 
 const near = (a: number, b: number, rel: number, what: string) =>
   assert.ok(Math.abs(a - b) <= rel * Math.abs(b), `${what}: ${a} vs ${b} (tolerance ${rel * 100} %)`);
@@ -133,6 +144,131 @@ describe('engine, hand-computed', () => {
   });
 });
 
+/**
+ * A stub policy: stage 1 on one VM whose queued executions overflow to functions after 50 ms, stage 2 always
+ * serverless. With 100 ms executions and arrivals at 0, 10, 20 and 1000 ms: query 0 runs stage 1 on the VM
+ * (0–100), queries 1 and 2 wait for it and overflow at 60 and 70 ms, then run stage 2 in functions; query 3 finds
+ * the VM free again.
+ */
+const vmWithOverflow: Policy<CompiledAutoscalerConfig, unknown> = {
+  name: 'serflow',
+  initialState: () => null,
+  decide: (_o, _c, state) => ({
+    state,
+    decision: {
+      valid: true,
+      reason: 'test',
+      stages: [
+        { stage: 1, desiredVms: 1, vmShare: 1, overflowAfterMs: 50, reason: 'test' },
+        { stage: 2, desiredVms: 0, vmShare: 0, reason: 'test' },
+      ],
+    },
+  }),
+};
+
+function twoStages(over: Partial<SimRunInput> = {}): SimRunInput {
+  const base = oneStage();
+  const stage = base.stages[0]!;
+  return {
+    ...base,
+    stages: [stage, { ...stage, stage: 2 }],
+    exitStage: new Int8Array([0, 1, 1, 0]),
+    platform: {
+      ...base.platform,
+      bootDelayMs: 0,
+      orchestration: { usdPerAction: 25e-6, shape: PER_STAGE_SHAPE },
+    },
+    policy: vmWithOverflow,
+    sloMs: 1000,
+    ...over,
+  };
+}
+
+describe('orchestration in the engine, hand-computed', () => {
+  test('actions per query follow the activities started: 3 + 2k, an overflowed VM execution started once', () => {
+    const r = runSimulation(twoStages());
+    // the run as described on vmWithOverflow
+    assert.deepEqual(r.vmExecutions, [2, 0]);
+    assert.deepEqual(r.faasExecutions, [2, 2]);
+    assert.deepEqual([...r.latencyMs], [100, 250, 250, 100]);
+    // queries 0 and 3 started 1 activity, queries 1 and 2 two (the VM executions they overflowed from never started)
+    assert.deepEqual(r.queriesByActivities, [0, 2, 2]);
+    assert.deepEqual(r.actions, {
+      ...NO_ACTIONS,
+      workflowStarted: 4,
+      activityAttempts: 6,
+      localActivityTasks: 4,
+      heartbeats: 6,
+      searchAttributeUpserts: 4,
+    });
+    // 5 + 7 + 7 + 5
+    assert.equal(totalActions(r.actions), 24);
+    near(r.orchestrationUsd, 24 * 25e-6, 1e-12, 'orchestration $');
+    near(r.series.cumulativeUsd.at(-1)!, r.vmUsd + r.serverlessUsd + r.orchestrationUsd, 1e-12, 'last cumulative $');
+  });
+
+  test('another workflow shape plugs in: no local activity and no heartbeat make it 2 + k', () => {
+    const shape = { localActivityTasks: 0, searchAttributeUpserts: 1, heartbeatsPerAttempt: 0 };
+    const r = runSimulation(
+      twoStages({ platform: { ...twoStages().platform, orchestration: { usdPerAction: 1, shape } } }),
+    );
+    assert.equal(totalActions(r.actions), 3 + 4 + 4 + 3);
+    assert.equal(r.orchestrationUsd, 14);
+  });
+
+  test('the figures: the total includes orchestration, with actions and actions per query', () => {
+    const setup = libraIc2eSetup();
+    const { report } = runSimComparison({
+      setup: {
+        ...setup,
+        platform: { ...setup.platform, orchestration: { usdPerAction: 1e-3, shape: PER_STAGE_SHAPE } },
+      },
+      trace: loadTrace('constant:rate=2,duration=60'),
+      rateFactor: 1,
+      startS: 0,
+      policies: ['faas-only'],
+      seed: 1,
+      bound: false,
+      command: 't',
+    });
+    const f = report.policies['faas-only'];
+    assert.ok(f);
+    // one stage: 5 actions for each of the 120 queries
+    assert.equal(f.actions, 600);
+    assert.equal(f.actionsPerQuery, 5);
+    near(f.orchestrationUsd, 0.6, 1e-12, 'orchestration $');
+    near(f.totalUsd, f.vmUsd + f.serverlessUsd + 0.6, 1e-12, 'total');
+  });
+
+  test('actionsTable and runActionCounts: 3 + 2k per query with a local activity and a heartbeat per stage', () => {
+    assert.deepEqual([...actionsTable(3, PER_STAGE_SHAPE)], [3, 5, 7, 9]);
+    const counts = runActionCounts([0, 10, 0, 5], PER_STAGE_SHAPE);
+    assert.equal(totalActions(counts), 10 * 5 + 5 * 9);
+    assert.equal(counts.activityAttempts, 10 + 15);
+  });
+});
+
+describe('orchestration pricing of a setup', () => {
+  test('Temporal Cloud by default: 25 $ per million actions', () => {
+    const config = loadConfig({}, {});
+    const setup = setupFromConfig(config, config.defaultModel);
+    assert.equal(setup.platform.orchestration.usdPerAction, 25e-6);
+    assert.deepEqual(setup.platform.orchestration.shape, CURRENT_WORKFLOW_SHAPE);
+    assert.equal(setup.orchestration.pricing, 'temporal-cloud');
+    assert.equal(setup.orchestration.counted, 'modelled');
+  });
+
+  test('self-hosted from the configured CPU per action, at the VM price per vCPU-second', () => {
+    const config = loadConfig({ orchestration: { cpuMsPerAction: 4 } }, {});
+    const setup = setupFromConfig(config, config.defaultModel, { orchestrationPricing: 'self-hosted' });
+    const o = config.orchestration;
+    const want = (4 / 1000) * (vmPricePerHourUsd(o.instanceType, config.prices) / 3600 / o.vcpus);
+    near(setup.platform.orchestration.usdPerAction, want, 1e-12, '$ per action');
+    assert.equal(setup.orchestration.pricing, 'self-hosted');
+    assert.equal(setup.orchestration.cpuMsSource, 'config');
+  });
+});
+
 describe('exit drift', () => {
   test('a schedule that sends every query to the last stage halfway through doubles deep executions accordingly', () => {
     const config = loadConfig({}, {});
@@ -176,6 +312,27 @@ describe('clairvoyant bound', () => {
     (counts[0] as Float64Array).fill(20, 0, 3);
     const b = boundOf(counts, [{ slotMs: 100, faasUsd: 0.2 }], 1, 1, 10);
     near(b.totalUsd, 3 * 20 * 0.2, 1e-9, 'all functions');
+  });
+
+  test('the bound adds the least orchestration a query can need: 3 actions per query', () => {
+    const stage = oneStage().stages[0]!;
+    const args = {
+      arrivalsMs: new Float64Array([0, 10, 20, 1000]),
+      exitStage: new Int8Array(4),
+      durationS: 2,
+      stages: [stage],
+      prices: libraIc2eSetup().platform.prices,
+      vmPricePerHourUsd: 0.1,
+      bootDelayMs: 100_000,
+    };
+    const free = clairvoyantBound({ ...args, usdPerAction: 0 });
+    const priced = clairvoyantBound({ ...args, usdPerAction: 0.01 });
+    assert.equal(priced.actions, LEAST_QUERY_ACTIONS * 4);
+    near(priced.orchestrationUsd, 3 * 4 * 0.01, 1e-12, 'orchestration $');
+    near(priced.totalUsd, free.totalUsd + 0.12, 1e-12, 'total');
+    assert.equal(priced.vmUsd, free.vmUsd);
+    assert.equal(priced.serverlessUsd, free.serverlessUsd);
+    assert.equal(free.orchestrationUsd, 0);
   });
 
   test('no policy pays less than the bound on the same run', () => {

@@ -1,0 +1,74 @@
+/**
+ * The model descriptor of a query (`ModelDescriptor`, common/contracts.ts), built in one place for both who
+ * resolve it: the client, which sends it with the query so the workflow needs no model lookup, and the workflow
+ * worker's `describeModel` local activity, which resolves it for queries that come without one. Pure: the caller
+ * brings the manifest, its config and the routing plan it has (each keeps its own cache of those).
+ */
+import type { SerflowConfig } from '../common/config';
+import type { InferenceQuery, ModelDescriptor } from '../common/contracts';
+import { checkQueryRanges } from '../common/descriptor-checks';
+import { allVmPlan, validateRoutingPlan, type RoutingPlan } from '../common/routing';
+import { queryInputDims, type ModelManifest } from './manifest';
+
+/**
+ * Attempts of a serverless stage. Throttling (account concurrency reached) is retried with backoff capped at 2 s
+ * (workflows/activity-options.ts): 100 attempts ride out ~3 minutes of sustained throttling before a query fails.
+ */
+export const FAAS_STAGE_MAX_ATTEMPTS = 100;
+
+/** The config sections a descriptor is built from. */
+export type DescriptorConfig = Pick<SerflowConfig, 'activations' | 'stages' | 'faas' | 'timeScale'>;
+
+/**
+ * The descriptor of `manifest`'s model: its shape from the manifest, stage timeouts and attempts from `config`,
+ * and `plan` if it fits the model (else every stage on VMs, see `usablePlan`).
+ */
+export function buildModelDescriptor(
+  manifest: ModelManifest,
+  config: DescriptorConfig,
+  plan: RoutingPlan | null,
+): ModelDescriptor {
+  const stages = manifest.stages.length;
+  return {
+    model: manifest.name,
+    stages,
+    defaultThreshold: manifest.defaultThreshold,
+    inputDims: queryInputDims(manifest),
+    inlineActivationMaxBytes: config.activations.inlineMaxBytes,
+    stageTimeoutMs: config.stages.timeoutMs,
+    stageMaxAttempts: config.stages.maxAttempts,
+    stageHeartbeatTimeoutMs: config.stages.heartbeatTimeoutMs,
+    // Cold starts pass `timeScale` times faster here than in cloud time, so their extra allowance does too.
+    faasStageTimeoutMs: config.stages.timeoutMs + config.faas.coldStartExtraMs / config.timeScale,
+    faasStageMaxAttempts: FAAS_STAGE_MAX_ATTEMPTS,
+    routing: usablePlan(plan, manifest.name, stages),
+  };
+}
+
+/**
+ * The descriptor for one query, after the checks that need the model but not the tensor data (threshold and
+ * stage cap); throws our typed errors (UnknownStageError, InvalidInputError).
+ */
+export function describeQuery(
+  query: Pick<InferenceQuery, 'model' | 'maxStage' | 'threshold'>,
+  manifest: ModelManifest,
+  config: DescriptorConfig,
+  plan: RoutingPlan | null,
+): ModelDescriptor {
+  checkQueryRanges(query, manifest.stages.length);
+  return buildModelDescriptor(manifest, config, plan);
+}
+
+/**
+ * The published plan if it fits the model; otherwise every stage on VMs, as when none is published. A broken plan
+ * (published by hand or by a faulty controller) must not fail queries: it is reported and ignored.
+ */
+export function usablePlan(plan: RoutingPlan | null, model: string, stages: number): RoutingPlan {
+  if (!plan) return allVmPlan(model, stages);
+  try {
+    return validateRoutingPlan(plan, stages);
+  } catch (err) {
+    console.warn(`routing plan of ${model} ignored (all stages on VMs): ${(err as Error).message}`);
+    return allVmPlan(model, stages);
+  }
+}
