@@ -24,7 +24,9 @@
  *   start, which sdk-core sends at once, then one every timeout / 4, all held back by the throttle for the next
  *   1.6 s; stages take about 1 ms, so 1 per started attempt. (An attempt of that code longer than the throttle
  *   interval, such as a function cold start above 1.6 s, sent more than the 1 counted here.)
- * The history is of the current code when any of its results carries `heartbeats`. One without any completed
+ * An activity scheduled without a heartbeat timeout sends none (the stage code heartbeats only with one, and other
+ * activities, such as the overhead benchmark's floor, never do). The history is of the current code when any of
+ * its results carries `heartbeats`. One without any completed
  * stage (a query rejected at its first stage) shows no sign and is counted as earlier code: 1 heartbeat too many
  * per failed attempt if it was recorded by the current code.
  */
@@ -70,6 +72,11 @@ function isWorkflowUpsert(event: IHistoryEvent): boolean {
   return names.length === 0 || names.some((name) => name !== CHANGE_VERSION_SEARCH_ATTRIBUTE);
 }
 
+/** Whether a protobuf Duration is set and longer than zero. */
+function hasDuration(d: { seconds?: unknown; nanos?: number | null } | null | undefined): boolean {
+  return !!d && (Number(d.seconds ?? 0) > 0 || (d.nanos ?? 0) > 0);
+}
+
 /** An event id (Long, number or string) as a map key. */
 const idKey = (id: unknown): string => String(id);
 
@@ -82,13 +89,23 @@ export function actionsFromHistory(history: IHistory): ActionCounts {
   const attemptsByStart = new Map<string, number>();
   /** Heartbeats the completed attempt reported, per activity (by its started event id). */
   const reportedByStart = new Map<string, number>();
+  /** Scheduled activities that carry a heartbeat timeout (by their scheduled event id). */
+  const heartbeatingScheduled = new Set<string>();
+  /** Started activities that carry a heartbeat timeout (by their started event id). */
+  const heartbeatingStarts = new Set<string>();
 
   for (const e of events) {
     if (e.workflowExecutionStartedEventAttributes) counts.workflowStarted += 1;
-    else if (e.activityTaskStartedEventAttributes) {
+    else if (e.activityTaskScheduledEventAttributes) {
+      if (hasDuration(e.activityTaskScheduledEventAttributes.heartbeatTimeout))
+        heartbeatingScheduled.add(idKey(e.eventId));
+    } else if (e.activityTaskStartedEventAttributes) {
       const attempts = Math.max(1, e.activityTaskStartedEventAttributes.attempt ?? 1);
       counts.activityAttempts += attempts;
       attemptsByStart.set(idKey(e.eventId), attempts);
+      if (heartbeatingScheduled.has(idKey(e.activityTaskStartedEventAttributes.scheduledEventId))) {
+        heartbeatingStarts.add(idKey(e.eventId));
+      }
     } else if (e.activityTaskCompletedEventAttributes) {
       const a = e.activityTaskCompletedEventAttributes;
       const reported = reportedHeartbeats(jsonResult(a.result));
@@ -106,7 +123,8 @@ export function actionsFromHistory(history: IHistory): ActionCounts {
     reportedByStart.size > 0 ? UNREPORTED_ATTEMPT_HEARTBEATS.current : UNREPORTED_ATTEMPT_HEARTBEATS.earlier;
   for (const [start, attempts] of attemptsByStart) {
     const reported = reportedByStart.get(start);
-    counts.heartbeats += reported === undefined ? attempts * perUnreported : reported + (attempts - 1) * perUnreported;
+    const unreported = heartbeatingStarts.has(start) ? perUnreported : 0;
+    counts.heartbeats += reported === undefined ? attempts * unreported : reported + (attempts - 1) * unreported;
   }
   return counts;
 }

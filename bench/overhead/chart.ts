@@ -125,6 +125,45 @@ function throughputPanel(r: BenchReport): NonNormalizedSpec {
   };
 }
 
+/** Step 5: per plan, latency p50 (c=1), throughput and CPU per query as multiples of the engine's floor. */
+function floorPanel(r: BenchReport): NonNormalizedSpec | undefined {
+  if (!r.plans?.length) return undefined;
+  const measures = ['p50 latency', 'throughput', 'CPU per query'] as const;
+  const rows = r.plans.flatMap((p) => [
+    { plan: p.name, measure: measures[0], ratio: p.ratioToFloor?.p50 ?? null },
+    { plan: p.name, measure: measures[1], ratio: p.ratioToFloor?.qps ?? null },
+    { plan: p.name, measure: measures[2], ratio: p.ratioToFloor?.cpuPerQuery ?? null },
+  ]);
+  const x = {
+    field: 'plan',
+    type: 'nominal',
+    sort: r.plans.map((p) => p.name),
+    title: null,
+    axis: { labelAngle: 0 },
+  } as const;
+  const y = { field: 'ratio', type: 'quantitative', title: 'multiple of the floor' } as const;
+  const xOffset = { field: 'measure', type: 'nominal', sort: [...measures] } as const;
+  const color = { field: 'measure', type: 'nominal', sort: [...measures], title: null } as const;
+  return {
+    title: `Against the engine's floor (${r.floor?.actionsPerQuery ?? '?'} actions, c=1 and c=${r.floor?.loaded.concurrency ?? '?'})`,
+    width: PANEL_WIDTH,
+    height: PANEL_HEIGHT,
+    layer: [
+      { data: { values: rows }, mark: { type: 'bar' }, encoding: { x, xOffset, y, color } },
+      {
+        data: { values: rows },
+        mark: { type: 'text', baseline: 'bottom', dy: -2, fontSize: 9 },
+        encoding: { x, xOffset, y, text: { field: 'ratio', type: 'quantitative', format: '.2f' } },
+      },
+      {
+        data: { values: [{ ratio: 1 }] },
+        mark: { type: 'rule', color: TARGET_COLOR, strokeDash: [6, 4] },
+        encoding: { y: { field: 'ratio', type: 'quantitative' } },
+      },
+    ],
+  };
+}
+
 /** The chart as a Vega-Lite spec; what no panel draws (overhead per stage, loop delay, targets) in the subtitle. */
 export function overheadChartSpec(r: BenchReport): TopLevelSpec {
   const met = (ok: boolean) => (ok ? 'MET' : 'NOT met');
@@ -143,7 +182,9 @@ export function overheadChartSpec(r: BenchReport): TopLevelSpec {
     },
     config: PLOT_CONFIG,
     spacing: 60,
-    hconcat: [latencyPanel(r), throughputPanel(r)],
+    hconcat: [latencyPanel(r), throughputPanel(r), ...[floorPanel(r)].filter((p) => p !== undefined)],
+    // the floor panel's colours and bar offsets (measures) are its own, not the latency panel's percentiles
+    resolve: { scale: { color: 'independent', xOffset: 'independent' }, legend: { color: 'independent' } },
   };
 }
 

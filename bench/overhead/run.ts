@@ -33,8 +33,9 @@ export async function runOverheadBench(args: Args): Promise<void> {
   const overrides: SerflowConfigInput = { homeDir };
   if (Object.keys(args.dynamicConfig).length) overrides.temporal = { devServerDynamicConfig: args.dynamicConfig };
   if (args.stageConcurrency) overrides.workers = { stageConcurrency: args.stageConcurrency };
-  // VMs per stage pool the cloud agent starts with (each VM is a stage-worker process).
-  if (args.processesPerStage) overrides.vm = { initialPerStage: args.processesPerStage };
+  // VMs per stage pool the cloud agent starts with (each VM is a stage-worker process); a VM launched later (the
+  // whole-model VM of step 5) serves at once: this benchmark measures orchestration, not boot delays.
+  overrides.vm = { bootDelayMs: 0, ...(args.processesPerStage ? { initialPerStage: args.processesPerStage } : {}) };
   const config = loadConfig(overrides);
   const model = args.model ?? config.defaultModel;
   const manifest = loadManifest(model, config.modelsDir);

@@ -185,6 +185,17 @@ describe('actions of hand-made histories', () => {
     assert.deepEqual(got, counts({ activityAttempts: 3, heartbeats: 3 }));
   });
 
+  test('an activity scheduled without a heartbeat timeout (the benchmark floor) sent no heartbeat', () => {
+    const noTimeout: EventObject = {
+      eventType: 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED',
+      activityTaskScheduledEventAttributes: { activityType: { name: 'noop' } },
+    };
+    const got = actionsFromHistory(
+      history([started(), taskCompleted(), noTimeout, attemptStarted(3, 1), completed(4, null)]),
+    );
+    assert.deepEqual(got, counts({ activityAttempts: 1 }));
+  });
+
   test('two local activities of one workflow task are one action; one in another task is a second', () => {
     const one = actionsFromHistory(history([started(), taskCompleted(), localActivity(2), localActivity(2)]));
     assert.deepEqual(one, counts({ localActivityTasks: 1 }));
