@@ -58,7 +58,8 @@ export interface RunningStack {
 export const DEFAULT_READY_TIMEOUT_MS = 60_000;
 
 function workerScript(): string {
-  if (!fs.existsSync(CHILD_MAIN_SCRIPT)) throw new Error(`${CHILD_MAIN_SCRIPT} is missing: run \`npm run build\` first`);
+  if (!fs.existsSync(CHILD_MAIN_SCRIPT))
+    throw new Error(`${CHILD_MAIN_SCRIPT} is missing: run \`npm run build\` first`);
   return CHILD_MAIN_SCRIPT;
 }
 

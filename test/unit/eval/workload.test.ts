@@ -15,7 +15,13 @@ import {
   windowTrace,
   type Trace,
 } from '../../../eval/workload/traces';
-import { ScheduleError, exitSharesAt, mixAt, parseExitSchedule, parseMixSchedule } from '../../../eval/workload/schedules';
+import {
+  ScheduleError,
+  exitSharesAt,
+  mixAt,
+  parseExitSchedule,
+  parseMixSchedule,
+} from '../../../eval/workload/schedules';
 import { PROJECT_ROOT } from '../../../common/paths';
 
 function sum(xs: ArrayLike<number>): number {
