@@ -68,12 +68,18 @@ export const DEFAULT_WORKER_HEARTBEAT_MS = 2_000;
 
 /**
  * Dynamic config the embedded Temporal dev server starts with (`--dynamic-config-value KEY=VALUE`).
- * `history.transferProcessorMaxPollRPS`: the history service reads its transfer queue at most 20 times/s by
- * default, which delays every workflow and activity task by ~38 ms on an idle dev server; 10000 cuts that to
- * ~3 ms (bench/README.md).
+ * - `history.transferProcessorMaxPollRPS`: the history service reads its transfer queue at most 20 times/s by
+ *   default, which delays every workflow and activity task by ~38 ms on an idle dev server; 10000 cuts that to
+ *   ~3 ms (bench/README.md).
+ * - `system.forceSearchAttributesCacheRefreshOnRead`: the CLI turns the search-attribute cache off, so every read
+ *   of the attributes is a database read on the server's one SQLite connection; SERFLOW registers its attributes
+ *   when the server starts, so the cache is safe. An A/B run of the overhead benchmark (ABAB,
+ *   bench/results/dev-server-ab/sa-cache-*.json) measured the Temporal server's CPU per query at 0.89× and 0.96×
+ *   with the cache on; throughput and total CPU moved within the run-to-run noise (1.12× / 0.99×, 0.90× / 1.01×).
  */
 export const DEFAULT_DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
   'history.transferProcessorMaxPollRPS': 10_000,
+  'system.forceSearchAttributesCacheRefreshOnRead': false,
 };
 
 /**
