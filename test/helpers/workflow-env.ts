@@ -7,7 +7,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { createModelActivities } from '../../activities/model-activities';
 import type { createStageActivities } from '../../activities/stage-activities';
-import type { StageInput, StageOutput } from '../../common/contracts';
+import type { ModelDescriptor, StageInput, StageOutput } from '../../common/contracts';
+import { ROUTING_PLAN_VERSION, type StageRoute } from '../../common/routing';
 import { stageTaskQueue, type Backend } from '../../common/naming';
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
 import { addSearchAttributes } from '../../infra/temporal';
@@ -89,5 +90,25 @@ export function fakeStage(
         finishedAt: now,
       };
     },
+  };
+}
+
+/**
+ * The descriptor of a fake model of `routes.length` stages for the workflow tests: one attempt per stage, no
+ * heartbeats, 10 s timeouts, a static plan of `routes` (one per stage, in order).
+ */
+export function testDescriptor(model: string, routes: StageRoute[]): ModelDescriptor {
+  return {
+    model,
+    stages: routes.length,
+    defaultThreshold: 0.9,
+    inputDims: [1, 2],
+    inlineActivationMaxBytes: 1 << 20,
+    stageTimeoutMs: 10_000,
+    stageMaxAttempts: 1,
+    stageHeartbeatTimeoutMs: 0,
+    faasStageTimeoutMs: 10_000,
+    faasStageMaxAttempts: 1,
+    routing: { v: ROUTING_PLAN_VERSION, model, stages: routes, source: 'static:test', updatedAt: 0 },
   };
 }

@@ -14,39 +14,25 @@ import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import type { InferenceQuery, InferenceResult, ModelDescriptor, StageInput, StageRecord } from '../../common/contracts';
 import { stageTaskQueue } from '../../common/naming';
-import { ROUTING_PLAN_VERSION } from '../../common/routing';
 import type { inferenceWorkflow } from '../../workflows/inference';
-import { fakeStage, startWorkflowEnv, type ModelActivities, type WorkflowEnv } from '../helpers/workflow-env';
+import {
+  fakeStage,
+  startWorkflowEnv,
+  testDescriptor,
+  type ModelActivities,
+  type WorkflowEnv,
+} from '../helpers/workflow-env';
 
 const MODEL = 'descriptor-probe';
-const STAGES = 3;
 const WORKFLOW_QUEUE = 'descriptor-test.inference';
 const { EventType } = temporal.api.enums.v1;
 
 /** Stage 1 on its VM pool, stage 2 serverless, stage 3 on VMs: shares of 1 and 0 make every choice certain. */
-const DESCRIPTOR: ModelDescriptor = {
-  model: MODEL,
-  stages: STAGES,
-  defaultThreshold: 0.9,
-  inputDims: [1, 2],
-  inlineActivationMaxBytes: 1 << 20,
-  stageTimeoutMs: 10_000,
-  stageMaxAttempts: 1,
-  stageHeartbeatTimeoutMs: 0,
-  faasStageTimeoutMs: 10_000,
-  faasStageMaxAttempts: 1,
-  routing: {
-    v: ROUTING_PLAN_VERSION,
-    model: MODEL,
-    stages: [
-      { stage: 1, vmShare: 1 },
-      { stage: 2, vmShare: 0 },
-      { stage: 3, vmShare: 1 },
-    ],
-    source: 'static:test',
-    updatedAt: 0,
-  },
-};
+const DESCRIPTOR: ModelDescriptor = testDescriptor(MODEL, [
+  { stage: 1, vmShare: 1 },
+  { stage: 2, vmShare: 0 },
+  { stage: 3, vmShare: 1 },
+]);
 
 /** Confidence per stage of the fake model: stage 2 reaches the default threshold 0.9, so queries exit there. */
 const CONFIDENCE = [0.5, 0.95, 0.99];

@@ -13,9 +13,14 @@ import { after, before, describe, test } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import type { InferenceQuery, InferenceResult, ModelDescriptor, StageInput } from '../../common/contracts';
 import { stageTaskQueue } from '../../common/naming';
-import { ROUTING_PLAN_VERSION } from '../../common/routing';
 import type { inferenceWorkflow } from '../../workflows/inference';
-import { fakeStage, startWorkflowEnv, type ModelActivities, type WorkflowEnv } from '../helpers/workflow-env';
+import {
+  fakeStage,
+  startWorkflowEnv,
+  testDescriptor,
+  type ModelActivities,
+  type WorkflowEnv,
+} from '../helpers/workflow-env';
 
 const MODEL = 'overflow-probe';
 const STAGES = 2;
@@ -30,29 +35,10 @@ const WORKFLOW_QUEUE = 'overflow-test.inference';
 const { EventType, TimeoutType } = temporal.api.enums.v1;
 
 /** What describeModel returns: both stages on their VM pools (vmShare 1), overflowing after OVERFLOW_AFTER_MS. */
-const DESCRIPTOR: ModelDescriptor = {
-  model: MODEL,
-  stages: STAGES,
-  defaultThreshold: 0.9,
-  inputDims: [1, 2],
-  inlineActivationMaxBytes: 1 << 20,
-  stageTimeoutMs: 10_000,
-  stageMaxAttempts: 1,
-  stageHeartbeatTimeoutMs: 0,
-  faasStageTimeoutMs: 10_000,
-  faasStageMaxAttempts: 1,
-  routing: {
-    v: ROUTING_PLAN_VERSION,
-    model: MODEL,
-    stages: Array.from({ length: STAGES }, (_, i) => ({
-      stage: i + 1,
-      vmShare: 1,
-      overflowAfterMs: OVERFLOW_AFTER_MS,
-    })),
-    source: 'static:test',
-    updatedAt: 0,
-  },
-};
+const DESCRIPTOR: ModelDescriptor = testDescriptor(
+  MODEL,
+  Array.from({ length: STAGES }, (_, i) => ({ stage: i + 1, vmShare: 1, overflowAfterMs: OVERFLOW_AFTER_MS })),
+);
 
 const modelActivities: ModelActivities = {
   describeModel: async (query: InferenceQuery) => ({ ...DESCRIPTOR, model: query.model }),

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NO_ACTIONS, totalActions } from '../../../billing/actions';
+import { LOCAL_ACTIVITY_WORKFLOW_SHAPE, NO_ACTIONS, totalActions } from '../../../billing/actions';
 import { computeLedger } from '../../../billing/ledger';
 import { loadConfig } from '../../../common/config';
 import type { BillingEvent } from '../../../common/billing-events';
@@ -104,11 +104,11 @@ describe('orchestration of a live run', () => {
 
   test('histories where read, the model elsewhere (3 + 2 per attempt with a heartbeat per attempt)', () => {
     const fromHistory = { ...NO_ACTIONS, workflowStarted: 1, activityAttempts: 1, searchAttributeUpserts: 1 };
-    const live = liveActions([fromHistory, undefined, undefined, undefined], [1, 3, 3, 0], {
-      localActivityTasks: 1,
-      searchAttributeUpserts: 1,
-      heartbeatsPerAttempt: 1,
-    });
+    const live = liveActions(
+      [fromHistory, undefined, undefined, undefined],
+      [1, 3, 3, 0],
+      LOCAL_ACTIVITY_WORKFLOW_SHAPE,
+    );
     assert.deepEqual(live.perQuery, [3, 9, 9, 3]);
     assert.equal(totalActions(live.actions), 24);
     assert.equal(live.actions.workflowStarted, 4);

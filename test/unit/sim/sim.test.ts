@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { createPolicy } from '../../../autoscaler/policies';
 import type { Policy } from '../../../autoscaler/types';
 import type { CompiledAutoscalerConfig } from '../../../autoscaler/config';
-import { CURRENT_WORKFLOW_SHAPE, LEAST_QUERY_ACTIONS, NO_ACTIONS, totalActions } from '../../../billing/actions';
+import {
+  CURRENT_WORKFLOW_SHAPE,
+  LEAST_QUERY_ACTIONS,
+  LOCAL_ACTIVITY_WORKFLOW_SHAPE,
+  NO_ACTIONS,
+  totalActions,
+} from '../../../billing/actions';
 import { faasInvocationCostUsd, vmPricePerHourUsd } from '../../../billing/prices';
 import { loadConfig } from '../../../common/config';
 import { parseExitSchedule } from '../../../eval/workload/schedules';
@@ -26,7 +32,7 @@ import { libraIc2eSetup, setupFromConfig } from '../../../sim/setup';
  * activity and an upsert per query, a heartbeat per stage attempt: 3 + 2k actions), fixed here so the cases hold
  * whatever CURRENT_WORKFLOW_SHAPE becomes.
  */
-const PER_STAGE_SHAPE = { localActivityTasks: 1, searchAttributeUpserts: 1, heartbeatsPerAttempt: 1 };
+const PER_STAGE_SHAPE = LOCAL_ACTIVITY_WORKFLOW_SHAPE;
 
 const near = (a: number, b: number, rel: number, what: string) =>
   assert.ok(Math.abs(a - b) <= rel * Math.abs(b), `${what}: ${a} vs ${b} (tolerance ${rel * 100} %)`);
