@@ -46,6 +46,11 @@ const VM_PRICE_PER_HOUR_USD = 0.00025;
 const TICK_MS = 10_000;
 const SCALE_DOWN_DELAY_MS = 30_000;
 const SCALE_DOWN_DELAY_WALL_MS = SCALE_DOWN_DELAY_MS / TIME_SCALE;
+/**
+ * The burst trigger reacts within a few windows of the step (decision 4 on an idle machine, 2026-12-01); two more
+ * allow for windows that a loaded machine fills late. A smoothed estimator without the trigger takes far longer.
+ */
+const MAX_TICKS_TO_SCALE_OUT = 6;
 const BOOT_DELAY_MS = 20_000;
 const LOW_QPS = 1;
 const STEP_QPS = 12;
@@ -179,7 +184,10 @@ describe('SERFLOW autoscaler on a real stack', () => {
     const up = (k: number) => during.find((r) => scalings(r).some((s) => s.stage === k && s.to > s.from));
     assert.ok(up(1), 'stage 1 scaled out during the step');
     assert.ok(up(2), 'stage 2 scaled out during the step');
-    assert.ok(up(1)!.wallAt - stepUpAt < 5_000, `stage 1 scaled out ${up(1)!.wallAt - stepUpAt} ms after the step`);
+    // "At once" is counted in the controller's own ticks, not wall milliseconds: on a loaded 2-core machine a tick
+    // can start seconds late (one CI run saw the scale-out 5977 ms after the step).
+    const ticksToScaleOut = step.filter((r) => r.wallAt <= up(1)!.wallAt).length;
+    assert.ok(ticksToScaleOut <= MAX_TICKS_TO_SCALE_OUT, `stage 1 scaled out on decision ${ticksToScaleOut} of the step`);
     for (const r of during) assert.equal(stageOf(r, 4)?.desiredVms, 0, `stage 4 stays serverless at ${r.wallAt}`);
     // While the new VMs boot, the decisions route what the ready ones cannot carry to functions.
     const booting = during.filter((r) => {
@@ -228,7 +236,7 @@ describe('SERFLOW autoscaler on a real stack', () => {
     const stepRecords = during.length;
     const peak = during.reduce((m, r) => m.map((v, i) => Math.max(v, stageOf(r, i + 1)!.desiredVms)), [0, 0, 0, 0]);
     console.log(
-      `step: baseline to 0 VMs in ${baselineMs} ms; stage 1 scaled out +${up(1)!.wallAt - stepUpAt} ms after the step; ` +
+      `step: baseline to 0 VMs in ${baselineMs} ms; stage 1 scaled out +${up(1)!.wallAt - stepUpAt} ms after the step (decision ${ticksToScaleOut}); ` +
         `${stepRecords} decisions, peak desired VMs ${peak.join('/')}, stage 1 faas/vm executions ${faas1}/${vm1}; ` +
         `scale-in ${cuts.join(', ')}`,
     );
