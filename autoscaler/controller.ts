@@ -44,6 +44,7 @@ export function planFromDecision(model: string, decision: Decision, policy: stri
       vmShare: s.vmShare,
       ...(s.overflowAfterMs !== undefined ? { overflowAfterMs: s.overflowAfterMs } : {}),
     })),
+    ...(decision.fused && decision.fused.length > 0 ? { fused: decision.fused.map((r) => ({ ...r })) } : {}),
     source: `autoscaler:${policy}`,
     updatedAt: now,
   };

@@ -4,6 +4,8 @@
  * decision and the next state: no clocks, no I/O inside.
  */
 
+import type { FusedRun } from '../common/routing';
+
 /** Names of the policies behind the one interface. */
 export type PolicyName = 'serflow' | 'libra' | 'faas-only' | 'vm-auto' | 'vm-max' | 'spock';
 export const POLICY_NAMES: readonly PolicyName[] = ['serflow', 'libra', 'faas-only', 'vm-auto', 'vm-max', 'spock'];
@@ -86,6 +88,11 @@ export interface Decision {
    * (a per-query share has no notion of "the first N").
    */
   vmQuotaPerTick?: number;
+  /**
+   * Runs of consecutive stages to execute as one activity each (routing.ts `FusedRun`): the run goes to the
+   * whole-model VMs with its first stage's `vmShare`, else to one function invocation. Unset: none.
+   */
+  fused?: FusedRun[];
   stages: StageDecision[];
   reason: string;
 }

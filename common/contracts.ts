@@ -115,6 +115,23 @@ export interface StageOutput {
   heartbeats?: number;
 }
 
+/**
+ * Input of a fused run (routing.ts `FusedRun`): stages `stage`..`runLast` in one activity attempt, with the early
+ * exits inside it. `activation` is stage `stage`'s input; the stages after it take the previous stage's output in
+ * memory.
+ */
+export interface StageRunInput extends StageInput {
+  /** Last stage of the run (stage < runLast <= lastStage). */
+  runLast: number;
+}
+
+/** Output of a fused run: one output per stage it ran, in order; the last one exited or hands on. */
+export interface StageRunOutput {
+  stages: StageOutput[];
+  /** Heartbeats of the run's attempt that reached Temporal (counted once for the run, not per stage). */
+  heartbeats?: number;
+}
+
 /** Where a stage execution comes from: the Temporal activity attempt that asked for it. */
 export interface StageCallContext {
   workflowId: string;

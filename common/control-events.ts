@@ -65,6 +65,8 @@ const decisionSchema = z.object({
   wholeModelVms: count.optional(),
   /** LIBRA's "first N queries of every tick go to VMs". */
   vmQuotaPerTick: count.optional(),
+  /** Stage runs executed as one activity each (routing.ts `FusedRun`); absent in records written before fusion. */
+  fused: z.array(z.object({ first: z.number().int().min(1), last: z.number().int().min(1) })).optional(),
   stages: z.array(stageDecisionSchema),
   reason: z.string(),
 });

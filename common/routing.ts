@@ -1,7 +1,8 @@
 /**
  * Routing plans: per stage of a model, where its executions go. Published by the control plane (or set
  * statically by `serflow route set`) in the NATS KV bucket `serflow-routing` under the model's name; the
- * workflow reads the plan once per query (a local activity, so the choice is in history and replays agree).
+ * client resolves it into the query's descriptor (or the workflow's model lookup reads it), once per query, so it is
+ * in history and replays agree. A plan may also fuse runs of stages into one activity (`FusedRun`).
  * `validateRoutingPlan` checks a plan against its model (pure, no I/O): the model lookup before using one, and
  * `serflow route set` and the local cloud agent before publishing one.
  * Sandbox-safe: workflow code imports this file.
@@ -25,10 +26,29 @@ export interface StageRoute {
   overflowAfterMs?: number;
 }
 
+/**
+ * A run of consecutive stages executed as ONE activity, with the early exits inside it (stage fusion): one
+ * Temporal activity instead of one per stage, and no hop through Temporal between its stages. The run goes where
+ * stage `first`'s route sends it: with probability `vmShare` to the whole-model VM pool (its VMs hold every stage;
+ * queue `wholeModelQueue(model, 'vm')`), overflowing to functions after `first`'s `overflowAfterMs`; else to one
+ * invocation of the run's function (which holds stages first..last; queue `wholeModelQueue(model, 'faas')`).
+ * The routes of its later stages are not drawn: a query that reaches them is already inside the run.
+ */
+export interface FusedRun {
+  /** First and last stage of the run, 1-based, first < last. */
+  first: number;
+  last: number;
+}
+
 export interface RoutingPlan {
   v: typeof ROUTING_PLAN_VERSION;
   model: string;
   stages: StageRoute[];
+  /**
+   * Stage runs executed as one activity each, in stage order, not overlapping. Absent or empty: every stage is its
+   * own activity (plans published before fusion existed read the same way).
+   */
+  fused?: FusedRun[];
   /** Who set it (`static:<name>`, `autoscaler:<policy>`), and when (epoch ms). */
   source: string;
   updatedAt: number;
@@ -53,6 +73,11 @@ export function chooseBackend(plan: RoutingPlan, stage: number, u: number): Back
   const route = plan.stages.find((r) => r.stage === stage);
   const share = route?.vmShare ?? 1;
   return u < share ? 'vm' : 'faas';
+}
+
+/** The fused run that starts at `stage`, if any (a stage inside a run but not its first is never asked for). */
+export function fusedRunAt(plan: RoutingPlan, stage: number): FusedRun | undefined {
+  return plan.fused?.find((r) => r.first === stage);
 }
 
 /** A plan that does not fit its model: stage numbers, shares or overflow values out of range. */
@@ -83,7 +108,28 @@ export function validateRoutingPlan(plan: RoutingPlan, stages: number): RoutingP
       );
     }
   });
+  checkFusedRuns(plan, stages);
   return plan;
+}
+
+function checkFusedRuns(plan: RoutingPlan, stages: number): void {
+  const runs: unknown = plan.fused;
+  if (runs === undefined) return;
+  if (!Array.isArray(runs)) throw new InvalidRoutingPlanError(`plan for ${plan.model}: fused: expected an array of runs`);
+  let after = 0;
+  (runs as FusedRun[]).forEach((r, i) => {
+    const where = `plan for ${plan.model}: fused[${i}]`;
+    if (!Number.isInteger(r?.first) || !Number.isInteger(r?.last) || r.first < 1 || r.last > stages) {
+      throw new InvalidRoutingPlanError(
+        `${where}: ${JSON.stringify(r)} must name stages first..last of ${plan.model} (1..${stages})`,
+      );
+    }
+    if (r.first >= r.last) throw new InvalidRoutingPlanError(`${where}: first ${r.first} must be below last ${r.last}`);
+    if (r.first <= after) {
+      throw new InvalidRoutingPlanError(`${where}: starts at stage ${r.first}, inside or before the run ending at ${after}`);
+    }
+    after = r.last;
+  });
 }
 
 /** A plan spec could not be understood; the message says which part and what is accepted. */
@@ -92,7 +138,9 @@ export class InvalidPlanSpecError extends Error {
 }
 
 /** The spec forms `serflow route set` and the config accept. */
-export const PLAN_SPEC_FORMS = 'all-vm | all-faas | vm-prefix:K | shares:s1,s2,...,sK (VM share per stage, 0..1)';
+export const PLAN_SPEC_FORMS =
+  'all-vm | all-faas | vm-prefix:K | shares:s1,s2,...,sK (VM share per stage, 0..1), ' +
+  'each optionally followed by +fuse:A-B (stages A..B as one activity; repeatable)';
 
 /**
  * A static plan from a short spec:
@@ -100,6 +148,8 @@ export const PLAN_SPEC_FORMS = 'all-vm | all-faas | vm-prefix:K | shares:s1,s2,.
  * - `vm-prefix:K`: stages 1..K on VMs, K+1.. serverless (the usual shape: p_k falls with k);
  * - `shares:1,1,0.5,0`: per stage, the share of executions sent to VMs.
  * `overflowAfterMs` (optional) applies to every stage with VMs.
+ * Any form may end in `+fuse:A-B` parts (e.g. `all-vm+fuse:1-4`: every query runs as one activity on the
+ * whole-model VM pool; `vm-prefix:1+fuse:2-4`: stage 1 on its pool, the rest as one function invocation).
  */
 export function planFromSpec(
   spec: string,
@@ -108,7 +158,9 @@ export function planFromSpec(
   now: number,
   overflowAfterMs?: number,
 ): RoutingPlan {
-  const [kind, arg] = spec.split(':', 2) as [string, string | undefined];
+  const [shareSpec = '', ...fuseParts] = spec.split('+');
+  const fused = fuseParts.map((part) => fusedRunFromSpec(part, spec, model, stages));
+  const [kind, arg] = shareSpec.split(':', 2) as [string, string | undefined];
   let shares: number[];
   if (kind === 'all-vm' && arg === undefined) shares = Array<number>(stages).fill(1);
   else if (kind === 'all-faas' && arg === undefined) shares = Array<number>(stages).fill(0);
@@ -138,7 +190,21 @@ export function planFromSpec(
       vmShare,
       ...(overflowAfterMs !== undefined && vmShare > 0 ? { overflowAfterMs } : {}),
     })),
+    ...(fused.length > 0 ? { fused } : {}),
     source: `static:${spec}`,
     updatedAt: now,
   };
+}
+
+/** One `fuse:A-B` part of a plan spec. */
+function fusedRunFromSpec(part: string, spec: string, model: string, stages: number): FusedRun {
+  const m = /^fuse:(\d+)-(\d+)$/.exec(part);
+  const first = Number(m?.[1]);
+  const last = Number(m?.[2]);
+  if (!m || first < 1 || last > stages || first >= last) {
+    throw new InvalidPlanSpecError(
+      `${spec}: ${JSON.stringify(part)} must be fuse:A-B with 1 <= A < B <= ${stages} (${model} has ${stages} stages)`,
+    );
+  }
+  return { first, last };
 }

@@ -8,7 +8,7 @@ import { WHOLE_MODEL_STAGE, stageTaskQueue, wholeModelQueue, type Backend } from
 import { createActivationStore } from '../infra/activation-store';
 import { createInferencePool } from '../models/runtime/inference-pool';
 import { stageRunnerOptions } from '../models/runtime/stage-runner';
-import { createStageActivities, type ServedStage } from '../activities/stage-activities';
+import { createStageActivities, createStageRunActivities, type ServedStage } from '../activities/stage-activities';
 import { createStageEventPublisher } from '../activities/stage-events';
 import { connectNats, ensureNatsResources } from '../infra/nats';
 import { connectWorkerConnection } from '../infra/temporal';
@@ -58,7 +58,8 @@ async function bootCompleted(bootUntil: number): Promise<boolean> {
 /**
  * Run a stage worker until the process gets SIGINT/SIGTERM (Temporal's Runtime handles the signals).
  * `stage` 0 (WHOLE_MODEL_STAGE) serves every stage of the model in this one process: one Temporal worker and one
- * inference pool per stage queue, one identity (the VM id), billed once.
+ * inference pool per stage queue, plus one worker on the whole-model queue that runs fused runs of stages in one
+ * activity (routing.ts `FusedRun`); one identity (the VM id), billed once.
  */
 export async function runStageWorker(options: StageWorkerOptions): Promise<void> {
   const { config, model, stage } = options;
@@ -85,33 +86,51 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     const store = await createActivationStore(nc);
     const events = createStageEventPublisher(nc);
     const counters: WorkerCounters = { inFlight: 0, completed: 0, failed: 0 };
+    /** Counts one activity execution in the worker's status (in flight, completed, failed). */
+    const counted =
+      <A extends unknown[], R>(run: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        counters.inFlight++;
+        try {
+          const out = await run(...args);
+          counters.completed++;
+          return out;
+        } catch (err) {
+          counters.failed++;
+          throw err;
+        } finally {
+          counters.inFlight--;
+        }
+      };
     const perStage = served.map((k, i) => {
       const spec = manifest.stages[k - 1]!;
       const inputDims = stageInputDims(spec);
       const runner = runners[i]!;
+      const servedStage = { model, stage: k, stages: manifest.stages.length, inputDims, backend, runner };
       const { runStage } = createStageActivities({
-        served: { model, stage: k, stages: manifest.stages.length, inputDims, backend, runner } satisfies ServedStage,
+        served: servedStage satisfies ServedStage,
         store,
         events,
         worker: id,
       });
-      const activities = {
-        async runStage(...args: Parameters<typeof runStage>) {
-          counters.inFlight++;
-          try {
-            const out = await runStage(...args);
-            counters.completed++;
-            return out;
-          } catch (err) {
-            counters.failed++;
-            throw err;
-          } finally {
-            counters.inFlight--;
-          }
-        },
-      };
-      return { k, inputDims, runner, activities };
+      return { k, inputDims, runner, servedStage, activities: { runStage: counted(runStage) } };
     });
+    const queues: Array<{ taskQueue: string; activities: object }> = perStage.map((p) => ({
+      taskQueue: stageTaskQueue(model, p.k, backend),
+      activities: p.activities,
+    }));
+    if (all) {
+      const { runStages } = createStageRunActivities({
+        servedStage: (k) => perStage.find((p) => p.k === k)?.servedStage,
+        store,
+        events,
+        worker: id,
+      });
+      queues.push({
+        taskQueue: wholeModelQueue(model, backend),
+        activities: { runStages: counted(runStages) } as never,
+      });
+    }
     // Load the sessions before polling, so the first task does not pay the model load.
     await Promise.all(perStage.map((p) => p.runner.warmUp(p.inputDims)));
     // A VM serves nothing before its boot delay has passed (the model is loaded meanwhile, as a real VM would).
@@ -120,12 +139,12 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     connection = await connectWorkerConnection(options.temporalAddress);
     const conn = connection;
     const workers = await Promise.all(
-      perStage.map((p) =>
+      queues.map((q) =>
         Worker.create({
           connection: conn,
           namespace: config.temporal.namespace,
-          taskQueue: stageTaskQueue(model, p.k, backend),
-          activities: p.activities,
+          taskQueue: q.taskQueue,
+          activities: q.activities,
           identity: id,
           maxConcurrentActivityTaskExecutions: config.workers.stageConcurrency,
           shutdownGraceTime: STAGE_WORKER_SHUTDOWN_GRACE_MS,

@@ -5,7 +5,7 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import type { Backend } from '../common/naming';
 
 /**
- * Options for one stage on `taskQueue`. A lost worker surfaces as a start-to-close timeout and the
+ * Options for one stage (or a fused run of `stagesInRun` stages) on `taskQueue`. A lost worker surfaces as a start-to-close timeout and the
  * attempt is retried on another worker of the pool; bad input fails the query at once.
  */
 export function stageActivityOptions(
@@ -16,11 +16,15 @@ export function stageActivityOptions(
   >,
   summary: string,
   backend: Backend = 'vm',
+  stagesInRun = 1,
 ): ActivityOptions {
   const faas = backend === 'faas';
+  // A fused run may execute all of its stages in the one attempt: each gets a stage's time (the cold start of a
+  // function is in faasStageTimeoutMs once).
+  const extraStagesMs = (stagesInRun - 1) * model.stageTimeoutMs;
   return {
     taskQueue,
-    startToCloseTimeout: faas ? model.faasStageTimeoutMs : model.stageTimeoutMs,
+    startToCloseTimeout: (faas ? model.faasStageTimeoutMs : model.stageTimeoutMs) + extraStagesMs,
     // Older histories (before heartbeats) have no value: keep their behaviour on replay.
     ...(model.stageHeartbeatTimeoutMs ? { heartbeatTimeout: model.stageHeartbeatTimeoutMs } : {}),
     summary,

@@ -23,18 +23,21 @@ import type {
   StageInput,
   StageOutput,
   StageRecord,
+  StageRunInput,
+  StageRunOutput,
   TensorRef,
 } from '../common/contracts';
-import { chooseBackend } from '../common/routing';
+import { chooseBackend, fusedRunAt } from '../common/routing';
 import { checkDescriptor, checkQueryRanges } from '../common/descriptor-checks';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
-import { SEARCH_ATTRIBUTES, stageTaskQueue, type Backend } from '../common/naming';
+import { SEARCH_ATTRIBUTES, stageTaskQueue, wholeModelQueue, type Backend } from '../common/naming';
 import type { createModelActivities } from '../activities/model-activities';
-import type { createStageActivities } from '../activities/stage-activities';
+import type { createStageActivities, createStageRunActivities } from '../activities/stage-activities';
 import { mostConfident } from '../common/exit-rule';
 import { stageActivityOptions } from './activity-options';
 
 type StageActivities = ReturnType<typeof createStageActivities>;
+type StageRunActivities = ReturnType<typeof createStageRunActivities>;
 
 const { describeModel } = proxyLocalActivities<ReturnType<typeof createModelActivities>>({
   startToCloseTimeout: '10s',
@@ -79,9 +82,10 @@ function stageProxy(
   model: ModelDescriptor,
   summary: string,
   overflowAfterMs?: number,
+  stagesInRun = 1,
 ) {
-  const options = stageActivityOptions(taskQueue, model, summary, backend);
-  return proxyActivities<StageActivities>(
+  const options = stageActivityOptions(taskQueue, model, summary, backend, stagesInRun);
+  return proxyActivities<StageActivities & StageRunActivities>(
     overflowAfterMs === undefined ? options : { ...options, scheduleToStartTimeout: overflowAfterMs },
   );
 }
@@ -121,6 +125,57 @@ async function runStageOn(
   }
 }
 
+/**
+ * Run a fused run of stages (routing.ts `FusedRun`) as one activity: on the whole-model VM pool, or as one
+ * function invocation; overflow from the VM queue works as for a single stage.
+ */
+async function runStagesOn(
+  backend: Backend,
+  input: StageRunInput,
+  model: ModelDescriptor,
+  summary: string,
+): Promise<{ out: StageRunOutput; overflowed: boolean }> {
+  const n = input.runLast - input.stage + 1;
+  const faas = () =>
+    stageProxy(wholeModelQueue(input.model, 'faas'), 'faas', model, summary, undefined, n).runStages(input);
+  if (backend === 'faas') return { out: await faas(), overflowed: false };
+  const route = model.routing.stages.find((r) => r.stage === input.stage);
+  try {
+    const vm = stageProxy(wholeModelQueue(input.model, 'vm'), 'vm', model, summary, route?.overflowAfterMs, n);
+    return { out: await vm.runStages(input), overflowed: false };
+  } catch (err) {
+    if (route?.overflowAfterMs !== undefined && isScheduleToStartTimeout(err))
+      return { out: await faas(), overflowed: true };
+    throw err;
+  }
+}
+
+/**
+ * Execute stage `input.stage` (or the fused run that starts there) and return its stage outputs in order.
+ * Plans without fused runs (every plan recorded before fusion) take the single-stage path they were recorded with.
+ */
+async function executeStep(
+  input: StageInput,
+  model: ModelDescriptor,
+): Promise<{ outs: StageOutput[]; overflowed: boolean }> {
+  const run = fusedRunAt(model.routing, input.stage);
+  // Math.random() is Temporal's seeded, replay-safe generator inside workflows.
+  const backend = chooseBackend(model.routing, input.stage, Math.random());
+  if (run && input.stage < input.lastStage) {
+    const runLast = Math.min(run.last, input.lastStage);
+    const summary = `query ${input.queryId} stages ${input.stage}-${runLast}/${input.lastStage}`;
+    const { out, overflowed } = await runStagesOn(backend, { ...input, runLast }, model, summary);
+    const outs = out.stages.map((s, i) =>
+      // The run's heartbeats are the one attempt's: recorded once, on its last stage.
+      i === out.stages.length - 1 && out.heartbeats !== undefined ? { ...s, heartbeats: out.heartbeats } : s,
+    );
+    return { outs, overflowed };
+  }
+  const summary = `query ${input.queryId} stage ${input.stage}/${input.lastStage}`;
+  const { out, overflowed } = await runStageOn(backend, input, model, summary);
+  return { outs: [out], overflowed };
+}
+
 /** Run one query through the model's stages; see `InferenceResult` for what comes back. */
 export async function inferenceWorkflow(query: InferenceQuery): Promise<InferenceResult> {
   const startedAt = workflowInfo().runStartTime.getTime();
@@ -135,7 +190,7 @@ export async function inferenceWorkflow(query: InferenceQuery): Promise<Inferenc
 
   const records: StageRecord[] = [];
   let activation: TensorRef = query.input;
-  for (let stage = 1; stage <= lastStage; stage++) {
+  for (let stage = 1; stage <= lastStage;) {
     const input: StageInput = {
       queryId: query.queryId,
       model: query.model,
@@ -145,21 +200,24 @@ export async function inferenceWorkflow(query: InferenceQuery): Promise<Inferenc
       activation,
       inlineActivationMaxBytes,
     };
-    const summary = `query ${query.queryId} stage ${stage}/${lastStage}`;
-    // Math.random() is Temporal's seeded, replay-safe generator inside workflows.
-    const { out, overflowed } = await runStageOn(
-      chooseBackend(model.routing, stage, Math.random()),
-      input,
-      model,
-      summary,
-    );
-    const { activation: next, ...record } = out;
-    records.push({ ...record, claimCheck: next?.kind === 'object', ...(overflowed ? { overflowed } : {}) });
-    if (out.exited) break;
-    if (!next) {
-      throw ApplicationFailure.nonRetryable(`stage ${stage} continued without an activation`, 'ProtocolError');
+    const { outs, overflowed } = await executeStep(input, model);
+    const last = outs[outs.length - 1];
+    if (!last || outs.some((o, i) => o.stage !== stage + i)) {
+      throw ApplicationFailure.nonRetryable(
+        `stage ${stage}: the stages returned are not ${stage}, ${stage + 1}, ...`,
+        'ProtocolError',
+      );
     }
-    activation = next;
+    for (const out of outs) {
+      const { activation: next, ...record } = out;
+      records.push({ ...record, claimCheck: next?.kind === 'object', ...(overflowed ? { overflowed } : {}) });
+    }
+    if (last.exited) break;
+    if (!last.activation) {
+      throw ApplicationFailure.nonRetryable(`stage ${last.stage} continued without an activation`, 'ProtocolError');
+    }
+    activation = last.activation;
+    stage = last.stage + 1;
   }
 
   const answer = mostConfident(records, threshold);
