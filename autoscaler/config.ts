@@ -57,6 +57,12 @@ export const DEFAULT_SLO_MS = 1_000;
  * stage (serflow-colocation.ts): with light stages a VM per stage idles while every function call pays a fee.
  */
 export const DEFAULT_COLOCATE = true;
+/**
+ * SERFLOW fuses runs of stages on the same capacity into one activity (serflow-fusion.ts): the shared pool's
+ * prefix always, and a serverless tail where one invocation at the run's largest memory costs less than an
+ * activity, a request and an action per stage. Off: every stage is its own activity (the per-stage design).
+ */
+export const DEFAULT_FUSE = true;
 /** VMs per stage pool at least (0: a stage may be serverless-only). */
 export const DEFAULT_MIN_VMS = 0;
 /**
@@ -130,6 +136,8 @@ export interface AutoscalerConfigInput {
   rho?: number;
   /** SERFLOW: allow a shared pool of whole-model VMs for a prefix of stages. @default true */
   colocate?: boolean;
+  /** SERFLOW: fuse runs of stages into one activity where that is cheaper (serflow-fusion.ts). @default true */
+  fuse?: boolean;
   /** SERFLOW/Spock: scale down only after the lower size has been wanted this long, cloud ms, >= 0. @default 300000 */
   scaleDownDelayMs?: number;
   /** End-to-end latency SLO per query, ms (measured), > 0; split over stages for the overflow budget. @default 1000 */
@@ -181,6 +189,7 @@ export const autoscalerConfigSchema = z.strictObject({
   rho: z.number().default(DEFAULT_RHO),
   scaleDownDelayMs: z.number().default(DEFAULT_SCALE_DOWN_DELAY_MS),
   colocate: z.boolean().default(DEFAULT_COLOCATE),
+  fuse: z.boolean().default(DEFAULT_FUSE),
   sloMs: z.number().default(DEFAULT_SLO_MS),
   minVms: count.default(DEFAULT_MIN_VMS),
   maxVms: count.default(DEFAULT_MAX_VMS),
@@ -226,6 +235,8 @@ export interface CompiledStageConfig {
   faasServiceP95Ms: number;
   /** C_F,k: one warm invocation at the profiled memory and p95 duration, USD (billing/prices.ts). */
   faasCostPerInvocationUsd: number;
+  /** The request fee in C_F,k (the rest is duration × memory, which scales with the memory it runs at). */
+  faasRequestUsd: number;
   /** Price of one VM, USD per (cloud) hour. */
   vmPricePerHourUsd: number;
   /** T-CIP_k = (P_VM / 3600) / C_F,k, queries per cloud second (billing/prices.ts `tCipPerSecond`). */
@@ -259,6 +270,9 @@ export interface CompiledAutoscalerConfig {
   rho: number;
   scaleDownDelayMs: number;
   colocate: boolean;
+  fuse: boolean;
+  /** USD per Temporal action (AutoscalerGlobals `usdPerAction`). */
+  usdPerAction: number;
   sloMs: number;
   /** VM cold start (launch to serving), cloud ms: `vm.bootDelayMs`. */
   bootDelayMs: number;
@@ -282,7 +296,14 @@ export interface CompiledAutoscalerConfig {
 }
 
 /** The parts of the global configuration the compilation needs. */
-export type AutoscalerGlobals = Pick<SerflowConfig, 'prices' | 'vm' | 'faas' | 'timeScale'>;
+export type AutoscalerGlobals = Pick<SerflowConfig, 'prices' | 'vm' | 'faas' | 'timeScale'> & {
+  /**
+   * USD per Temporal action (billing/orchestration-pricing.ts `resolveOrchestration`): the price the policies weigh
+   * when a choice changes how many activities a query starts (stage fusion). Resolved by the caller, since the
+   * self-hosted price is read from the overhead benchmark's results; 0 when orchestration is not billed.
+   */
+  usdPerAction: number;
+};
 
 const P = 'autoscaler.';
 
@@ -380,6 +401,7 @@ export function compileAutoscalerConfig(
   else if (c.policy === 'vm-max') problems.add(`${P}peakRate: required by policy 'vm-max' (queries/s at peak)`);
   if (c.libra.perVmCapacity !== undefined) problems.positive(`${P}libra.perVmCapacity`, c.libra.perVmCapacity);
   checkProfile(profile, problems);
+  problems.nonNegative('orchestration (USD per action)', globals.usdPerAction);
 
   let vmPrice = 0;
   try {
@@ -411,6 +433,7 @@ export function compileAutoscalerConfig(
       faasMemoryMb: p.faasMemoryMb,
       faasServiceP95Ms: p.faasServiceMs.p95,
       faasCostPerInvocationUsd: faasCost,
+      faasRequestUsd: globals.prices.faasPerRequestUsd,
       vmPricePerHourUsd: vmPrice,
       tCip,
       tCipWall: tCip * timeScale,
@@ -434,6 +457,8 @@ export function compileAutoscalerConfig(
     rho: c.rho,
     scaleDownDelayMs: c.scaleDownDelayMs,
     colocate: c.colocate,
+    fuse: c.fuse,
+    usdPerAction: globals.usdPerAction,
     sloMs: c.sloMs,
     bootDelayMs: globals.vm.bootDelayMs,
     timeScale,

@@ -16,6 +16,7 @@ import { retryUntil } from '../infra/retry';
 import { loadManifest } from '../models/manifest';
 import { startWorkerStatus, workerId } from '../infra/worker-status';
 import { createPoolsApiActuator } from './actuator';
+import { resolveOrchestration } from '../billing/orchestration-pricing';
 import { compileAutoscalerConfig, type CompiledAutoscalerConfig } from './config';
 import { createController } from './controller';
 import { createNatsDecisionRecorder } from './decision-recorder';
@@ -45,7 +46,12 @@ export function compileForModel(config: SerflowConfig, model: string, policy?: P
     vmThreads: config.workers.inferenceThreads,
     faasMemoryMb: (stage) => config.faas.stageMemoryMb[String(stage)] ?? config.faas.memoryMb,
   });
-  return compileAutoscalerConfig({ ...config.autoscaler, ...(policy ? { policy } : {}) }, config, stages);
+  const { usdPerAction } = resolveOrchestration(config.orchestration, config.prices);
+  return compileAutoscalerConfig(
+    { ...config.autoscaler, ...(policy ? { policy } : {}) },
+    { ...config, usdPerAction },
+    stages,
+  );
 }
 
 export async function runAutoscaler(o: AutoscalerOptions): Promise<void> {

@@ -166,7 +166,8 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
     o.sloMs ??
     compileAutoscalerConfig(
       config.autoscaler,
-      { ...config, timeScale: 1 },
+      // The SLO does not depend on the action price.
+      { ...config, timeScale: 1, usdPerAction: 0 },
       toStageProfiles(measured, {
         vmThreads: config.workers.inferenceThreads,
         faasMemoryMb: configured,
@@ -190,7 +191,16 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
   const profile = o.platform === 'local' ? selected.map((p, i) => withMeasuredFaas(p, measured.stages[i])) : selected;
   // Time scale 1 (cloud time simulated directly) unless mirroring a time-scaled live run.
   const timeScale = o.timeScale ?? 1;
-  const globals: AutoscalerGlobals = { prices: config.prices, vm: config.vm, faas: config.faas, timeScale };
+  const orchestration = resolveOrchestration(config.orchestration, config.prices, {
+    ...(o.orchestrationPricing ? { pricing: o.orchestrationPricing } : {}),
+  });
+  const globals: AutoscalerGlobals = {
+    prices: config.prices,
+    vm: config.vm,
+    faas: config.faas,
+    timeScale,
+    usdPerAction: orchestration.usdPerAction,
+  };
   const local = o.platform === 'local';
   const section = {
     ...(local ? {} : { maxVms: SIM_DEFAULT_MAX_VMS }),
@@ -200,9 +210,6 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
   const first = compileAutoscalerConfig(section, globals, profile);
   const handoff = o.handoffMs ?? SIM_DEFAULT_HANDOFF_MS;
   const shape = o.workflowShape ?? CURRENT_WORKFLOW_SHAPE;
-  const orchestration = resolveOrchestration(config.orchestration, config.prices, {
-    ...(o.orchestrationPricing ? { pricing: o.orchestrationPricing } : {}),
-  });
   const accountConcurrency =
     o.accountConcurrency ?? (local ? config.faas.accountConcurrency : SIM_DEFAULT_ACCOUNT_CONCURRENCY);
   return {
@@ -302,6 +309,8 @@ export function libraIc2eSetup(o: { sloMs?: number; workflowShape?: WorkflowActi
     vm: { instanceType: LIBRA_VM_TYPE, bootDelayMs: LIBRA_BOOT_MS },
     faas: {} as SerflowConfig['faas'],
     timeScale: 1,
+    // LIBRA's cloud has no workflow engine (see `orchestration` below).
+    usdPerAction: 0,
   };
   const sloMs = o.sloMs ?? LIBRA_REQUEST_MS;
   const section = {

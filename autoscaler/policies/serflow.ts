@@ -21,6 +21,8 @@
  *   expected to cost no more than a pool per stage (light stages), the stage pools are emptied and the shared pool
  *   (`wholeModelVms`) is sized instead, with the same hysteresis; the plan changes only at a re-size or a burst, and
  *   a pool no longer planned keeps serving its stages until it is scaled in.
+ * - Fusion (serflow-fusion.ts, `fuse`): the shared pool's prefix runs as one activity, and a serverless tail that
+ *   no VM serves runs as one invocation when that costs less than an activity, a request and an action per stage.
  * - No data: until some stage has seen an arrival, the decision is `{ valid: false, reason: 'no-data' }`.
  *   A zero-length window (the controller's first tick) carries no rate and is not folded into the estimators:
  *   after a restart it may hold the backlog of the whole downtime, which would look like a burst.
@@ -35,6 +37,7 @@ import {
   vmUsdPerWallSecond,
   type SharedPlan,
 } from './serflow-colocation';
+import { fusedRunsFor } from './serflow-fusion';
 import { floorTolerant, ROUNDING_TOLERANCE } from '../../common/rounding';
 import {
   clamp,
@@ -248,16 +251,26 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
         reason: `${r.decision.reason}; ${shared.note}`,
       };
     });
+    const fused = config.fuse
+      ? fusedRunsFor(
+          config,
+          stageDecisions,
+          results.map((r) => r.share),
+          plan?.prefix ?? 0,
+        )
+      : [];
     const why = [
       resizeDue ? 're-size (every U)' : 'between re-sizes',
       bursts.length ? `burst at stage ${bursts.join(', ')}` : '',
       guard ? 'restart guard' : '',
       plan || shared.desired > 0 ? shared.note : '',
+      fused.length ? `fused ${fused.map((r) => `${r.first}-${r.last}`).join(', ')}` : '',
     ];
     return {
       decision: {
         valid: true,
         ...(config.colocate ? { wholeModelVms: shared.desired } : {}),
+        ...(fused.length ? { fused } : {}),
         stages: stageDecisions,
         reason: why.filter(Boolean).join('; '),
       },

@@ -17,10 +17,14 @@ import type { CompiledAutoscalerConfig } from '../../autoscaler/config';
 
 export const SEC = 1000;
 
-export const GLOBALS: AutoscalerGlobals = compileConfig({
-  prices: { vmPerHourUsd: { 'test.vm': 0.36 }, faasPerGbSecondUsd: 1e-4, faasPerRequestUsd: 0 },
-  vm: { instanceType: 'test.vm', bootDelayMs: 100_000 },
-});
+export const GLOBALS: AutoscalerGlobals = {
+  ...compileConfig({
+    prices: { vmPerHourUsd: { 'test.vm': 0.36 }, faasPerGbSecondUsd: 1e-4, faasPerRequestUsd: 0 },
+    vm: { instanceType: 'test.vm', bootDelayMs: 100_000 },
+  }),
+  // Orchestration free, so the existing expectations hold; fusion tests set their own price.
+  usdPerAction: 0,
+};
 
 function stage(n: number, p95: number, mean: number, reach: number, exitShare: number): StageProfile {
   return {

@@ -6,15 +6,16 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { createModelActivities } from '../../activities/model-activities';
-import type { createStageActivities } from '../../activities/stage-activities';
-import type { ModelDescriptor, StageInput, StageOutput } from '../../common/contracts';
+import type { createStageActivities, createStageRunActivities } from '../../activities/stage-activities';
+import type { ModelDescriptor, StageInput, StageOutput, StageRunInput, StageRunOutput } from '../../common/contracts';
 import { ROUTING_PLAN_VERSION, type StageRoute } from '../../common/routing';
-import { stageTaskQueue, type Backend } from '../../common/naming';
+import { stageTaskQueue, wholeModelQueue, type Backend } from '../../common/naming';
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
 import { addSearchAttributes } from '../../infra/temporal';
 
 export type ModelActivities = ReturnType<typeof createModelActivities>;
 export type StageActivities = ReturnType<typeof createStageActivities>;
+export type StageRunActivities = ReturnType<typeof createStageRunActivities>;
 
 export interface WorkflowEnv {
   env: TestWorkflowEnvironment;
@@ -89,6 +90,30 @@ export function fakeStage(
         startedAt: now,
         finishedAt: now,
       };
+    },
+  };
+}
+
+/**
+ * A fake fused run (`runStages`) that says where it ran: `fakeStage`'s stages one after the other inside one call,
+ * stopping at the first exit; `calls` gets each call's input.
+ */
+export function fakeStageRun(
+  backend: Backend,
+  calls: StageRunInput[],
+  confidenceAt: (stage: number) => number = () => 0.5,
+): StageRunActivities {
+  const one = fakeStage(backend, [], confidenceAt);
+  return {
+    runStages: async (input: StageRunInput): Promise<StageRunOutput> => {
+      calls.push(input);
+      const stages: StageOutput[] = [];
+      for (let stage = input.stage; stage <= input.runLast; stage++) {
+        const out = await one.runStage({ ...input, stage });
+        stages.push({ ...out, taskQueue: wholeModelQueue(input.model, backend) });
+        if (out.exited) break;
+      }
+      return { stages };
     },
   };
 }

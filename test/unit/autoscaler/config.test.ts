@@ -237,7 +237,7 @@ describe('validation: one rule per test, errors name the field', () => {
   });
 
   test('the VM instance type must have a price', () => {
-    const globals = compileConfig({ vm: { instanceType: 'x9.huge' } });
+    const globals = { ...compileConfig({ vm: { instanceType: 'x9.huge' } }), usdPerAction: 0 };
     assert.throws(() => compileAutoscalerConfig({}, globals, PROFILE), {
       name: 'ConfigError',
       message: /vm\.instanceType: no price for VM instance type "x9\.huge"/,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   allVmPlan,
+  fusedRunAt,
   InvalidRoutingPlanError,
   planFromSpec,
   validateRoutingPlan,
@@ -24,6 +25,17 @@ describe('validateRoutingPlan', () => {
     { what: 'a VM prefix with overflow', plan: planFromSpec('vm-prefix:2', MODEL, STAGES, 0, 250) },
     { what: 'fractional shares at the bounds', plan: planFromSpec('shares:1,0.5,0.25,0', MODEL, STAGES, 0) },
     { what: 'fewer routes than stages (the rest default to VMs)', plan: planWith([{ stage: 3, vmShare: 0 }]) },
+    {
+      what: 'two fused runs that touch',
+      plan: {
+        ...allVmPlan(MODEL, STAGES),
+        fused: [
+          { first: 1, last: 2 },
+          { first: 3, last: 4 },
+        ],
+      },
+    },
+    { what: 'an empty list of fused runs', plan: { ...allVmPlan(MODEL, STAGES), fused: [] } },
   ];
   for (const c of valid) {
     test(`accepts ${c.what} and returns the same plan`, () => {
@@ -80,6 +92,32 @@ describe('validateRoutingPlan', () => {
       plan: planWith([{ stage: 1, vmShare: 1, overflowAfterMs: 0 }]),
       message: /stages\[0\]\.overflowAfterMs: 0 must be a positive number of ms/,
     },
+    {
+      what: 'a fused run of one stage',
+      plan: { ...allVmPlan(MODEL, STAGES), fused: [{ first: 2, last: 2 }] },
+      message: /fused\[0\]: first 2 must be below last 2/,
+    },
+    {
+      what: 'a fused run past the last stage',
+      plan: { ...allVmPlan(MODEL, STAGES), fused: [{ first: 3, last: 5 }] },
+      message: /fused\[0\]: .* must name stages first\.\.last of mnist-ee \(1\.\.4\)/,
+    },
+    {
+      what: 'overlapping fused runs',
+      plan: {
+        ...allVmPlan(MODEL, STAGES),
+        fused: [
+          { first: 1, last: 3 },
+          { first: 3, last: 4 },
+        ],
+      },
+      message: /fused\[1\]: starts at stage 3, inside or before the run ending at 3/,
+    },
+    {
+      what: 'fused runs as an object, not a list',
+      plan: { ...allVmPlan(MODEL, STAGES), fused: { first: 1, last: 2 } as unknown as [] },
+      message: /fused: expected an array of runs/,
+    },
   ];
   for (const c of invalid) {
     test(`rejects ${c.what}, naming the field`, () => {
@@ -92,6 +130,41 @@ describe('validateRoutingPlan', () => {
           return true;
         },
       );
+    });
+  }
+});
+
+describe('planFromSpec: fused runs', () => {
+  test('`all-vm+fuse:1-4` runs the whole model as one activity, every stage on VMs', () => {
+    const plan = planFromSpec('all-vm+fuse:1-4', MODEL, STAGES, 0);
+    assert.deepEqual(plan.fused, [{ first: 1, last: 4 }]);
+    assert.deepEqual(
+      plan.stages.map((s) => s.vmShare),
+      [1, 1, 1, 1],
+    );
+    assert.equal(fusedRunAt(plan, 1)?.last, 4);
+    assert.equal(fusedRunAt(plan, 2), undefined);
+  });
+
+  test('`vm-prefix:1+fuse:2-4` keeps stage 1 on its pool and fuses the serverless rest', () => {
+    const plan = planFromSpec('vm-prefix:1+fuse:2-4', MODEL, STAGES, 0);
+    assert.deepEqual(plan.fused, [{ first: 2, last: 4 }]);
+    assert.deepEqual(
+      plan.stages.map((s) => s.vmShare),
+      [1, 0, 0, 0],
+    );
+  });
+
+  test('a spec without fuse parts has no runs', () => {
+    assert.equal(planFromSpec('all-faas', MODEL, STAGES, 0).fused, undefined);
+  });
+
+  for (const bad of ['all-vm+fuse:3-3', 'all-vm+fuse:0-2', 'all-vm+fuse:2-9', 'all-vm+fuse:1', 'all-vm+merge:1-2']) {
+    test(`rejects ${bad}, naming the part`, () => {
+      assert.throws(() => planFromSpec(bad, MODEL, STAGES, 0), {
+        name: 'InvalidPlanSpecError',
+        message: /must be fuse:A-B with 1 <= A < B <= 4/,
+      });
     });
   }
 });
