@@ -11,7 +11,8 @@ import { totalActions, addActions, NO_ACTIONS, type ActionCounts } from '../../b
 import { actionsFromHistory } from '../../billing/history-actions';
 import type { SerflowClient } from '../../client';
 import { inferenceWorkflowId } from '../../common/naming';
-import { planFromSpec, validateRoutingPlan } from '../../common/routing';
+import type { SerflowConfig } from '../../common/config';
+import { planFromSpec, validateRoutingPlan, type RoutingPlan } from '../../common/routing';
 import { summarizeLatency, type LatencySummary } from '../../common/stats';
 import { spawnManaged, stopPid, tailLog, type ManagedProcess } from '../../deploy/local/processes';
 import type { RunningStack } from '../../deploy/local/stack';
@@ -19,9 +20,14 @@ import { createRoutingStore } from '../../infra/routing-store';
 import { cpuPerQuery, cpuSnapshot } from './cpu';
 import { floorWorkflow, FLOOR_WORKFLOW_QUEUE } from './floor-workflow';
 import { round } from './round';
+import { serflowPlanFor } from './serflow-plan';
 
-/** What step 5 measures: the floor and the pipeline under each plan. */
-export const PLANS = ['per-stage-vm', 'whole-model-vm', 'all-serverless'] as const;
+/**
+ * What step 5 measures: the floor and the pipeline under each plan. `whole-model-vm` runs every query as one fused
+ * activity on the whole-model VM; `serflow` is what the SERFLOW policy decides for the load this run measured
+ * (serflow-plan.ts).
+ */
+export const PLANS = ['per-stage-vm', 'whole-model-vm', 'all-serverless', 'serflow'] as const;
 export type PlanName = (typeof PLANS)[number];
 
 /** Wall ms between publishing a plan and the first query that must use it (the workflow worker's KV watch). */
@@ -31,6 +37,8 @@ const FLOOR_READY_TIMEOUT_MS = 60_000;
 
 export interface PlanMeasure {
   name: 'floor' | PlanName;
+  /** The routing the plan published (a `serflow route set` spec, or the SERFLOW decision's plan and pools). */
+  routing?: string;
   /** Mean Temporal actions per query, counted from `historyQueries` histories, total and per kind. */
   actionsPerQuery: number | null;
   actionCounts: ActionCounts | null;
@@ -60,6 +68,9 @@ interface Outcome {
 type Call = () => Promise<Outcome>;
 
 export interface PlanPhaseOptions {
+  config: SerflowConfig;
+  /** Queries/s the pipeline sustained earlier in this run at the highest concurrency: the load `serflow` plans for. */
+  loadQps: number;
   stack: RunningStack;
   client: SerflowClient;
   nc: NatsConnection;
@@ -172,30 +183,47 @@ async function measure(
   };
 }
 
-/** Route every query of the model by `spec` (planFromSpec) and let the workflow worker see it. */
-async function publishPlan(o: PlanPhaseOptions, spec: string): Promise<void> {
+/** Publish `plan` for the model and let the workflow worker see it. */
+async function publishPlan(o: PlanPhaseOptions, plan: RoutingPlan): Promise<void> {
   const store = await createRoutingStore(o.nc);
   try {
-    await store.put(validateRoutingPlan(planFromSpec(spec, o.model, o.stages, Date.now()), o.stages));
+    await store.put(validateRoutingPlan(plan, o.stages));
   } finally {
     store.close();
   }
   await new Promise((r) => setTimeout(r, PLAN_SETTLE_MS));
 }
 
-/** Put the stack in `plan`: the pools it needs and the routing plan that sends the stages there. */
-async function enterPlan(o: PlanPhaseOptions, plan: PlanName): Promise<void> {
+/** Put the stack in `plan`: the pools it needs and the routing plan that sends the stages there; says which. */
+async function enterPlan(o: PlanPhaseOptions, plan: PlanName): Promise<string> {
   const stageNumbers = Array.from({ length: o.stages }, (_, i) => i + 1);
+  const scale = async (whole: number, perStage: (k: number) => number) => {
+    await o.stack.scaleStage(o.model, 0, whole);
+    for (const k of stageNumbers) await o.stack.scaleStage(o.model, k, perStage(k));
+  };
+  const fromSpec = async (spec: string) => {
+    await publishPlan(o, planFromSpec(spec, o.model, o.stages, Date.now()));
+    return spec;
+  };
   if (plan === 'per-stage-vm') {
-    for (const k of stageNumbers) await o.stack.scaleStage(o.model, k, 1);
-    await publishPlan(o, 'all-vm');
-  } else if (plan === 'whole-model-vm') {
-    await o.stack.scaleStage(o.model, 0, 1);
-    for (const k of stageNumbers) await o.stack.scaleStage(o.model, k, 0);
-    await publishPlan(o, 'all-vm');
-  } else {
-    await publishPlan(o, 'all-faas');
+    await scale(0, () => 1);
+    return fromSpec('all-vm');
   }
+  if (plan === 'whole-model-vm') {
+    await scale(1, () => 0);
+    return fromSpec(`all-vm+fuse:1-${o.stages}`);
+  }
+  if (plan === 'all-serverless') {
+    await scale(0, () => 0);
+    return fromSpec('all-faas');
+  }
+  const picked = serflowPlanFor(o.config, o.model, o.loadQps);
+  const vmsOf = (stage: number) => picked.pools.find((p) => p.stage === stage)?.vms ?? 0;
+  await scale(vmsOf(0), vmsOf);
+  await publishPlan(o, picked.plan);
+  const shares = picked.plan.stages.map((s) => s.vmShare).join(',');
+  const fused = (picked.plan.fused ?? []).map((r) => `+fuse:${r.first}-${r.last}`).join('');
+  return `SERFLOW at ${o.loadQps} q/s: shares:${shares}${fused}; VMs whole-model ${vmsOf(0)}, per stage ${stageNumbers.map(vmsOf).join(',')}`;
 }
 
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
@@ -218,7 +246,8 @@ export async function planPhase(o: PlanPhaseOptions): Promise<{ floor: PlanMeasu
     const plans: PlanMeasure[] = [];
     for (const plan of o.plans) {
       o.log(`${plan}: setting up`);
-      await enterPlan(o, plan);
+      const routing = await enterPlan(o, plan);
+      o.log(`${plan}: ${routing}`);
       let i = 0;
       const call: Call = () =>
         timed(async () => {
@@ -228,7 +257,7 @@ export async function planPhase(o: PlanPhaseOptions): Promise<{ floor: PlanMeasu
           });
           return inferenceWorkflowId(o.model, result.queryId);
         });
-      const m = await measure(plan, call, o, processes);
+      const m = { ...(await measure(plan, call, o, processes)), routing };
       m.ratioToFloor = {
         p50: ratio(m.sequential.latencyMs.p50, floor.sequential.latencyMs.p50),
         qps: ratio(m.loaded.qps, floor.loaded.qps),

@@ -9,6 +9,26 @@ import type { PlanMeasure } from './plans';
 
 export const TARGETS = { overheadPerStageP50Ms: 10, throughputQps: 50 } as const;
 
+/**
+ * The whole-bill targets of step 5, for the plan SERFLOW picks (issue "the whole bill"): mean actions per query,
+ * and latency p50 at c = 1, throughput and CPU per query loaded as ratios to the engine's floor.
+ */
+export const PLAN_TARGETS = { actionsPerQueryMax: 3.2, p50RatioMax: 1.3, qpsRatioMin: 0.8, cpuRatioMax: 1.3 } as const;
+
+/** Each step-5 target for `plan`, with what was measured and whether it was met (null: not measured). */
+export function planTargets(plan: PlanMeasure | undefined) {
+  const check = (value: number | null | undefined, met: (v: number) => boolean) =>
+    value === null || value === undefined ? { value: null, met: null } : { value, met: met(value) };
+  return {
+    plan: plan?.name ?? null,
+    ...PLAN_TARGETS,
+    actionsPerQuery: check(plan?.actionsPerQuery, (v) => v <= PLAN_TARGETS.actionsPerQueryMax),
+    p50Ratio: check(plan?.ratioToFloor?.p50, (v) => v <= PLAN_TARGETS.p50RatioMax),
+    qpsRatio: check(plan?.ratioToFloor?.qps, (v) => v >= PLAN_TARGETS.qpsRatioMin),
+    cpuRatio: check(plan?.ratioToFloor?.cpuPerQuery, (v) => v <= PLAN_TARGETS.cpuRatioMax),
+  };
+}
+
 export interface ThroughputLevel {
   concurrency: number;
   queries: number;
@@ -65,4 +85,6 @@ export interface BenchReport {
   plans?: PlanMeasure[];
   /** What a Temporal action costs a self-hosted deployment (`orchestration.cpuMsPerAction`), from step 5. */
   orchestration?: { cpuMsPerAction: number | null };
+  /** Step 5's targets for the plan SERFLOW picks (`serflow`), measured and met or not. */
+  planTargets?: ReturnType<typeof planTargets>;
 }

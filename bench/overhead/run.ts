@@ -18,7 +18,7 @@ import { directPhase } from './direct';
 import { sampleEventLoop } from './event-loop';
 import { historyBreakdown } from './history';
 import { stageTimes, timedInfer, type PipelineOutcome } from './pipeline';
-import { TARGETS, type BenchReport, type ThroughputLevel } from './report';
+import { planTargets, TARGETS, type BenchReport, type ThroughputLevel } from './report';
 import { round } from './round';
 import { cpuMsPerAction, planPhase } from './plans';
 import { printSummary } from './summary';
@@ -161,6 +161,8 @@ export async function runOverheadBench(args: Args): Promise<void> {
     const step5 =
       args.plans.length > 0
         ? await planPhase({
+            config,
+            loadQps: Math.max(0, ...levels.map((l) => l.qps)),
             stack,
             client,
             nc,
@@ -240,7 +242,12 @@ export async function runOverheadBench(args: Args): Promise<void> {
         workflowMaxMaxMs: round(overallLoop.wfMax),
       },
       ...(step5
-        ? { floor: step5.floor, plans: step5.plans, orchestration: { cpuMsPerAction: cpuMsPerAction(step5.plans) } }
+        ? {
+            floor: step5.floor,
+            plans: step5.plans,
+            orchestration: { cpuMsPerAction: cpuMsPerAction(step5.plans) },
+            planTargets: planTargets(step5.plans.find((p) => p.name === 'serflow')),
+          }
         : {}),
     };
 

@@ -99,6 +99,22 @@ function planLines(r: BenchReport): string[] {
       { leftColumns: 1 },
     ),
     `self-hosted orchestration: ${r.orchestration?.cpuMsPerAction ?? 'not measured'} CPU ms per action (Temporal server + workflow worker)`,
+    ...targetLines(r),
     '',
+  ];
+}
+
+/** Step 5's targets for the plan SERFLOW picks, one line each: measured, target, met. */
+function targetLines(r: BenchReport): string[] {
+  const t = r.planTargets;
+  if (!t) return [];
+  const line = (what: string, m: { value: number | null; met: boolean | null }, target: string) =>
+    `  ${what}: ${m.value ?? 'not measured'} (target ${target}) ${m.met === null ? '' : m.met ? 'met' : 'NOT met'}`;
+  return [
+    `targets for the plan SERFLOW picks (${t.plan ?? 'not measured'}):`,
+    line('actions per query', t.actionsPerQuery, `<= ${t.actionsPerQueryMax}`),
+    line('p50 at c=1 / floor', t.p50Ratio, `<= ${t.p50RatioMax}`),
+    line('q/s loaded / floor', t.qpsRatio, `>= ${t.qpsRatioMin}`),
+    line('CPU per query / floor', t.cpuRatio, `<= ${t.cpuRatioMax}`),
   ];
 }
