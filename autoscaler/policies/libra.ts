@@ -19,7 +19,9 @@
  * (`wholeModelVms`: each VM polls every stage's queue and is billed once) and the per-stage pools are emptied. LIBRA routes the first `quota` queries of each epoch to VMs and the rest to functions; our routing is a
  * per-execution share, so `vmShare = min(1, quota / max(1, x_t))` with the latest epoch's x_t, the same share on
  * every stage (a query on a LIBRA VM stays on it). The quota itself is kept in the state (`quota`) so that the
- * simulator honours it exactly. LIBRA never re-routes a queued query: no `overflowAfterMs`.
+ * simulator honours it exactly. LIBRA never re-routes a queued query: no `overflowAfterMs`. With `fuse` (the
+ * default), the whole model is one fused run (routing.ts `FusedRun`): one activity per query, on a whole-model VM
+ * or one function holding every stage, as LIBRA deploys its unit.
  */
 import type { CompiledAutoscalerConfig } from '../config';
 import { emptyEwma, ewmaRecord, type EwmaState } from '../stats';
@@ -112,6 +114,8 @@ export const libraPolicy: Policy<CompiledAutoscalerConfig, LibraState> = {
         valid: true,
         wholeModelVms: next.vms,
         vmQuotaPerTick: next.quota,
+        // LIBRA's unit is the whole model: with fusion on, a query runs as one activity, on a VM or a function.
+        ...(config.fuse && config.stages.length >= 2 ? { fused: [{ first: 1, last: config.stages.length }] } : {}),
         stages: config.stages.map((s) => ({ stage: s.stage, desiredVms: 0, vmShare, reason: notes.join('; ') })),
         reason: `LIBRA: ${next.vms} whole-model VMs, quota ${next.quota}/epoch`,
       },

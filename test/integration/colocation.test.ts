@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { DecisionRecord } from '../../common/control-events';
+import { wholeModelQueue } from '../../common/naming';
 import { callPoolsApi } from '../../infra/pools-api';
 import { recordDecisions, startController, type RunningController } from '../helpers/controller';
 import { startOpenLoop, type OpenLoop } from '../helpers/open-loop';
@@ -85,6 +86,16 @@ test('light stages share one whole-model VM instead of a pool each, and run on i
     return onVm.length > 0 ? onVm : undefined;
   });
   assert.ok(deep.length > 0, 'a deep stage ran on the shared VM too');
+  // Fusion (serflow-fusion.ts): the shared pool's prefix runs as one activity on the whole-model queue, its stages
+  // recorded one by one.
+  const fusedDecision = shared.find((r) => (r.decision.fused ?? []).some((run) => run.first === 1 && run.last >= 2));
+  assert.ok(fusedDecision, `a shared-pool decision fused its prefix: ${JSON.stringify(shared[0]!.decision.fused)}`);
+  const fusedQuery = deep.find((q) => q.result!.stages.every((s) => s.taskQueue === wholeModelQueue(MODEL, 'vm')));
+  assert.ok(
+    fusedQuery,
+    `a deep query ran its stages in one activity on ${wholeModelQueue(MODEL, 'vm')}: ` +
+      JSON.stringify(deep[0]!.result!.stages.map((s) => [s.stage, s.taskQueue])),
+  );
   const failed = traffic.queries.filter((q) => q.error);
   assert.deepEqual(failed, [], 'no query failed');
 });

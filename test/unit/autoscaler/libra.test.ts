@@ -103,3 +103,19 @@ describe('LIBRA epochs', () => {
     assert.deepEqual(r.decision, { valid: false, stages: [], reason: 'no-data' });
   });
 });
+
+describe('LIBRA and stage fusion', () => {
+  test('with fusion on (the default) the whole model is one run; with it off, none', () => {
+    const on = libraPolicy.decide(
+      obs(0, [5, 0, 0]),
+      compile({ policy: 'libra' }),
+      libraPolicy.initialState(compile()),
+      0,
+    );
+    assert.deepEqual(on.decision.fused, [{ first: 1, last: 3 }]);
+    const offConfig = compile({ policy: 'libra', fuse: false });
+    const off = libraPolicy.decide(obs(0, [5, 0, 0]), offConfig, libraPolicy.initialState(offConfig), 0);
+    assert.equal(off.decision.valid, true);
+    assert.equal(off.decision.fused, undefined);
+  });
+});
