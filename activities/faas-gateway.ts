@@ -1,6 +1,8 @@
 /**
  * The serverless path of a stage, as a Temporal activity: `runStage` (the same activity name as on the VM pools)
- * polled on `<model>.stage-<k>.faas` and forwarded to a function invocation on the serverless platform.
+ * polled on `<model>.stage-<k>.faas` and forwarded to a function invocation on the serverless platform; and of a
+ * fused run (routing.ts `FusedRun`): `runStages` (the whole-model VMs' activity name) polled on
+ * `<model>.all-stages.faas` and forwarded to ONE invocation of the run's fused function.
  *
  * A gateway worker holds no model: it only relays, so one process serves every (model, stage) faas queue with one
  * Temporal Worker per queue on a shared NativeConnection (samples' worker-specific-task-queues). Whether a call
@@ -11,9 +13,10 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { SerflowConfig } from '../common/config';
 import { DEFAULT_FAAS_BILLING_GRANULARITY_MS } from '../common/config';
-import type { StageInput, StageOutput } from '../common/contracts';
-import { stageTaskQueue } from '../common/naming';
-import type { FunctionInvocation, ServerlessPlatform } from '../infra/providers';
+import type { StageCallContext, StageInput, StageOutput, StageRunInput, StageRunOutput } from '../common/contracts';
+import { UnknownStageError } from '../common/errors';
+import { stageTaskQueue, wholeModelQueue } from '../common/naming';
+import type { FunctionInvocation, FunctionRef, ServerlessPlatform } from '../infra/providers';
 import { loadManifest } from '../models/manifest';
 import { failureFromReply, toApplicationFailure, type FailureReply } from './failures';
 import { withHeartbeats } from './heartbeat';
@@ -57,30 +60,52 @@ export function toGatewayFailure(err: unknown): ApplicationFailure {
   return isReportedFailure(err) ? failureFromReply(err) : toApplicationFailure(err);
 }
 
-/** The gateway activities: `runStage` invokes the stage's function and returns its output with the serverless facts. */
+/**
+ * The gateway activities:
+ * - `runStage` invokes the stage's function and returns its output with the serverless facts;
+ * - `runStages` invokes the fused function of stages `input.stage`..`input.runLast` ONCE and returns every stage's
+ *   output. The facts of that one invocation go on each output (backend, worker = instance, coldStart), except its
+ *   billed duration, which goes on the last output only: summed over a query's records, billed ms stay one per
+ *   invocation. Heartbeats are the run's attempt's, once, at the top (the workflow records them on the last stage).
+ */
 export function createFaasGatewayActivities(deps: FaasGatewayDeps) {
   const granularity = deps.billingGranularityMs ?? DEFAULT_FAAS_BILLING_GRANULARITY_MS;
+  /** One invocation, with the gateway's heartbeat count of the attempt (its activity is the one that heartbeats). */
+  const invoke = async (fn: FunctionRef, input: StageInput, call: StageCallContext) => {
+    try {
+      return await withHeartbeats(async (beats) => {
+        const inv = await deps.platform.invoke(fn, input, call);
+        return { inv, heartbeats: beats.reached() };
+      });
+    } catch (err) {
+      throw toGatewayFailure(err);
+    }
+  };
+  const faasFacts = (inv: FunctionInvocation) =>
+    ({ backend: 'faas', worker: inv.instanceId, coldStart: inv.coldStart, instanceId: inv.instanceId }) as const;
   return {
     runStage: async (input: StageInput): Promise<StageOutput> => {
       const call = activityCallContext(input.queryId);
-      let inv: FunctionInvocation;
-      // The gateway's activity is the one that heartbeats on this path: its count is the attempt's.
-      let heartbeats: number;
-      try {
-        ({ inv, heartbeats } = await withHeartbeats(async (beats) => {
-          const done = await deps.platform.invoke({ model: input.model, stage: input.stage }, input, call);
-          return { inv: done, heartbeats: beats.reached() };
-        }));
-      } catch (err) {
-        throw toGatewayFailure(err);
+      const { inv, heartbeats } = await invoke({ model: input.model, stage: input.stage }, input, call);
+      return { ...inv.output, ...faasFacts(inv), billedMs: billedDurationMs(inv, granularity), heartbeats };
+    },
+    runStages: async (input: StageRunInput): Promise<StageRunOutput> => {
+      const call = activityCallContext(input.queryId);
+      if (!Number.isInteger(input.runLast)) {
+        throw toGatewayFailure(
+          new UnknownStageError(
+            `query ${input.queryId}: runStages on ${call.taskQueue} needs runLast, the run's last stage (an integer), got ${JSON.stringify(input.runLast)}`,
+          ),
+        );
       }
+      // The platform checks the run against the model (a lastStage equal to stage is the stage's own function).
+      const fn: FunctionRef = { model: input.model, stage: input.stage, lastStage: input.runLast };
+      const { inv, heartbeats } = await invoke(fn, input, call);
+      const outputs = inv.stages ?? [inv.output];
+      const last = outputs.length - 1;
+      const billedMs = billedDurationMs(inv, granularity);
       return {
-        ...inv.output,
-        backend: 'faas',
-        worker: inv.instanceId,
-        coldStart: inv.coldStart,
-        instanceId: inv.instanceId,
-        billedMs: billedDurationMs(inv, granularity),
+        stages: outputs.map((o, i) => ({ ...o, ...faasFacts(inv), ...(i === last ? { billedMs } : {}) })),
         heartbeats,
       };
     },
@@ -111,7 +136,7 @@ export interface FaasGatewayWorkersOptions {
 }
 
 export interface FaasGatewayWorkers {
-  /** The faas task queues polled, one Worker each. */
+  /** The faas task queues polled, one Worker each: every stage's, then each model's fused-run queue. */
   taskQueues: string[];
   /** Run every worker until shutdown (or one fails, which shuts the others down). */
   run(): Promise<void>;
@@ -119,7 +144,10 @@ export interface FaasGatewayWorkers {
   shutdown(): void;
 }
 
-/** Create one Worker per `(model, stage)` faas task queue on the shared connection. No process-level side effects. */
+/**
+ * Create one Worker per `(model, stage)` faas task queue, and one per model on its fused-run queue
+ * (`wholeModelQueue(model, 'faas')`), on the shared connection. No process-level side effects.
+ */
 export async function createFaasGatewayWorkers(options: FaasGatewayWorkersOptions): Promise<FaasGatewayWorkers> {
   const { config, connection, platform } = options;
   const namespace = options.namespace ?? config.temporal.namespace;
@@ -128,9 +156,12 @@ export async function createFaasGatewayWorkers(options: FaasGatewayWorkersOption
     platform,
     billingGranularityMs: config.prices.faasBillingGranularityMs,
   });
-  const taskQueues = options.models.flatMap((model) =>
-    loadManifest(model, config.modelsDir).stages.map((s) => stageTaskQueue(model, s.index, 'faas')),
-  );
+  const taskQueues = [
+    ...options.models.flatMap((model) =>
+      loadManifest(model, config.modelsDir).stages.map((s) => stageTaskQueue(model, s.index, 'faas')),
+    ),
+    ...options.models.map((model) => wholeModelQueue(model, 'faas')),
+  ];
   const workers = await Promise.all(
     taskQueues.map((taskQueue) =>
       Worker.create({

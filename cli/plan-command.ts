@@ -22,6 +22,9 @@ export function formatDecision(r: DecisionRecord): string {
         `  | observed ${rate.toFixed(2)}/s — ${d.reason}`,
     );
   }
+  for (const run of r.decision.fused ?? []) {
+    lines.push(`  stages ${run.first}-${run.last}: one activity (fused)`);
+  }
   if (r.actions.length) lines.push(`  actions: ${r.actions.join('; ')}`);
   return lines.join('\n');
 }

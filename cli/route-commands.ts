@@ -18,6 +18,10 @@ function formatPlan(plan: RoutingPlan, published: boolean): string {
           ? `; overflow to serverless after ${r.overflowAfterMs} ms waiting for a VM`
           : ''),
     ),
+    ...(plan.fused ?? []).map(
+      (run) =>
+        `  stages ${run.first}-${run.last}: one activity (fused), on a whole-model VM or one function, by stage ${run.first}'s route`,
+    ),
   ].join('\n');
 }
 
@@ -52,21 +56,21 @@ export function registerRouteCommands(program: Command, config: () => SerflowCon
         // A stage routed to VMs needs a VM: launch one where the pool is empty (it serves after its boot delay),
         // and until then let its executions overflow to serverless rather than wait for it.
         const { vms } = await callPoolsApi(nc, { op: 'list' });
+        const live = vms.filter((v) => v.model === model && v.state !== 'draining' && v.state !== 'terminated');
+        const inRun = (stage: number) => (plan.fused ?? []).some((run) => stage > run.first && stage <= run.last);
         for (const r of plan.stages) {
-          const serving = vms.some(
-            (v) =>
-              v.model === model &&
-              (v.stage === r.stage || v.stage === 0) &&
-              v.state !== 'draining' &&
-              v.state !== 'terminated',
+          if (r.vmShare === 0 || inRun(r.stage)) continue;
+          // A fused run on VMs runs on the whole-model pool only (its VMs hold every stage); a single stage runs on
+          // its own pool or a whole-model VM (which polls every stage's queue).
+          const fused = (plan.fused ?? []).some((run) => run.first === r.stage);
+          if (live.some((v) => v.stage === 0 || (!fused && v.stage === r.stage))) continue;
+          const pool = fused ? 0 : r.stage;
+          await callPoolsApi(nc, { op: 'scale', model, stage: pool, vms: 1 });
+          r.overflowAfterMs ??= STATIC_PLAN_BOOT_OVERFLOW_MS;
+          notes.push(
+            `${fused ? `the fused run from stage ${r.stage} had no whole-model VM` : `stage ${r.stage} had no VM`}: ` +
+              `launched one; overflow to serverless after ${r.overflowAfterMs} ms`,
           );
-          if (r.vmShare > 0 && !serving) {
-            await callPoolsApi(nc, { op: 'scale', model, stage: r.stage, vms: 1 });
-            r.overflowAfterMs ??= STATIC_PLAN_BOOT_OVERFLOW_MS;
-            notes.push(
-              `stage ${r.stage} had no VM: launched one; overflow to serverless after ${r.overflowAfterMs} ms`,
-            );
-          }
         }
         await (await createRoutingStore(nc)).put(plan);
       });

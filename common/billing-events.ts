@@ -33,18 +33,32 @@ export const billingEventSchema = z.discriminatedUnion('type', [
   vm.extend({ type: z.literal('vm.draining') }),
   /** The VM is gone: billing stops here (60 s minimum per launch). */
   vm.extend({ type: z.literal('vm.terminated'), reason: z.string() }),
-  /** One function invocation, billed per request plus memory x duration rounded up to the granularity. */
-  base.extend({
-    type: z.literal('faas.invoked'),
-    instanceId: z.string().min(1),
-    queryId: z.string(),
-    memoryMb: z.number().int().positive(),
-    /** Handler duration, ms (measured, never scaled). */
-    durationMs: z.number().nonnegative(),
-    /** Platform init billed on a cold start, cloud ms (0 when warm). */
-    initMs: z.number().nonnegative(),
-    coldStart: z.boolean(),
-  }),
+  /**
+   * One function invocation, billed per request plus memory x duration rounded up to the granularity. A fused
+   * function (stages `stage`..`lastStage` in one invocation) is one invocation too: one event, its `stage` the run's
+   * first, its memory the function's (the largest of its stages').
+   */
+  base
+    .extend({
+      type: z.literal('faas.invoked'),
+      /**
+       * Last stage of a fused function, above `stage`; absent for a one-stage function (and in every event written
+       * before fusion existed, which read the same way).
+       */
+      lastStage: z.number().int().positive().optional(),
+      instanceId: z.string().min(1),
+      queryId: z.string(),
+      memoryMb: z.number().int().positive(),
+      /** Handler duration, ms (measured, never scaled). */
+      durationMs: z.number().nonnegative(),
+      /** Platform init billed on a cold start, cloud ms (0 when warm). */
+      initMs: z.number().nonnegative(),
+      coldStart: z.boolean(),
+    })
+    .refine((e) => e.lastStage === undefined || e.lastStage > e.stage, {
+      message: 'lastStage must be above stage (omit it for a one-stage function)',
+      path: ['lastStage'],
+    }),
   /** A call was refused at the account concurrency limit; the caller retries or falls back (not billed). */
   base.extend({ type: z.literal('faas.throttled'), queryId: z.string(), concurrency: z.number().int() }),
   /** A function instance was created (cold start begins) or reclaimed after its keep-alive (not billed). */

@@ -38,14 +38,29 @@ export interface VmPoolProvider {
   close(): Promise<void>;
 }
 
+/**
+ * A function of the serverless platform: the one of stage `stage` of `model`, or, with `lastStage`, a fused
+ * function holding stages `stage`..`lastStage` (routing.ts `FusedRun`) that runs them in ONE invocation. A fused
+ * function is a deployment of its own: its own instances and keep-alive, its memory the largest of its stages'.
+ */
 export interface FunctionRef {
   model: string;
+  /** The function's (first) stage, 1-based. */
   stage: number;
+  /** Last stage of a fused function (stage < lastStage <= K); absent (or = stage) for a one-stage function. */
+  lastStage?: number;
 }
 
 /** What one invocation returned, with what it is billed for. */
 export interface FunctionInvocation {
+  /** The stage's output; for a fused function, the output of the last stage it ran (the last of `stages`). */
   output: StageOutput;
+  /**
+   * A fused function only: the output of every stage the invocation ran, in order, from the function's first stage
+   * up to the one the query exited at (or the function's last stage). The billing facts below are the whole
+   * invocation's, once.
+   */
+  stages?: StageOutput[];
   instanceId: string;
   coldStart: boolean;
   /** Billed platform init on a cold start (real start + model load + configured extra), cloud ms; 0 when warm. */
@@ -65,6 +80,8 @@ export interface FunctionInstanceInfo {
   instanceId: string;
   model: string;
   stage: number;
+  /** Last stage of a fused function's instance (FunctionRef `lastStage`); absent for a one-stage function. */
+  lastStage?: number;
   memoryMb: number;
   state: 'starting' | 'idle' | 'busy';
   startedAt: number;
@@ -74,6 +91,10 @@ export interface FunctionInstanceInfo {
 
 /** A serverless platform: one request per instance at a time, cold starts, keep-alive, a concurrency limit. */
 export interface ServerlessPlatform {
+  /**
+   * One invocation of `fn` for `input` (whose `stage` must be the function's first stage). A fused function runs
+   * its stages up to the first exit and returns them all in `stages`.
+   */
   invoke(fn: FunctionRef, input: StageInput, call: StageCallContext): Promise<FunctionInvocation>;
   list(): FunctionInstanceInfo[];
   close(): Promise<void>;

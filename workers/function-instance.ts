@@ -1,6 +1,7 @@
 /**
  * Body of one serverless function instance (a child process of the local serverless platform): it loads ONE
- * stage's ONNX model, tells the platform it is ready, then serves invocations one at a time over NATS
+ * stage's ONNX model (or, for a fused function, the models of its stages first..last, run in one invocation with
+ * `executeRun`), tells the platform it is ready, then serves invocations one at a time over NATS
  * request/reply on `functionInstanceSubject(instanceId)` until it is told to stop (SIGTERM), or its platform
  * process is gone.
  *
@@ -14,22 +15,31 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from 'nats';
-import type { StageCallContext, StageInput, StageOutput } from '../common/contracts';
+import type { StageCallContext, StageInput, StageOutput, StageRunInput } from '../common/contracts';
 import type { SerflowConfig } from '../common/config';
-import { InvalidInputError } from '../common/errors';
+import { InvalidInputError, UnknownStageError } from '../common/errors';
 import { functionInstanceSubject } from '../common/naming';
 import { createActivationStore } from '../infra/activation-store';
 import { createMainThreadRunner } from '../models/runtime/main-thread-runner';
 import { stageRunnerOptions, type StageRunner } from '../models/runtime/stage-runner';
-import { executeStage, type ServedStage, type StageActivityDeps } from '../activities/stage-activities';
+import {
+  executeRun,
+  executeStage,
+  type ServedStage,
+  type StageActivityDeps,
+  type StageRunDeps,
+} from '../activities/stage-activities';
 import { createStageEventPublisher } from '../activities/stage-events';
 import { describeFailure, type FailureReply } from '../activities/failures';
 import { connectNats } from '../infra/nats';
 import { loadManifest, stageInputDims } from '../models/manifest';
 
-/** What the platform sends to an instance: one stage execution. */
+/**
+ * What the platform sends to an instance: one stage execution, or for a fused function one run (a StageRunInput
+ * from the function's first stage; `runLast` defaults to the function's last stage).
+ */
 export interface FunctionRequest {
-  input: StageInput;
+  input: StageInput | StageRunInput;
   call: StageCallContext;
 }
 
@@ -41,7 +51,35 @@ export type FunctionErrorInfo = FailureReply;
  * invocation that ran is billed like a successful one.
  */
 export type FunctionReply =
-  { ok: true; output: StageOutput; durationMs: number } | { ok: false; error: FunctionErrorInfo; durationMs: number };
+  | {
+      ok: true;
+      /** The stage's output; for a fused function, the last stage's it ran (the last of `stages`). */
+      output: StageOutput;
+      /** A fused function only: every stage's output, in order (StageRunOutput `stages`). */
+      stages?: StageOutput[];
+      durationMs: number;
+    }
+  | { ok: false; error: FunctionErrorInfo; durationMs: number };
+
+/** What a fused function's instance serves: stages `first`..`last` of one model, all loaded. */
+export interface FusedFunctionDeps extends StageRunDeps {
+  first: number;
+  last: number;
+}
+
+/** The run a fused function executes for `input`: from its first stage to `runLast` (default: its last stage). */
+function runOf(input: StageInput | StageRunInput, deps: FusedFunctionDeps): StageRunInput {
+  const { first, last } = deps;
+  const runLast = 'runLast' in input && input.runLast !== undefined ? input.runLast : last;
+  const holds = `this instance holds stages ${first}..${last}`;
+  if (input.stage !== first) {
+    throw new UnknownStageError(`${input.model} stage ${input.stage}: ${holds}; a run starts at stage ${first}`);
+  }
+  if (!Number.isInteger(runLast) || runLast < first || runLast > last) {
+    throw new UnknownStageError(`${input.model} runLast ${JSON.stringify(runLast)}: ${holds}`);
+  }
+  return { ...input, runLast };
+}
 
 /** Sent by an instance (a request; the platform acknowledges) once its model is loaded and it listens. */
 export interface FunctionReadyMessage {
@@ -68,10 +106,13 @@ function parseRequest(raw: string): FunctionRequest {
 }
 
 /**
- * Handle one invocation message: run the stage and describe the outcome. Never throws; a request that cannot
- * be parsed is bad input (non-retryable).
+ * Handle one invocation message: run the stage (or a fused function's run) and describe the outcome. Never throws;
+ * a request that cannot be parsed, or a run this instance does not hold, is bad input (non-retryable).
  */
-export async function handleInvocation(raw: string, deps: StageActivityDeps): Promise<FunctionReply> {
+export async function handleInvocation(
+  raw: string,
+  deps: StageActivityDeps | FusedFunctionDeps,
+): Promise<FunctionReply> {
   const t0 = performance.now();
   let request: FunctionRequest;
   try {
@@ -85,8 +126,14 @@ export async function handleInvocation(raw: string, deps: StageActivityDeps): Pr
     };
   }
   try {
-    const output = await executeStage(request.input, request.call, deps);
-    return { ok: true, output, durationMs: performance.now() - t0 };
+    if ('served' in deps) {
+      const output = await executeStage(request.input, request.call, deps);
+      return { ok: true, output, durationMs: performance.now() - t0 };
+    }
+    const { stages } = await executeRun(runOf(request.input, deps), request.call, deps);
+    const output = stages[stages.length - 1];
+    if (!output) throw new Error('the run returned no stage');
+    return { ok: true, output, stages, durationMs: performance.now() - t0 };
   } catch (err) {
     return { ok: false, error: describeFailure(err), durationMs: performance.now() - t0 };
   }
@@ -97,6 +144,8 @@ export interface FunctionInstanceOptions {
   natsUrl: string;
   model: string;
   stage: number;
+  /** A fused function: its last stage (above `stage`); it loads stages stage..lastStage. Absent: one stage. */
+  lastStage?: number;
   instanceId: string;
   log?: (line: string) => void;
 }
@@ -107,27 +156,43 @@ export interface FunctionInstanceOptions {
  */
 export async function runFunctionInstance(options: FunctionInstanceOptions): Promise<void> {
   const { config, model, stage, instanceId } = options;
+  const lastStage = options.lastStage ?? stage;
   const log = options.log ?? ((line: string) => console.log(line));
   const t0 = performance.now();
   const manifest = loadManifest(model, config.modelsDir);
-  const spec = manifest.stages[stage - 1];
-  if (!spec) throw new Error(`model ${model} has stages 1..${manifest.stages.length}; there is no stage ${stage}`);
-  const nc: NatsConnection = await connectNats(options.natsUrl, `serflow-fn-${instanceId}`);
-  let runner: StageRunner | undefined;
-  try {
-    runner = await createMainThreadRunner(
-      stageRunnerOptions(manifest, spec, config.modelsDir, config.workers.intraOpThreads),
+  const stages = manifest.stages.length;
+  if (!(Number.isInteger(stage) && stage >= 1 && stage <= stages)) {
+    throw new Error(`model ${model} has stages 1..${stages}; there is no stage ${stage}`);
+  }
+  if (!(Number.isInteger(lastStage) && lastStage >= stage && lastStage <= stages)) {
+    throw new Error(
+      `model ${model} has stages 1..${stages}; a function from stage ${stage} cannot end at ${lastStage}`,
     );
-    const inputDims = stageInputDims(spec);
-    // The model load and ORT's lazy first-run work belong to the init phase, not to the first invocation.
-    await runner.warmUp(inputDims);
-    const served: ServedStage = { model, stage, stages: manifest.stages.length, inputDims, backend: 'faas', runner };
-    const deps: StageActivityDeps = {
-      served,
+  }
+  const nc: NatsConnection = await connectNats(options.natsUrl, `serflow-fn-${instanceId}`);
+  const runners: StageRunner[] = [];
+  try {
+    const served = new Map<number, ServedStage>();
+    for (let k = stage; k <= lastStage; k++) {
+      const spec = manifest.stages[k - 1]!;
+      const runner = await createMainThreadRunner(
+        stageRunnerOptions(manifest, spec, config.modelsDir, config.workers.intraOpThreads),
+      );
+      runners.push(runner);
+      const inputDims = stageInputDims(spec);
+      // The model load and ORT's lazy first-run work belong to the init phase, not to the first invocation.
+      await runner.warmUp(inputDims);
+      served.set(k, { model, stage: k, stages, inputDims, backend: 'faas', runner });
+    }
+    const common = {
       store: await createActivationStore(nc),
       events: createStageEventPublisher(nc),
       worker: instanceId,
     };
+    const deps: StageActivityDeps | FusedFunctionDeps =
+      lastStage === stage
+        ? { ...common, served: served.get(stage)! }
+        : { ...common, servedStage: (k) => served.get(k), first: stage, last: lastStage };
     const sub = nc.subscribe(functionInstanceSubject(instanceId));
     const stop = (why: string) => {
       log(`function instance ${instanceId}: stopping (${why})`);
@@ -139,13 +204,14 @@ export async function runFunctionInstance(options: FunctionInstanceOptions): Pro
     await nc.flush();
     const ready: FunctionReadyMessage = { instanceId, pid: process.pid, initMs: performance.now() - t0 };
     await nc.request(functionReadySubject(instanceId), JSON.stringify(ready), { timeout: READY_ACK_TIMEOUT_MS });
-    log(`function instance ${instanceId}: ${model} stage ${stage} ready in ${ready.initMs.toFixed(0)} ms`);
+    const what = lastStage === stage ? `stage ${stage}` : `stages ${stage}-${lastStage} (fused)`;
+    log(`function instance ${instanceId}: ${model} ${what} ready in ${ready.initMs.toFixed(0)} ms`);
     for await (const msg of sub) {
       const reply = await handleInvocation(msg.string(), deps);
       msg.respond(JSON.stringify(reply));
     }
   } finally {
-    await runner?.close().catch(() => undefined);
+    await Promise.all(runners.map((r) => r.close().catch(() => undefined)));
     await nc.drain().catch(() => undefined);
   }
 }

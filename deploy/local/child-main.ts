@@ -4,7 +4,8 @@
  *   node lib/deploy/local/child-main.js stage --model M --stage K --temporal HOST:PORT --nats URL [--vm-id ID --boot-until MS]
  *   node lib/deploy/local/child-main.js cloud-agent --models M1,M2 --temporal HOST:PORT --nats URL
  *   node lib/deploy/local/child-main.js autoscaler --model M --nats URL [--policy P]
- *   node lib/deploy/local/child-main.js function --model M --stage K --instance-id ID --nats URL
+ *   node lib/deploy/local/child-main.js function --model M --stage K [--last-stage L] --instance-id ID --nats URL
+ *     (with --last-stage: a fused function holding stages K..L, run in one invocation)
  * Every role takes `--parent-pid PID` and shuts down gracefully once that process is gone. Addresses default to
  * TEMPORAL_ADDRESS / NATS_URL; other settings come from the SERFLOW config (file + env; the serverless platform
  * passes its own to a function instance in SERFLOW_CONFIG_JSON).
@@ -32,6 +33,7 @@ function parseChildArgs() {
       nats: { type: 'string' },
       model: { type: 'string' },
       stage: { type: 'string' },
+      'last-stage': { type: 'string' },
       'vm-id': { type: 'string' },
       'instance-type': { type: 'string' },
       'instance-id': { type: 'string' },
@@ -62,14 +64,20 @@ function natsUrlOf(values: ChildArgs, config: SerflowConfig): string {
 
 async function runFunction(values: ChildArgs, config: SerflowConfig): Promise<void> {
   const stage = Number(values.stage);
+  const lastStage = values['last-stage'] === undefined ? undefined : Number(values['last-stage']);
   const instanceId = values['instance-id'];
   if (!values.model || !Number.isInteger(stage) || stage < 1 || !instanceId) {
     throw new Error(
       `function instance needs --model NAME --stage K (a positive integer) --instance-id ID --nats URL, got ${JSON.stringify(values)}`,
     );
   }
+  if (lastStage !== undefined && !(Number.isInteger(lastStage) && lastStage >= stage)) {
+    throw new Error(
+      `function instance: --last-stage must be a stage from --stage ${stage} on, got ${values['last-stage']}`,
+    );
+  }
   const natsUrl = natsUrlOf(values, config);
-  await runFunctionInstance({ config, natsUrl, model: values.model, stage, instanceId });
+  await runFunctionInstance({ config, natsUrl, model: values.model, stage, lastStage, instanceId });
 }
 
 async function main(): Promise<void> {

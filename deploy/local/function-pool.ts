@@ -3,6 +3,7 @@
  * warm / cold / throttled and which idle instances the keep-alive reclaims. No clock, process or NATS inside, so it
  * is tested table-driven on virtual time; `serverless-platform.ts` applies its decisions.
  */
+import { UnknownStageError } from '../../common/errors';
 import type { FunctionInstanceInfo, FunctionRef } from '../../infra/providers';
 
 /** All function instances of the platform. Never mutated: every transition returns a new state. */
@@ -33,13 +34,58 @@ export function inFlight(state: PoolState): number {
   return state.instances.filter((i) => i.state !== 'idle').length;
 }
 
-const sameFunction = (i: FunctionInstanceInfo, fn: FunctionRef) => i.model === fn.model && i.stage === fn.stage;
+/** Last stage a function holds: its `lastStage` for a fused function, else its one stage. */
+export const lastStageOf = (fn: Pick<FunctionRef, 'stage' | 'lastStage'>): number => fn.lastStage ?? fn.stage;
+
+/** Whether `fn` is a fused function (holds more than one stage). */
+export const isFused = (fn: Pick<FunctionRef, 'stage' | 'lastStage'>): boolean => lastStageOf(fn) !== fn.stage;
+
+/** The function as messages name it: `mnist-ee stage 2`, or `mnist-ee stages 1-4` for a fused one. */
+export function functionName(fn: FunctionRef): string {
+  return isFused(fn) ? `${fn.model} stages ${fn.stage}-${lastStageOf(fn)}` : `${fn.model} stage ${fn.stage}`;
+}
+
+/**
+ * Check that `fn` names a function of a model with stages 1..`stages`: its stage, and for a fused function its last
+ * stage after it. Throws UnknownStageError (non-retryable: the caller's mistake) naming the bad field.
+ */
+export function checkFunctionRef(fn: FunctionRef, stages: number): void {
+  if (!Number.isInteger(fn.stage) || fn.stage < 1 || fn.stage > stages) {
+    throw new UnknownStageError(`${fn.model} has stages 1..${stages}; there is no function for stage ${fn.stage}`);
+  }
+  const last: unknown = fn.lastStage;
+  if (last === undefined) return;
+  if (typeof last !== 'number' || !Number.isInteger(last) || last < fn.stage || last > stages) {
+    throw new UnknownStageError(
+      `${fn.model} has stages 1..${stages}; a fused function from stage ${fn.stage} cannot end at lastStage ${JSON.stringify(last)} (expected ${fn.stage}..${stages})`,
+    );
+  }
+}
+
+/**
+ * Configured memory of a function, MB: a stage's `faas.stageMemoryMb[k] ?? faas.memoryMb`; a fused function's is the
+ * largest of its stages' (it holds them all and runs each in turn, so it needs the memory of the hungriest).
+ */
+export function functionMemoryMb(
+  fn: Pick<FunctionRef, 'stage' | 'lastStage'>,
+  faas: { memoryMb: number; stageMemoryMb: Readonly<Record<string, number>> },
+): number {
+  let memoryMb = 0;
+  for (let k = fn.stage; k <= lastStageOf(fn); k++) {
+    memoryMb = Math.max(memoryMb, faas.stageMemoryMb[String(k)] ?? faas.memoryMb);
+  }
+  return memoryMb;
+}
+
+/** Same deployment: a fused function's instances serve only calls of that same run, never of its stages alone. */
+const sameFunction = (i: FunctionInstanceInfo, fn: FunctionRef) =>
+  i.model === fn.model && i.stage === fn.stage && lastStageOf(i) === lastStageOf(fn);
 
 /**
  * Decide where a call to `fn` runs, at wall time `now`:
  * 1. at the concurrency limit: throttled (even if an idle instance exists: on Lambda the limit caps concurrent
  *    executions, and running on a warm instance is one);
- * 2. an idle instance of `fn`: warm, on the most recently used one (the least recently used ones stay idle and
+ * 2. an idle instance of `fn` (the same function: a fused function's instances are its own): warm, on the most recently used one (the least recently used ones stay idle and
  *    are the first the keep-alive reclaims, so a shrinking load frees instances instead of keeping all warm);
  * 3. else cold: a new instance `newInstanceId` in state `starting`, which counts against the limit at once.
  */
@@ -67,6 +113,7 @@ export function acquireInstance(
     instanceId: newInstanceId,
     model: fn.model,
     stage: fn.stage,
+    ...(isFused(fn) ? { lastStage: lastStageOf(fn) } : {}),
     memoryMb: fn.memoryMb,
     state: 'starting',
     startedAt: now,

@@ -16,8 +16,8 @@ import { performance } from 'node:perf_hooks';
 import type { NatsConnection, Subscription } from 'nats';
 import type { BillingFact, BillingPublisher } from '../../billing/publisher';
 import type { SerflowConfig } from '../../common/config';
-import type { StageCallContext, StageInput } from '../../common/contracts';
-import { UnknownStageError } from '../../common/errors';
+import type { StageCallContext, StageInput, StageOutput, StageRunInput } from '../../common/contracts';
+import { InvalidInputError, UnknownStageError } from '../../common/errors';
 import { functionInstanceSubject } from '../../common/naming';
 import { loadManifest, type ModelManifest } from '../../models/manifest';
 import {
@@ -37,7 +37,12 @@ import {
 import { CHILD_MAIN_SCRIPT, spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
 import {
   acquireInstance,
+  checkFunctionRef,
   EMPTY_POOL,
+  functionMemoryMb,
+  functionName,
+  isFused,
+  lastStageOf,
   markReady,
   nextExpiryAt,
   reclaimExpired,
@@ -140,9 +145,35 @@ interface InstanceProcess {
   stopping: boolean;
 }
 
-/** An instance id: unique across platform runs, and one NATS subject token (`[A-Za-z0-9_-]`). */
+/**
+ * An instance id: unique across platform runs, and one NATS subject token (`[A-Za-z0-9_-]`). A fused function's
+ * names its stages: `mnist-ee-s1_4-<tag>-<seq>`.
+ */
 function instanceIdFor(fn: FunctionRef, tag: string, seq: number): string {
-  return `${fn.model.replace(/[^A-Za-z0-9_-]/g, '_')}-s${fn.stage}-${tag}-${seq}`;
+  const stages = isFused(fn) ? `${fn.stage}_${lastStageOf(fn)}` : `${fn.stage}`;
+  return `${fn.model.replace(/[^A-Za-z0-9_-]/g, '_')}-s${stages}-${tag}-${seq}`;
+}
+
+/**
+ * The outputs a fused function's reply must carry: one per stage it ran, consecutive from its first stage, ending at
+ * an exit or at its last stage. Anything else is a broken instance (a protocol error, not the caller's input).
+ */
+function checkRunOutputs(fn: FunctionRef, id: string, stages: StageOutput[] | undefined): StageOutput[] {
+  const last = stages?.[stages.length - 1];
+  const ok =
+    !!stages &&
+    !!last &&
+    stages.every((o, i) => o.stage === fn.stage + i) &&
+    (last.exited || last.stage === lastStageOf(fn)) &&
+    stages.slice(0, -1).every((o) => !o.exited);
+  if (!ok) {
+    throw new FunctionInvocationError({
+      type: 'ProtocolError',
+      message: `function instance ${id} (${functionName(fn)}) answered with stages ${JSON.stringify(stages?.map((o) => o.stage))}, not a run from stage ${fn.stage} to an exit or stage ${lastStageOf(fn)}`,
+      nonRetryable: false,
+    });
+  }
+  return stages;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -180,7 +211,6 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
   let reclaimAt: number | undefined;
 
   const info = (id: string) => state.instances.find((i) => i.instanceId === id);
-  const memoryOf = (stage: number) => faas.stageMemoryMb[String(stage)] ?? faas.memoryMb;
 
   const publish = async (fact: BillingFact) => {
     try {
@@ -199,18 +229,31 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
     }
   };
 
-  /** Check the function exists before starting anything for it: a bad name is the caller's error, not retryable. */
-  const checkFunction = (fn: FunctionRef) => {
+  /**
+   * Check the function exists before starting anything for it, and that a fused function is called for a run it
+   * holds: a bad name or run is the caller's error, not retryable. Returns the function in its normal form (a
+   * `lastStage` equal to its stage dropped: that is the one-stage function).
+   */
+  const checkFunction = (fn: FunctionRef, input: StageInput): FunctionRef => {
     let manifest = manifests.get(fn.model);
     if (!manifest) {
       manifest = loadManifest(fn.model, config.modelsDir); // throws UnknownModelError
       manifests.set(fn.model, manifest);
     }
-    if (!Number.isInteger(fn.stage) || fn.stage < 1 || fn.stage > manifest.stages.length) {
+    checkFunctionRef(fn, manifest.stages.length);
+    if (!isFused(fn)) return { model: fn.model, stage: fn.stage };
+    const where = `query ${input.queryId}: function ${functionName(fn)}`;
+    if (input.model !== fn.model || input.stage !== fn.stage) {
       throw new UnknownStageError(
-        `${fn.model} has stages 1..${manifest.stages.length}; there is no function for stage ${fn.stage}`,
+        `${where} runs from stage ${fn.stage} of ${fn.model}; it was called with ${input.model} stage ${input.stage}`,
       );
     }
+    if (!(Number.isInteger(input.lastStage) && input.lastStage >= lastStageOf(fn))) {
+      throw new InvalidInputError(
+        `${where} runs to stage ${lastStageOf(fn)}, past the query's lastStage ${input.lastStage}`,
+      );
+    }
+    return { model: fn.model, stage: fn.stage, lastStage: lastStageOf(fn) };
   };
 
   const scheduleReclaim = () => {
@@ -304,6 +347,7 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
           script,
           'function',
           ...['--model', instance.model, '--stage', String(instance.stage)],
+          ...(instance.lastStage !== undefined ? ['--last-stage', String(instance.lastStage)] : []),
           ...['--instance-id', id, '--nats', options.natsUrl, '--parent-pid', String(process.pid)],
         ],
         logDir: options.logDir,
@@ -367,10 +411,12 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
   };
 
   return {
-    async invoke(fn: FunctionRef, input: StageInput, call: StageCallContext): Promise<FunctionInvocation> {
+    async invoke(ref: FunctionRef, input: StageInput, call: StageCallContext): Promise<FunctionInvocation> {
       if (closed) throw new PlatformClosedError('the serverless platform is closed');
-      checkFunction(fn);
-      const memoryMb = memoryOf(fn.stage);
+      const fn = checkFunction(ref, input);
+      const fused = isFused(fn);
+      // A fused function is billed as one function: the memory it is configured with is its hungriest stage's.
+      const memoryMb = functionMemoryMb(fn, faas);
       const candidate = instanceIdFor(fn, tag, seq + 1);
       const acquired = acquireInstance(state, { ...fn, memoryMb }, Date.now(), candidate, limits);
       state = acquired.state;
@@ -385,7 +431,7 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
           concurrency: decision.concurrency,
         });
         throw new FunctionThrottledError(
-          `${fn.model} stage ${fn.stage}: account concurrency limit reached (${decision.concurrency} of ${limits.accountConcurrency} executions in flight)`,
+          `${functionName(fn)}: account concurrency limit reached (${decision.concurrency} of ${limits.accountConcurrency} executions in flight)`,
         );
       }
       const id = decision.instanceId;
@@ -413,7 +459,11 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
       }
       let reply: FunctionReply;
       try {
-        reply = await callInstance(id, { input, call });
+        // A fused function runs from the input's stage to its last stage, with the early exits inside.
+        const request = fused
+          ? { input: { ...input, runLast: lastStageOf(fn) } satisfies StageRunInput, call }
+          : { input, call };
+        reply = await callInstance(id, request);
       } catch (err) {
         // The instance is already dropped (crash, timeout) or the platform closed.
         if (info(id)) state = removeInstance(state, id);
@@ -422,11 +472,13 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
       }
       state = releaseInstance(state, id, Date.now());
       scheduleReclaim();
+      // One invocation, one event, whatever the function holds; a fused one names its last stage.
       await publish({
         type: 'faas.invoked',
         at: Date.now(),
         model: fn.model,
         stage: fn.stage,
+        ...(fused ? { lastStage: lastStageOf(fn) } : {}),
         instanceId: id,
         queryId: input.queryId,
         memoryMb,
@@ -435,8 +487,11 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
         coldStart,
       });
       if (!reply.ok) throw new FunctionInvocationError(reply.error);
+      const facts = { backend: 'faas', worker: id } as const;
+      const stages = fused ? checkRunOutputs(fn, id, reply.stages).map((o) => ({ ...o, ...facts })) : undefined;
       return {
-        output: { ...reply.output, backend: 'faas', worker: id },
+        output: stages ? (stages[stages.length - 1] as StageOutput) : { ...reply.output, ...facts },
+        ...(stages ? { stages } : {}),
         instanceId: id,
         coldStart,
         initMs,

@@ -388,7 +388,7 @@ describe('local serverless platform on a real stack', () => {
       const gateway = await createFaasGatewayWorkers({ config: t.config, connection, platform, models: [MODEL] });
       assert.deepEqual(
         gateway.taskQueues,
-        [1, 2, 3, 4].map((k) => `${MODEL}.stage-${k}.faas`),
+        [...[1, 2, 3, 4].map((k) => `${MODEL}.stage-${k}.faas`), `${MODEL}.all-stages.faas`],
       );
       const running = gateway.run();
       client = await Connection.connect({ address: t.stack.info.temporalAddress });

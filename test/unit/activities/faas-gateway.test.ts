@@ -1,6 +1,7 @@
 /**
  * activities/faas-gateway.ts with a fake ServerlessPlatform in a mock activity context: what the gateway passes
- * to the platform, what it returns, and how platform failures become Temporal failures.
+ * to the platform, what it returns, and how platform failures become Temporal failures; for single stages
+ * (`runStage`) and fused runs (`runStages`: one invocation of the run's function, every stage's output back).
  */
 import assert from 'node:assert/strict';
 import { describe, mock, test } from 'node:test';
@@ -8,7 +9,13 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { billedDurationMs, createFaasGatewayActivities, toGatewayFailure } from '../../../activities/faas-gateway';
-import type { StageCallContext, StageInput, StageOutput } from '../../../common/contracts';
+import type {
+  StageCallContext,
+  StageInput,
+  StageOutput,
+  StageRunInput,
+  StageRunOutput,
+} from '../../../common/contracts';
 import { UnknownStageError } from '../../../common/errors';
 import {
   FunctionInstanceLostError,
@@ -226,5 +233,178 @@ describe('billedDurationMs', () => {
   });
   test('cold: init + duration; at 100 ms granularity 1 180.4 + 3.2 → 1 200', () => {
     assert.equal(billedDurationMs({ initMs: 1_180.4, durationMs: 3.2 }, 100), 1_200);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fused runs
+
+const RUN_INPUT: StageRunInput = { ...INPUT, stage: 1, lastStage: 4, runLast: 4 };
+
+const RUN_QUEUE = 'mnist-ee.all-stages.faas';
+
+/** What the fused function 1-4 of mnist-ee returns when the query continues at 1 and 2 and exits at 3. */
+function runOutputs(instanceId: string): StageOutput[] {
+  return [1, 2, 3].map((stage) => ({
+    ...OUTPUT,
+    stage,
+    label: stage,
+    confidence: 0.5 + stage / 10,
+    exited: stage === 3,
+    taskQueue: RUN_QUEUE,
+    worker: instanceId,
+    queueMs: stage === 1 ? 1 : 0,
+    serviceMs: stage / 4,
+    startedAt: 10 + stage,
+    finishedAt: 11 + stage,
+  }));
+}
+
+const RUN_INVOCATION: FunctionInvocation = {
+  output: runOutputs('inst-f')[2]!,
+  stages: runOutputs('inst-f'),
+  instanceId: 'inst-f',
+  coldStart: true,
+  initMs: 1_180.4,
+  durationMs: 3.2,
+  memoryMb: 2048,
+};
+
+function runStages(platform: ServerlessPlatform, input: StageRunInput = RUN_INPUT): Promise<StageRunOutput> {
+  const { runStages } = createFaasGatewayActivities({ platform });
+  const env = new MockActivityEnvironment(
+    {
+      workflowExecution: { workflowId: 'wf-2', runId: 'run-2' },
+      attempt: 1,
+      taskQueue: RUN_QUEUE,
+      currentAttemptScheduledTimestampMs: 5,
+    },
+    { logger: new DefaultLogger('ERROR') },
+  );
+  return env.run(runStages, input);
+}
+
+describe('faas gateway runStages (a fused run)', () => {
+  test('invokes the run’s fused function exactly once, for the whole run, with the attempt as call context', async () => {
+    const { platform, calls } = fakePlatform(RUN_INVOCATION);
+    await runStages(platform);
+    assert.equal(calls.length, 1, 'one invocation for the whole run, not one per stage');
+    assert.deepEqual(calls[0]!.fn, { model: 'mnist-ee', stage: 1, lastStage: 4 });
+    assert.deepEqual(calls[0]!.input, RUN_INPUT);
+    assert.deepEqual(calls[0]!.call, {
+      workflowId: 'wf-2',
+      runId: 'run-2',
+      attempt: 1,
+      scheduledAt: 5,
+      taskQueue: RUN_QUEUE,
+    });
+  });
+
+  test('a run cut short by the query’s last stage invokes the function of exactly that run', async () => {
+    const { platform, calls } = fakePlatform(RUN_INVOCATION);
+    await runStages(platform, { ...RUN_INPUT, stage: 2, lastStage: 3, runLast: 3 });
+    assert.deepEqual(
+      calls.map((c) => c.fn),
+      [{ model: 'mnist-ee', stage: 2, lastStage: 3 }],
+    );
+  });
+
+  test('returns every stage’s output in order, unchanged, with the one invocation’s serverless facts', async () => {
+    const { platform } = fakePlatform({
+      ...RUN_INVOCATION,
+      stages: runOutputs('whatever').map((o) => ({ ...o, backend: 'vm' as const })),
+    });
+    const out = await runStages(platform);
+    const facts = { backend: 'faas', worker: 'inst-f', coldStart: true, instanceId: 'inst-f' } as const;
+    assert.deepEqual(out, {
+      stages: runOutputs('inst-f').map((o, i) => ({
+        ...o,
+        ...facts,
+        // billed once, on the last output: ceil(1180.4 + 3.2) at 1 ms granularity
+        ...(i === 2 ? { billedMs: 1_184 } : {}),
+      })),
+      heartbeats: 0, // no heartbeat timeout in this mock attempt: none sent
+    });
+  });
+
+  test('billed ms summed over the run’s outputs are the one invocation’s, not one per stage', async () => {
+    const { platform } = fakePlatform(RUN_INVOCATION);
+    const out = await runStages(platform);
+    const billed = out.stages.map((s) => s.billedMs ?? 0).reduce((a, b) => a + b, 0);
+    assert.equal(billed, billedDurationMs(RUN_INVOCATION, 1));
+    assert.equal(out.stages.filter((s) => s.billedMs !== undefined).length, 1);
+  });
+
+  test('heartbeats are the gateway attempt’s, once at the top, never on a stage', async () => {
+    let entered!: () => void;
+    const inInvoke = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const platform: ServerlessPlatform = {
+      async invoke() {
+        entered();
+        await released;
+        return RUN_INVOCATION;
+      },
+      list: () => [],
+      close: async () => undefined,
+    };
+    mock.timers.enable({ apis: ['setInterval', 'Date'], now: 0 });
+    try {
+      const { runStages } = createFaasGatewayActivities({ platform });
+      const env = new MockActivityEnvironment(
+        { heartbeatTimeoutMs: 2_000, taskQueue: RUN_QUEUE },
+        { logger: new DefaultLogger('ERROR') },
+      );
+      let calls = 0;
+      env.on('heartbeat', () => (calls += 1));
+      const result: Promise<StageRunOutput> = env.run(runStages, RUN_INPUT);
+      await inInvoke;
+      for (let t = 0; t < 2_000; t += 10) mock.timers.tick(10);
+      release();
+      const out = await result;
+      assert.equal(calls, 4);
+      assert.equal(out.heartbeats, 1);
+      assert.ok(out.stages.every((s) => s.heartbeats === undefined));
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  test('a one-stage run (runLast = stage) takes the invocation’s single output', async () => {
+    const { platform, calls } = fakePlatform({
+      output: OUTPUT,
+      instanceId: 'inst-1',
+      coldStart: false,
+      initMs: 0,
+      durationMs: 2.5,
+      memoryMb: 512,
+    });
+    const out = await runStages(platform, { ...INPUT, runLast: 2 });
+    assert.deepEqual(calls[0]!.fn, { model: 'mnist-ee', stage: 2, lastStage: 2 });
+    assert.deepEqual(
+      out.stages.map((s) => [s.stage, s.billedMs]),
+      [[2, 3]],
+    );
+  });
+
+  test('a run without runLast is refused as non-retryable before anything is invoked', async () => {
+    const { platform, calls } = fakePlatform(RUN_INVOCATION);
+    const { runLast: _omitted, ...noRunLast } = RUN_INPUT;
+    const f = await rejection(runStages(platform, noRunLast as StageRunInput));
+    assert.equal(f.type, 'UnknownStageError');
+    assert.equal(f.nonRetryable, true);
+    assert.match(f.message, /runLast/);
+    assert.match(f.message, /mnist-ee\.all-stages\.faas/);
+    assert.equal(calls.length, 0);
+  });
+
+  test('platform failures keep their retryability: throttled retryable, a bad run non-retryable', async () => {
+    const throttled = await rejection(runStages(fakePlatform(new FunctionThrottledError('limit')).platform));
+    assert.equal(throttled.type, 'FunctionThrottledError');
+    assert.equal(throttled.nonRetryable, false);
+    const bad = await rejection(runStages(fakePlatform(new UnknownStageError('mnist-ee has stages 1..4')).platform));
+    assert.equal(bad.type, 'UnknownStageError');
+    assert.equal(bad.nonRetryable, true);
   });
 });

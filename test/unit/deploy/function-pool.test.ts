@@ -1,12 +1,17 @@
 /**
  * The serverless platform's instance pool (deploy/local/serverless-platform.ts) as a pure state machine:
- * table-driven acquire decisions and keep-alive timelines on virtual time (no processes, no clock).
+ * table-driven acquire decisions and keep-alive timelines on virtual time (no processes, no clock); and the pure
+ * facts of a function the platform bills and checks by (its memory, a fused function's run).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { UnknownStageError } from '../../../common/errors';
 import {
   EMPTY_POOL,
   acquireInstance,
+  checkFunctionRef,
+  functionMemoryMb,
+  functionName,
   inFlight,
   markReady,
   nextExpiryAt,
@@ -16,11 +21,14 @@ import {
   type AcquireDecision,
   type PoolState,
 } from '../../../deploy/local/function-pool';
-import type { FunctionInstanceInfo } from '../../../infra/providers';
+import type { FunctionInstanceInfo, FunctionRef } from '../../../infra/providers';
 
 const SEC = 1_000;
 const S1 = { model: 'm', stage: 1, memoryMb: 512 };
 const S2 = { model: 'm', stage: 2, memoryMb: 1024 };
+/** The fused function of stages 1-4 (one invocation runs them all), and of 1-3. */
+const F14 = { model: 'm', stage: 1, lastStage: 4, memoryMb: 2048 };
+const F13 = { model: 'm', stage: 1, lastStage: 3, memoryMb: 2048 };
 
 function inst(
   instanceId: string,
@@ -36,7 +44,7 @@ describe('acquireInstance', () => {
   const cases: Array<{
     label: string;
     state: PoolState;
-    fn: typeof S1;
+    fn: FunctionRef & { memoryMb: number };
     limit: number;
     want: AcquireDecision;
   }> = [
@@ -99,6 +107,41 @@ describe('acquireInstance', () => {
       limit: 2,
       want: { kind: 'cold', instanceId: 'new' },
     },
+    {
+      label: 'an idle instance of stage 1 alone does not serve the fused function 1-4: cold',
+      state: pool(inst('a', 'idle', { lastUsedAt: 5 })),
+      fn: F14,
+      limit: 2,
+      want: { kind: 'cold', instanceId: 'new' },
+    },
+    {
+      label: 'an idle fused 1-4 instance does not serve stage 1 alone: cold',
+      state: pool(inst('f', 'idle', { lastStage: 4, lastUsedAt: 5 })),
+      fn: S1,
+      limit: 2,
+      want: { kind: 'cold', instanceId: 'new' },
+    },
+    {
+      label: 'an idle fused 1-4 instance does not serve the fused function 1-3: cold',
+      state: pool(inst('f', 'idle', { lastStage: 4, lastUsedAt: 5 })),
+      fn: F13,
+      limit: 2,
+      want: { kind: 'cold', instanceId: 'new' },
+    },
+    {
+      label: 'an idle fused 1-4 instance serves the next call of 1-4: warm (its own keep-alive pool)',
+      state: pool(inst('a', 'idle', { lastUsedAt: 9 }), inst('f', 'idle', { lastStage: 4, lastUsedAt: 5 })),
+      fn: F14,
+      limit: 2,
+      want: { kind: 'warm', instanceId: 'f' },
+    },
+    {
+      label: 'a fused run in flight is one execution against the limit, whatever its stage count',
+      state: pool(inst('f', 'busy', { lastStage: 4 })),
+      fn: F14,
+      limit: 2,
+      want: { kind: 'cold', instanceId: 'new' },
+    },
   ];
   for (const c of cases) {
     test(c.label, () => {
@@ -119,6 +162,30 @@ describe('acquireInstance', () => {
     assert.deepEqual(state.instances, [
       { instanceId: 'x', model: 'm', stage: 2, memoryMb: 1024, state: 'starting', startedAt: 1_234, invocations: 0 },
     ]);
+  });
+
+  test('a cold start of a fused function records its last stage and its memory', () => {
+    const { state } = acquireInstance(EMPTY_POOL, F14, 7, 'f', { accountConcurrency: 1 });
+    assert.deepEqual(state.instances, [
+      {
+        instanceId: 'f',
+        model: 'm',
+        stage: 1,
+        lastStage: 4,
+        memoryMb: 2048,
+        state: 'starting',
+        startedAt: 7,
+        invocations: 0,
+      },
+    ]);
+  });
+
+  test('a fused function given lastStage = stage is the stage’s own function (same instances, no lastStage)', () => {
+    const s = pool(inst('a', 'idle', { lastUsedAt: 5 }));
+    assert.deepEqual(acquireInstance(s, { ...S1, lastStage: 1 }, 9, 'new', { accountConcurrency: 2 }).decision, {
+      kind: 'warm',
+      instanceId: 'a',
+    });
   });
 });
 
@@ -205,5 +272,61 @@ describe('keep-alive timeline (keep-alive 2 s wall)', () => {
       ['b'],
     );
     assert.equal(nextExpiryAt(removeInstance(s, 'b'), KEEP), 4.9 * SEC);
+  });
+});
+
+describe('functionMemoryMb', () => {
+  const FAAS = { memoryMb: 512, stageMemoryMb: { '2': 1024, '3': 2048 } };
+  const cases: Array<{ fn: Pick<FunctionRef, 'stage' | 'lastStage'>; want: number; label: string }> = [
+    { label: 'a stage without its own setting: the default', fn: { stage: 1 }, want: 512 },
+    { label: 'a stage with its own setting', fn: { stage: 3 }, want: 2048 },
+    {
+      label: 'fused 1-4: the largest of its stages (stage 3’s), not the first’s',
+      fn: { stage: 1, lastStage: 4 },
+      want: 2048,
+    },
+    { label: 'fused 1-2: stage 2’s 1 024 over stage 1’s 512', fn: { stage: 1, lastStage: 2 }, want: 1024 },
+    { label: 'fused 3-4: stage 3’s, though the last is smaller', fn: { stage: 3, lastStage: 4 }, want: 2048 },
+    { label: 'lastStage = stage: the stage’s own', fn: { stage: 2, lastStage: 2 }, want: 1024 },
+  ];
+  for (const c of cases) test(c.label, () => assert.equal(functionMemoryMb(c.fn, FAAS), c.want));
+});
+
+describe('checkFunctionRef (a model of 4 stages)', () => {
+  const ok: FunctionRef[] = [
+    { model: 'm', stage: 1 },
+    { model: 'm', stage: 4 },
+    { model: 'm', stage: 1, lastStage: 4 },
+    { model: 'm', stage: 2, lastStage: 3 },
+    { model: 'm', stage: 3, lastStage: 3 },
+  ];
+  for (const fn of ok) test(`accepts ${JSON.stringify(fn)}`, () => checkFunctionRef(fn, 4));
+
+  const bad: Array<{ fn: FunctionRef; message: RegExp }> = [
+    { fn: { model: 'm', stage: 0 }, message: /m has stages 1\.\.4; there is no function for stage 0/ },
+    { fn: { model: 'm', stage: 5, lastStage: 6 }, message: /there is no function for stage 5/ },
+    {
+      fn: { model: 'm', stage: 1, lastStage: 5 },
+      message: /fused function from stage 1 cannot end at lastStage 5 \(expected 1\.\.4\)/,
+    },
+    { fn: { model: 'm', stage: 3, lastStage: 2 }, message: /from stage 3 cannot end at lastStage 2/ },
+    { fn: { model: 'm', stage: 1, lastStage: 2.5 }, message: /lastStage 2\.5/ },
+    { fn: { model: 'm', stage: 1, lastStage: '4' as unknown as number }, message: /lastStage "4"/ },
+  ];
+  for (const c of bad) {
+    test(`refuses ${JSON.stringify(c.fn)} as UnknownStageError naming the field`, () => {
+      assert.throws(
+        () => checkFunctionRef(c.fn, 4),
+        (err: unknown) => err instanceof UnknownStageError && c.message.test(err.message),
+      );
+    });
+  }
+});
+
+describe('functionName', () => {
+  test('a stage’s function and a fused one', () => {
+    assert.equal(functionName({ model: 'm', stage: 2 }), 'm stage 2');
+    assert.equal(functionName({ model: 'm', stage: 2, lastStage: 2 }), 'm stage 2');
+    assert.equal(functionName({ model: 'm', stage: 1, lastStage: 4 }), 'm stages 1-4');
   });
 });
