@@ -11,13 +11,29 @@
  * - the stage's function: a warm idle instance if one is within its keep-alive (the most recently used first), else a
  *   cold start (profiled instance start + model load + the configured extra, billed as INIT); at most
  *   `accountConcurrency` executions at once, the rest wait FIFO (throttling);
- * then the query's exit (drawn in advance, exit-model.ts) or the next stage. Orchestration (orchestration.ts): each
- * query's Temporal actions follow from the stage activities it started (a VM execution that overflowed to a function
- * started once, in the function) and the workflow's shape, priced per action. VMs: launched on a scale-up, serve
+ * then the query's exit (drawn in advance, exit-model.ts) or the next stage.
+ *
+ * Stage fusion (routing.ts `FusedRun`, from the decision's `fused`): a query that reaches the first stage of a run
+ * makes one draw with that stage's VM share (LIBRA's quota, when set, decides instead) and runs the whole run as ONE
+ * activity, stopping at its exit:
+ * - VM: on the whole-model pool's queue (pool 0; per-stage pools never serve it), overflowing to the function side
+ *   after the first stage's `overflowAfterMs`; the slot runs the run's stages one after the other with no hand-off
+ *   between them and is freed when the run ends;
+ * - function: one invocation of the run's own function (its instances are not the per-stage functions'), one request
+ *   fee, billed for the sum of the stages it ran at the run's memory (the max of its stages' memory). Its cold start
+ *   is the max of its stages' cold starts (wait and INIT billed alike): an approximation, one runtime start whose
+ *   model loads are taken as overlapping (loading them one after the other would cost up to the sum). Each stage
+ *   runs for its own function's profiled service time; the cold start is counted at the run's first stage.
+ * Per-stage arrivals, exits and executions are counted per stage run, as without fusion; after the run's last stage
+ * a query that continues is handed off as usual.
+ *
+ * Orchestration (orchestration.ts): each query's Temporal actions follow from the stage activities it started (a VM
+ * execution that overflowed to a function started once, in the function; a fused run is one activity whatever
+ * number of stages it ran) and the workflow's shape, priced per action. VMs: launched on a scale-up, serve
  * after `bootDelayMs`, billed per second from launch to termination with the configured minimum; on a scale-in
  * booting VMs go first, then idle ones, then busy ones, which stop taking work and terminate when their executions
  * end (drain).
- * Pool 0 is the whole-model pool (LIBRA's VMs run every stage); pool k is stage k's.
+ * Pool 0 is the whole-model pool (LIBRA's VMs run every stage; the only one fused runs go to); pool k is stage k's.
  *
  * Deterministic for a given seed: one seeded PRNG, events at equal times in insertion order, and at one instant
  * completions first, then the policy tick, then arrivals. Failures: none are simulated; a query still unfinished
@@ -223,6 +239,13 @@ export function runSimulation(input: SimRunInput): SimRunResult {
   const firstBackend = new Uint8Array(N);
   /** Stage activities the query started (its executions that began, on a VM or in a function). */
   const qActivities = new Int8Array(N);
+  /** Last stage (0-based) of the fused run the query is in, from its dispatch to its end; 0: not in a run. */
+  const qRunLast = new Int8Array(N);
+  /**
+   * Billed ms so far of the query's fused function invocation: its INIT if cold plus the durations of the stages it
+   * ran (billing adds the two, so one sum is kept). Allocated with the first decision that fuses.
+   */
+  let qRunBilledMs = new Float64Array(0);
 
   // Pools: 0 = whole model, k = stage k.
   const wholeSlots = Math.min(...stages.map((s) => s.vmSlots));
@@ -242,12 +265,20 @@ export function runSimulation(input: SimRunInput): SimRunResult {
 
   // Routing in force.
   const routes: StageRoute[] = stages.map(() => ({ vmShare: 0, overflowAfterMs: undefined }));
+  /** Fused runs in force: `runLastAt[k]` is the last stage of the run starting at stage k (0: none starts there). */
+  const runLastAt = new Int8Array(K);
   let quota: number | undefined;
   let quotaUsed = 0;
 
-  // Functions: per stage the idle instances' last-use times (ascending; reuse from the end), account-wide busy.
+  // Functions: per function the idle instances' last-use times (ascending; reuse from the end), account-wide busy.
+  // Functions 0..K-1 are the stages'; a fused run's function (stages f..l) is added the first time a decision
+  // fuses f..l, at `fusedFn[f * K + l]`, with the run's memory and cold start.
   const idle: number[][] = stages.map(() => []);
   const idleHead: number[] = stages.map(() => 0);
+  const fnMemoryMb: number[] = stages.map((s) => s.faasMemoryMb);
+  const fnColdStartMs: number[] = stages.map((s) => s.faasColdStartMs);
+  const fnInitBilledMs: number[] = stages.map((s) => s.faasInitBilledMs);
+  const fusedFn = new Int32Array(K * K).fill(-1);
   let faasBusy = 0;
   const throttled = new IntPairFifo();
 
@@ -321,18 +352,24 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     }
   };
 
-  const startOnVm = (q: number, vmIndex: number, vm: Vm, t: number) => {
+  /** Execute stage qStage[q] on a slot of the VM the query holds. */
+  const runOnVm = (q: number, vmIndex: number, vm: Vm, t: number) => {
     const k = qStage[q] as number;
     const service = sample((stages[k] as SimStage).vmService, rnd());
-    vm.busy++;
     vm.busyMs += service;
     vmBusySlotMs += service;
-    qVm[q] = vmIndex;
     vmExecutions[k] = (vmExecutions[k] as number) + 1;
     winVm[k] = (winVm[k] as number) + 1;
-    activityStarted(q);
-    if (k === 0) firstBackend[q] = 1;
     heap.push(t + service, EV_VM_DONE, q, vmIndex);
+  };
+
+  /** Start the query's activity (a stage, or a fused run from its first stage) on a free slot. */
+  const startOnVm = (q: number, vmIndex: number, vm: Vm, t: number) => {
+    vm.busy++;
+    qVm[q] = vmIndex;
+    activityStarted(q);
+    if (qStage[q] === 0) firstBackend[q] = 1;
+    runOnVm(q, vmIndex, vm, t);
   };
 
   /** Give a VM with free slots work from its pool's queue. */
@@ -410,32 +447,44 @@ export function runSimulation(input: SimRunInput): SimRunResult {
   // ---------------------------------------------------------------------------------------------------------
   // Functions
 
+  /** Execute stage qStage[q] in the function invocation the query holds: its service time, drawn. */
+  const runInFunction = (q: number): number => {
+    const k = qStage[q] as number;
+    faasExecutions[k] = (faasExecutions[k] as number) + 1;
+    winFaas[k] = (winFaas[k] as number) + 1;
+    return sample((stages[k] as SimStage).faasService, rnd());
+  };
+
+  /** Start the query's activity in a function: stage qStage[q]'s own, or its fused run's (one invocation). */
   const startOnFunction = (q: number, t: number) => {
     const k = qStage[q] as number;
-    const s = stages[k] as SimStage;
-    const list = idle[k] as number[];
-    let head = idleHead[k] as number;
+    const last = qRunLast[q] as number;
+    const fn = last > k ? (fusedFn[k * K + last] as number) : k;
+    const list = idle[fn] as number[];
+    let head = idleHead[fn] as number;
     while (head < list.length && (list[head] as number) + platform.faasKeepAliveMs < t) head++;
     if (head > 4096 && head * 2 > list.length) {
       list.splice(0, head);
       head = 0;
     }
-    idleHead[k] = head;
+    idleHead[fn] = head;
     const warm = list.length > head;
     if (warm) list.pop();
     else coldStarts[k] = (coldStarts[k] as number) + 1;
-    const service = sample(s.faasService, rnd());
-    const init = warm ? 0 : s.faasColdStartMs;
-    serverlessUsd += faasInvocationCostUsd(
-      { memoryMb: s.faasMemoryMb, durationMs: service, initMs: warm ? 0 : s.faasInitBilledMs },
-      platform.prices,
-    );
+    const service = runInFunction(q);
+    const init = warm ? 0 : (fnColdStartMs[fn] as number);
+    const initBilled = warm ? 0 : (fnInitBilledMs[fn] as number);
+    // A single stage is billed now; a fused run once it ends, for all the stages it ran.
+    if (fn === k) {
+      serverlessUsd += faasInvocationCostUsd(
+        { memoryMb: fnMemoryMb[fn] as number, durationMs: service, initMs: initBilled },
+        platform.prices,
+      );
+    } else qRunBilledMs[q] = initBilled + service;
     faasBusy++;
-    faasExecutions[k] = (faasExecutions[k] as number) + 1;
-    winFaas[k] = (winFaas[k] as number) + 1;
     activityStarted(q);
     if (k === 0) firstBackend[q] = 2;
-    heap.push(t + init + service, EV_FAAS_DONE, q, k);
+    heap.push(t + init + service, EV_FAAS_DONE, q, fn);
   };
 
   const toFunction = (q: number, t: number) => {
@@ -458,6 +507,18 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     heap.push(t + sample(platform.handoff, rnd()), EV_DISPATCH, q, qExec[q]);
   };
 
+  /**
+   * Inside a fused run: the query goes on to the next stage in the same activity (no hand-off), if it does not exit
+   * at qStage[q] and the run has a stage left. Counts the arrival at that stage.
+   */
+  const continuesInRun = (q: number): boolean => {
+    const k = qStage[q] as number;
+    if (k >= (qRunLast[q] as number) || k >= (input.exitStage[q] as number)) return false;
+    qStage[q] = k + 1;
+    winArrivals[k + 1] = (winArrivals[k + 1] as number) + 1;
+    return true;
+  };
+
   const dispatch = (q: number, t: number) => {
     const k = qStage[q] as number;
     if (k === 0 && quota !== undefined) {
@@ -465,16 +526,21 @@ export function runSimulation(input: SimRunInput): SimRunResult {
       if (qMode[q] === MODE_WHOLE_VM) quotaUsed++;
     }
     const mode = qMode[q] as number;
+    const r = routes[k] as StageRoute;
+    const runLast = runLastAt[k] as number;
     let p: number;
     if (mode === MODE_WHOLE_VM) p = 0;
     else if (mode === MODE_WHOLE_FAAS) p = -1;
+    else if (runLast > k) p = r.vmShare > 0 && rnd() < r.vmShare ? 0 : -1;
     else {
-      const r = routes[k] as StageRoute;
       // A stage's VM queue is served by its own pool and by whole-model VMs (as the live workers poll it).
       const own = pools[k + 1] as Pool;
       const pool = own.active === 0 && (pools[0] as Pool).active > 0 ? 0 : k + 1;
       p = r.vmShare > 0 && rnd() < r.vmShare ? pool : -1;
     }
+    // A fused run (the query's LIBRA mode, or one draw with its first stage's share, as above, decides for the whole
+    // run): VMs = the whole-model pool's queue, else the run's function.
+    if (runLast > k) qRunLast[q] = runLast;
     if (p < 0) return toFunction(q, t);
     const pool = pools[p] as Pool;
     const vm = freeSlot(pool);
@@ -484,7 +550,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     qEnqAt[q] = t;
     pool.queue.push(q, qExec[q] as number);
     pool.queued++;
-    const overflow = mode === MODE_WHOLE_VM ? undefined : (routes[k] as StageRoute).overflowAfterMs;
+    const overflow = mode === MODE_WHOLE_VM ? undefined : r.overflowAfterMs;
     if (overflow !== undefined) heap.push(t + overflow, EV_OVERFLOW, q, qExec[q] as number);
   };
 
@@ -538,6 +604,35 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     }
     if (d.wholeModelVms !== undefined) scale(0, d.wholeModelVms, t);
     quota = d.wholeModelVms !== undefined ? d.vmQuotaPerTick : undefined;
+    // The runs decided replace those in force (none when the decision has none); runs under way keep their stages.
+    runLastAt.fill(0);
+    for (const run of d.fused ?? []) {
+      const f = run.first - 1;
+      const l = run.last - 1;
+      if (f < 0 || l >= K || l <= f) continue;
+      runLastAt[f] = l;
+      if ((fusedFn[f * K + l] as number) < 0) addFusedFunction(f, l);
+    }
+  };
+
+  /** The function of fused run f..l: memory and cold start the max of its stages' (see the header). */
+  const addFusedFunction = (f: number, l: number) => {
+    if (qRunBilledMs.length < N) qRunBilledMs = new Float64Array(N);
+    let memoryMb = 0;
+    let coldStartMs = 0;
+    let initBilledMs = 0;
+    for (let k = f; k <= l; k++) {
+      const s = stages[k] as SimStage;
+      memoryMb = Math.max(memoryMb, s.faasMemoryMb);
+      coldStartMs = Math.max(coldStartMs, s.faasColdStartMs);
+      initBilledMs = Math.max(initBilledMs, s.faasInitBilledMs);
+    }
+    fusedFn[f * K + l] = idle.length;
+    idle.push([]);
+    idleHead.push(0);
+    fnMemoryMb.push(memoryMb);
+    fnColdStartMs.push(coldStartMs);
+    fnInitBilledMs.push(initBilledMs);
   };
 
   const tick = (t: number) => {
@@ -597,20 +692,40 @@ export function runSimulation(input: SimRunInput): SimRunResult {
         if (qExec[a] === b) dispatch(a, t);
       } else if (kind === EV_VM_DONE) {
         const vm = vms[b] as Vm;
-        vm.busy--;
-        qVm[a] = -1;
-        pullQueue(pools[vm.pool] as Pool, b, vm, t);
-        if (vm.state === VM_DRAINING && vm.busy === 0) terminate(b, t);
-        finishStage(a, t);
-      } else if (kind === EV_FAAS_DONE) {
-        faasBusy--;
-        (idle[b] as number[]).push(t);
-        while (faasBusy < platform.faasAccountConcurrency && throttled.shift(pair)) {
-          const q = pair[0] as number;
-          waitMs[q] = (waitMs[q] as number) + t - (qEnqAt[q] as number);
-          startOnFunction(q, t);
+        // A fused run goes on to its next stage on the same slot; the slot is freed when the run ends.
+        if (continuesInRun(a)) runOnVm(a, b, vm, t);
+        else {
+          qRunLast[a] = 0;
+          vm.busy--;
+          qVm[a] = -1;
+          pullQueue(pools[vm.pool] as Pool, b, vm, t);
+          if (vm.state === VM_DRAINING && vm.busy === 0) terminate(b, t);
+          finishStage(a, t);
         }
-        finishStage(a, t);
+      } else if (kind === EV_FAAS_DONE) {
+        // A fused invocation goes on to its next stage; when it ends, it is billed once for all it ran.
+        const fused = (qRunLast[a] as number) > 0;
+        if (fused && continuesInRun(a)) {
+          const service = runInFunction(a);
+          qRunBilledMs[a] = (qRunBilledMs[a] as number) + service;
+          heap.push(t + service, EV_FAAS_DONE, a, b);
+        } else {
+          if (fused) {
+            qRunLast[a] = 0;
+            serverlessUsd += faasInvocationCostUsd(
+              { memoryMb: fnMemoryMb[b] as number, durationMs: qRunBilledMs[a] as number, initMs: 0 },
+              platform.prices,
+            );
+          }
+          faasBusy--;
+          (idle[b] as number[]).push(t);
+          while (faasBusy < platform.faasAccountConcurrency && throttled.shift(pair)) {
+            const q = pair[0] as number;
+            waitMs[q] = (waitMs[q] as number) + t - (qEnqAt[q] as number);
+            startOnFunction(q, t);
+          }
+          finishStage(a, t);
+        }
       } else if (kind === EV_VM_READY) {
         const vm = vms[a] as Vm;
         if (vm.state === VM_BOOTING) {

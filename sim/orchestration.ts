@@ -1,9 +1,11 @@
 /**
  * Orchestration in the simulator: the Temporal actions of the simulated queries and what they cost. The engine
- * counts the stage activities each query started (one per executed stage today; an execution that overflowed
- * from a VM queue to a function is one started activity, the VM one never started); the actions of a query
- * follow from that count and the workflow's shape (billing/actions.ts `modelledQueryActions`), so a change of the
- * workflow (fused activities, no local activity, fewer heartbeats) is a different shape, not a different engine.
+ * counts the stage activities each query started: one per stage executed on its own, and one per fused run
+ * (routing.ts `FusedRun`: stages first..last in one activity, on a whole-model VM or in one function invocation)
+ * whatever number of its stages the query ran; an activity that overflowed from a VM queue to a function is one
+ * started activity, the VM one never started. The actions of a query follow from that count and the workflow's
+ * shape (billing/actions.ts `modelledQueryActions`; a fused run is one attempt, so its heartbeats are one attempt's),
+ * so a change of the workflow (no local activity, fewer heartbeats) is a different shape, not a different engine.
  */
 import {
   modelledQueryActions,

@@ -88,8 +88,12 @@ test('light stages share one whole-model VM instead of a pool each, and run on i
   assert.ok(deep.length > 0, 'a deep stage ran on the shared VM too');
   // Fusion (serflow-fusion.ts): the shared pool's prefix runs as one activity on the whole-model queue, its stages
   // recorded one by one.
-  const fusedDecision = shared.find((r) => (r.decision.fused ?? []).some((run) => run.first === 1 && run.last >= 2));
-  assert.ok(fusedDecision, `a shared-pool decision fused its prefix: ${JSON.stringify(shared[0]!.decision.fused)}`);
+  // (Any decision so far: the first ones may keep a pool that is no longer planned, whose stages are not fused.)
+  const fusedDecision = records.find(
+    (r) =>
+      (r.decision.wholeModelVms ?? 0) > 0 && (r.decision.fused ?? []).some((run) => run.first === 1 && run.last >= 2),
+  );
+  assert.ok(fusedDecision, `a shared-pool decision fused its prefix: ${JSON.stringify(shared[0]!.decision)}`);
   const fusedQuery = deep.find((q) => q.result!.stages.every((s) => s.taskQueue === wholeModelQueue(MODEL, 'vm')));
   assert.ok(
     fusedQuery,
