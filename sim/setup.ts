@@ -97,12 +97,13 @@ export interface SimSetupOptions {
   workflowShape?: WorkflowActionShape;
 }
 
-/** What the report says of modelled actions: one activity per executed stage, in `shape`. */
+/** What the report says of modelled actions: one activity per executed stage or fused run, in `shape`. */
 function modelledBasis(shape: Readonly<WorkflowActionShape>): string {
   return (
     `modelled: per query 1 workflow start, ${shape.localActivityTasks} local-activity task(s), ` +
-    `${shape.searchAttributeUpserts} search-attribute upsert(s), and per executed stage 1 activity + ` +
-    `${shape.heartbeatsPerAttempt} heartbeat(s) (a VM execution that overflowed to a function started once)`
+    `${shape.searchAttributeUpserts} search-attribute upsert(s), and per activity (an executed stage, or a fused ` +
+    `run of stages) 1 activity + ${shape.heartbeatsPerAttempt} heartbeat(s) (a VM execution that overflowed to a ` +
+    `function started once)`
   );
 }
 

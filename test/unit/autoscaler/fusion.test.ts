@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { faasTailCostRates, fusedRunsFor } from '../../../autoscaler/policies/serflow-fusion';
 import type { CompiledAutoscalerConfig } from '../../../autoscaler/config';
 import type { StageDecision } from '../../../autoscaler/types';
-import { compile, near } from '../../helpers/autoscaler-fixture';
+import { compile, near, obs } from '../../helpers/autoscaler-fixture';
+import { faasOnlyPolicy } from '../../../autoscaler/policies/faas-only';
 
 const R = 2e-7;
 const MEMORY = [1024, 2048, 1024];
@@ -86,5 +87,16 @@ describe('SERFLOW fusion: the runs of a decision', () => {
     assert.deepEqual(fusedRunsFor(config, [1, 2, 3].map(serverless), [0, 0, 0], 0), [{ first: 1, last: 3 }]);
     const r = faasTailCostRates(config, [1, 0.5, 0.1], 0);
     assert.ok(near(r.separate, 4.342e-5) && near(r.fused, 2.94e-5), `${r.separate} ${r.fused}`);
+  });
+});
+
+describe('FaaS-only gets the same fusion rule', () => {
+  test('fused where the rule finds it cheaper (reach-weighted), not where it does not, never with fuse off', () => {
+    const decide = (config: CompiledAutoscalerConfig) =>
+      faasOnlyPolicy.decide(obs(0, [0, 0, 0]), config, {}, 0).decision.fused;
+    // Reach 1, 0.5, 0.1: the 4.342e-5 vs 2.94e-5 $/s case above.
+    assert.deepEqual(decide(priced(2.5e-5)), [{ first: 1, last: 3 }]);
+    assert.equal(decide(priced(0)), undefined);
+    assert.equal(decide({ ...priced(2.5e-5), fuse: false }), undefined);
   });
 });
