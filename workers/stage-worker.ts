@@ -128,7 +128,7 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
       });
       queues.push({
         taskQueue: wholeModelQueue(model, backend),
-        activities: { runStages: counted(runStages) } as never,
+        activities: { runStages: counted(runStages) },
       });
     }
     // Load the sessions before polling, so the first task does not pay the model load.
