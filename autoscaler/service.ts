@@ -17,6 +17,7 @@ import { loadManifest } from '../models/manifest';
 import { startWorkerStatus, workerId } from '../infra/worker-status';
 import { createPoolsApiActuator } from './actuator';
 import { resolveOrchestration } from '../billing/orchestration-pricing';
+import { serverlessFusedRuns } from './policies/serflow-fusion';
 import { compileAutoscalerConfig, type CompiledAutoscalerConfig } from './config';
 import { createController } from './controller';
 import { createNatsDecisionRecorder } from './decision-recorder';
@@ -75,7 +76,8 @@ export async function runAutoscaler(o: AutoscalerOptions): Promise<void> {
     const anyVm = pools.some((p) => p.vmsReady + p.vmsBooting > 0);
     if (!anyVm && !(await routing.get(model))) {
       const plan = planFromSpec('all-faas', model, stages, Date.now());
-      await routing.put({ ...plan, source: `autoscaler:${policy.name}:initial` });
+      const fused = serverlessFusedRuns(compiled);
+      await routing.put({ ...plan, ...(fused.length ? { fused } : {}), source: `autoscaler:${policy.name}:initial` });
       log(`no VMs and no plan: ${model} starts serverless until the policy has seen load`);
     }
     const controller = createController({

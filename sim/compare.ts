@@ -3,6 +3,7 @@
  * clairvoyant bound, the ratios and the evaluation targets. Pure apart from the progress callback (the CLI writes the
  * report directory with eval/report/write.ts).
  */
+import { serverlessFusedRuns } from '../autoscaler/policies/serflow-fusion';
 import { createPolicy } from '../autoscaler/policies';
 import type { PolicyName } from '../autoscaler/types';
 import { REPORT_VERSION, type ComparisonReport, type ComparisonSeries, type PolicyFigures } from '../eval/report/types';
@@ -81,6 +82,8 @@ export function runSimComparison(o: SimComparisonOptions): SimComparison {
       sloMs: setup.sloMs,
       seed,
       ...(setup.initialVms(name) ? { initialVms: setup.initialVms(name) } : {}),
+      // The plan a live autoscaler publishes at start (autoscaler/service.ts), in force until the first decision.
+      initialFused: serverlessFusedRuns(config),
       preRollMs: setup.preRollMs(name),
       seriesStepMs: stepMs,
       ...(o.onProgress ? { onProgress: (d: number, t: number) => o.onProgress?.(name, d, t) } : {}),

@@ -43,6 +43,7 @@ import { faasInvocationCostUsd, vmBilledSeconds, vmCostUsd, type Prices } from '
 import type { CompiledAutoscalerConfig } from '../autoscaler/config';
 import { ewmaRecord, ewmaUpper, emptyEwma, type EwmaState } from '../autoscaler/stats';
 import type { Decision, Observation, Policy, PoolObservation, StageObservation } from '../autoscaler/types';
+import type { FusedRun } from '../common/routing';
 import { seededRandom } from '../common/stats';
 import { totalActions, type ActionCounts } from '../billing/actions';
 import { EventHeap } from './event-heap';
@@ -107,6 +108,11 @@ export interface SimRunInput {
   timeScale?: number;
   /** VMs launched at time 0, before any decision (a fleet that exists when the run starts). */
   initialVms?: { pool: number; count: number };
+  /**
+   * Fused runs in force before the first decision: those of the all-serverless plan a live autoscaler publishes
+   * when it starts (autoscaler/service.ts). @default none
+   */
+  initialFused?: readonly FusedRun[];
   /**
    * The policy starts ticking this long before the first arrival (its VMs billed from their launch): a static
    * fleet provisioned ahead of the traffic, as a real operator would, is ready when the trace starts. @default 0
@@ -604,9 +610,13 @@ export function runSimulation(input: SimRunInput): SimRunResult {
     }
     if (d.wholeModelVms !== undefined) scale(0, d.wholeModelVms, t);
     quota = d.wholeModelVms !== undefined ? d.vmQuotaPerTick : undefined;
-    // The runs decided replace those in force (none when the decision has none); runs under way keep their stages.
+    setRuns(d.fused ?? []);
+  };
+
+  /** The runs decided replace those in force (none when the decision has none); runs under way keep their stages. */
+  const setRuns = (runs: readonly FusedRun[]) => {
     runLastAt.fill(0);
-    for (const run of d.fused ?? []) {
+    for (const run of runs) {
       const f = run.first - 1;
       const l = run.last - 1;
       if (f < 0 || l >= K || l <= f) continue;
@@ -670,6 +680,7 @@ export function runSimulation(input: SimRunInput): SimRunResult {
   // Main loop: completions and other events, then the tick, then arrivals, at any one instant.
 
   if (input.initialVms) for (let i = 0; i < input.initialVms.count; i++) launch(input.initialVms.pool, 0);
+  if (input.initialFused) setRuns(input.initialFused);
   const hardStop = input.windowMs + drainLimitMs;
   for (;;) {
     const tEvent = heap.peekTime();

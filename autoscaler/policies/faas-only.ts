@@ -7,7 +7,7 @@
  */
 import type { CompiledAutoscalerConfig } from '../config';
 import type { Policy, StageDecision } from '../types';
-import { fusedRunsFor } from './serflow-fusion';
+import { serverlessFusedRuns } from './serflow-fusion';
 
 /** FaaS-only keeps no state. */
 export type FaasOnlyState = Record<string, never>;
@@ -22,8 +22,7 @@ export const faasOnlyPolicy: Policy<CompiledAutoscalerConfig, FaasOnlyState> = {
       vmShare: 0,
       reason: 'FaaS-only: no VMs',
     }));
-    // No loads: the fusion rule weighs the stages by their reach probabilities.
-    const fused = config.fuse ? fusedRunsFor(config, stages, [], 0) : [];
+    const fused = serverlessFusedRuns(config);
     return {
       decision: { valid: true, stages, ...(fused.length ? { fused } : {}), reason: 'FaaS-only' },
       state,

@@ -67,3 +67,13 @@ export function fusedRunsFor(
   }
   return runs;
 }
+
+/**
+ * The fused runs of a plan with every stage serverless, weighed by the profile's reach probabilities: FaaS-only's
+ * plan, and the plan the autoscaler publishes at start, before it has seen load (none when `fuse` is off).
+ */
+export function serverlessFusedRuns(config: CompiledAutoscalerConfig): FusedRun[] {
+  if (!config.fuse) return [];
+  const stages = config.stages.map((s) => ({ stage: s.stage, desiredVms: 0, vmShare: 0, reason: '' }));
+  return fusedRunsFor(config, stages, [], 0);
+}

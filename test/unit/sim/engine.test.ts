@@ -236,6 +236,18 @@ describe('stage fusion in the engine, hand-computed', () => {
   });
 });
 
+describe('fused runs before the first decision', () => {
+  test('`initialFused` is in force until a decision: a policy that never decides still runs one activity per query', () => {
+    const noDecision = (): Decision => ({ valid: false, reason: 'no data', stages: [] });
+    const r = runSimulation(input(noDecision, { initialFused: [{ first: 1, last: 4 }] }));
+    assert.deepEqual(r.queriesByActivities, [0, 4, 0, 0, 0]);
+    // the same latencies as the fused serverless case above: one hand-off, the run's cold start once
+    assert.deepEqual([...r.latencyMs], [5 + 404, 5 + 32, 5 + 11, 5 + 104]);
+    const without = runSimulation(input(noDecision));
+    assert.deepEqual(without.queriesByActivities, [0, 1, 1, 0, 2]);
+  });
+});
+
 describe('no fused runs: the engine as before fusion', () => {
   /**
    * A stochastic run touching every unfused path: 3 stages with long-tailed times, stage 1 on its own VM (2 slots)
