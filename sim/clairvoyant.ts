@@ -6,7 +6,8 @@
  *
  * Per second t, with n_k executions of stage k (queries arriving in t that reach stage k), each taking w_k slot-ms
  * on a VM (MEAN service: the fluid capacity, the most a VM can do) and costing C_k in a function (warm, mean
- * duration, billed as functions are), v VMs give v × slots × 1000 slot-ms; they run the executions that save the
+ * duration, billed as functions are, the request fee on stage 1 only: a fused invocation runs a query's stages for one
+ * fee, at a memory no smaller than each stage's own), v VMs give v × slots × 1000 slot-ms; they run the executions that save the
  * most function cost per slot-ms first (a fractional knapsack), so the second costs
  * c_t(v) = v·P + (function cost of what does not fit). With a launch cost L = bootDelay × P (a VM is billed
  * through its boot, so a clairvoyant launches it that early and pays that):
@@ -174,12 +175,13 @@ export function clairvoyantBound(args: {
   const slots = Math.max(...stages.map((s) => s.vmSlots));
   const b = boundOf(
     perStage,
-    stages.map((s) => ({
+    stages.map((s, k) => ({
       slotMs: (meanOf(s.vmService) * slots) / s.vmSlots,
-      faasUsd: faasInvocationCostUsd(
-        { memoryMb: s.faasMemoryMb, durationMs: meanOf(s.faasService), initMs: 0 },
-        args.prices,
-      ),
+      // Stage fusion lets one invocation run a query's stages for one request fee: the fee is charged to stage 1
+      // only (a query whose stage 1 ran on a VM may pay none here, never more than a real plan).
+      faasUsd:
+        faasInvocationCostUsd({ memoryMb: s.faasMemoryMb, durationMs: meanOf(s.faasService), initMs: 0 }, args.prices) -
+        (k > 0 ? args.prices.faasPerRequestUsd : 0),
     })),
     slots,
     vmUsdPerSecond,
@@ -195,7 +197,7 @@ export function clairvoyantBound(args: {
     assumptions: [
       'knows every arrival and exit in advance; per second it chooses the VM count and which executions run on VMs (any stage on any VM), the rest go to functions',
       'a VM launch costs its boot time at the VM price (billed from launch); scale-in is free and immediate; per-second billing',
-      'VM capacity is fluid: slots × 1000 slot-ms per second, an execution taking its mean service time; function executions cost a warm invocation at the mean duration',
+      'VM capacity is fluid: slots × 1000 slot-ms per second, an execution taking its mean service time; function executions cost a warm invocation at the mean duration, the request fee paid once per query (stage 1: fused invocations)',
       'ignores cold starts, queueing, hand-offs, the SLO and the minimum billed time (so no policy with the same cloud can pay less)',
       `orchestration: each query costs the least Temporal actions any query can, ${LEAST_QUERY_ACTIONS} (its workflow start, one activity that runs it, the upsert of its result)`,
     ],

@@ -341,6 +341,25 @@ describe('clairvoyant bound', () => {
     assert.equal(free.orchestrationUsd, 0);
   });
 
+  test('functions: each stage pays its duration at its own memory, the request fee once per query (fusion)', () => {
+    const stage = oneStage().stages[0]!;
+    // Two stages of 100 ms at 512 MB; 3 queries reach stage 2, 1 exits at stage 1; VMs far too dear to pay.
+    const prices = { ...libraIc2eSetup().platform.prices, faasPerRequestUsd: 1e-3, faasPerGbSecondUsd: 1e-2 };
+    const b = clairvoyantBound({
+      arrivalsMs: new Float64Array([0, 10, 20, 1000]),
+      exitStage: new Int8Array([1, 1, 0, 1]),
+      durationS: 2,
+      stages: [stage, { ...stage, stage: 2 }],
+      prices,
+      vmPricePerHourUsd: 1e6,
+      bootDelayMs: 100_000,
+      usdPerAction: 0,
+    });
+    // duration: 7 executions × 0.5 GB × 0.1 s × 1e-2 = 3.5e-3; request fees: 4 queries × 1e-3 (not 7)
+    near(b.serverlessUsd, 7 * 0.5 * 0.1 * 1e-2 + 4 * 1e-3, 1e-9, 'serverless $');
+    assert.equal(b.vmUsd, 0);
+  });
+
   test('no policy pays less than the bound on the same run', () => {
     const config = loadConfig({}, {});
     const setup = setupFromConfig(config, config.defaultModel);
