@@ -14,8 +14,8 @@
  *   The run is fused when fused < separate (on a tie it is not: fewer, smaller functions). Stages on their own VM
  *   pools stay their own activities: the per-stage design still runs where it pays.
  *
- * Rates are the provisioning shares of the stages; with no load yet, the profile's reach probabilities (the ratio
- * is what matters). Pure functions.
+ * Rates: the caller's per-stage loads, or with none the profile's reach probabilities (only their ratios matter;
+ * SERFLOW and FaaS-only pass none, see serflow.ts). Pure functions.
  */
 import type { FusedRun } from '../../common/routing';
 import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';

@@ -251,14 +251,10 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
         reason: `${r.decision.reason}; ${shared.note}`,
       };
     });
-    const fused = config.fuse
-      ? fusedRunsFor(
-          config,
-          stageDecisions,
-          results.map((r) => r.share),
-          plan?.prefix ?? 0,
-        )
-      : [];
+    // The stages' mix is weighed by the profile's reach probabilities, not the windows' counts: deep stages' counts
+    // lag stage 1's after a start and are noisy at low rates, and a flip between fused and unfused plans costs
+    // cold starts of the other functions (a simulated start on Azure showed both).
+    const fused = config.fuse ? fusedRunsFor(config, stageDecisions, [], plan?.prefix ?? 0) : [];
     const why = [
       resizeDue ? 're-size (every U)' : 'between re-sizes',
       bursts.length ? `burst at stage ${bursts.join(', ')}` : '',

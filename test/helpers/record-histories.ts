@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import type { InferOptions } from '../../client/serflow-client';
 import type { InferenceQuery } from '../../common/contracts';
-import { INFERENCE_TASK_QUEUE, inferenceWorkflowId } from '../../common/naming';
+import { INFERENCE_TASK_QUEUE, inferenceWorkflowId, WHOLE_MODEL_STAGE } from '../../common/naming';
 import { PROJECT_ROOT } from '../../common/paths';
 import { planFromSpec } from '../../common/routing';
 import { inlineTensor } from '../../common/tensor-codec';
@@ -93,6 +93,8 @@ interface Scenario {
   overflowAfterMs?: number;
   /** Stage pools scaled to 0 VMs before the query (restored after). */
   emptyStages?: number[];
+  /** Whole-model VMs launched before the query (scaled back to 0 after): a fused run on VMs needs one. */
+  wholeModelVms?: number;
   options: InferOptions;
   /**
    * Start the workflow directly on Temporal, as another SDK would, with the query the client built changed by
@@ -159,6 +161,26 @@ const SCENARIOS: Scenario[] = [
     raw: ({ descriptor: _descriptor, ...q }) => q,
   },
   {
+    name: 'fused-vm',
+    what: 'all-vm+fuse:1-4: every stage in one activity on the whole-model VM',
+    plan: 'all-vm+fuse:1-4',
+    wholeModelVms: 1,
+    options: { threshold: NEVER_CONFIDENT },
+  },
+  {
+    name: 'fused-vm-exit-at-1',
+    what: 'all-vm+fuse:1-4, exits inside the run at stage 1',
+    plan: 'all-vm+fuse:1-4',
+    wholeModelVms: 1,
+    options: { threshold: 0.5 },
+  },
+  {
+    name: 'fused-faas-tail',
+    what: 'vm-prefix:1+fuse:2-4: stage 1 on its VM, stages 2-4 in one function invocation',
+    plan: 'vm-prefix:1+fuse:2-4',
+    options: { threshold: NEVER_CONFIDENT },
+  },
+  {
     name: 'invalid-descriptor',
     what: 'a descriptor with stageMaxAttempts 0: fails non-retryable before any stage',
     plan: 'all-vm',
@@ -179,6 +201,7 @@ async function recordOne(t: TestStack, s: Scenario, n: number, outDir: string): 
   const model = t.config.defaultModel;
   const stages = loadManifest(model, t.config.modelsDir).stages.length;
   for (const k of s.emptyStages ?? []) await t.stack.scaleStage(model, k, 0);
+  if (s.wholeModelVms) await t.stack.scaleStage(model, WHOLE_MODEL_STAGE, s.wholeModelVms);
   await publishPlan(t.nc, planFromSpec(s.plan, model, stages, Date.now(), s.overflowAfterMs), stages);
   const sample = createSamplePicker(model, t.config.modelsDir, 1).pick(n);
   const options = { ...s.options, queryId: `replay-${s.name}` };
@@ -192,6 +215,7 @@ async function recordOne(t: TestStack, s: Scenario, n: number, outDir: string): 
     status = 'failed';
   }
   for (const k of s.emptyStages ?? []) await t.stack.scaleStage(model, k, 1);
+  if (s.wholeModelVms) await t.stack.scaleStage(model, WHOLE_MODEL_STAGE, 0);
   const history = await t.client.temporal.workflow.getHandle(workflowId).fetchHistory();
   const file = `${s.name}.json`;
   fs.writeFileSync(path.join(outDir, file), `${JSON.stringify(historyToObject(history))}\n`);
