@@ -3,6 +3,7 @@
  * 12.5 h) with the default model's profile. Target: at least 1 million queries per minute.
  * Writes bench/results/sim-speed.json. Usage: `npm run bench:sim [-- --trace wits --out PATH]`.
  */
+import { commandLine } from '../common/command-line';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,6 +42,7 @@ function main(): void {
   const perMinute = speed.map((s) => s.queriesPerMinute).sort((a, b) => a - b);
   const median = perMinute[Math.floor(perMinute.length / 2)] as number;
   const result = {
+    command: commandLine('node lib/bench/sim-speed.js', process.argv.slice(2)),
     timestamp: new Date().toISOString(),
     git: gitInfo(),
     machine: machineInfo(),

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { commandLine } from '../common/command-line';
 import { compileForModel } from '../autoscaler/service';
 import { POLICY_NAMES, type PolicyName } from '../autoscaler/types';
 import type { SerflowConfig } from '../common/config';
@@ -117,12 +118,6 @@ export function formatBenchTable(report: ComparisonReport): string {
   ].join('\n');
 }
 
-/** The command line as typed, quoted where a shell would need it, for the report. */
-function commandLine(argv: readonly string[]): string {
-  const quote = (a: string) => (/^[\w./:=,+@%-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  return ['serflow', ...argv.map(quote)].join(' ');
-}
-
 export async function benchCommand(config: SerflowConfig, o: BenchCommandOptions): Promise<string> {
   const log = (line: string) => console.error(`[serflow] ${line}`);
   const model = o.model ?? config.defaultModel;
@@ -144,7 +139,7 @@ export async function benchCommand(config: SerflowConfig, o: BenchCommandOptions
     placement: o.placement,
     ...(o.mixSchedule ? { mixSchedule: parseMixSchedule(o.mixSchedule) } : {}),
     ...(o.orchestration ? { orchestration: o.orchestration } : {}),
-    command: commandLine(process.argv.slice(2)),
+    command: commandLine('serflow', process.argv.slice(2)),
     log,
     onReplayStart: (policy, total) => (bar = progressBar(`bench ${policy}`, total)),
     onProgress: (_policy, done) => bar?.update(done),

@@ -43,6 +43,8 @@ export interface ThroughputLevel {
 }
 
 export interface BenchReport {
+  /** The command that produced the file. */
+  command: string;
   timestamp: string;
   /** The commit the run was made from, and whether the working tree had uncommitted changes (null: no git). */
   git: { commit: string; dirty: boolean } | null;

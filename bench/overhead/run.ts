@@ -18,6 +18,7 @@ import { directPhase } from './direct';
 import { sampleEventLoop } from './event-loop';
 import { historyBreakdown } from './history';
 import { stageTimes, timedInfer, type PipelineOutcome } from './pipeline';
+import { commandLine } from '../../common/command-line';
 import { planTargets, TARGETS, type BenchReport, type ThroughputLevel } from './report';
 import { round } from './round';
 import { cpuMsPerAction, planPhase } from './plans';
@@ -186,6 +187,7 @@ export async function runOverheadBench(args: Args): Promise<void> {
     const exitHistogram: Record<string, number> = {};
     for (const d of direct) exitHistogram[String(d.exitStage)] = (exitHistogram[String(d.exitStage)] ?? 0) + 1;
     const report: BenchReport = {
+      command: commandLine('node lib/bench/overhead.js', process.argv.slice(2)),
       timestamp: new Date().toISOString(),
       git: gitInfo(),
       machine: {
