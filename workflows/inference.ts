@@ -99,55 +99,44 @@ function isScheduleToStartTimeout(err: unknown): boolean {
 }
 
 /**
- * Run a stage on the chosen backend. A VM execution that no VM starts within the plan's `overflowAfterMs`
- * (pool saturated, or no ready VM while new ones boot) is taken back and run serverless instead.
+ * Run an execution on the chosen backend. A VM execution that no VM starts within the first stage's
+ * `overflowAfterMs` (pool saturated, or no ready VM while new ones boot) is taken back and run serverless instead.
+ * `call(backend, overflowAfterMs)` schedules the activity: scheduled on the VM queue with `overflowAfterMs` as its
+ * schedule-to-start timeout, or on the faas queue.
  */
-async function runStageOn(
+async function runOn<T>(
   backend: Backend,
-  input: StageInput,
   model: ModelDescriptor,
-  summary: string,
-): Promise<{ out: StageOutput; overflowed: boolean }> {
-  const faas = () =>
-    stageProxy(stageTaskQueue(input.model, input.stage, 'faas'), 'faas', model, summary).runStage(input);
-  if (backend === 'faas') return { out: await faas(), overflowed: false };
-  const route = model.routing.stages.find((r) => r.stage === input.stage);
-  const vmQueue = stageTaskQueue(input.model, input.stage, 'vm');
+  stage: number,
+  call: (backend: Backend, overflowAfterMs?: number) => Promise<T>,
+): Promise<{ out: T; overflowed: boolean }> {
+  if (backend === 'faas') return { out: await call('faas'), overflowed: false };
+  const overflowAfterMs = model.routing.stages.find((r) => r.stage === stage)?.overflowAfterMs;
   try {
-    return {
-      out: await stageProxy(vmQueue, 'vm', model, summary, route?.overflowAfterMs).runStage(input),
-      overflowed: false,
-    };
+    return { out: await call('vm', overflowAfterMs), overflowed: false };
   } catch (err) {
-    if (route?.overflowAfterMs !== undefined && isScheduleToStartTimeout(err))
-      return { out: await faas(), overflowed: true };
+    if (overflowAfterMs !== undefined && isScheduleToStartTimeout(err))
+      return { out: await call('faas'), overflowed: true };
     throw err;
   }
 }
 
+/** One stage as one activity, on its stage's queue of the backend. */
+function runStageOn(backend: Backend, input: StageInput, model: ModelDescriptor, summary: string) {
+  return runOn(backend, model, input.stage, (b, overflowAfterMs) =>
+    stageProxy(stageTaskQueue(input.model, input.stage, b), b, model, summary, overflowAfterMs).runStage(input),
+  );
+}
+
 /**
- * Run a fused run of stages (routing.ts `FusedRun`) as one activity: on the whole-model VM pool, or as one
- * function invocation; overflow from the VM queue works as for a single stage.
+ * A fused run of stages (routing.ts `FusedRun`) as one activity, on the whole-model queue of the backend: a
+ * whole-model VM, or one function invocation.
  */
-async function runStagesOn(
-  backend: Backend,
-  input: StageRunInput,
-  model: ModelDescriptor,
-  summary: string,
-): Promise<{ out: StageRunOutput; overflowed: boolean }> {
+function runStagesOn(backend: Backend, input: StageRunInput, model: ModelDescriptor, summary: string) {
   const n = input.runLast - input.stage + 1;
-  const faas = () =>
-    stageProxy(wholeModelQueue(input.model, 'faas'), 'faas', model, summary, undefined, n).runStages(input);
-  if (backend === 'faas') return { out: await faas(), overflowed: false };
-  const route = model.routing.stages.find((r) => r.stage === input.stage);
-  try {
-    const vm = stageProxy(wholeModelQueue(input.model, 'vm'), 'vm', model, summary, route?.overflowAfterMs, n);
-    return { out: await vm.runStages(input), overflowed: false };
-  } catch (err) {
-    if (route?.overflowAfterMs !== undefined && isScheduleToStartTimeout(err))
-      return { out: await faas(), overflowed: true };
-    throw err;
-  }
+  return runOn(backend, model, input.stage, (b, overflowAfterMs) =>
+    stageProxy(wholeModelQueue(input.model, b), b, model, summary, overflowAfterMs, n).runStages(input),
+  );
 }
 
 /**
