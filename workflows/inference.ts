@@ -24,7 +24,6 @@ import type {
   StageOutput,
   StageRecord,
   StageRunInput,
-  StageRunOutput,
   TensorRef,
 } from '../common/contracts';
 import { chooseBackend, fusedRunAt } from '../common/routing';
