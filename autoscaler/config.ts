@@ -18,6 +18,10 @@ import { ConfigError } from '../common/errors';
 import { DEVIATION_KINDS, type DeviationKind } from './stats';
 import { POLICY_NAMES, type PolicyName, type StageProfile } from './types';
 
+/** SERFLOW's VM sizing rules (DEFAULT_SERFLOW_SIZING). */
+export type SerflowSizing = 'forecast' | 'ewma';
+export const SERFLOW_SIZINGS: readonly SerflowSizing[] = ['forecast', 'ewma'];
+
 /** Policy run unless configured: SERFLOW's per-stage controller. */
 export const DEFAULT_POLICY: PolicyName = 'serflow';
 /** One decision per epoch of 1 s, LIBRA's epoch (cloud ms). */
@@ -37,6 +41,21 @@ export const DEFAULT_Z = 1;
  * attainment against 8.17 $ at 99.8 % with z = 1 (bench/results/); set 1 to provision like LIBRA.
  */
 export const DEFAULT_SERFLOW_Z = 0;
+/**
+ * How SERFLOW sizes a stage's VMs:
+ * - `forecast` (default): from the forecast demand over the horizon a new VM would serve (its ready time until it
+ *   may be let go), VM by VM while each pays for itself, a new one also for its boot (autoscaler/forecast.ts): a
+ *   burst buys VMs only when it is expected to outlast the boot;
+ * - `ewma`: method.md's rule, `mean + serflowZ · dev` of the EWMA, kept for comparison.
+ */
+export const DEFAULT_SERFLOW_SIZING: SerflowSizing = 'forecast';
+/**
+ * Time constant of the forecast's level (cloud ms): slow against bursts of seconds to minutes, which the AR(1)
+ * deviation carries and lets decay, fast enough to follow a diurnal swing within the hour.
+ */
+export const DEFAULT_FORECAST_LEVEL_MS = 600_000;
+/** Time constant of the forecast's variance and persistence (cloud ms): about one VM horizon (scale-down delay). */
+export const DEFAULT_FORECAST_MOMENT_MS = 300_000;
 /** LIBRA's deviation (EW mean absolute deviation with the old mean); 'ewstd' is the true EW std. */
 export const DEFAULT_DEVIATION: DeviationKind = 'libra';
 /** LIBRA's routing share: the VM quota is int(0.8 · vm_share) queries per epoch. */
@@ -184,6 +203,9 @@ export const autoscalerConfigSchema = z.strictObject({
   mu: z.number().default(DEFAULT_MU),
   z: z.number().default(DEFAULT_Z),
   serflowZ: z.number().default(DEFAULT_SERFLOW_Z),
+  sizing: z.enum(SERFLOW_SIZINGS as [SerflowSizing, ...SerflowSizing[]]).default(DEFAULT_SERFLOW_SIZING),
+  forecastLevelMs: z.number().default(DEFAULT_FORECAST_LEVEL_MS),
+  forecastMomentMs: z.number().default(DEFAULT_FORECAST_MOMENT_MS),
   burstZ: z.number().optional(),
   deviation: z.enum(DEVIATION_KINDS as [DeviationKind, ...DeviationKind[]]).default(DEFAULT_DEVIATION),
   rho: z.number().default(DEFAULT_RHO),
@@ -265,6 +287,13 @@ export interface CompiledAutoscalerConfig {
   mu: number;
   z: number;
   serflowZ: number;
+  sizing: SerflowSizing;
+  /** Forecast weights per tick: tickMs over the time constants (capped at 1). */
+  forecast: { levelWeight: number; momentWeight: number };
+  /** Ticks from a VM's launch to its ready time, and ticks it then serves at least (autoscaler/forecast.ts). */
+  horizon: { bootTicks: number; serveTicks: number };
+  /** Cloud ms a new VM serves at least: the scale-down delay, or the rest of its minimum billed time if longer. */
+  vmServeMs: number;
   burstZ: number;
   deviation: DeviationKind;
   rho: number;
@@ -379,6 +408,8 @@ export function compileAutoscalerConfig(
   problems.unitInterval(`${P}mu`, c.mu);
   problems.nonNegative(`${P}z`, c.z);
   problems.nonNegative(`${P}serflowZ`, c.serflowZ);
+  problems.positive(`${P}forecastLevelMs`, c.forecastLevelMs);
+  problems.positive(`${P}forecastMomentMs`, c.forecastMomentMs);
   if (c.burstZ !== undefined) problems.nonNegative(`${P}burstZ`, c.burstZ);
   problems.unitInterval(`${P}rho`, c.rho);
   problems.nonNegative(`${P}scaleDownDelayMs`, c.scaleDownDelayMs);
@@ -413,6 +444,9 @@ export function compileAutoscalerConfig(
   if (problems.list.length) throw new ConfigError(`invalid autoscaler config: ${problems.list.join('; ')}`);
 
   const { timeScale } = globals;
+  // A new VM serves at least until it may be let go (the scale-down delay), or through the rest of its minimum
+  // billed time when that is longer (it is paid for anyway).
+  const vmServeMs = Math.max(c.scaleDownDelayMs, globals.prices.vmMinBilledSeconds * 1000 - globals.vm.bootDelayMs);
   const p95Sum = profile.reduce((s, p) => s + p.vmServiceMs.p95, 0);
   const compiledStages = profile.map((p, i): CompiledStageConfig => {
     const faasCost = faasInvocationCostUsd(
@@ -452,6 +486,16 @@ export function compileAutoscalerConfig(
     mu: c.mu,
     z: c.z,
     serflowZ: c.serflowZ,
+    sizing: c.sizing,
+    forecast: {
+      levelWeight: Math.min(1, c.tickMs / c.forecastLevelMs),
+      momentWeight: Math.min(1, c.tickMs / c.forecastMomentMs),
+    },
+    horizon: {
+      bootTicks: Math.ceil(globals.vm.bootDelayMs / c.tickMs),
+      serveTicks: Math.max(1, Math.ceil(vmServeMs / c.tickMs)),
+    },
+    vmServeMs,
     burstZ: c.burstZ ?? c.z,
     deviation: c.deviation,
     rho: c.rho,

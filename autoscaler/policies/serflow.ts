@@ -29,6 +29,14 @@
  */
 import type { CompiledAutoscalerConfig, CompiledStageConfig } from '../config';
 import { isBurst } from '../stats';
+import {
+  buyThreshold,
+  emptyForecast,
+  forecastOver,
+  forecastRecord,
+  vmsForDemand,
+  type ForecastState,
+} from '../forecast';
 import type { Observation, Policy, PolicyResult, StageDecision } from '../types';
 import {
   bestSharedPlan,
@@ -52,12 +60,16 @@ import {
   stepTarget,
   type DownTimer,
   type EstimatedStageState,
+  type StageEstimate,
   stageStatesFor,
   hasSeenLoad,
 } from './helpers';
 
-/** Per-stage state: the rate estimator, the target VMs and the scale-down timer (helpers.ts). */
-export type SerflowStageState = EstimatedStageState;
+/**
+ * Per-stage state: the rate estimator, the target VMs and the scale-down timer (helpers.ts), and the demand
+ * forecast the `forecast` sizing uses (autoscaler/forecast.ts; absent until the stage's first rate).
+ */
+export type SerflowStageState = EstimatedStageState & { forecast?: ForecastState };
 
 /** The shared pool of whole-model VMs (co-location, serflow-colocation.ts). */
 export interface SharedPoolState {
@@ -99,6 +111,48 @@ export function vmsForShare(share: number, muPerVm: number, tCip: number): { vms
   return { vms: whole, why: `${whole} (remainder ${fmt(rem)} < T-CIP ${fmt(tCip)} goes to functions)` };
 }
 
+/** A stage's VM count from its sizing rule, the share it was sized at, and whether it may go up this tick. */
+interface Sizing {
+  vms: number;
+  share: number;
+  upAllowed: boolean;
+  why: string;
+}
+
+/** method.md's rule: `mean + serflowZ · dev`, up only at a re-size or on a burst. */
+function ewmaSizing(s: CompiledStageConfig, estimate: StageEstimate, z: number, upAllowed: boolean): Sizing {
+  const { share, est } = estimate;
+  const sizing = vmsForShare(share, s.muPerVm, s.tCipWall);
+  const why =
+    `share ${fmt(share)} q/s (mean ${fmt(est.mean)} + ${fmt(z)}·dev ${fmt(est.dev)}); ` +
+    `mu ${fmt(s.muPerVm)} → ${sizing.why}`;
+  return { vms: sizing.vms, share, upAllowed, why };
+}
+
+/**
+ * The forecast rule (autoscaler/forecast.ts): a new VM when the demand forecast over its serving horizon (from its
+ * ready time) pays for it and its boot; a held VM kept while the forecast from now pays for it. Checked every tick:
+ * the forecast already discounts a burst that will be over before a VM is up.
+ */
+function forecastSizing(
+  s: CompiledStageConfig,
+  config: CompiledAutoscalerConfig,
+  forecast: ForecastState,
+  held: number,
+): Sizing {
+  const { bootTicks, serveTicks } = config.horizon;
+  const ahead = forecastOver(forecast, bootTicks, bootTicks + serveTicks);
+  const now = forecastOver(forecast, 0, serveTicks);
+  const buyAt = buyThreshold(s.tCipWall, config.bootDelayMs, config.vmServeMs);
+  const buy = vmsForDemand(ahead.mean, ahead.sd, s.muPerVm, buyAt, s.maxVms);
+  const keep = vmsForDemand(now.mean, now.sd, s.muPerVm, s.tCipWall, s.maxVms);
+  const vms = buy > held ? buy : Math.min(held, keep);
+  const why =
+    `forecast ${fmt(ahead.mean)} ± ${fmt(ahead.sd)} q/s from a new VM's ready time (ρ ${fmt(ahead.rho)}), ` +
+    `${fmt(now.mean)} from now; buy ${buy} (carry >= ${fmt(buyAt)} q/s each), keep ${keep} (>= ${fmt(s.tCipWall)})`;
+  return { vms, share: ahead.mean, upAllowed: true, why };
+}
+
 function decideStage(
   s: CompiledStageConfig,
   prev: SerflowStageState,
@@ -118,18 +172,32 @@ function decideStage(
   load: number;
 } {
   const estimate = estimateStage(prev, observation, s, config, config.serflowZ, now);
-  const { rate, est, share } = estimate;
+  const { rate, est } = estimate;
   const burst = rate !== undefined && isBurst(prev.est, rate, config.burstZ);
-  const sizing = vmsForShare(share, s.muPerVm, s.tCipWall);
-  const wanted = clamp(wantedOverride ?? sizing.vms, s.minVms, s.maxVms);
-  const upAllowed = resizeDue || burst;
-  const settled = settleStage({ stage: s, prev, estimate, wanted, upAllowed, guard, observation, config, now });
+  const forecast =
+    rate === undefined ? prev.forecast : forecastRecord(prev.forecast ?? emptyForecast(), rate, config.forecast);
+  const sized =
+    config.sizing === 'forecast'
+      ? forecastSizing(s, config, forecast ?? emptyForecast(), prev.target)
+      : ewmaSizing(s, estimate, config.serflowZ, resizeDue || burst);
+  const { share } = sized;
+  const wanted = clamp(wantedOverride ?? sized.vms, s.minVms, s.maxVms);
+  const settled = settleStage({
+    stage: s,
+    prev,
+    estimate,
+    wanted,
+    upAllowed: sized.upAllowed,
+    guard,
+    observation,
+    config,
+    now,
+  });
   const { step, pool, floor, desired, load, vmShare } = settled;
   const notes = [
-    `share ${fmt(share)} q/s (mean ${fmt(est.mean)} + ${fmt(config.serflowZ)}·dev ${fmt(est.dev)})`,
-    `mu ${fmt(s.muPerVm)} → ${sizing.why}`,
+    sized.why,
     wantedOverride !== undefined ? `own pool ${wanted} (shared pool in use)` : '',
-    wantedOverride === undefined && wanted !== sizing.vms ? `clamped to ${wanted}` : '',
+    wantedOverride === undefined && wanted !== sized.vms ? `clamped to ${wanted}` : '',
     `${step.kind}${burst ? ' (burst)' : ''}`,
     desired > step.target ? `held at pool ${floor} (restart guard)` : '',
     `vmShare ${fmt(vmShare)} (ready ${pool.vmsReady} · ${fmt(s.muPerVm)} / load ${fmt(load)})`,
@@ -142,10 +210,10 @@ function decideStage(
       ...overflowFor(s, desired),
       reason: notes.filter(Boolean).join('; '),
     },
-    state: { est, target: desired, timer: step.timer },
+    state: { est, target: desired, timer: step.timer, ...(forecast ? { forecast } : {}) },
     burst,
     share,
-    sizedVms: sizing.vms,
+    sizedVms: sized.vms,
     load,
   };
 }

@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { bestSharedPlan, sharedPlans, vmUsdPerWallSecond } from '../../../autoscaler/policies/serflow-colocation';
 import { serflowPolicy } from '../../../autoscaler/policies/serflow';
 import type { PoolObservation } from '../../../autoscaler/types';
-import { SEC, compile, obs } from '../../helpers/autoscaler-fixture';
+import { SEC, compile as compileFixture, obs } from '../../helpers/autoscaler-fixture';
+
+/** These cases are computed with method.md's EWMA sizing (`sizing: 'ewma'`); the forecast rule has forecast.test.ts. */
+const compile = (input: Record<string, unknown> = {}) => compileFixture({ sizing: 'ewma', ...input });
 
 const config = compile();
 const P = vmUsdPerWallSecond(config);

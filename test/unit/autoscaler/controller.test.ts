@@ -11,7 +11,10 @@ import { createController, type Controller } from '../../../autoscaler/controlle
 import { serflowPolicy } from '../../../autoscaler/policies/serflow';
 import { parseDecisionRecord, type DecisionRecord } from '../../../common/control-events';
 import { ROUTING_PLAN_VERSION, type RoutingPlan, type StageRoute } from '../../../common/routing';
-import { SEC, compile, near } from '../../helpers/autoscaler-fixture';
+import { SEC, compile as compileFixture, near } from '../../helpers/autoscaler-fixture';
+
+/** These cases are computed with method.md's EWMA sizing (`sizing: 'ewma'`); the forecast rule has forecast.test.ts. */
+const compile = (input: Record<string, unknown> = {}) => compileFixture({ sizing: 'ewma', ...input });
 import {
   createFakeActuator,
   createFakeIntake,

@@ -10,11 +10,13 @@ import type { Decision } from '../../../autoscaler/types';
 import { SEC, compile as compileFixture, obs, runTimeline, type Step } from '../../helpers/autoscaler-fixture';
 
 /**
- * Per-stage sizing is tested here with co-location off (autoscaler-colocation.test.ts tests the shared pool) and
- * with one deviation of headroom (serflowZ 1), which the hand-computed shares below include; the default (0) is
- * tested on its own at the end.
+ * Per-stage sizing by method.md's EWMA rule (`sizing: 'ewma'`, kept selectable; the default forecast rule is tested
+ * in forecast.test.ts) is tested here with co-location off (colocation.test.ts tests the shared pool) and with one
+ * deviation of headroom (serflowZ 1), which the hand-computed shares below include; the default (0) is tested on
+ * its own at the end.
  */
-const compile = (input: Record<string, unknown> = {}) => compileFixture({ colocate: false, serflowZ: 1, ...input });
+const compile = (input: Record<string, unknown> = {}) =>
+  compileFixture({ sizing: 'ewma', colocate: false, serflowZ: 1, ...input });
 
 function timeline(config: CompiledAutoscalerConfig, steps: Step[]): { decision?: Decision; state: SerflowState } {
   return runTimeline(serflowPolicy, config, steps);
@@ -173,7 +175,7 @@ describe('SERFLOW decisions', () => {
 
 describe('SERFLOW default headroom', () => {
   test('by default VMs are sized for the mean (serflowZ 0): the deviation goes to functions', () => {
-    const c = compileFixture({ colocate: false });
+    const c = compileFixture({ sizing: 'ewma', colocate: false });
     assert.equal(c.serflowZ, 0);
     let state = serflowPolicy.initialState(c);
     // stage 1: 20 then 30 q/s → mean 22 (alpha 0.2), dev 2 (0.2 · |20 − 30|); with z = 1 the share would be 24
