@@ -190,8 +190,18 @@ export async function executeRun(
     const startedAt = stage === input.stage ? attemptStartedAt : now();
     const base = baseOf(stage, stageServed.backend, startedAt);
     if (stage > input.stage) {
-      // The previous stage's output, checked against this stage's input shape as a hand-off through the store is.
-      validateTensor(data, dims, stageServed.inputDims, `query ${input.queryId}, ${input.model} stage ${stage} input`);
+      // The previous stage's output, checked against this stage's input shape as a hand-off through the store is
+      // (no retry fixes a model whose stages do not fit together).
+      try {
+        validateTensor(
+          data,
+          dims,
+          stageServed.inputDims,
+          `query ${input.queryId}, ${input.model} stage ${stage} input`,
+        );
+      } catch (err) {
+        throw activityError(err);
+      }
     }
     const out = await stageServed.runner.run(data, dims);
     const { label, confidence } = softmaxMax(out.logits);

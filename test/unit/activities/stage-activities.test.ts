@@ -12,9 +12,13 @@ import * as ort from 'onnxruntime-node';
 import { createActivationStore, type ActivationStore } from '../../../infra/activation-store';
 import { createInferencePool } from '../../../models/runtime/inference-pool';
 import type { StageRunner } from '../../../models/runtime/stage-runner';
-import { createStageActivities, type ServedStage } from '../../../activities/stage-activities';
+import {
+  createStageActivities,
+  createStageRunActivities,
+  type ServedStage,
+} from '../../../activities/stage-activities';
 import type { StageEventPublisher } from '../../../activities/stage-events';
-import type { StageInput, StageOutput, TensorRef } from '../../../common/contracts';
+import type { StageInput, StageOutput, StageRunInput, StageRunOutput, TensorRef } from '../../../common/contracts';
 import { MissingActivationError } from '../../../common/errors';
 import { parseStageEvent, type StageEvent } from '../../../common/events';
 import { decodeInline, inlineEncodedBytes, inlineTensor } from '../../../common/tensor-codec';
@@ -600,5 +604,100 @@ describe('heartbeats', () => {
     const out = await run(stageInput());
     assert.deepEqual(heartbeatCalls, []);
     assert.equal(out.heartbeats, 0);
+  });
+});
+
+describe('a fused run (runStages on a whole-model worker)', () => {
+  /** The run activity over every stage of the model, with its own store, publisher and clock. */
+  function runSetup(store = new MemoryActivationStore()) {
+    const events = new CapturingPublisher();
+    let t = CLOCK_START - CLOCK_STEP;
+    const { runStages } = createStageRunActivities({
+      // This file loads stages 1 and 2: the worker serves those.
+      servedStage: (k) => (runners[k - 1] ? served(k) : undefined),
+      store,
+      events,
+      worker: WORKER,
+      now: () => (t += CLOCK_STEP),
+    });
+    const env = new MockActivityEnvironment(
+      {
+        workflowExecution: { workflowId: WORKFLOW_ID, runId: RUN_ID },
+        currentAttemptScheduledTimestampMs: SCHEDULED_AT,
+        attempt: 1,
+        taskQueue: 'mnist-ee.all-stages.vm',
+      },
+      { logger: new DefaultLogger('ERROR') },
+    );
+    return {
+      run: (input: StageRunInput): Promise<StageRunOutput> => env.run(runStages, input),
+      events: events.events,
+      store,
+    };
+  }
+
+  test('stages 1-2 in one attempt: the same outputs as stage by stage, one event each, one activation stored', async () => {
+    const input = { ...stageInput({ image: uncertainImage, threshold: 0.999999 }), runLast: 2 };
+    const fused = runSetup();
+    const out = await fused.run(input);
+    assert.deepEqual(
+      out.stages.map((s) => [s.stage, s.exited]),
+      [
+        [1, false],
+        [2, false],
+      ],
+    );
+    // Stage by stage, through the store, for comparison.
+    let activation = input.activation;
+    for (const [i, k] of [1, 2].entries()) {
+      const one = await setup(k).run({ ...stageInput({ threshold: 0.999999 }), stage: k, activation });
+      assert.equal(out.stages[i]!.label, one.label, `stage ${k} label`);
+      assert.ok(Math.abs(out.stages[i]!.confidence - one.confidence) < 1e-6, `stage ${k} confidence`);
+      activation = one.activation!;
+    }
+    // Only the activation handed on after the run (stage 2's) went through the store; queue time only on stage 1.
+    assert.deepEqual(
+      fused.store.toRefCalls.map((c) => c.key),
+      [`${WORKFLOW_ID}/${RUN_ID}/stage-2`],
+    );
+    assert.ok(out.stages[1]!.activation && !out.stages[0]!.activation);
+    assert.deepEqual(
+      out.stages.map((s) => s.queueMs),
+      [CLOCK_START - SCHEDULED_AT, 0],
+    );
+    assert.deepEqual(
+      fused.events.map((e) => [e.stage, e.type]),
+      [
+        [1, 'stage.continued'],
+        [2, 'stage.continued'],
+      ],
+    );
+  });
+
+  test('a confident image exits inside the run at stage 1: one output, one event, nothing stored', async () => {
+    const fused = runSetup();
+    const out = await fused.run({ ...stageInput({ image: confidentImage }), runLast: 2 });
+    assert.deepEqual(
+      out.stages.map((s) => [s.stage, s.exited]),
+      [[1, true]],
+    );
+    assert.equal(fused.store.toRefCalls.length, 0);
+    assert.deepEqual(
+      fused.events.map((e) => e.type),
+      ['stage.exited'],
+    );
+  });
+
+  test('a run reaching a stage this worker does not serve is refused before anything runs', async () => {
+    const fused = runSetup();
+    const callsBefore = runners[0]!.calls;
+    await assert.rejects(fused.run({ ...stageInput(), runLast: 3 }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'UnknownStageError');
+      assert.equal(err.nonRetryable, true);
+      return true;
+    });
+    assert.equal(fused.store.toRefCalls.length, 0);
+    assert.equal(runners[0]!.calls, callsBefore, 'stage 1 did not run');
   });
 });
