@@ -159,7 +159,7 @@ export function registerBenchCommand(program: Command, config: () => SerflowConf
     .description('replay an arrival trace live against a fresh stack per policy; write a comparison report directory')
     .requiredOption(
       '--trace <spec>',
-      'trace: wits, sin, square, azure, a file, or constant:rate=R,duration=S / step:… / sine:… / bursts:…',
+      'trace: wits, sin, square, azure, a file, or constant:rate=R,duration=S / step:… / sine:… / bursts:… / mmpp:… / flash:… / diurnal:…',
     )
     .addOption(
       new Option('--policies <list>', `comma-separated: ${POLICY_NAMES.join(',')}`)

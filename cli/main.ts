@@ -8,6 +8,7 @@ import { SEARCH_ATTRIBUTES } from '../common/naming';
 import { startStack, stopStackOnSignal } from '../deploy/local/stack';
 import { registerBenchCommand } from './bench-command';
 import { registerCostCommand } from './cost-command';
+import { registerJudgeCommand } from './judge-command';
 import { registerPlanCommand } from './plan-command';
 import { registerProfileCommand } from './profile-command';
 import { runAutoscaler } from '../autoscaler/service';
@@ -166,6 +167,7 @@ export function buildProgram(): Command {
   registerProfileCommand(program, config);
   registerBenchCommand(program, config);
   registerSimCommand(program, config);
+  registerJudgeCommand(program, config);
   program
     .command('autoscaler')
     .description('run the autoscaler for a model in the foreground against the running stack (Ctrl-C stops it)')

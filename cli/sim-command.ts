@@ -174,7 +174,10 @@ export function registerSimCommand(program: Command, config: () => SerflowConfig
   program
     .command('sim')
     .description('simulate every policy on the same trace and write a report directory (JSON, plots, summary)')
-    .requiredOption('--trace <spec>', 'wits | sin | square | azure | a file | constant:… | step:… | sine:… | bursts:…')
+    .requiredOption(
+      '--trace <spec>',
+      'wits | sin | square | azure | a file | constant:… | step:… | sine:… | bursts:… | mmpp:… | flash:… | diurnal:…',
+    )
     .addOption(
       new Option('--policies <list>', `comma-separated: ${POLICY_NAMES.join(',')} (default: all)`).argParser(
         policyList,

@@ -15,6 +15,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { seededRandom } from '../../common/stats';
 import { PROJECT_ROOT } from '../../common/paths';
+import {
+  diurnalExpected,
+  flashExpected,
+  mmppBursts,
+  mmppExpected,
+  poissonCounts,
+  type DiurnalParams,
+  type FlashParams,
+  type MmppParams,
+} from './stochastic';
 
 export interface Trace {
   /** Short name for reports, e.g. `wits`, `azure`, `step:from=5,to=20,at=60,duration=120`, `wits[100+600s]`. */
@@ -76,6 +86,9 @@ const ACCEPTED_FORMS = [
   'step:from=A,to=B,at=S,duration=S',
   'sine:mean=M,amplitude=A,period=S,duration=S',
   'bursts:base=B,peak=P,every=S,length=S,duration=S',
+  'mmpp:base=B,ratio=R,burst=S[,gap=S],duration=S,seed=N',
+  'flash:base=B,ratio=R,at=S,ramp=S,hold=S,decay=S,duration=S,seed=N',
+  'diurnal:mean=M,amplitude=A,period=S,noise=σ[,corr=S],duration=S,seed=N',
 ].join('; ');
 
 /** `<project root>/../shared/data/traces`, or `$SERFLOW_TRACE_DIR` when set. */
@@ -87,7 +100,8 @@ export function defaultTraceDir(): string {
 
 /**
  * Load a trace: a short name from `TRACE_NAMES` (read from `opts.traceDir`, default `defaultTraceDir()`), a
- * synthetic shape (`constant:…`, `step:…`, `sine:…`, `bursts:…`) or a file path (`.csv` → timestamps, else counts).
+ * synthetic shape (`constant:…`, `step:…`, `sine:…`, `bursts:…`, and the seeded random `mmpp:…`, `flash:…`,
+ * `diurnal:…`) or a file path (`.csv` → timestamps, else counts).
  * Throws `TraceError` for an unknown spec, a missing file or a bad line.
  */
 export function loadTrace(spec: string, opts: { traceDir?: string } = {}): Trace {
@@ -242,12 +256,75 @@ function countsOfTimes(timesMs: readonly number[], durationS?: number): { counts
 // ---------------------------------------------------------------------------------------------------------------
 // Synthetic shapes
 
-/** A synthetic shape: its keys, and the integral of its rate from 0 to t seconds (non-decreasing in t). */
+/**
+ * A synthetic shape: its keys, and either the integral of its rate from 0 to t seconds (non-decreasing in t; a
+ * deterministic shape) or the per-second counts drawn from a seeded random process (a stochastic shape, whose keys
+ * include `seed`).
+ */
 interface Shape {
   keys: readonly string[];
-  /** Cross-key checks; returns a message when the values do not make a valid shape. */
+  /** Keys that may be left out, with their value computed from the others (documented in ACCEPTED_FORMS). */
+  optional?: Record<string, (v: Record<string, number>) => number>;
+  /** Cross-key checks; returns a message, naming the key, when the values do not make a valid shape. */
   check?: (v: Record<string, number>) => string | undefined;
-  cumulative: (v: Record<string, number>, t: number) => number;
+  cumulative?: (v: Record<string, number>, t: number) => number;
+  counts?: (v: Record<string, number>) => number[];
+}
+
+/** A message naming the first key whose value is outside [min, max] (either bound may be omitted). */
+function outOfRange(
+  v: Record<string, number>,
+  limits: Array<[key: string, min: number | undefined, max: number | undefined, say: string]>,
+): string | undefined {
+  for (const [key, min, max, say] of limits) {
+    const x = v[key] as number;
+    if ((min !== undefined && x < min) || (max !== undefined && x > max)) return `${key}=${x} must be ${say}`;
+  }
+  return undefined;
+}
+
+/**
+ * Markov-modulated bursts (stochastic.ts `mmppBursts`): rate `base` outside bursts and `ratio` × base inside;
+ * burst lengths exponential with mean `burst` s, gaps exponential with mean `gap` s (default 4 × burst: bursts
+ * 20 % of the time); Poisson counts per second.
+ */
+function mmppParams(v: Record<string, number>): MmppParams {
+  return {
+    base: v.base as number,
+    ratio: v.ratio as number,
+    burstS: v.burst as number,
+    gapS: v.gap as number,
+    durationS: v.duration as number,
+  };
+}
+
+/** Default mean gap between bursts as a multiple of the mean burst length: bursts 1/(1 + 4) = 20 % of the time. */
+export const MMPP_DEFAULT_GAP_PER_BURST = 4;
+
+/** Default noise correlation time of `diurnal:`, s. */
+export const DIURNAL_DEFAULT_CORR_S = 60;
+
+function flashParams(v: Record<string, number>): FlashParams {
+  return {
+    base: v.base as number,
+    ratio: v.ratio as number,
+    atS: v.at as number,
+    rampS: v.ramp as number,
+    holdS: v.hold as number,
+    decayS: v.decay as number,
+    durationS: v.duration as number,
+  };
+}
+
+function diurnalParams(v: Record<string, number>): DiurnalParams {
+  return {
+    mean: v.mean as number,
+    amplitude: v.amplitude as number,
+    periodS: v.period as number,
+    noise: v.noise as number,
+    corrS: v.corr as number,
+    durationS: v.duration as number,
+  };
 }
 
 const SHAPES: Record<string, Shape> = {
@@ -293,21 +370,76 @@ const SHAPES: Record<string, Shape> = {
       return (v.base as number) * t + ((v.peak as number) - (v.base as number)) * burstTime;
     },
   },
+  mmpp: {
+    keys: ['base', 'ratio', 'burst', 'gap', 'duration', 'seed'],
+    optional: { gap: (v) => MMPP_DEFAULT_GAP_PER_BURST * (v.burst as number) },
+    check: (v) =>
+      outOfRange(v, [
+        ['ratio', 1, undefined, '≥ 1 (the burst rate is ratio × base)'],
+        ['burst', 1e-9, undefined, '> 0 (the mean burst length, s)'],
+        ['gap', 1e-9, undefined, '> 0 (the mean gap between bursts, s)'],
+      ]),
+    counts: (v) => {
+      const p = mmppParams(v);
+      const rnd = seededRandom(v.seed as number);
+      // the bursts are drawn first, so one seed gives the same burst times whatever base and ratio are
+      return poissonCounts(mmppExpected(p, mmppBursts(p, rnd)), rnd);
+    },
+  },
+  flash: {
+    keys: ['base', 'ratio', 'at', 'ramp', 'hold', 'decay', 'duration', 'seed'],
+    check: (v) =>
+      outOfRange(v, [
+        ['ratio', 1, undefined, '≥ 1 (the plateau is ratio × base)'],
+        [
+          'at',
+          undefined,
+          (v.duration as number) - 1,
+          `< duration=${v.duration} (the crowd must start inside the trace)`,
+        ],
+      ]),
+    counts: (v) => poissonCounts(flashExpected(flashParams(v)), seededRandom(v.seed as number)),
+  },
+  diurnal: {
+    keys: ['mean', 'amplitude', 'period', 'noise', 'corr', 'duration', 'seed'],
+    optional: { corr: () => DIURNAL_DEFAULT_CORR_S },
+    check: (v) =>
+      outOfRange(v, [
+        ['amplitude', undefined, 1, '≤ 1 (relative: the rate runs from mean·(1 − amplitude) to mean·(1 + amplitude))'],
+        ['period', 1e-9, undefined, '> 0 (the length of one compressed day, s)'],
+        ['noise', undefined, 3, '≤ 3 (σ of the log of the multiplicative noise)'],
+      ]),
+    counts: (v) => {
+      const rnd = seededRandom(v.seed as number);
+      return poissonCounts(diurnalExpected(diurnalParams(v), rnd), rnd);
+    },
+  },
 };
 
 /** Keys whose value must be a whole number of seconds ≥ 1. */
 const POSITIVE_INTEGER_KEYS = new Set(['duration']);
 
+/** Keys whose value must be a whole number (≥ 0, checked with every key). */
+const INTEGER_KEYS = new Set(['seed']);
+
+/** Largest seed: common/stats.ts `seededRandom` keeps 32 bits. */
+const MAX_SEED = 2 ** 32 - 1;
+
 /**
- * A synthetic trace. Counts come from cumulative rounding of the real-valued rate:
+ * A synthetic trace. Deterministic shapes: counts come from cumulative rounding of the real-valued rate:
  * count_t = ⌊cum(t+1)⌋ − ⌊cum(t)⌋, so they are integers, deterministic, and sum to ⌊cum(duration)⌋, the integral
- * rounded down (e.g. constant:rate=0.5 gives 0,1,0,1,…).
+ * rounded down (e.g. constant:rate=0.5 gives 0,1,0,1,…). Stochastic shapes (`mmpp`, `flash`, `diurnal`): Poisson
+ * counts around the shape's expected count of each second, drawn from `seed` (same spec ⇒ same counts).
+ * Throws `TraceError` naming the key of a bad or missing value.
  */
-function syntheticTrace(spec: string): Trace {
+export function syntheticTrace(spec: string): Trace {
   const colon = spec.indexOf(':');
   const kind = spec.slice(0, colon);
+  if (colon < 0 || !Object.hasOwn(SHAPES, kind)) {
+    throw new TraceError(`trace ${JSON.stringify(spec)}: unknown synthetic shape ${kind}; accepted: ${ACCEPTED_FORMS}`);
+  }
   const shape = SHAPES[kind] as Shape;
-  const form = `${kind}:${shape.keys.map((k) => `${k}=…`).join(',')}`;
+  const form = `${kind}:${shape.keys.map((k) => (shape.optional?.[k] ? `[${k}=…]` : `${k}=…`)).join(',')}`;
   const fail = (what: string): never => {
     throw new TraceError(`trace ${JSON.stringify(spec)}: ${what}; expected ${form} (accepted: ${ACCEPTED_FORMS})`);
   };
@@ -323,7 +455,13 @@ function syntheticTrace(spec: string): Trace {
     if (POSITIVE_INTEGER_KEYS.has(key) && !(Number.isInteger(value) && value >= 1)) {
       fail(`${key}=${raw} must be a whole number of seconds ≥ 1`);
     }
+    if (INTEGER_KEYS.has(key) && !(Number.isInteger(value) && value <= MAX_SEED)) {
+      fail(`${key}=${raw} must be a whole number from 0 to ${MAX_SEED}`);
+    }
     values[key] = value;
+  }
+  for (const [key, from] of Object.entries(shape.optional ?? {})) {
+    if (!(key in values)) values[key] = from(values);
   }
   const missing = shape.keys.filter((k) => !(k in values));
   if (missing.length > 0) fail(`missing ${missing.join(', ')}`);
@@ -331,10 +469,12 @@ function syntheticTrace(spec: string): Trace {
   if (problem) fail(problem);
 
   const durationS = values.duration as number;
+  if (shape.counts) return { name: spec, source: spec, format: 'synthetic', counts: shape.counts(values), durationS };
+  const cumulative = shape.cumulative as NonNullable<Shape['cumulative']>;
   const counts = new Array<number>(durationS);
   let prev = 0;
   for (let t = 0; t < durationS; t++) {
-    const next = Math.floor(shape.cumulative(values, t + 1) + CUMULATIVE_EPSILON);
+    const next = Math.floor(cumulative(values, t + 1) + CUMULATIVE_EPSILON);
     counts[t] = Math.max(0, next - prev);
     prev = Math.max(prev, next);
   }
