@@ -255,7 +255,7 @@ export interface CompiledStageConfig {
   muPerVm: number;
   faasMemoryMb: number;
   faasServiceP95Ms: number;
-  /** C_F,k: one warm invocation at the profiled memory and p95 duration, USD (billing/prices.ts). */
+  /** C_F,k: one warm invocation at the profiled memory and mean duration, USD (billing/prices.ts). */
   faasCostPerInvocationUsd: number;
   /** The request fee in C_F,k (the rest is duration × memory, which scales with the memory it runs at). */
   faasRequestUsd: number;
@@ -449,8 +449,11 @@ export function compileAutoscalerConfig(
   const vmServeMs = Math.max(c.scaleDownDelayMs, globals.prices.vmMinBilledSeconds * 1000 - globals.vm.bootDelayMs);
   const p95Sum = profile.reduce((s, p) => s + p.vmServiceMs.p95, 0);
   const compiledStages = profile.map((p, i): CompiledStageConfig => {
+    // The expected price of a call is at its mean duration: what functions cost on average, which is what a VM
+    // must beat. (The p95 stays for latency budgets; priced at the p95 the calls looked dearer than they are on
+    // average, and SERFLOW bought VMs that FaaS-only undercut on the trace family.)
     const faasCost = faasInvocationCostUsd(
-      { memoryMb: p.faasMemoryMb, durationMs: p.faasServiceMs.p95, initMs: 0 },
+      { memoryMb: p.faasMemoryMb, durationMs: p.faasServiceMs.mean, initMs: 0 },
       globals.prices,
     );
     const tCip = tCipPerSecond(vmPrice, faasCost);

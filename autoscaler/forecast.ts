@@ -8,6 +8,7 @@
  * ```
  *   first sample:  level = x; d = 0; variance = 0; cov = 0
  *   otherwise:     d = x − level                                (deviation from the old level)
+ *                  (a, w at least 1/n for the n-th sample: a running mean until the weights take over)
  *                  cov      = (1 − w)·cov      + w·d·d_prev     (lag-1 covariance of the deviations)
  *                  variance = (1 − w)·variance + w·d²
  *                  level    = level + a·d
@@ -65,10 +66,14 @@ export function emptyForecast(): ForecastState {
 export function forecastRecord(s: ForecastState, x: number, p: ForecastParams): ForecastState {
   if (s.n === 0) return { n: 1, level: x, deviation: 0, variance: 0, covariance: 0 };
   const d = x - s.level;
-  const w = p.momentWeight;
+  // Early on the weights are those of a running mean (1/n), so the first samples (a burst at start) are not held
+  // for a whole time constant; then the configured ones.
+  const n = s.n + 1;
+  const a = Math.max(p.levelWeight, 1 / n);
+  const w = Math.max(p.momentWeight, 1 / n);
   return {
-    n: s.n + 1,
-    level: s.level + p.levelWeight * d,
+    n,
+    level: s.level + a * d,
     deviation: d,
     variance: (1 - w) * s.variance + w * d * d,
     covariance: (1 - w) * s.covariance + w * d * s.deviation,

@@ -144,13 +144,20 @@ function forecastSizing(
   const ahead = forecastOver(forecast, bootTicks, bootTicks + serveTicks);
   const now = forecastOver(forecast, 0, serveTicks);
   const buyAt = buyThreshold(s.tCipWall, config.bootDelayMs, config.vmServeMs);
-  const buy = vmsForDemand(ahead.mean, ahead.sd, s.muPerVm, buyAt, s.maxVms);
+  // No VM is bought on less than a boot's worth of history: whether a start in a burst will last is unknown, and
+  // functions serve meanwhile at no more than a boot's worth of their price.
+  const buy = young(forecast, config) ? 0 : vmsForDemand(ahead.mean, ahead.sd, s.muPerVm, buyAt, s.maxVms);
   const keep = vmsForDemand(now.mean, now.sd, s.muPerVm, s.tCipWall, s.maxVms);
   const vms = buy > held ? buy : Math.min(held, keep);
   const why =
     `forecast ${fmt(ahead.mean)} ± ${fmt(ahead.sd)} q/s from a new VM's ready time (ρ ${fmt(ahead.rho)}), ` +
     `${fmt(now.mean)} from now; buy ${buy} (carry >= ${fmt(buyAt)} q/s each), keep ${keep} (>= ${fmt(s.tCipWall)})`;
   return { vms, share: ahead.mean, upAllowed: true, why };
+}
+
+/** Whether a forecaster has seen less than a boot's worth of ticks (forecastSizing buys nothing yet). */
+function young(forecast: ForecastState | undefined, config: CompiledAutoscalerConfig): boolean {
+  return (forecast?.n ?? 0) < config.horizon.bootTicks;
 }
 
 function decideStage(
@@ -285,7 +292,9 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
     };
     let plan: SharedPlan | undefined;
     if (config.colocate) {
-      const vmUsd = vmUsdPerWallSecond(config);
+      // With the forecast rule, a shared pool not yet paid for must also pay for its first VM's boot (forecast.ts).
+      const buying = config.sizing === 'forecast' && prevShared.target === 0;
+      const vmUsd = vmUsdPerWallSecond(config) * (buying ? buyThreshold(1, config.bootDelayMs, config.vmServeMs) : 1);
       const shares = results.map((r) => r.share);
       const best = bestSharedPlan(config, shares, vmUsd);
       const perStage = results.reduce(
@@ -293,7 +302,9 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
         0,
       );
       // On a tie the shared pool wins: it covers the deeper stages too as their load grows.
-      const wantShared = best !== undefined && best.vms > 0 && best.costRate <= perStage;
+      // As for a stage's own pool, a shared pool is not bought on less than a boot's worth of history.
+      const tooEarly = buying && stages.some((st) => young(st.forecast, config));
+      const wantShared = !tooEarly && best !== undefined && best.vms > 0 && best.costRate <= perStage;
       const mayChange = resizeDue || bursts.length > 0;
       const prefix = mayChange ? (wantShared ? best.prefix : 0) : prevShared.prefix;
       plan = prefix > 0 ? sharedPlanFor(config, shares, vmUsd, prefix) : undefined;

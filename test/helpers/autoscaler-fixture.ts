@@ -3,7 +3,7 @@
  * derived number is round, and a compact observation builder.
  *
  * Prices: VM 0.36 $/h = 1e-4 $/s; functions 1e-4 $/GB-s, no request fee. Every stage's function has 1024 MB and a
- * p95 of 400 ms → C_F = 1e-4 × 1 GB × 0.4 s = 4e-5 $ → T-CIP = 1e-4 / 4e-5 = 2.5 q/s on every stage.
+ * mean duration of 400 ms → C_F = 1e-4 × 1 GB × 0.4 s = 4e-5 $ → T-CIP = 1e-4 / 4e-5 = 2.5 q/s on every stage.
  * VMs: stage 1 p95 200 ms, 2 slots → mu 2 × 1000 / 200 = 10 q/s; stages 2 and 3 p95 400 ms, 2 slots → mu 5 q/s.
  * Reach 1, 0.5, 0.1. Means 160, 320, 320 ms → LIBRA's whole-model capacity 1000 × 2 / 800 = 2.5 q/s.
  * SLO 2000 ms split on p95s 200 : 400 : 400 → budgets 400, 800, 800 → overflowAfterMs 200, 400, 400.
@@ -32,7 +32,7 @@ function stage(n: number, p95: number, mean: number, reach: number, exitShare: n
     vmServiceMs: { p50: mean, p95, p99: p95 * 1.5, mean },
     vmSlots: 2,
     faasMemoryMb: 1024,
-    faasServiceMs: { p50: 300, p95: 400, p99: 600, mean: 320 },
+    faasServiceMs: { p50: 380, p95: 450, p99: 600, mean: 400 },
     faasColdStartMs: 1000,
     exitShare,
     reachProbability: reach,

@@ -115,9 +115,10 @@ describe('SERFLOW forecast sizing (fixture: T-CIP 2.5 q/s, mu 10 q/s at stage 1,
     assert.ok(near(c.vmServeMs, 300_000) && c.horizon.bootTicks === 100 && c.horizon.serveTicks === 300);
   });
 
-  test('a steady 15 q/s buys two VMs at stage 1 (they carry 10 and 5 q/s >= 3.33 with their boot)', () => {
-    const { desired } = run(new Array<number>(60).fill(15));
-    assert.equal(desired[desired.length - 1], 2);
+  test("a steady 15 q/s buys two VMs at stage 1 (10 and 5 q/s >= 3.33), once a boot's worth of history is in", () => {
+    const { desired } = run(new Array<number>(150).fill(15));
+    assert.equal(desired[98], 0, 'nothing bought on 99 ticks of history (the boot is 100)');
+    assert.equal(desired[149], 2);
   });
 
   test('after a history of short bursts, a 10 s burst to 40 q/s over 1 q/s buys no VM', () => {
