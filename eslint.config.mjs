@@ -208,6 +208,8 @@ export default defineConfig(
   {
     ignores: [
       'lib/',
+      // Private build folders of parallel work (gitignored too).
+      'lib-*/',
       'node_modules/',
       '.serflow/',
       '.venv*/',
