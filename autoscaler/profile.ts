@@ -8,6 +8,13 @@
  * choices made from it (which resource option a stage uses, the cheapest function memory within a budget).
  * No measurement and no I/O beyond reading the file.
  *
+ * VM capacity. A VM option carries the time inside `session.run()` (`serviceMs`) and, since issue #11, the whole
+ * handling in a live stage worker (`handling`): per execution the larger of its wall handling and its CPU floor
+ * (`handlingCpuFloorMs`: what the worker's CPU, all threads and its one main thread, carries per slot). The
+ * policies size with the handling where it is there (mu = vmSlots × 1000 / p95), so a VM is not credited with
+ * the thousands of executions per second `session.run()` alone suggests for a 0.03 ms stage; a profile without it
+ * still loads (version 1 either way) and sizes with `serviceMs`, as before.
+ *
  * Function memory model. A local function instance is one process running its stage on one ONNX Runtime
  * thread: it gets a full core whatever memory it is configured with. On AWS Lambda CPU is allotted in proportion
  * to memory, one full vCPU at 1,769 MB. A single-threaded stage (intraOpThreads 1) cannot use more than one vCPU,
@@ -71,16 +78,141 @@ export const ServiceTimeSchema = z
     if (s.p99 < s.p95) ctx.addIssue({ code: 'custom', path: ['p99'], message: `expected >= p95 (${s.p95})` });
   });
 
+/**
+ * The CPU floor of one slot's execution, ms: `threads` × 1000 / the most executions per second the worker's CPU
+ * carries. Two limits, each with the worker's time-driven CPU (timers, polls, status; `idle…PerSecond`) taken off
+ * its budget first:
+ * - the process, all threads: a slot is charged at least one execution's whole CPU, and more slots than vCPUs
+ *   share the cores: (1000 × min(threads, vcpus) − idleCpuMsPerSecond) / cpuMsPerExecution per second;
+ * - the main (event-loop) thread, which does all the handling but `session.run()` and is one for all slots:
+ *   (1000 − idleMainThreadCpuMsPerSecond) / mainThreadCpuMsPerExecution per second.
+ * Without idle CPU this is max(cpu × max(1, threads / vcpus), threads × main).
+ * Example: 1.2 ms per execution, 0.9 ms of it on the main thread, no idle CPU, 2 vCPUs: 1 thread → 1.2 ms;
+ * 2 threads → max(1.2, 2 × 0.9) = 1.8 ms (the main thread, not the cores, caps two slots at 1000 / 0.9 ≈ 1111/s).
+ * With 30 ms/s idle CPU (25 of it on the main thread), 1 thread: max(1.2 × 1000 / 970, 0.9 × 1000 / 975) = 1.237 ms.
+ */
+export function handlingCpuFloorMs(o: {
+  threads: number;
+  vcpus: number;
+  cpuMsPerExecution: number;
+  mainThreadCpuMsPerExecution: number;
+  idleCpuMsPerSecond: number;
+  idleMainThreadCpuMsPerSecond: number;
+}): number {
+  const processBudget = 1000 * Math.min(o.threads, o.vcpus) - o.idleCpuMsPerSecond;
+  const mainBudget = 1000 - o.idleMainThreadCpuMsPerSecond;
+  if (!(processBudget > 0 && mainBudget > 0)) return Number.POSITIVE_INFINITY;
+  return Math.max(
+    (o.threads * 1000 * o.cpuMsPerExecution) / processBudget,
+    (o.threads * 1000 * o.mainThreadCpuMsPerExecution) / mainBudget,
+  );
+}
+
+/** Tolerance of the floor check: the fields are rounded to µs each. */
+const FLOOR_TOLERANCE_MS = 0.002;
+
+/**
+ * What a live stage worker process (workers/stage-worker.ts, one per VM) really spends per execution of its stage,
+ * driven through Temporal (`runStage` activities on the stage's VM task queue): the whole handling (poll, decode,
+ * validate, `session.run()`, exit decision, encode or claim-check the next activation, publish the stage event,
+ * complete), not `session.run()` alone. Written by `serflow profile` since issue #11; older profiles lack it and
+ * the policies then size VMs with `serviceMs` (see `toStageProfiles`).
+ */
+export const VmHandlingSchema = z
+  .object({
+    /**
+     * The service time the policies size a slot with: per execution max(handlerMs, cpuFloorMs), summarized. So
+     * mu = threads × 1000 / serviceMs.p95 is at most what the worker's CPU carries.
+     */
+    serviceMs: ServiceTimeSchema,
+    /** Wall time of the handling inside the worker (the stage output's `handlerMs`, 1 ms clock), `inFlight` at a time. */
+    handlerMs: ServiceTimeSchema,
+    /** Of which `session.run()` (the stage output's `serviceMs`), the same executions. */
+    sessionRunMs: ServiceTimeSchema,
+    /**
+     * CPU of the worker process, all threads, per execution, with its slots saturated (from /proc), its idle CPU
+     * over the same wall time taken off: what one more execution costs. The raw figure is this +
+     * idleCpuMsPerSecond / saturatedThroughputPerSec.
+     */
+    cpuMsPerExecution: z.number().positive(),
+    /** Of which its main (event-loop) thread (idle main-thread CPU taken off likewise). */
+    mainThreadCpuMsPerExecution: z.number().positive(),
+    /** CPU the polling worker spends per wall second with no work (timers, polls, status), all threads. */
+    idleCpuMsPerSecond: ms,
+    /** Of which its main thread. */
+    idleMainThreadCpuMsPerSecond: ms,
+    /** `handlingCpuFloorMs` of the CPU figures, `threads` and `vcpus`. */
+    cpuFloorMs: ms,
+    /** vCPUs the floor assumes (the measuring machine's cores, standing for the instance type's). */
+    vcpus: z.number().int().positive(),
+    /** Concurrent activities the worker accepted (`workers.stageConcurrency`). */
+    stageConcurrency: z.number().int().positive(),
+    /** Executions in flight while `handlerMs` was measured (one per slot: no execution waits for a thread). */
+    inFlight: z.number().int().positive(),
+    /** Executions in flight while the CPU was measured (more than the worker accepts: its slots never idle). */
+    saturatedInFlight: z.number().int().positive(),
+    /** Executions per wall second in the saturated phase, on the shared measuring machine (a lower bound). */
+    saturatedThroughputPerSec: z.number().positive(),
+    /** Executions behind `handlerMs` / `serviceMs`. */
+    runs,
+    /** Executions behind the CPU figures. */
+    saturatedRuns: runs,
+  })
+  .superRefine((h, ctx) => {
+    const keys = ['p50', 'p95', 'p99', 'mean'] as const;
+    for (const k of keys) {
+      const least = Math.max(h.handlerMs[k], h.cpuFloorMs);
+      if (h.serviceMs[k] < least - FLOOR_TOLERANCE_MS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['serviceMs', k],
+          message: `expected >= max(handlerMs.${k}, cpuFloorMs) = ${least} (the service time of a slot is per execution the larger)`,
+        });
+      }
+    }
+    if (h.mainThreadCpuMsPerExecution > h.cpuMsPerExecution + FLOOR_TOLERANCE_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mainThreadCpuMsPerExecution'],
+        message: `expected <= cpuMsPerExecution (${h.cpuMsPerExecution}): the main thread is one of the process's`,
+      });
+    }
+    if (h.idleMainThreadCpuMsPerSecond >= 1000) {
+      ctx.addIssue({ code: 'custom', path: ['idleMainThreadCpuMsPerSecond'], message: 'expected < 1000 (one thread)' });
+    }
+    if (h.idleCpuMsPerSecond >= 1000 * h.vcpus) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['idleCpuMsPerSecond'],
+        message: `expected < ${1000 * h.vcpus} (1000 × vcpus)`,
+      });
+    }
+  });
+
 /** One VM resource option of a stage: a worker with `threads` inference threads, all busy. */
-export const VmOptionSchema = z.object({
-  instanceType: z.string().min(1),
-  threads: z.number().int().positive(),
-  /** Time inside `session.run()` per execution, with `threads` executions in parallel. */
-  serviceMs: ServiceTimeSchema,
-  /** Executions per second the worker completed with every thread busy (the measured mu, before any SLO). */
-  throughputPerSec: z.number().positive(),
-  runs,
-});
+export const VmOptionSchema = z
+  .object({
+    instanceType: z.string().min(1),
+    threads: z.number().int().positive(),
+    /** Time inside `session.run()` per execution, with `threads` executions in parallel. */
+    serviceMs: ServiceTimeSchema,
+    /** Executions per second the worker completed with every thread busy (the measured mu, before any SLO). */
+    throughputPerSec: z.number().positive(),
+    runs,
+    /** The whole handling in a live stage worker with `threads` inference threads; absent in older profiles. */
+    handling: VmHandlingSchema.optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (!o.handling) return;
+    const want = handlingCpuFloorMs({ threads: o.threads, ...o.handling });
+    if (Math.abs(o.handling.cpuFloorMs - want) > FLOOR_TOLERANCE_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['handling', 'cpuFloorMs'],
+        message: `expected ${round(want, 3)} (handlingCpuFloorMs of threads, vcpus and the CPU figures)`,
+      });
+    }
+  });
 
 export const ColdStartSchema = z.object({ p50: ms, max: ms, runs }).superRefine((c, ctx) => {
   if (c.max < c.p50) ctx.addIssue({ code: 'custom', path: ['max'], message: `expected >= p50 (${c.p50})` });
@@ -210,6 +342,7 @@ export const ModelProfileSchema = z
 
 export type ServiceTime = z.infer<typeof ServiceTimeSchema>;
 export type VmOption = z.infer<typeof VmOptionSchema>;
+export type VmHandling = z.infer<typeof VmHandlingSchema>;
 export type FaasMeasured = z.infer<typeof FaasMeasuredSchema>;
 export type FaasOption = z.infer<typeof FaasOptionSchema>;
 export type StageProfileEntry = z.infer<typeof StageProfileEntrySchema>;
@@ -330,6 +463,13 @@ export function faasOptionFor(stage: StageProfileEntry, memoryMb: number): FaasO
 // ---------------------------------------------------------------------------------------------------------------
 // What the policies consume
 
+/**
+ * Which measurement a stage's `vmServiceMs` comes from: `handling`, the whole handling in a live stage worker
+ * (`VmOption.handling.serviceMs`), or `session.run`, the time inside `session.run()` alone (`VmOption.serviceMs`,
+ * what profiles before issue #11 have; it overstates what a VM carries, most for stages of a fraction of a ms).
+ */
+export type VmServiceBasis = 'handling' | 'session.run';
+
 export interface StageProfileSelection {
   /** Inference threads per VM worker (`workers.inferenceThreads`); must be a measured option. */
   vmThreads: number;
@@ -337,15 +477,46 @@ export interface StageProfileSelection {
   vmInstanceType?: string;
   /** Function memory of each stage (`faas.stageMemoryMb[k] ?? faas.memoryMb`, or `cheapestFaasMemory`). */
   faasMemoryMb(stage: number): number;
+  /**
+   * The VM service time to size with: 'handling' (an error where it was not measured), 'session.run' (the old
+   * figure, for comparison). @default the handling where the profile has it, else session.run
+   */
+  vmService?: VmServiceBasis;
+}
+
+/** A `StageProfile` that also says which measurement its `vmServiceMs` (and so mu = vmSlots × 1000 / p95) is. */
+export interface SelectedStageProfile extends StageProfile {
+  vmServiceBasis: VmServiceBasis;
 }
 
 const stripCv = ({ p50, p95, p99, mean }: ServiceTime) => ({ p50, p95, p99, mean });
 
 /**
- * The per-stage figures the policies need (`StageProfile`, autoscaler/types.ts), for the configured resources.
- * @throws ProfileOptionError when `vmThreads` (and `vmInstanceType`) was not measured for a stage
+ * One line saying what the VM capacity of `stages` rests on, per stage: its basis and mu = vmSlots × 1000 / p95.
+ * Example: `VM service time: whole handling in a live stage worker (stages 1-4); mu per VM 1/s: 1: 812, 2: 790`.
  */
-export function toStageProfiles(profile: ModelProfile, selection: StageProfileSelection): StageProfile[] {
+export function describeVmService(stages: readonly SelectedStageProfile[]): string {
+  const by = (b: VmServiceBasis) => stages.filter((s) => s.vmServiceBasis === b).map((s) => s.stage);
+  const handling = by('handling');
+  const run = by('session.run');
+  const parts = [
+    handling.length ? `whole handling in a live stage worker (stages ${handling.join(', ')})` : '',
+    run.length
+      ? `session.run() alone (stages ${run.join(', ')}${handling.length ? '' : '; the profile predates the handling measurement, re-run `serflow profile`'})`
+      : '',
+  ].filter(Boolean);
+  const mu = stages.map((s) => `${s.stage}: ${Math.round((s.vmSlots * 1000) / s.vmServiceMs.p95)}`).join(', ');
+  return `VM service time: ${parts.join('; ')}; mu per VM (vmSlots × 1000 / p95, per s): ${mu}`;
+}
+
+/**
+ * The per-stage figures the policies need (`StageProfile`, autoscaler/types.ts), for the configured resources.
+ * `vmServiceMs` is the whole handling in a live stage worker where the profile measured it (`VmOption.handling`),
+ * else the `session.run()` time; `vmServiceBasis` says which (`selection.vmService` forces one).
+ * @throws ProfileOptionError when `vmThreads` (and `vmInstanceType`) was not measured for a stage, or `vmService`
+ * is 'handling' and a stage's option has no handling measurement
+ */
+export function toStageProfiles(profile: ModelProfile, selection: StageProfileSelection): SelectedStageProfile[] {
   return profile.stages.map((s, i) => {
     const vm = s.vm.find(
       (o) =>
@@ -359,10 +530,18 @@ export function toStageProfiles(profile: ModelProfile, selection: StageProfileSe
           `${selection.vmInstanceType ? ` on ${selection.vmInstanceType}` : ''} (measured: ${have}); re-run \`serflow profile\``,
       );
     }
+    if (selection.vmService === 'handling' && !vm.handling) {
+      throw new ProfileOptionError(
+        `profile of ${profile.model}: stages[${i}].vm option ${vm.instanceType} × ${vm.threads} threads has no ` +
+          'handling measurement (measured before issue #11); re-run `serflow profile`',
+      );
+    }
+    const basis: VmServiceBasis = vm.handling && selection.vmService !== 'session.run' ? 'handling' : 'session.run';
     const faas = faasOptionFor(s, selection.faasMemoryMb(s.stage));
     return {
       stage: s.stage,
-      vmServiceMs: stripCv(vm.serviceMs),
+      vmServiceMs: stripCv(basis === 'handling' && vm.handling ? vm.handling.serviceMs : vm.serviceMs),
+      vmServiceBasis: basis,
       vmSlots: vm.threads,
       faasMemoryMb: faas.memoryMb,
       faasServiceMs: stripCv(faas.serviceMs),

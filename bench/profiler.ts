@@ -9,26 +9,44 @@
  *    twice as many executions in flight as threads so every thread stays busy; warm-up runs are discarded, then
  *    `runs` executions on the stage's real inputs (cycled) give the distribution of `session.run()` time and the
  *    throughput.
- * 3. Function path: the real local serverless platform on a private nats-server: `coldStarts` new instances per
+ * 3. Live handling (issue #11, "honest capacity"): a private embedded stack (Temporal dev server + nats-server, no
+ *    workers) and, per stage and thread count, one real stage-worker process (the one a VM runs, with
+ *    `workers.inferenceThreads` = threads), driven directly on its VM task queue with `runStage` standalone
+ *    activities from the Temporal client in a closed loop: first saturated (2 × `workers.stageConcurrency` in
+ *    flight, so its slots never idle) for the worker process's CPU per execution (all threads, and its main thread,
+ *    from /proc), then one execution per slot for the wall handling time (`handlerMs` of the stage outputs). The
+ *    service time the policies size with is per execution max(handlerMs, CPU floor) (autoscaler/profile.ts
+ *    `handlingCpuFloorMs`), stored as `vm[].handling`.
+ * 4. Function path: the real local serverless platform on a private nats-server: `coldStarts` new instances per
  *    stage (one platform per cold start, closed after it, so the next call must start a new instance), then
  *    `warmCalls` calls on the last one. The platform's configured cold-start extra is set to 0 and the time
  *    scale to 1, so `initMs` is the real start alone.
  *
- * Everything started here (threads, nats-server, instance processes, the temporary store) is stopped before
+ * Everything started here (threads, servers, worker and instance processes, the temporary stores) is stopped before
  * `profileModel` returns or throws.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createActivationStore } from '../infra/activation-store';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Client, type Connection } from '@temporalio/client';
+import { createActivationStore, type ActivationStore } from '../infra/activation-store';
 import { createInferencePool } from '../models/runtime/inference-pool';
 import { stageRunnerOptions, type StageRunner } from '../models/runtime/stage-runner';
 import { createBillingPublisher } from '../billing/publisher';
 import type { SerflowConfig } from '../common/config';
-import type { StageCallContext, StageInput } from '../common/contracts';
+import type { StageCallContext, StageInput, StageOutput, TensorRef } from '../common/contracts';
+import { stageTaskQueue } from '../common/naming';
 import { quantile, sampleIndices, summarizeLatency } from '../common/stats';
-import { freePort, stopPid } from '../deploy/local/processes';
+import { CHILD_MAIN_SCRIPT, freePort, spawnManaged, stopPid, tailLog } from '../deploy/local/processes';
+import { startStack, type RunningStack } from '../deploy/local/stack';
+import { connectClientConnection } from '../infra/temporal';
+import { connectNats } from '../infra/nats';
+import { retryUntil } from '../infra/retry';
+import { listWorkers } from '../infra/worker-status';
+import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
+import { processCpuMs } from './overhead/cpu';
 import { createLocalServerlessPlatform } from '../deploy/local/serverless-platform';
 import { startNatsServer } from '../deploy/local/nats-server';
 import { ensureNatsResources } from '../infra/nats';
@@ -39,13 +57,17 @@ import {
   DEFAULT_FAAS_MEMORY_OPTIONS_MB,
   LAMBDA_FULL_VCPU_MEMORY_MB,
   estimateFaasOption,
+  handlingCpuFloorMs,
   parseProfile,
   PROFILE_VERSION,
   type FaasMeasured,
   type ModelProfile,
   type ServiceTime,
   type StageProfileEntry,
+  type VmHandling,
   type VmOption,
+  describeVmService,
+  toStageProfiles,
 } from '../autoscaler/profile';
 
 /** Measured executions per stage and VM option, after warm-up: a p99 with 10 samples above it (stages take µs). */
@@ -63,6 +85,16 @@ export const DEFAULT_PROFILE_COLD_STARTS = 5;
 /** Warm function calls measured per stage (after FAAS_WARMUP_CALLS). */
 export const DEFAULT_PROFILE_WARM_CALLS = 200;
 const FAAS_WARMUP_CALLS = 5;
+/** Live handling: executions in flight per activity slot of the worker while its CPU is measured (slots never idle). */
+export const HANDLING_SATURATION_PER_SLOT = 2;
+/** Live handling: the saturated phase lasts at least this long, ms (CPU is read in 10 ms clock ticks). */
+export const HANDLING_MIN_SATURATED_WALL_MS = 3_000;
+/** Live handling: how long the worker's idle CPU (timers, polls, status) is measured, ms. */
+export const HANDLING_IDLE_MS = 3_000;
+/** Live handling: distinct real inputs of a stage sent, cycled (the claim-checked ones are stored once each). */
+const HANDLING_INPUTS = 32;
+/** Time a live stage worker gets to load its model and poll. */
+const HANDLING_WORKER_READY_MS = 60_000;
 /** Seed of the calibration sample choice when `samples` is below the split size. */
 export const DEFAULT_PROFILE_SEED = 1;
 /** Time the private nats-server gets to accept connections. */
@@ -86,6 +118,13 @@ export interface ProfileModelOptions {
   vmThreads?: readonly number[];
   /** @default DEFAULT_FAAS_MEMORY_OPTIONS_MB plus the configured `faas.memoryMb` and `faas.stageMemoryMb` sizes */
   faasMemoryOptionsMb?: readonly number[];
+  /**
+   * Measure the whole handling in a live stage worker (step 3; Linux: CPU is read from /proc). Without it the
+   * profile has no `vm[].handling` and the policies size VMs with the session.run() time. @default true
+   */
+  handling?: boolean;
+  /** Executions of a stage per VM option in each handling phase. @default `runs` */
+  handlingRuns?: number;
   /** @default DEFAULT_PROFILE_COLD_STARTS */
   coldStarts?: number;
   /** @default DEFAULT_PROFILE_WARM_CALLS */
@@ -214,6 +253,251 @@ async function startPrivateNats(config: SerflowConfig, workDir: string) {
   return { url, nc, stop };
 }
 
+/** The private embedded stack of the live-handling step and what drives it. */
+interface HandlingRig {
+  config: SerflowConfig;
+  stack: RunningStack;
+  connection: Connection;
+  client: Client;
+  nc: Awaited<ReturnType<typeof connectNats>>;
+  store: ActivationStore;
+  logDir: string;
+  close(): Promise<void>;
+}
+
+/** Start a Temporal dev server and a nats-server (no workers) under `workDir`, with a client and a NATS connection. */
+async function startHandlingRig(
+  config: SerflowConfig,
+  workDir: string,
+  log: (l: string) => void,
+): Promise<HandlingRig> {
+  // Always private and embedded, whatever servers the configuration names: nothing else polls these queues.
+  const rigConfig: SerflowConfig = {
+    ...config,
+    homeDir: workDir,
+    temporal: { ...config.temporal, address: undefined, port: 0, uiPort: 0 },
+    nats: { ...config.nats, url: undefined, port: 0 },
+  };
+  const stack = await startStack({
+    config: rigConfig,
+    workers: false,
+    dataDir: path.join(workDir, 'data'),
+    onProgress: (l) => log(`handling stack: ${l}`),
+  });
+  const closers: (() => Promise<unknown>)[] = [() => stack.stop()];
+  const close = async () => {
+    for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const connection = await connectClientConnection(stack.info.temporalAddress);
+    closers.push(() => connection.close());
+    const client = new Client({ connection, namespace: rigConfig.temporal.namespace });
+    const nc = await connectNats(stack.info.natsUrl, 'serflow-profiler');
+    closers.push(() => nc.close());
+    const store = await createActivationStore(nc);
+    return { config: rigConfig, stack, connection, client, nc, store, logDir: path.join(workDir, 'logs'), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * Closed loop of `inFlight` lanes calling `call(lane, n)` until at least `total` calls are done and `minWallMs`
+ * have passed; returns every output and the wall ms.
+ */
+async function closedLoop<T>(
+  call: (lane: number, n: number) => Promise<T>,
+  total: number,
+  inFlight: number,
+  signal?: AbortSignal,
+  minWallMs = 0,
+): Promise<{ outputs: T[]; wallMs: number }> {
+  const outputs: T[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  const lane = async (l: number) => {
+    while (next < total || performance.now() - t0 < minWallMs) {
+      signal?.throwIfAborted();
+      outputs.push(await call(l, next++));
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, (_, l) => lane(l)));
+  return { outputs, wallMs: performance.now() - t0 };
+}
+
+/**
+ * The whole handling of stage `spec` in one live stage-worker process with `threads` inference threads (module
+ * comment, step 3). The worker is the one a VM of the local provider runs (`child-main.js stage --vm-id …`), with
+ * the configuration's stage concurrency; it is stopped before this returns or throws.
+ */
+async function measureHandling(
+  rig: HandlingRig,
+  o: {
+    manifest: ModelManifest;
+    spec: StageSpec;
+    threads: number;
+    threshold: number;
+    inputs: StageInputs;
+    runs: number;
+    log: (l: string) => void;
+    signal?: AbortSignal;
+  },
+): Promise<VmHandling> {
+  const { config, stack, client, nc, store } = rig;
+  const { manifest, spec, threads, threshold, inputs, runs, signal } = o;
+  const model = manifest.name;
+  const K = manifest.stages.length;
+  const k = spec.index;
+  const vcpus = os.cpus().length;
+  const stageConcurrency = config.workers.stageConcurrency;
+  const saturatedInFlight = HANDLING_SATURATION_PER_SLOT * stageConcurrency;
+  const workerConfig: SerflowConfig = { ...config, workers: { ...config.workers, inferenceThreads: threads } };
+  const vmId = `profile-${model}-s${k}-t${threads}-${process.pid}`;
+  const taskQueue = stageTaskQueue(model, k);
+  const worker = spawnManaged({
+    name: vmId,
+    command: process.execPath,
+    args: [
+      CHILD_MAIN_SCRIPT,
+      'stage',
+      '--model',
+      model,
+      '--stage',
+      String(k),
+      '--vm-id',
+      vmId,
+      '--instance-type',
+      config.vm.instanceType,
+      '--temporal',
+      stack.info.temporalAddress,
+      '--nats',
+      stack.info.natsUrl,
+      '--parent-pid',
+      String(process.pid),
+    ],
+    logDir: rig.logDir,
+    env: { SERFLOW_CONFIG_JSON: JSON.stringify(workerConfig) },
+  });
+  try {
+    await retryUntil(`stage ${k} worker (${threads} thread(s))`, HANDLING_WORKER_READY_MS, async () => {
+      if (worker.child.exitCode !== null) {
+        throw new Error(`exited (${worker.child.exitCode}):\n${tailLog(worker.logFile)}`);
+      }
+      const running = (await listWorkers(nc)).some((w) => w.id === vmId && w.state === 'running');
+      if (!running) throw new Error('not running yet');
+    });
+    // Real inputs of the stage, each stored once as a query would hand it on (inline or claim-checked).
+    const src = inputs.data.slice(0, HANDLING_INPUTS);
+    const refs: TensorRef[] = [];
+    for (const [j, data] of src.entries()) {
+      refs.push(
+        await store.toRef(data, inputs.dims, `profile-${model}-s${k}/input-${j}`, config.activations.inlineMaxBytes),
+      );
+    }
+    let seq = 0;
+    const call = async (lane: number, n: number): Promise<StageOutput> => {
+      // One query id per lane: the activation a lane's execution claim-checks overwrites its previous one.
+      const queryId = `profile-${model}-s${k}-t${threads}-lane-${lane}`;
+      const input: StageInput = {
+        queryId,
+        model,
+        stage: k,
+        lastStage: K,
+        threshold,
+        activation: refs[n % refs.length]!,
+        inlineActivationMaxBytes: config.activations.inlineMaxBytes,
+      };
+      return client.activity.execute<StageOutput>('runStage', {
+        id: `${queryId}-${++seq}`,
+        taskQueue,
+        args: [input],
+        // As the workflow schedules a stage (workflows/activity-options.ts), but no retry: a failure is an error here.
+        startToCloseTimeout: config.stages.timeoutMs,
+        heartbeatTimeout: config.stages.heartbeatTimeoutMs,
+        retry: { maximumAttempts: 1, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+      });
+    };
+    const cpuNow = () => {
+      const c = processCpuMs(worker.pid);
+      if (!c) throw new Error(`stage ${k} worker (pid ${worker.pid}): no CPU figures in /proc`);
+      return c;
+    };
+    await closedLoop(call, PROFILE_WARMUP_RUNS, saturatedInFlight, signal);
+    // Idle: the CPU the polling worker spends by the clock (timers, long polls, status records), per second.
+    const idle0 = cpuNow();
+    const tIdle = performance.now();
+    await delay(HANDLING_IDLE_MS, undefined, { signal });
+    const idle1 = cpuNow();
+    const idleS = (performance.now() - tIdle) / 1000;
+    const idleCpuMsPerSecond = round((idle1.total - idle0.total) / idleS, 1);
+    const idleMainThreadCpuMsPerSecond = round((idle1.mainThread - idle0.mainThread) / idleS, 1);
+    // Saturated: the worker's CPU per execution, all threads and the main thread, its idle CPU over the same
+    // wall time taken off (the driver on this shared machine may not reach the worker's own capacity).
+    const cpu0 = cpuNow();
+    const sat = await closedLoop(call, runs, saturatedInFlight, signal, HANDLING_MIN_SATURATED_WALL_MS);
+    const cpu1 = cpuNow();
+    const n = sat.outputs.length;
+    const satS = sat.wallMs / 1000;
+    const rawCpu = (cpu1.total - cpu0.total) / n;
+    const rawMain = (cpu1.mainThread - cpu0.mainThread) / n;
+    const cpuMsPerExecution = round((cpu1.total - cpu0.total - idleCpuMsPerSecond * satS) / n);
+    const mainThreadCpuMsPerExecution = round(
+      (cpu1.mainThread - cpu0.mainThread - idleMainThreadCpuMsPerSecond * satS) / n,
+    );
+    if (!(cpuMsPerExecution > 0 && mainThreadCpuMsPerExecution > 0)) {
+      throw new Error(
+        `stage ${k} worker (${threads} thread(s)): CPU per execution ${rawCpu} ms (main ${rawMain}) is not above ` +
+          `its idle CPU (${idleCpuMsPerSecond} ms/s, main ${idleMainThreadCpuMsPerSecond}): measure again`,
+      );
+    }
+    const cpuFloorMs = round(
+      handlingCpuFloorMs({
+        threads,
+        vcpus,
+        cpuMsPerExecution,
+        mainThreadCpuMsPerExecution,
+        idleCpuMsPerSecond,
+        idleMainThreadCpuMsPerSecond,
+      }),
+    );
+    // One execution per slot: the wall handling of an execution that waits for no other.
+    const cpu2 = cpuNow();
+    const one = await closedLoop(call, runs, threads, signal);
+    const cpu3 = cpuNow();
+    const handler = one.outputs.map((x) => x.handlerMs);
+    const handling: VmHandling = {
+      serviceMs: summarizeServiceTimes(handler.map((h) => Math.max(h, cpuFloorMs))),
+      handlerMs: summarizeServiceTimes(handler),
+      sessionRunMs: summarizeServiceTimes(one.outputs.map((x) => x.serviceMs)),
+      cpuMsPerExecution,
+      mainThreadCpuMsPerExecution,
+      idleCpuMsPerSecond,
+      idleMainThreadCpuMsPerSecond,
+      cpuFloorMs,
+      vcpus,
+      stageConcurrency,
+      inFlight: threads,
+      saturatedInFlight,
+      saturatedThroughputPerSec: round((n / sat.wallMs) * 1000, 1),
+      runs: one.outputs.length,
+      saturatedRuns: n,
+    };
+    const lightCpu = round((cpu3.total - cpu2.total) / one.outputs.length);
+    o.log(
+      `stage ${k} live worker ${threads} thread(s): CPU ${cpuMsPerExecution} ms/execution (main thread ` +
+        `${mainThreadCpuMsPerExecution}) + idle ${idleCpuMsPerSecond} ms/s (main ${idleMainThreadCpuMsPerSecond}); ` +
+        `raw ${round(rawCpu)} ms (main ${round(rawMain)}) saturated at ${handling.saturatedThroughputPerSec}/s, ` +
+        `${lightCpu} ms at ${threads} in flight; floor ${cpuFloorMs} ms; handler p50 ${handling.handlerMs.p50} / p95 ${handling.handlerMs.p95} ms ` +
+        `(session.run p50 ${handling.sessionRunMs.p50}); service p50 ${handling.serviceMs.p50} / p95 ` +
+        `${handling.serviceMs.p95} ms → mu ${round((threads * 1000) / handling.serviceMs.p95, 1)}/s`,
+    );
+    return handling;
+  } finally {
+    await stopPid(worker.pid);
+  }
+}
+
 /** Measure `model` on this machine and return its validated profile (see the module comment). */
 export async function profileModel(options: ProfileModelOptions): Promise<ModelProfile> {
   const { config, signal } = options;
@@ -233,6 +517,15 @@ export async function profileModel(options: ProfileModelOptions): Promise<ModelP
   const warmCalls = options.warmCalls ?? DEFAULT_PROFILE_WARM_CALLS;
   if (!(coldStarts >= 1 && warmCalls >= 1)) throw new RangeError('coldStarts and warmCalls: expected at least 1');
   const seed = options.seed ?? DEFAULT_PROFILE_SEED;
+  const handlingRuns = options.handlingRuns ?? runs;
+  if (!Number.isInteger(handlingRuns) || handlingRuns < MIN_PROFILE_RUNS) {
+    throw new RangeError(`handlingRuns ${handlingRuns}: expected an integer >= ${MIN_PROFILE_RUNS}`);
+  }
+  let handling = options.handling ?? true;
+  if (handling && processCpuMs(process.pid) === null) {
+    log('no /proc here (not Linux): the live handling is not measured, VMs will be sized with session.run() times');
+    handling = false;
+  }
 
   // Other work on the machine inflates every figure: recorded with them.
   const loadAtStart = os.loadavg().map((x) => round(x, 2));
@@ -308,7 +601,39 @@ export async function profileModel(options: ProfileModelOptions): Promise<ModelP
     }
   }
 
-  // 3. Function path: the real local serverless platform on a private nats-server.
+  // 3. Live handling: one real stage worker per stage and thread count on a private stack, driven by Temporal.
+  const loadBeforeHandling = os.loadavg().map((x) => round(x, 2));
+  if (handling) {
+    const rigDir = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-profile-handling-'));
+    log(`live handling: starting a private Temporal dev server and nats-server (work dir ${rigDir})`);
+    try {
+      const rig = await startHandlingRig(config, rigDir, log);
+      try {
+        for (const spec of manifest.stages) {
+          for (const option of vm[spec.index - 1]!) {
+            signal?.throwIfAborted();
+            option.handling = await measureHandling(rig, {
+              manifest,
+              spec,
+              threads: option.threads,
+              threshold,
+              inputs: inputs[spec.index - 1]!,
+              runs: handlingRuns,
+              log,
+              signal,
+            });
+          }
+        }
+      } finally {
+        await rig.close();
+      }
+    } finally {
+      fs.rmSync(rigDir, { recursive: true, force: true });
+    }
+  }
+  const loadAfterHandling = os.loadavg().map((x) => round(x, 2));
+
+  // 4. Function path: the real local serverless platform on a private nats-server.
   const faasConfig: SerflowConfig = {
     ...config,
     timeScale: 1,
@@ -443,6 +768,39 @@ export async function profileModel(options: ProfileModelOptions): Promise<ModelP
       `VM figures: this machine stands for a ${config.vm.instanceType}; serviceMs is the time inside session.run() with ` +
         `every one of \`threads\` inference threads busy (intraOpThreads ${config.workers.intraOpThreads}), ` +
         `${PROFILE_WARMUP_RUNS} warm-up runs discarded.`,
+      ...(handling
+        ? [
+            'vm[].handling (issue #11, honest capacity): one real stage-worker process per stage and thread count ' +
+              `(the process a VM runs, stageConcurrency ${config.workers.stageConcurrency}), driven on its VM task ` +
+              'queue with runStage standalone activities from the Temporal client on a private embedded stack, real ' +
+              `stage inputs (${HANDLING_INPUTS} cycled, inline or claim-checked as configured). Saturated phase ` +
+              `(${HANDLING_SATURATION_PER_SLOT} × stageConcurrency in flight, >= ${handlingRuns} executions and ` +
+              `${HANDLING_MIN_SATURATED_WALL_MS / 1000} s, after ${PROFILE_WARMUP_RUNS} warm-up and ` +
+              `${HANDLING_IDLE_MS / 1000} s idle for idleCpuMsPerSecond): cpuMsPerExecution / ` +
+              "mainThreadCpuMsPerExecution = the worker process's CPU (all threads / its main thread, /proc utime + " +
+              'stime) per execution, its idle CPU over the same time taken off (the driver on this shared machine ' +
+              "does not reach the worker's capacity, so time-driven CPU would be spread over too few executions). " +
+              "Then one execution per slot: handlerMs = the stage outputs' handlerMs (the whole " +
+              'handling in executeStage: fetch/decode, validate, session.run, exit decision, encode or claim-check the ' +
+              'next activation, publish the stage event; Date.now(), 1 ms resolution) and sessionRunMs their ' +
+              'session.run() part. serviceMs = per execution max(handlerMs, cpuFloorMs), cpuFloorMs = threads × 1000 / ' +
+              'min((1000 × min(threads, vcpus) − idleCpuMsPerSecond) / cpuMsPerExecution, (1000 − ' +
+              'idleMainThreadCpuMsPerSecond) / mainThreadCpuMsPerExecution): a slot is charged at least one ' +
+              "execution's whole CPU, and all slots share one main thread (autoscaler/profile.ts handlingCpuFloorMs).",
+            'Capacity: the policies (autoscaler/profile.ts toStageProfiles) size a VM with vm[].handling.serviceMs ' +
+              'where present (vmServiceBasis "handling"), mu = threads × 1000 / handling.serviceMs.p95; without it ' +
+              'with serviceMs (session.run alone, vmServiceBasis "session.run").',
+          ]
+        : [
+            'No vm[].handling: the policies size VMs with serviceMs (session.run alone), which overstates what a ' +
+              'worker carries for short stages.',
+          ]),
+      `Machine load: load average ${loadAtStart.join(' / ')} (1 / 5 / 15 min) at the start, ` +
+        `${loadBeforeHandling.join(' / ')} before and ${loadAfterHandling.join(' / ')} after the live handling, on ` +
+        `${os.cpus().length} cores${loadAtStart[0]! >= 0.5 ? ', so other work shared the machine while profiling' : ''}; ` +
+        'the live handling also runs the Temporal server, nats-server and the driving client on the same cores. ' +
+        'Wall figures (session.run times, handlerMs, throughputs) are inflated by CPU contention; the CPU figures ' +
+        "(/proc) count the worker's own work only.",
       'faasMeasured: a local function instance (one process, one ONNX Runtime thread) gets a full core whatever ' +
         'its configured memory; serviceMs is the warm handler duration (what Lambda bills), coldStartMs the real ' +
         'instance start (process, NATS connect, model load, warm-up run) without the configured platform extra.',
@@ -455,5 +813,36 @@ export async function profileModel(options: ProfileModelOptions): Promise<ModelP
     ],
     stages,
   };
-  return parseProfile(profile, `${model} (just measured)`);
+  if (handling) profile.notes.push(capacityNote(stages));
+  const parsed = parseProfile(profile, `${model} (just measured)`);
+  log(
+    describeVmService(
+      toStageProfiles(parsed, {
+        vmThreads: vmThreads.includes(config.workers.inferenceThreads) ? config.workers.inferenceThreads : 1,
+        faasMemoryMb: (k) => config.faas.stageMemoryMb[String(k)] ?? config.faas.memoryMb,
+      }),
+    ),
+  );
+  return parsed;
+}
+
+/**
+ * The note comparing, per stage and thread count, mu = threads × 1000 / p95 from the whole handling (what the
+ * policies use) with the one from session.run() alone, e.g. `stage 1: 1 thread 812/s (session.run 25641/s), …`.
+ */
+export function capacityNote(stages: readonly StageProfileEntry[]): string {
+  const mu = (threads: number, p95: number) => Math.round((threads * 1000) / p95);
+  const per = stages.map(
+    (s) =>
+      `stage ${s.stage}: ` +
+      s.vm
+        .map(
+          (o) =>
+            `${o.threads} thread${o.threads > 1 ? 's' : ''} ` +
+            `${o.handling ? `${mu(o.threads, o.handling.serviceMs.p95)}/s` : 'not measured'} ` +
+            `(session.run ${mu(o.threads, o.serviceMs.p95)}/s)`,
+        )
+        .join(', '),
+  );
+  return `mu per VM (threads × 1000 / p95), whole handling (session.run alone): ${per.join('; ')}.`;
 }

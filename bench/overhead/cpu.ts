@@ -5,15 +5,29 @@ import { round } from './round';
 
 const CLK_TCK = 100;
 
-/** utime + stime of a process in ms, or null when /proc is not there (not Linux) or the process is gone. */
-function cpuMsOf(pid: number): number | null {
+/**
+ * utime + stime of a process (all its threads) in ms, or of its thread `tid` alone; null when /proc is not there
+ * (not Linux) or the process is gone.
+ */
+function cpuMsOf(pid: number, tid?: number): number | null {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = fs.readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
   } catch {
     return null;
   }
+}
+
+/**
+ * CPU ms so far of process `pid`, all its threads (`total`), and of its main thread alone (`mainThread`, the task
+ * whose id is the pid: a Node process's event loop); null when /proc is not there (not Linux) or the process is
+ * gone. Clock-tick resolution (10 ms): difference snapshots seconds apart.
+ */
+export function processCpuMs(pid: number): { total: number; mainThread: number } | null {
+  const total = cpuMsOf(pid);
+  const mainThread = cpuMsOf(pid, pid);
+  return total === null || mainThread === null ? null : { total, mainThread };
 }
 
 /** ppid of every process in /proc (Linux), for finding the processes a stack process started. */

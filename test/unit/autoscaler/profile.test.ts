@@ -1,7 +1,8 @@
 /**
  * autoscaler/profile.ts: the committed profile of the default model stays valid, broken copies are refused with
  * field-named errors, and the pure choices (resource option per stage, function memory model, cheapest memory
- * within a budget) give the hand-computed numbers.
+ * within a budget, the VM service time the policies size with: the whole handling in a live worker where it was
+ * measured, else session.run) give the hand-computed numbers.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,8 +11,10 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   cheapestFaasMemory,
+  describeVmService,
   estimateFaasOption,
   faasCpuSlowdown,
+  handlingCpuFloorMs,
   loadProfile,
   parseProfile,
   profilePath,
@@ -19,8 +22,11 @@ import {
   type FaasMeasured,
   type ModelProfile,
   type StageProfileEntry,
+  type VmHandling,
 } from '../../../autoscaler/profile';
-import { exitProfile, summarizeServiceTimes } from '../../../bench/profiler';
+import { compileAutoscalerConfig } from '../../../autoscaler/config';
+import { capacityNote, exitProfile, summarizeServiceTimes } from '../../../bench/profiler';
+import { GLOBALS } from '../../helpers/autoscaler-fixture';
 import { DEFAULT_FAAS_PRICE_PER_GB_SECOND_USD, DEFAULT_FAAS_PRICE_PER_REQUEST_USD } from '../../../common/config';
 import { MODELS_DIR } from '../../../common/paths';
 import { loadManifest, MANIFEST_FILE } from '../../../models/manifest';
@@ -58,6 +64,25 @@ describe('the committed profile of the default model', () => {
           `stage ${s.stage} ${m} MB`,
         );
       assert.ok(s.faasMeasured.coldStartMs.runs >= 3, `stage ${s.stage} cold starts`);
+    }
+  });
+
+  test('both shipped profiles carry the live handling on every VM option, and it is slower than session.run', () => {
+    for (const model of [MODEL, 'mnist-ee-heavy']) {
+      const profile = loadProfile(model);
+      for (const s of profile.stages) {
+        for (const o of s.vm) {
+          const where = `${model} stage ${s.stage} vm ${o.threads}`;
+          assert.ok(o.handling, `${where}: no handling (re-run \`serflow profile --model ${model}\`)`);
+          assert.ok(o.handling.serviceMs.p95 >= o.serviceMs.p95, `${where}: handling p95 below session.run p95`);
+          assert.ok(o.handling.runs >= 200 && o.handling.saturatedRuns >= 200, `${where}: runs`);
+        }
+      }
+      const stages = toStageProfiles(profile, { vmThreads: 1, faasMemoryMb: () => 512 });
+      assert.ok(
+        stages.every((p) => p.vmServiceBasis === 'handling'),
+        model,
+      );
     }
   });
 
@@ -233,13 +258,66 @@ const measured: FaasMeasured = {
   coldStartMs: { p50: 200, max: 300, runs: 3 },
   runs: 50,
 };
-function handStage(stage: number, exitShare: number, reachProbability: number): StageProfileEntry {
+/**
+ * Hand-made live-handling measurements. CPU 1.2 ms per execution, 0.9 of it on the main thread, 2 vCPUs:
+ * - 1 thread, no idle CPU: floor max(1000 × 1.2 / 1000, 1000 × 0.9 / 1000) = 1.2 ms; handler 2 / 5 / 7 / 2.5 ms
+ *   → service (per execution the larger) 2 / 5 / 7 / 2.6 ms: mu = 1000 / 5 = 200/s (session.run: 1000 / 2 = 500/s);
+ * - 2 threads, idle 30 ms/s (25 on the main thread): floor max(2000 × 1.2 / 1970, 2000 × 0.9 / 975)
+ *   = max(1.218, 1.846) = 1.846 ms (the shared main thread binds); handler 1 / 3 / 4 / 1.5 ms → service
+ *   1.846 / 3 / 4 / 2.1 ms: mu = 2 × 1000 / 3 = 666.7/s (session.run: 2 × 1000 / 2.5 = 800/s).
+ */
+const handling1: VmHandling = {
+  serviceMs: st(2, 5, 7, 2.6),
+  handlerMs: st(2, 5, 7, 2.5),
+  sessionRunMs: st(0.5, 1.5, 2, 0.7),
+  cpuMsPerExecution: 1.2,
+  mainThreadCpuMsPerExecution: 0.9,
+  idleCpuMsPerSecond: 0,
+  idleMainThreadCpuMsPerSecond: 0,
+  cpuFloorMs: 1.2,
+  vcpus: 2,
+  stageConcurrency: 4,
+  inFlight: 1,
+  saturatedInFlight: 8,
+  saturatedThroughputPerSec: 300,
+  runs: 1000,
+  saturatedRuns: 1000,
+};
+const handling2: VmHandling = {
+  ...handling1,
+  serviceMs: st(1.846, 3, 4, 2.1),
+  handlerMs: st(1, 3, 4, 1.5),
+  idleCpuMsPerSecond: 30,
+  idleMainThreadCpuMsPerSecond: 25,
+  cpuFloorMs: 1.846,
+  inFlight: 2,
+};
+function handStage(
+  stage: number,
+  exitShare: number,
+  reachProbability: number,
+  withHandling = false,
+): StageProfileEntry {
   return {
     stage,
     sha256: 'a'.repeat(64),
     vm: [
-      { instanceType: 'c6i.large', threads: 1, serviceMs: st(1, 2, 3, 1.2), throughputPerSec: 800, runs: 1000 },
-      { instanceType: 'c6i.large', threads: 2, serviceMs: st(1.1, 2.5, 4, 1.4), throughputPerSec: 1400, runs: 1000 },
+      {
+        instanceType: 'c6i.large',
+        threads: 1,
+        serviceMs: st(1, 2, 3, 1.2),
+        throughputPerSec: 800,
+        runs: 1000,
+        ...(withHandling ? { handling: handling1 } : {}),
+      },
+      {
+        instanceType: 'c6i.large',
+        threads: 2,
+        serviceMs: st(1.1, 2.5, 4, 1.4),
+        throughputPerSec: 1400,
+        runs: 1000,
+        ...(withHandling ? { handling: handling2 } : {}),
+      },
     ],
     faasMeasured: measured,
     faas: [512, 1024, 2048].map((m) => estimateFaasOption(measured, m)),
@@ -249,17 +327,18 @@ function handStage(stage: number, exitShare: number, reachProbability: number): 
     reachProbability,
   };
 }
-const handProfile = (): ModelProfile =>
-  parseProfile({
-    profileVersion: 1,
-    model: 'hand',
-    measuredAt: '2025-01-01T00:00:00.000Z',
-    machine: { cpus: 2, cpuModel: 'test', node: 'v20', onnxruntime: '1.30.0' },
-    threshold: 0.9,
-    calibration: { split: 'calibration', samples: 10, seed: 1 },
-    notes: [],
-    stages: [handStage(1, 0.75, 1), handStage(2, 0.25, 0.25)],
-  });
+/** The raw hand profile; `handling[i]`: stage i+1 carries the live-handling measurement (none by default, as before #11). */
+const handRaw = (handling: [boolean, boolean] = [false, false]): ModelProfile => ({
+  profileVersion: 1,
+  model: 'hand',
+  measuredAt: '2025-01-01T00:00:00.000Z',
+  machine: { cpus: 2, cpuModel: 'test', node: 'v20', onnxruntime: '1.30.0' },
+  threshold: 0.9,
+  calibration: { split: 'calibration', samples: 10, seed: 1 },
+  notes: [],
+  stages: [handStage(1, 0.75, 1, handling[0]), handStage(2, 0.25, 0.25, handling[1])],
+});
+const handProfile = (handling?: [boolean, boolean]): ModelProfile => parseProfile(handRaw(handling));
 
 describe('the function memory model', () => {
   test('slows CPU by 1769 / memory below one vCPU and not at all above', () => {
@@ -305,6 +384,7 @@ describe('toStageProfiles', () => {
         faasColdStartMs: 691.016,
         exitShare: 0.75,
         reachProbability: 1,
+        vmServiceBasis: 'session.run',
       },
       {
         stage: 2,
@@ -315,6 +395,7 @@ describe('toStageProfiles', () => {
         faasColdStartMs: 200,
         exitShare: 0.25,
         reachProbability: 0.25,
+        vmServiceBasis: 'session.run',
       },
     ]);
   });
@@ -346,6 +427,178 @@ describe('toStageProfiles', () => {
     assert.equal(profiles[0]?.reachProbability, 1);
     for (const p of profiles) assert.equal(p.faasMemoryMb, 512);
   });
+});
+
+describe('honest capacity: the VM service time is the whole handling in a live worker where it was measured', () => {
+  const mu = (p: { vmSlots: number; vmServiceMs: { p95: number } }) => (p.vmSlots * 1000) / p.vmServiceMs.p95;
+
+  test('with vm[].handling, vmServiceMs is handling.serviceMs (1 thread: mu 200/s, not session.run 500/s)', () => {
+    const profiles = toStageProfiles(handProfile([true, true]), { vmThreads: 1, faasMemoryMb: () => 2048 });
+    for (const p of profiles) {
+      assert.deepEqual(p.vmServiceMs, { p50: 2, p95: 5, p99: 7, mean: 2.6 });
+      assert.equal(p.vmServiceBasis, 'handling');
+      assert.equal(mu(p), 200);
+    }
+  });
+
+  test('2 threads: the two-thread handling (floor bound by the shared main thread), mu 666.7/s not 800/s', () => {
+    const [s1] = toStageProfiles(handProfile([true, true]), { vmThreads: 2, faasMemoryMb: () => 2048 });
+    assert.deepEqual(s1?.vmServiceMs, { p50: 1.846, p95: 3, p99: 4, mean: 2.1 });
+    assert.equal(s1?.vmSlots, 2);
+    assert.ok(Math.abs(mu(s1) - 2000 / 3) < 1e-9);
+  });
+
+  test('without it (a profile from before #11) the session.run figures, as before', () => {
+    const [s1] = toStageProfiles(handProfile(), { vmThreads: 1, faasMemoryMb: () => 2048 });
+    assert.deepEqual(s1?.vmServiceMs, { p50: 1, p95: 2, p99: 3, mean: 1.2 });
+    assert.equal(s1?.vmServiceBasis, 'session.run');
+    assert.equal(mu(s1), 500);
+  });
+
+  test('per stage: a stage with the measurement uses it, one without falls back, and the line says which', () => {
+    const profiles = toStageProfiles(handProfile([false, true]), { vmThreads: 1, faasMemoryMb: () => 2048 });
+    assert.deepEqual(
+      profiles.map((p) => [p.vmServiceBasis, p.vmServiceMs.p95]),
+      [
+        ['session.run', 2],
+        ['handling', 5],
+      ],
+    );
+    assert.equal(
+      describeVmService(profiles),
+      'VM service time: whole handling in a live stage worker (stages 2); session.run() alone (stages 1); ' +
+        'mu per VM (vmSlots × 1000 / p95, per s): 1: 500, 2: 200',
+    );
+    assert.match(
+      describeVmService(toStageProfiles(handProfile(), { vmThreads: 1, faasMemoryMb: () => 512 })),
+      /predates the handling measurement, re-run `serflow profile`/,
+    );
+  });
+
+  test('vmService forces a basis: session.run for comparison; handling is an error where it was not measured', () => {
+    const old = toStageProfiles(handProfile([true, true]), {
+      vmThreads: 1,
+      faasMemoryMb: () => 2048,
+      vmService: 'session.run',
+    });
+    assert.deepEqual(
+      old.map((p) => [p.vmServiceBasis, p.vmServiceMs.p95]),
+      [
+        ['session.run', 2],
+        ['session.run', 2],
+      ],
+    );
+    assert.throws(
+      () =>
+        toStageProfiles(handProfile([true, false]), { vmThreads: 1, faasMemoryMb: () => 512, vmService: 'handling' }),
+      {
+        name: 'ProfileOptionError',
+        message: /stages\[1\]\.vm option c6i\.large × 1 threads has no handling measurement/,
+      },
+    );
+  });
+
+  test('the compiled autoscaler config takes mu_k from the handling: 1000 / 5 = 200/s per VM', () => {
+    const compiled = compileAutoscalerConfig(
+      {},
+      GLOBALS,
+      toStageProfiles(handProfile([true, true]), { vmThreads: 1, faasMemoryMb: () => 512 }),
+    );
+    assert.deepEqual(
+      compiled.stages.map((s) => [s.vmServiceP95Ms, s.muPerVm]),
+      [
+        [5, 200],
+        [5, 200],
+      ],
+    );
+  });
+
+  test('the profile note compares both mu per stage and thread count', () => {
+    assert.equal(
+      capacityNote(handRaw([true, false]).stages),
+      'mu per VM (threads × 1000 / p95), whole handling (session.run alone): ' +
+        'stage 1: 1 thread 200/s (session.run 500/s), 2 threads 667/s (session.run 800/s); ' +
+        'stage 2: 1 thread not measured (session.run 500/s), 2 threads not measured (session.run 800/s).',
+    );
+  });
+});
+
+describe('handlingCpuFloorMs: the per-slot CPU floor, hand-computed', () => {
+  const base = { vcpus: 2, cpuMsPerExecution: 1.2, mainThreadCpuMsPerExecution: 0.9 };
+  const none = { idleCpuMsPerSecond: 0, idleMainThreadCpuMsPerSecond: 0 };
+  test('one thread, no idle CPU: the whole CPU of an execution, 1.2 ms', () => {
+    assert.equal(handlingCpuFloorMs({ ...base, ...none, threads: 1 }), 1.2);
+  });
+  test('two threads on two vCPUs: the shared main thread binds, 2 × 0.9 = 1.8 ms', () => {
+    assert.equal(handlingCpuFloorMs({ ...base, ...none, threads: 2 }), 1.8);
+  });
+  test('four threads on two vCPUs with a light main thread: the cores bind, 1.2 × 4 / 2 = 2.4 ms', () => {
+    assert.equal(handlingCpuFloorMs({ ...base, ...none, threads: 4, mainThreadCpuMsPerExecution: 0.3 }), 2.4);
+  });
+  test('idle CPU comes off the budgets: 1 thread, 30 ms/s idle (25 main) → 1.2 × 1000 / 970', () => {
+    const f = handlingCpuFloorMs({ ...base, threads: 1, idleCpuMsPerSecond: 30, idleMainThreadCpuMsPerSecond: 25 });
+    assert.ok(Math.abs(f - 1200 / 970) < 1e-12, `${f}`);
+    const f2 = handlingCpuFloorMs({ ...base, threads: 2, idleCpuMsPerSecond: 30, idleMainThreadCpuMsPerSecond: 25 });
+    assert.ok(Math.abs(f2 - 1800 / 975) < 1e-12, `${f2}`);
+  });
+  test('no budget left: an infinite floor (the worker carries nothing)', () => {
+    assert.equal(
+      handlingCpuFloorMs({ ...base, threads: 1, idleCpuMsPerSecond: 0, idleMainThreadCpuMsPerSecond: 1000 }),
+      Number.POSITIVE_INFINITY,
+    );
+  });
+});
+
+describe('parseProfile: the handling measurement is optional and checked', () => {
+  test('a profile with it parses and keeps it; one without it parses too (old profiles stay readable)', () => {
+    assert.deepEqual(handProfile([true, true]).stages[0]?.vm[0]?.handling, handling1);
+    assert.equal(handProfile().stages[0]?.vm[0]?.handling, undefined);
+  });
+
+  type Mutation = { what: string; mutate(h: VmHandling): void; message: RegExp };
+  const loose = (o: object) => o as Record<string, unknown>;
+  const cases: Mutation[] = [
+    {
+      what: 'a service p95 below the handler p95 (not the per-execution max)',
+      mutate: (h) => (h.serviceMs = st(2, 4.5, 7, 2.6)),
+      message:
+        /^profile h\.json: stages\[0\]\.vm\[0\]\.handling\.serviceMs\.p95: expected >= max\(handlerMs\.p95, cpuFloorMs\) = 5/,
+    },
+    {
+      what: 'a service p50 below the CPU floor (session.run figures passed off as handling)',
+      mutate: (h) => (h.serviceMs = { ...h.serviceMs, p50: 1 }),
+      message: /stages\[0\]\.vm\[0\]\.handling\.serviceMs\.p50: expected >= max\(handlerMs\.p50, cpuFloorMs\) = 2/,
+    },
+    {
+      what: 'a floor that does not follow from the CPU figures',
+      mutate: (h) => (h.cpuFloorMs = 0.5),
+      message: /stages\[0\]\.vm\[0\]\.handling\.cpuFloorMs: expected 1\.2 \(handlingCpuFloorMs/,
+    },
+    {
+      what: 'more main-thread CPU than the whole process',
+      mutate: (h) => (h.mainThreadCpuMsPerExecution = 2),
+      message: /stages\[0\]\.vm\[0\]\.handling\.mainThreadCpuMsPerExecution: expected <= cpuMsPerExecution/,
+    },
+    {
+      what: 'a missing CPU figure',
+      mutate: (h) => delete loose(h).cpuMsPerExecution,
+      message: /stages\[0\]\.vm\[0\]\.handling\.cpuMsPerExecution: expected number, got missing/,
+    },
+    {
+      what: 'a zero CPU per execution',
+      mutate: (h) => (h.cpuMsPerExecution = 0),
+      message: /stages\[0\]\.vm\[0\]\.handling\.cpuMsPerExecution: /,
+    },
+  ];
+  for (const c of cases) {
+    test(`refuses ${c.what}`, () => {
+      const raw = handRaw([true, true]);
+      const h = structuredClone(handling1);
+      c.mutate(h);
+      raw.stages[0]!.vm[0]!.handling = h;
+      assert.throws(() => parseProfile(raw, 'h.json'), { name: 'InvalidProfileError', message: c.message });
+    });
+  }
 });
 
 describe('cheapestFaasMemory', () => {
