@@ -8,15 +8,17 @@
  *
  * Economics. At the catalog price (c6i.large 0.085 $/h) T-CIP is ~100 q/s per stage and SERFLOW rightly keeps
  * every stage serverless at any load this machine can make. So the VM price is set to 0.00025 $/h
- * (6.9444e-8 $/s). The functions run at 512 MB; C_F,k = 2e-7 $ + 1.66667e-5 $/GB-s × 0.5 GB × ceil(p95_k) ms,
- * with the profiled 512 MB p95s 2.567 / 2.764 / 2.439 / 2.391 ms, each billed 3 ms:
- *   every stage: 2.25e-7 $ → T-CIP = 6.9444e-8 / 2.25e-7 = 0.30864 q/s (cloud) → × timeScale 10 = 3.086 q/s wall
+ * (6.9444e-8 $/s). The functions run at 512 MB; C_F,k = 2e-7 $ + 1.66667e-5 $/GB-s × 0.5 GB × ceil(mean_k) ms,
+ * with the profiled 512 MB means 1.869 / 1.752 / 2.073 / 2.197 ms, billed 2 / 2 / 3 / 3 ms:
+ *   stages 1, 2: 2.16667e-7 $ → T-CIP = 6.9444e-8 / 2.16667e-7 = 0.32051 q/s (cloud) → × timeScale 10 = 3.205 q/s wall;
+ *   stages 3, 4: 2.25e-7 $ → 0.30864 q/s → 3.086 q/s wall.
  * (`tCipWall`: a VM living one wall second is billed 10 cloud seconds, an invocation its measured duration.)
- * mu_k = 1000 / VM p95 (0.038-0.046 ms) is ~22 000-26 000 q/s, so a stage wants 0 VMs below T-CIP and 1 above it.
+ * mu_k = 1000 / the p95 of a stage worker's whole handling (2.95-4.04 ms) is ~250-340 q/s, far above any load here,
+ * so a stage wants 0 VMs below T-CIP and 1 above it.
  *
  * Loads. The held-out split (first 400 of the seeded order) reaches stages 1-4 with p = 1 / 0.54 / 0.18 / 0.055
  * clean, and 1 / 0.94 / 0.81 / 0.61 with `noise:0.4` (measured in-process). So:
- *   - 1 q/s: every stage is below T-CIP (stage 1: ~1 < 3.09): all serverless;
+ *   - 1 q/s: every stage is below T-CIP (stage 1: ~1 < 3.2): all serverless;
  *   - 12 q/s clean: stage 1 ~12 and stage 2 ~6.5 q/s are far above T-CIP (VMs), stage 4 ~0.66 q/s far below
  *     (serverless); stage 3 (~2.1 q/s, plus the deviation) is near its 3.09 and is not asserted on;
  *   - 8 q/s: clean stage 4 ~0.44 q/s (serverless), with noise:0.4 ~4.8 q/s and stage 3 ~6.4 q/s (VMs).
@@ -41,7 +43,7 @@ import { sleep, waitUntil } from '../helpers/wait-until';
 const MODEL = 'mnist-ee';
 const STAGES = 4;
 const TIME_SCALE = 10;
-/** See the module comment: T-CIP 3.09 q/s wall per stage. */
+/** See the module comment: T-CIP 3.1-3.2 q/s wall per stage. */
 const VM_PRICE_PER_HOUR_USD = 0.00025;
 const TICK_MS = 10_000;
 const SCALE_DOWN_DELAY_MS = 30_000;
@@ -56,7 +58,7 @@ const LOW_QPS = 1;
 const STEP_QPS = 12;
 const DRIFT_QPS = 8;
 /** Expected T-CIP per stage, q/s wall (module comment). */
-const T_CIP_WALL = [3.086, 3.086, 3.086, 3.086];
+const T_CIP_WALL = [3.205, 3.205, 3.086, 3.086];
 
 type Pools = { ready: number; booting: number; draining: number }[];
 
@@ -145,7 +147,7 @@ describe('SERFLOW autoscaler on a real stack', () => {
     const compiled = compileForModel(t.config, MODEL);
     compiled.stages.forEach((s, i) => {
       assert.ok(Math.abs(s.tCipWall - T_CIP_WALL[i]!) < 0.001, `stage ${s.stage}: tCipWall ${s.tCipWall}`);
-      assert.ok(s.muPerVm > 1000, `stage ${s.stage}: mu ${s.muPerVm} far above any test load`);
+      assert.ok(s.muPerVm > 100, `stage ${s.stage}: mu ${s.muPerVm} far above any test load`);
     });
     assert.equal(compiled.tickMs / TIME_SCALE, 1000, 'one tick per wall second');
   });
