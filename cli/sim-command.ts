@@ -3,6 +3,7 @@
  * written as a report directory (report.json, series.json, plots, index.md/html).
  */
 import * as path from 'node:path';
+import { commandLine } from '../common/command-line';
 import { Option, type Command } from 'commander';
 import { POLICY_NAMES, type PolicyName } from '../autoscaler/types';
 import type { SerflowConfig } from '../common/config';
@@ -104,7 +105,7 @@ export async function simCommand(config: SerflowConfig, o: SimCommandOptions, ar
     seed: o.seed,
     ...(exitSchedule ? { exitSchedule } : {}),
     ...(trace === full ? { referenceTrace: full.name } : {}),
-    command: ['serflow', ...argv].join(' '),
+    command: commandLine('serflow', argv),
     onProgress: (policy, done, total) => {
       if (policy !== barPolicy) {
         bar?.stop();
