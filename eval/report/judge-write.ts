@@ -3,8 +3,7 @@
  * bill view, the per-shape summaries and the targets), `index.md` / `index.html` (the targets and one table per
  * shape), `members.md` (every member's verdict) and one box/strip plot per shape (`judge-<shape>.svg`).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import type { Block } from './document';
 import { formatDuration, formatPercent, formatPlain } from './format';
 import { toHtml } from './html';
@@ -32,6 +31,7 @@ import {
 } from './judge';
 import { toMarkdown } from './markdown';
 import { renderSvg } from './vega';
+import { writeReportFiles } from './write';
 
 export const JUDGE_REPORT_VERSION = 1;
 
@@ -300,11 +300,5 @@ export async function writeJudgeDir(dir: string, r: JudgeReport): Promise<string
     ];
     files.push([plotFile(group), await renderSvg(groupPlotSpec(r.verdicts, group, subtitle))]);
   }
-  const written: string[] = [];
-  for (const [name, text] of files) {
-    const file = path.join(dir, name);
-    await writeFile(file, text, 'utf8');
-    written.push(file);
-  }
-  return written;
+  return writeReportFiles(dir, files);
 }

@@ -43,6 +43,14 @@ export async function writeReportDir(
     [REPORT_FILES.markdown, toMarkdown(doc)],
     [REPORT_FILES.html, toHtml(doc, summaryTitle(report))],
   ];
+  return writeReportFiles(dir, files);
+}
+
+/** Write each `[name, text]` into `dir` (which exists); the paths written, in order. */
+export async function writeReportFiles(
+  dir: string,
+  files: ReadonlyArray<readonly [string, string]>,
+): Promise<string[]> {
   const written: string[] = [];
   for (const [name, text] of files) {
     const file = path.join(dir, name);
