@@ -49,10 +49,10 @@ const TICK_MS = 10_000;
 const SCALE_DOWN_DELAY_MS = 30_000;
 const SCALE_DOWN_DELAY_WALL_MS = SCALE_DOWN_DELAY_MS / TIME_SCALE;
 /**
- * The burst trigger reacts within a few windows of the step (decision 4 on an idle machine, 2026-12-01); two more
- * allow for windows that a loaded machine fills late. A smoothed estimator without the trigger takes far longer.
+ * The sizing reacts within a few windows of the step (decision 4 on an idle machine, 8 in one fresh-clone run under
+ * the forecast sizing, which waits until the step is expected to outlast a boot, 2026-12-01); ten allows for both. A smoothed estimator without the trigger takes far longer.
  */
-const MAX_TICKS_TO_SCALE_OUT = 6;
+const MAX_TICKS_TO_SCALE_OUT = 10;
 const BOOT_DELAY_MS = 20_000;
 const LOW_QPS = 1;
 const STEP_QPS = 12;
