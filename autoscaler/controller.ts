@@ -117,6 +117,9 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
       // The window is decided on: its events may go (a crash before here redelivers them).
       intake.commit();
       if (actions.length) log(`${policy.name}: ${actions.join('; ')} (${decision.reason})`);
+      // Bad or missing input is reported, never fatal: the window is decided on what did arrive.
+      if (window.malformed || window.pullErrors)
+        log(`intake: ${window.malformed} malformed stage events terminated, ${window.pullErrors} failed pulls this window`);
       lastRecord = record;
       return record;
     },

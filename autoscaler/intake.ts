@@ -3,7 +3,7 @@
  * per-stage windows. Messages are acknowledged only when the window they were counted in has been decided on
  * (`commit()`), so a controller that dies mid-window gets them again on restart: a restart loses no counts.
  */
-import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, type JsMsg, type NatsConnection } from 'nats';
 import { parseStageEvent, type StageEvent } from '../common/events';
 import { STAGE_EVENTS_STREAM, STAGE_EVENTS_SUBJECT_PREFIX } from '../common/naming';
 import { quantile } from '../common/stats';
@@ -13,6 +13,11 @@ import type { StageObservation } from './types';
 export const INTAKE_ACK_WAIT_MS = 5 * 60 * 1000;
 /** Enough unacked messages in flight for minutes of traffic at hundreds of stage executions per second. */
 export const INTAKE_MAX_ACK_PENDING = 200_000;
+
+/** Events asked for per pull; a pull ends early when it has them. */
+export const INTAKE_PULL_BATCH = 1000;
+/** A pull ends after this long without its batch; close() waits at most this long for the pull in flight. */
+export const INTAKE_PULL_EXPIRES_MS = 1000;
 
 export function durableName(model: string): string {
   return `autoscaler-${model}`.replace(/[^A-Za-z0-9_-]/g, '_');
@@ -37,7 +42,7 @@ export function observeWindow(events: readonly StageEvent[], stages: number): St
 
 export interface StageEventIntake {
   /** Counts of the events received since the last commit. */
-  snapshot(): { observation: StageObservation[]; events: number; malformed: number };
+  snapshot(): { observation: StageObservation[]; events: number; malformed: number; pullErrors: number };
   /** The window was decided on: acknowledge its messages and start a new window. */
   commit(): void;
   close(): Promise<void>;
@@ -65,17 +70,31 @@ export async function createStageEventIntake(
     await jsm.consumers.add(STAGE_EVENTS_STREAM, consumerConfig);
   }
   const consumer = await nc.jetstream().consumers.get(STAGE_EVENTS_STREAM, name);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: 1000 });
   let window: { event: StageEvent; msg: JsMsg }[] = [];
   let malformed = 0;
+  let closing = false;
+  let pullErrors = 0;
+  // Short bounded pulls rather than one endless `consume()`: a pull request the server still holds when a
+  // long-lived subscription is dropped keeps delivering into a closed inbox, and those events would wait the whole
+  // ack wait before redelivery. A fetch ends with the server's own end-of-request, so once the loop has left the
+  // current fetch no event is in flight to this controller, and close() can hand back everything it received.
   const loop = (async () => {
-    for await (const msg of messages) {
+    while (!closing) {
       try {
-        window.push({ event: parseStageEvent(msg.json()), msg });
+        const batch = await consumer.fetch({ max_messages: INTAKE_PULL_BATCH, expires: INTAKE_PULL_EXPIRES_MS });
+        for await (const msg of batch) {
+          try {
+            window.push({ event: parseStageEvent(msg.json()), msg });
+          } catch {
+            // A malformed event is counted (and reported), then terminated so it is not redelivered forever.
+            malformed++;
+            msg.term();
+          }
+        }
       } catch {
-        // A malformed event is counted (and reported), then terminated so it is not redelivered forever.
-        malformed++;
-        msg.term();
+        // A failed pull (a reconnect, a consumer being re-created) must not end the intake: pull again shortly.
+        pullErrors++;
+        if (!closing) await new Promise((r) => setTimeout(r, INTAKE_PULL_EXPIRES_MS));
       }
     }
   })();
@@ -88,15 +107,17 @@ export async function createStageEventIntake(
         ),
         events: window.length,
         malformed,
+        pullErrors,
       };
     },
     commit() {
       for (const w of window) w.msg.ack();
       window = [];
       malformed = 0;
+      pullErrors = 0;
     },
     async close() {
-      messages.stop();
+      closing = true;
       await loop.catch(() => undefined);
       // Events of the open window were never decided on: hand them back now, so the next controller counts them
       // at once instead of after the ack wait (when they would look like a burst).

@@ -53,10 +53,11 @@ export function fusedRunsFor(
   const K = config.stages.length;
   const runs: FusedRun[] = [];
   if (sharedPrefix >= 2) runs.push({ first: 1, last: sharedPrefix });
-  // The tail starts after every stage a VM may serve (its own pool, or the shared pool while it drains).
+  // The tail starts after every stage a ready VM serves (its own pool, or the shared pool while it drains). A stage
+  // whose VMs still boot has no VM share: it stays in the serverless run it was in, the function already warm.
   let lastOnVm = sharedPrefix;
   stages.forEach((d) => {
-    if (d.vmShare > 0 || d.desiredVms > 0) lastOnVm = Math.max(lastOnVm, d.stage);
+    if (d.vmShare > 0) lastOnVm = Math.max(lastOnVm, d.stage);
   });
   const from = lastOnVm; // 0-based index of the tail's first stage
   if (K - from >= 2) {

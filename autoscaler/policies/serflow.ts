@@ -40,7 +40,8 @@ import {
 import type { Observation, Policy, PolicyResult, StageDecision } from '../types';
 import {
   bestSharedPlan,
-  perStageCostRate,
+  perStagePlanCostRate,
+  serverlessCostRate,
   sharedPlanFor,
   vmUsdPerWallSecond,
   type SharedPlan,
@@ -253,9 +254,12 @@ function decideShared(
   // the ones it was sized for (it is paid for until it goes, so it keeps serving).
   const served = prefix > 0 ? prefix : desired > 0 ? prev.served : 0;
   // Work of those stages in VMs' worth at the current load; the ready VMs take what they can, functions the rest.
+  // A shared VM runs a whole query's stages in one slot, so near full use its queue outgrows the overflow wait and
+  // every overflow costs one more action than routing there at once: it is filled to `rho` of its work, as LIBRA
+  // fills its whole-model VMs.
   const work = config.stages.slice(0, served).reduce((sum, s, k) => sum + (loads[k] ?? 0) / s.muPerVm, 0);
   const usable = Math.min(pool.vmsReady, desired);
-  const vmShare = usable <= 0 ? 0 : work > 0 ? Math.min(1, usable / work) : 1;
+  const vmShare = usable <= 0 ? 0 : work > 0 ? Math.min(1, (config.rho * usable) / work) : 1;
   const note = plan
     ? `shared pool for stages 1..${prefix}: ${fmt(plan.work)} VMs' worth → ${wanted} VMs (${step.kind}), ` +
       `$${plan.costRate.toExponential(3)}/s; vmShare ${fmt(vmShare)}`
@@ -291,25 +295,34 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
       served: 0,
     };
     let plan: SharedPlan | undefined;
+    const shares = results.map((r) => r.share);
+    // Per-stage pools are priced at the plain VM price: their own sizing already charged a new VM its boot.
+    const perStage = perStagePlanCostRate(
+      config,
+      shares,
+      results.map((r) => r.sizedVms),
+      vmUsdPerWallSecond(config),
+    );
+    const serverless = serverlessCostRate(config, shares);
+    // Per-stage VMs that the whole bill says cost more than running everything serverless are not wanted: a stage's
+    // own VM saves its executions' fees but splits the serverless run around it (one more action and request fee
+    // per query for the stages after it).
+    const perStageWorse = results.some((r) => r.sizedVms > 0) && perStage >= serverless;
     if (config.colocate) {
       // With the forecast rule, a shared pool not yet paid for must also pay for its first VM's boot (forecast.ts).
       const buying = config.sizing === 'forecast' && prevShared.target === 0;
       const vmUsd = vmUsdPerWallSecond(config) * (buying ? buyThreshold(1, config.bootDelayMs, config.vmServeMs) : 1);
-      const shares = results.map((r) => r.share);
       const best = bestSharedPlan(config, shares, vmUsd);
-      const perStage = results.reduce(
-        (sum, r, i) => sum + perStageCostRate(config.stages[i] as CompiledStageConfig, r.share, r.sizedVms, vmUsd),
-        0,
-      );
       // On a tie the shared pool wins: it covers the deeper stages too as their load grows.
       // As for a stage's own pool, a shared pool is not bought on less than a boot's worth of history.
       const tooEarly = buying && stages.some((st) => young(st.forecast, config));
-      const wantShared = !tooEarly && best !== undefined && best.vms > 0 && best.costRate <= perStage;
+      const wantShared =
+        !tooEarly && best !== undefined && best.vms > 0 && best.costRate <= perStage && best.costRate < serverless;
       const mayChange = resizeDue || bursts.length > 0;
       const prefix = mayChange ? (wantShared ? best.prefix : 0) : prevShared.prefix;
       plan = prefix > 0 ? sharedPlanFor(config, shares, vmUsd, prefix) : undefined;
     }
-    if (plan) results = decideAll(0);
+    if (plan || perStageWorse) results = decideAll(0);
     const shared = decideShared(
       config,
       prevShared,
@@ -332,8 +345,14 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
     });
     // The stages' mix is weighed by the profile's reach probabilities, not the windows' counts: deep stages' counts
     // lag stage 1's after a start and are noisy at low rates, and a flip between fused and unfused plans costs
-    // cold starts of the other functions (a simulated start on Azure showed both).
-    const fused = config.fuse ? fusedRunsFor(config, stageDecisions, [], plan?.prefix ?? 0) : [];
+    // cold starts of the other functions (a simulated start on Azure showed both). For the same reason the
+    // boundaries follow READY capacity: while bought VMs boot, every query still runs on functions, so the
+    // functions already warm stay in force (a new run boundary then would send the whole load through cold
+    // instances of other functions: judged on bursty traces, that was most of SERFLOW's SLO misses). A shared pool
+    // waiting out its scale-down delay still runs its stages as one activity.
+    const fused = config.fuse
+      ? fusedRunsFor(config, stageDecisions, [], shared.vmShare > 0 ? shared.served : 0)
+      : [];
     const why = [
       resizeDue ? 're-size (every U)' : 'between re-sizes',
       bursts.length ? `burst at stage ${bursts.join(', ')}` : '',

@@ -60,6 +60,9 @@ export function createFakeActuator(): FakeActuator {
 /** The intake window: the test sets the next tick's per-stage counts; `commits` counts decided windows. */
 export interface FakeIntake extends StageEventIntake {
   window: StageObservation[];
+  /** Bad input the next window reports (terminated malformed events, failed pulls). */
+  malformed: number;
+  pullErrors: number;
   readonly commits: number;
 }
 
@@ -67,11 +70,18 @@ export function createFakeIntake(): FakeIntake {
   let commits = 0;
   return {
     window: [],
+    malformed: 0,
+    pullErrors: 0,
     get commits() {
       return commits;
     },
     snapshot() {
-      return { observation: this.window, events: this.window.reduce((n, s) => n + s.arrivals, 0), malformed: 0 };
+      return {
+        observation: this.window,
+        events: this.window.reduce((n, s) => n + s.arrivals, 0),
+        malformed: this.malformed,
+        pullErrors: this.pullErrors,
+      };
     },
     commit() {
       commits++;

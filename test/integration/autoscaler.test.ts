@@ -330,8 +330,10 @@ describe('SERFLOW autoscaler on a real stack', () => {
     controller = startController(t);
     console.log(`stop mid-window: ${pending} events left unacknowledged (stream seq <= ${lastSeq})`);
     // Every event published before the stop is counted by the successor (its first, rate-less window takes the
-    // backlog) and acknowledged: the durable consumer's ack floor passes the stop within a few 1 s ticks.
-    await waitUntil(`ack floor reaches stream seq ${lastSeq}`, 5_000, async () => {
+    // backlog) and acknowledged: the durable consumer's ack floor passes the stop within a few 1 s ticks. The ceiling
+    // leaves a loaded machine room to start the successor yet stays far below the ack wait, after which JetStream
+    // would redeliver anyway: an event lost in flight at the stop fails this test.
+    await waitUntil(`ack floor reaches stream seq ${lastSeq}`, 20_000, async () => {
       const info = await jsm.consumers.info(STAGE_EVENTS_STREAM, durableName(MODEL));
       return info.ack_floor.stream_seq >= lastSeq ? true : undefined;
     });

@@ -5,7 +5,13 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bestSharedPlan, sharedPlans, vmUsdPerWallSecond } from '../../../autoscaler/policies/serflow-colocation';
+import {
+  bestSharedPlan,
+  perStagePlanCostRate,
+  serverlessCostRate,
+  sharedPlans,
+  vmUsdPerWallSecond,
+} from '../../../autoscaler/policies/serflow-colocation';
 import { serflowPolicy } from '../../../autoscaler/policies/serflow';
 import type { PoolObservation } from '../../../autoscaler/types';
 import { SEC, compile as compileFixture, obs } from '../../helpers/autoscaler-fixture';
@@ -81,10 +87,12 @@ describe('SERFLOW with co-location', () => {
     const o = obs(SEC, [2, 2, 2]);
     const second = serflowPolicy.decide({ ...o, pools: [...o.pools, whole(1)] }, config, state, SEC);
     assert.equal(second.decision.wholeModelVms, 1);
-    // load 1 VM's worth (2/10 + 2/5 + 2/5) on 1 ready VM → every stage's VM share 1, with its overflow
+    // load 1 VM's worth (2/10 + 2/5 + 2/5) on 1 ready VM filled to rho 0.8 → every stage's VM share 0.8, with
+    // its overflow
+    assert.equal(config.rho, 0.8);
     assert.deepEqual(
       second.decision.stages.map((s) => [s.desiredVms, s.vmShare, s.overflowAfterMs]),
-      config.stages.map((s) => [0, 1, s.overflowAfterMs]),
+      config.stages.map((s) => [0, 0.8, s.overflowAfterMs]),
     );
   });
 
@@ -117,5 +125,112 @@ describe('SERFLOW with co-location', () => {
     assert.equal(sizes[0], 1, 'not at once');
     assert.equal(sizes[sizes.length - 1], 0, `eventually 0: ${sizes.join(',')}`);
     assert.equal(sizes.indexOf(0), 10, `0 from 11 s, 10 s after it was first wanted: ${sizes.join(',')}`);
+  });
+});
+
+/**
+ * The whole bill (module comment): prices of the fusion tests (fusion.test.ts): request fee R = 2e-7 $, function
+ * memories 1024, 2048, 1024 MB, duration parts D = 1e-6, 4e-6, 1e-6 $ (C_F = 1.2e-6, 4.2e-6, 1.2e-6 $), the
+ * fixture's mu 10, 5, 5 q/s, and a VM-second P = 1e-5 $ passed in. Shares 10, 5, 1 q/s.
+ */
+describe('shared and per-stage plans on the whole bill (functions fused where cheaper, actions counted)', () => {
+  const MEMORY = [1024, 2048, 1024];
+  const DURATION = [1e-6, 4e-6, 1e-6];
+  const priced = (usdPerAction: number, fuse = true) => {
+    const c = compile({ fuse });
+    return {
+      ...c,
+      usdPerAction,
+      stages: c.stages.map((s, i) => ({
+        ...s,
+        faasMemoryMb: MEMORY[i]!,
+        faasRequestUsd: 2e-7,
+        faasCostPerInvocationUsd: DURATION[i]! + 2e-7,
+      })),
+    };
+  };
+  const VM = 1e-5;
+  const SHARES = [10, 5, 1];
+  const close = (got: number | undefined, want: number, what: string) =>
+    assert.ok(got !== undefined && Math.abs(got - want) <= 1e-12, `${what}: ${got}, want ${want}`);
+
+  test('no action price: the cheapest serverless plan runs each stage alone; prefix 2 on 2 VMs is best', () => {
+    const c = priced(0);
+    // S(0) = min(separate 10·1.2e-6 + 5·4.2e-6 + 1·1.2e-6 = 3.42e-5, fused 10·2e-7 + 10·1e-6·2 + 5·4e-6 + 1e-6·2 = 4.4e-5)
+    close(serverlessCostRate(c, SHARES), 3.42e-5, 'S(0)');
+    // j=1: W 1 → 1 VM; 1e-5 + S(1) = min(5·4.2e-6 + 1.2e-6 = 2.22e-5, 5·2e-7 + 5·4e-6 + 2e-6 = 2.3e-5) → 3.22e-5
+    // j=2: W 2, one run at 2048 MB: F = 10·2e-7 + 10·1e-6·2 + 5·4e-6 = 4.2e-5 → 2 VMs; 2e-5 + S(2) 1.2e-6 = 2.12e-5
+    // j=3: W 2.2, F = 4.4e-5, 2e-5 per VM's worth, remainder .2·2e-5 = 4e-6 < P → 2 VMs; 2e-5 + 4e-6 = 2.4e-5
+    const plans = sharedPlans(c, SHARES, VM);
+    assert.deepEqual(
+      plans.map((p) => [p.prefix, p.vms]),
+      [
+        [1, 1],
+        [2, 2],
+        [3, 2],
+      ],
+    );
+    [3.22e-5, 2.12e-5, 2.4e-5].forEach((want, i) => close(plans[i]?.costRate, want, `prefix ${i + 1}`));
+    assert.equal(bestSharedPlan(c, SHARES, VM)?.prefix, 2);
+    // per-stage, 1 VM for stage 1: 1e-5 + S(1) 2.22e-5 = 3.22e-5 (< S(0): it pays)
+    close(perStagePlanCostRate(c, SHARES, [1, 0, 0], VM), 3.22e-5, 'per-stage [1, 0, 0]');
+  });
+
+  test('Temporal Cloud actions (2.5e-5 $): the whole model on VMs saves fees; a VM for stage 1 alone loses', () => {
+    const c = priced(2.5e-5);
+    // S(0) = fused 10·(2e-7 + 2.5e-5) + 2e-5 + 2e-5 + 2e-6 = 2.94e-4 (separate 4.342e-4)
+    close(serverlessCostRate(c, SHARES), 2.94e-4, 'S(0)');
+    // j=3: 2 VMs 2e-5 + remainder 4e-6 + one action per query 10·2.5e-5 = 2.74e-4 < S(0)
+    // j=2: 2e-5 + 2.5e-4 + S(2) = 1·(1.2e-6 + 2.5e-5) → 2.962e-4
+    // j=1: 1e-5 + 2.5e-4 + S(1) = min(separate 1.722e-4, fused 5·(2e-7 + 2.5e-5) + 2e-5 + 2e-6 = 1.48e-4) → 4.08e-4
+    const plans = sharedPlans(c, SHARES, VM);
+    [4.08e-4, 2.962e-4, 2.74e-4].forEach((want, i) => close(plans[i]?.costRate, want, `prefix ${i + 1}`));
+    assert.equal(bestSharedPlan(c, SHARES, VM)?.prefix, 3);
+    // per-stage [1, 0, 0]: 1e-5 + 10·2.5e-5 + S(1) 1.48e-4 = 4.08e-4 > S(0) 2.94e-4: worse than no VM at all
+    close(perStagePlanCostRate(c, SHARES, [1, 0, 0], VM), 4.08e-4, 'per-stage [1, 0, 0]');
+  });
+
+  test('fusion off: every stage its own activity, on VMs and functions alike', () => {
+    const c = priced(2.5e-5, false);
+    // S(0) = separate 4.342e-4; j=3: 2 VMs 2e-5 + .2 · (3.42e-5 / 2.2) + (10 + 5 + 1)·2.5e-5 = 4.2311e-4
+    close(serverlessCostRate(c, SHARES), 4.342e-4, 'S(0)');
+    close(sharedPlans(c, SHARES, VM)[2]?.costRate, 2e-5 + (0.2 * 3.42e-5) / 2.2 + 4e-4, 'prefix 3');
+  });
+});
+
+describe('SERFLOW buys only VMs that lower the whole bill', () => {
+  // The fixture (P = 1e-4 $/s, C_F = 4e-5 $, no request fee, equal memories), EWMA sizing, shares = the first
+  // tick's rates 20, 5, 1: per stage 20/10 → 2 VMs, 5/5 → 1, 1 < T-CIP 2.5 → 0.
+  const withAction = (usdPerAction: number, colocate: boolean) => ({
+    ...compile({ sizing: 'ewma', colocate }),
+    usdPerAction,
+  });
+  const decide = (c: ReturnType<typeof withAction>) =>
+    serflowPolicy.decide(obs(0, [20, 5, 1]), c, serflowPolicy.initialState(c), 0).decision;
+
+  test('free actions: the per-stage pools pay (3.4e-4 $/s against 1.04e-3 all serverless)', () => {
+    assert.deepEqual(
+      decide(withAction(0, false)).stages.map((s) => s.desiredVms),
+      [2, 1, 0],
+    );
+  });
+
+  test('dear actions (1e-3 $): per-stage pools cost 2.634e-2 $/s against 2.104e-2 fused serverless: none', () => {
+    // per-stage: S(2) 1·(4e-5 + 1e-3) + stage 1 2e-4 + 20e-3 + stage 2 1e-4 + 5e-3 = 2.634e-2; S(0) fused 20·1e-3 + 26·4e-5
+    assert.deepEqual(
+      decide(withAction(1e-3, false)).stages.map((s) => s.desiredVms),
+      [0, 0, 0],
+    );
+  });
+
+  test('dear actions with co-location: the whole model on 3 shared VMs (2.0365e-2 $/s) beats both', () => {
+    // W = 2 + 1 + 0.2 = 3.2, F = 1.04e-3 (no fee, equal memories), remainder .2·F/W = 6.5e-5 < P → 3 VMs;
+    // 3e-4 + 6.5e-5 + 20·1e-3 = 2.0365e-2 < S(0) 2.104e-2
+    const d = decide(withAction(1e-3, true));
+    assert.equal(d.wholeModelVms, 3);
+    assert.deepEqual(
+      d.stages.map((s) => s.desiredVms),
+      [0, 0, 0],
+    );
   });
 });

@@ -145,6 +145,16 @@ describe('controller: read → decide → actuate → record', () => {
     assert.deepEqual(r.log, [], 'nothing done, nothing logged');
   });
 
+  test('bad intake input is logged with its counts and the window is still decided on', async () => {
+    const r = rig();
+    r.intake.malformed = 2;
+    r.intake.pullErrors = 1;
+    const [record] = await runTimeline(r, [FIRST]);
+    assert.equal(record?.decision.reason, 'no-data');
+    assert.equal(r.intake.commits, 1);
+    assert.deepEqual(r.log, ['intake: 2 malformed stage events terminated, 1 failed pulls this window']);
+  });
+
   test('a load step scales up the stages that pay for VMs and publishes the routing plan', async () => {
     const r = rig();
     await runTimeline(r, [FIRST, LOAD_STEP]);
