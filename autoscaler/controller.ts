@@ -50,12 +50,16 @@ export function planFromDecision(model: string, decision: Decision, policy: stri
   };
 }
 
+/** What a plan routes (stages, fused runs) and who wrote it: equal keys need no re-publishing. */
+function planKey(plan: RoutingPlan | null): string {
+  return plan ? JSON.stringify({ stages: plan.stages, fused: plan.fused ?? [], source: plan.source }) : '';
+}
+
 export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
   const { model, stages, policy, config, intake, routing, actuator, recorder } = deps;
   const log = deps.log ?? (() => undefined);
   let state = policy.initialState(config);
   let lastWallTickAt: number | undefined;
-  let lastPlan = '';
   let lastRecord: DecisionRecord | undefined;
 
   return {
@@ -95,10 +99,10 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
           }
         }
         const plan = planFromDecision(model, decision, policy.name, now);
-        const key = JSON.stringify(plan.stages);
-        if (key !== lastPlan) {
+        // Compared with the STORED plan, not with what this controller last wrote: a plan cleared or overwritten
+        // by anyone else (`serflow route clear`) is replaced at the next tick, so control comes back here.
+        if (planKey(plan) !== planKey(current)) {
           await routing.put(plan);
-          lastPlan = key;
           actions.push(`plan: ${plan.stages.map((s) => `${s.stage}:${s.vmShare.toFixed(2)}`).join(' ')}`);
         }
       }

@@ -215,6 +215,27 @@ describe('controller: read → decide → actuate → record', () => {
     assert.equal(record?.actions[0], 'whole model: VMs 0 -> 5');
   });
 
+  test('a plan cleared by someone else (`serflow route clear`) is published again at the next tick', async () => {
+    const r = rig();
+    const same = { at: 2 * SEC, arrivals: [23, 12, 2] };
+    await runTimeline(r, [FIRST, LOAD_STEP, { ...same, want: { plan: null } }]);
+    await r.routing.clear(MODEL);
+    await runTimeline(r, [{ ...same, at: 3 * SEC, want: { plan: LOAD_STEP.want.plan! } }]);
+    assert.equal((await r.routing.get(MODEL))?.source, 'autoscaler:serflow');
+  });
+
+  test('a plan that differs only in its fused runs is published', async () => {
+    const r = rig();
+    await runTimeline(r, [FIRST, LOAD_STEP]);
+    const stored = (await r.routing.get(MODEL))!;
+    // Someone rewrote the plan with the same shares but a fused run: the controller's decision has none.
+    await r.routing.put({ ...stored, fused: [{ first: 2, last: 3 }] });
+    const puts = r.routing.puts.length;
+    await runTimeline(r, [{ at: 2 * SEC, arrivals: [23, 12, 2], want: {} }]);
+    assert.equal(r.routing.puts.length, puts + 1);
+    assert.equal((await r.routing.get(MODEL))?.fused, undefined);
+  });
+
   test("an operator's static plan pins pools and routing: decided and recorded, not actuated", async () => {
     const pinned: RoutingPlan = {
       v: ROUTING_PLAN_VERSION,
