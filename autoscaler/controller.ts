@@ -123,7 +123,9 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
       if (actions.length) log(`${policy.name}: ${actions.join('; ')} (${decision.reason})`);
       // Bad or missing input is reported, never fatal: the window is decided on what did arrive.
       if (window.malformed || window.pullErrors)
-        log(`intake: ${window.malformed} malformed stage events terminated, ${window.pullErrors} failed pulls this window`);
+        log(
+          `intake: ${window.malformed} malformed stage events terminated, ${window.pullErrors} failed pulls this window`,
+        );
       lastRecord = record;
       return record;
     },

@@ -115,7 +115,8 @@ export function validateRoutingPlan(plan: RoutingPlan, stages: number): RoutingP
 function checkFusedRuns(plan: RoutingPlan, stages: number): void {
   const runs: unknown = plan.fused;
   if (runs === undefined) return;
-  if (!Array.isArray(runs)) throw new InvalidRoutingPlanError(`plan for ${plan.model}: fused: expected an array of runs`);
+  if (!Array.isArray(runs))
+    throw new InvalidRoutingPlanError(`plan for ${plan.model}: fused: expected an array of runs`);
   let after = 0;
   (runs as FusedRun[]).forEach((r, i) => {
     const where = `plan for ${plan.model}: fused[${i}]`;
@@ -126,7 +127,9 @@ function checkFusedRuns(plan: RoutingPlan, stages: number): void {
     }
     if (r.first >= r.last) throw new InvalidRoutingPlanError(`${where}: first ${r.first} must be below last ${r.last}`);
     if (r.first <= after) {
-      throw new InvalidRoutingPlanError(`${where}: starts at stage ${r.first}, inside or before the run ending at ${after}`);
+      throw new InvalidRoutingPlanError(
+        `${where}: starts at stage ${r.first}, inside or before the run ending at ${after}`,
+      );
     }
     after = r.last;
   });

@@ -350,9 +350,7 @@ export const serflowPolicy: Policy<CompiledAutoscalerConfig, SerflowState> = {
     // functions already warm stay in force (a new run boundary then would send the whole load through cold
     // instances of other functions: judged on bursty traces, that was most of SERFLOW's SLO misses). A shared pool
     // waiting out its scale-down delay still runs its stages as one activity.
-    const fused = config.fuse
-      ? fusedRunsFor(config, stageDecisions, [], shared.vmShare > 0 ? shared.served : 0)
-      : [];
+    const fused = config.fuse ? fusedRunsFor(config, stageDecisions, [], shared.vmShare > 0 ? shared.served : 0) : [];
     const why = [
       resizeDue ? 're-size (every U)' : 'between re-sizes',
       bursts.length ? `burst at stage ${bursts.join(', ')}` : '',

@@ -386,10 +386,10 @@ describe('local serverless platform on a real stack', () => {
     try {
       connection = await connectWorkerConnection(t.stack.info.temporalAddress);
       const gateway = await createFaasGatewayWorkers({ config: t.config, connection, platform, models: [MODEL] });
-      assert.deepEqual(
-        gateway.taskQueues,
-        [...[1, 2, 3, 4].map((k) => `${MODEL}.stage-${k}.faas`), `${MODEL}.all-stages.faas`],
-      );
+      assert.deepEqual(gateway.taskQueues, [
+        ...[1, 2, 3, 4].map((k) => `${MODEL}.stage-${k}.faas`),
+        `${MODEL}.all-stages.faas`,
+      ]);
       const running = gateway.run();
       client = await Connection.connect({ address: t.stack.info.temporalAddress });
       const c = client;
