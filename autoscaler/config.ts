@@ -58,7 +58,10 @@ export const DEFAULT_FORECAST_LEVEL_MS = 600_000;
 export const DEFAULT_FORECAST_MOMENT_MS = 300_000;
 /** LIBRA's deviation (EW mean absolute deviation with the old mean); 'ewstd' is the true EW std. */
 export const DEFAULT_DEVIATION: DeviationKind = 'libra';
-/** LIBRA's routing share: the VM quota is int(0.8 · vm_share) queries per epoch. */
+/**
+ * LIBRA's routing share: the VM quota is int(0.8 · vm_share) queries per epoch. SERFLOW fills its shared whole-model
+ * VMs to the same share of their capacity (a VM near full use queues past the overflow wait).
+ */
 export const DEFAULT_RHO = 0.8;
 /**
  * SERFLOW and Spock scale a pool down only after the lower size has been wanted this long (cloud ms). Equal to U,

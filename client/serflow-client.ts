@@ -10,7 +10,13 @@
  * activity; the whole query is checked before its workflow starts.
  */
 import { randomUUID } from 'node:crypto';
-import { Client, type Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  type Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { NatsConnection } from 'nats';
 import { loadConfig, type SerflowConfig } from '../common/config';
 import type { InferenceQuery, InferenceResult } from '../common/contracts';
@@ -145,14 +151,24 @@ export class SerflowClient {
   async start(input: Float32Array | readonly number[], options: InferOptions = {}): Promise<InferenceHandle> {
     const query = await this.buildQuery(input, options);
     const workflowId = inferenceWorkflowId(query.model, query.queryId);
-    const handle = await this.temporal.workflow.start<typeof inferenceWorkflow>('inferenceWorkflow', {
-      taskQueue: INFERENCE_TASK_QUEUE,
-      workflowId,
-      args: [query],
-      memo: { queryId: query.queryId, model: query.model, threshold: query.threshold ?? 'model default' },
-      typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.model, value: query.model }],
-      staticSummary: `${query.model} query ${query.queryId}`,
-    });
+    let handle: WorkflowHandle<typeof inferenceWorkflow>;
+    try {
+      handle = await this.temporal.workflow.start<typeof inferenceWorkflow>('inferenceWorkflow', {
+        taskQueue: INFERENCE_TASK_QUEUE,
+        workflowId,
+        args: [query],
+        memo: { queryId: query.queryId, model: query.model, threshold: query.threshold ?? 'model default' },
+        typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.model, value: query.model }],
+        staticSummary: `${query.model} query ${query.queryId}`,
+        // A query id names one query: starting it again (a retried request, a second client) joins the query
+        // while it runs and, once it has ended, gets its outcome; it never runs the query twice.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      handle = this.temporal.workflow.getHandle<typeof inferenceWorkflow>(workflowId);
+    }
     return { queryId: query.queryId, workflowId, result: () => this.wait(query.queryId, handle) };
   }
 

@@ -133,6 +133,26 @@ describe('SerflowClient sends the model descriptor (real client and NATS, test s
     assert.deepEqual(route(sent.stages), ['1:vm', '2:faas', '3:faas', '4:faas']);
   });
 
+  test('starting a query id again joins or returns that query; it never runs twice', async () => {
+    await publishPlan(nats.nc, planFromSpec('all-faas', MODEL, STAGES, Date.now()), STAGES);
+    const calls = stageCalls.length;
+    const first = await client.start(image, { threshold: THRESHOLD, queryId: 'once' });
+    // While it runs: the same workflow.
+    const joined = await client.start(image, { threshold: THRESHOLD, queryId: 'once' });
+    const [a, b] = await Promise.all([first.result(), joined.result()]);
+    assert.deepEqual(b, a);
+    const ran = stageCalls.length - calls;
+    assert.ok(ran >= 1, 'the query ran');
+    // Once it has ended: its outcome, not a second run (the latest run of the id is still the first).
+    const latestRun = async () =>
+      (await client.temporal.workflow.getHandle(inferenceWorkflowId(MODEL, 'once')).describe()).runId;
+    const firstRun = await latestRun();
+    const again = await client.start(image, { threshold: THRESHOLD, queryId: 'once' });
+    assert.deepEqual(await again.result(), a);
+    assert.equal(stageCalls.length - calls, ran, 'no stage ran again');
+    assert.equal(await latestRun(), firstRun, 'one workflow run for the query id');
+  });
+
   test('a wrong query is refused before a workflow starts, with the type the workflow would give', async () => {
     const calls = stageCalls.length;
     await assert.rejects(client.start(image, { maxStage: 9, queryId: 'refused' }), (err: unknown) => {
