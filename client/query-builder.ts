@@ -25,6 +25,8 @@ export interface InferOptions extends InferenceOptions {
   dims?: number[];
   /** Inputs whose inline encoding exceeds this go through the claim-check store (needs NATS). @default config */
   inlineActivationMaxBytes?: number;
+  /** The query ends within this many ms, finished or failed (QueryDeadlineExceeded). @default config.queries.deadlineMs */
+  deadlineMs?: number;
 }
 
 /** The query failed; `type` is the failure type (e.g. `InvalidInputError`), `message` says what was wrong. */

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import {
   Client,
   type Connection,
+  TimeoutFailure,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   type WorkflowHandle,
@@ -29,6 +30,7 @@ import { connectNats } from '../infra/nats';
 import { connectClientConnection } from '../infra/temporal';
 import { loadManifest, type ModelManifest } from '../models/manifest';
 import type { inferenceWorkflow } from '../workflows/inference';
+import { QUERY_DEADLINE_EXCEEDED } from '../common/errors';
 import { buildInferenceQuery, InferenceFailedError, type InferOptions } from './query-builder';
 import { RoutingPlans } from './routing-plans';
 
@@ -66,6 +68,14 @@ function unwrapFailure(queryId: string, err: unknown): never {
       const c = cause as { type?: string; cause?: unknown };
       if (c.type) break;
       cause = c.cause;
+    }
+    if (err.cause instanceof TimeoutFailure) {
+      throw new InferenceFailedError(
+        queryId,
+        QUERY_DEADLINE_EXCEEDED,
+        `the query did not finish within its deadline (${err.message})`,
+        { cause: err },
+      );
     }
     const c = cause as { type?: string; message?: string } | undefined;
     throw new InferenceFailedError(queryId, c?.type ?? 'WorkflowFailed', c?.message ?? err.message, { cause: err });
@@ -149,6 +159,14 @@ export class SerflowClient {
 
   /** Start a query without waiting for it. */
   async start(input: Float32Array | readonly number[], options: InferOptions = {}): Promise<InferenceHandle> {
+    const deadlineMs = options.deadlineMs ?? this.config.queries.deadlineMs;
+    if (!Number.isInteger(deadlineMs) || deadlineMs <= 0) {
+      throw new InferenceFailedError(
+        options.queryId ?? '',
+        'InvalidInputError',
+        `deadlineMs: expected a positive integer number of ms, got ${JSON.stringify(options.deadlineMs)}`,
+      );
+    }
     const query = await this.buildQuery(input, options);
     const workflowId = inferenceWorkflowId(query.model, query.queryId);
     let handle: WorkflowHandle<typeof inferenceWorkflow>;
@@ -164,6 +182,8 @@ export class SerflowClient {
         // while it runs and, once it has ended, gets its outcome; it never runs the query twice.
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        // Whatever happens to its stages or workers, the query ends by then (unwrapFailure names the timeout).
+        workflowExecutionTimeout: deadlineMs,
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

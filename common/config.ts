@@ -63,6 +63,21 @@ export const DEFAULT_STAGE_HEARTBEAT_TIMEOUT_MS = 2_000;
 /** Retries of a stage after retryable failures (worker lost, NATS hiccup); bad input is never retried. */
 export const DEFAULT_STAGE_MAX_ATTEMPTS = 10;
 
+/**
+ * How long a stage (or fused run) may wait in its task queue for a worker when the plan gives it no overflow to
+ * functions, and a function may wait for an instance. A queue nobody polls (a pool scaled to 0, a stack without
+ * its gateway) then fails the query with StageUnavailableError instead of holding it forever; a minute is far
+ * above any VM boot of the embedded stack and any queueing the SLOs allow.
+ */
+export const DEFAULT_STAGE_QUEUE_TIMEOUT_MS = 60_000;
+
+/**
+ * Every query ends within this long (its workflow's execution timeout), whatever happens to its stages or to the
+ * workflow worker; the client then reports QueryDeadlineExceeded. Ten stage queue timeouts: a query may queue at
+ * several stages and retry a lost worker's attempts before it is given up.
+ */
+export const DEFAULT_QUERY_DEADLINE_MS = 600_000;
+
 /** How often a worker refreshes its liveness/load record; the record expires after 3 missed refreshes. */
 export const DEFAULT_WORKER_HEARTBEAT_MS = 2_000;
 
@@ -246,6 +261,13 @@ export const configSchema = z.object({
       timeoutMs: z.number().int().positive().default(DEFAULT_STAGE_TIMEOUT_MS),
       maxAttempts: z.number().int().positive().default(DEFAULT_STAGE_MAX_ATTEMPTS),
       heartbeatTimeoutMs: z.number().int().positive().default(DEFAULT_STAGE_HEARTBEAT_TIMEOUT_MS),
+      queueTimeoutMs: z.number().int().positive().default(DEFAULT_STAGE_QUEUE_TIMEOUT_MS),
+    })
+    .prefault({}),
+  queries: z
+    .object({
+      /** Every query ends within this long (DEFAULT_QUERY_DEADLINE_MS); a client call may ask for less. */
+      deadlineMs: z.number().int().positive().default(DEFAULT_QUERY_DEADLINE_MS),
     })
     .prefault({}),
 });

@@ -64,6 +64,11 @@ export interface ModelDescriptor {
   faasStageTimeoutMs: number;
   /** Throttled calls are retried with backoff; enough attempts to ride out minutes of throttling. */
   faasStageMaxAttempts: number;
+  /**
+   * A stage without overflow waits at most this long for a worker to take it, then fails its query
+   * (StageUnavailableError). Absent in histories recorded before it: no limit, as they ran.
+   */
+  stageQueueTimeoutMs?: number;
   /** Where each stage runs, as published when the query started. */
   routing: RoutingPlan;
 }

@@ -94,6 +94,9 @@ export function checkDescriptor(value: unknown, model: string): ModelDescriptor 
   need(value, where, 'stageHeartbeatTimeoutMs', 'a number of ms >= 0', (v) => isFiniteNumber(v) && v >= 0);
   need(value, where, 'faasStageTimeoutMs', 'a positive number of ms', positiveNumber);
   need(value, where, 'faasStageMaxAttempts', 'an integer >= 1', positiveInteger);
+  if (value.stageQueueTimeoutMs !== undefined) {
+    need(value, where, 'stageQueueTimeoutMs', 'a positive number of ms', positiveNumber);
+  }
   checkRouting(value.routing, value.stages as number);
   return value as unknown as ModelDescriptor;
 }

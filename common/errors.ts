@@ -28,6 +28,16 @@ export class ModelOutputError extends Error {
   override readonly name = 'ModelOutputError';
 }
 
+/**
+ * No worker took a stage within its queue timeout (a pool with no ready VM and no overflow, a serverless gateway
+ * that is down): the query ends with this instead of waiting forever. Raised by the workflow, so only its type
+ * travels (workflows/inference.ts).
+ */
+export const STAGE_UNAVAILABLE_ERROR = 'StageUnavailableError';
+
+/** The query's deadline (`queries.deadlineMs`) passed before it finished: the client's name for the timeout. */
+export const QUERY_DEADLINE_EXCEEDED = 'QueryDeadlineExceeded';
+
 /** The configuration (file or environment) is invalid; the message names the field. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

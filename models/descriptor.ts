@@ -41,6 +41,7 @@ export function buildModelDescriptor(
     // Cold starts pass `timeScale` times faster here than in cloud time, so their extra allowance does too.
     faasStageTimeoutMs: config.stages.timeoutMs + config.faas.coldStartExtraMs / config.timeScale,
     faasStageMaxAttempts: FAAS_STAGE_MAX_ATTEMPTS,
+    stageQueueTimeoutMs: config.stages.queueTimeoutMs,
     routing: usablePlan(plan, manifest.name, stages),
   };
 }

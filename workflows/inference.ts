@@ -28,7 +28,7 @@ import type {
 } from '../common/contracts';
 import { chooseBackend, fusedRunAt } from '../common/routing';
 import { checkDescriptor, checkQueryRanges } from '../common/descriptor-checks';
-import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
+import { NON_RETRYABLE_ERROR_TYPES, STAGE_UNAVAILABLE_ERROR } from '../common/errors';
 import { SEARCH_ATTRIBUTES, stageTaskQueue, wholeModelQueue, type Backend } from '../common/naming';
 import type { createModelActivities } from '../activities/model-activities';
 import type { createStageActivities, createStageRunActivities } from '../activities/stage-activities';
@@ -84,8 +84,11 @@ function stageProxy(
   stagesInRun = 1,
 ) {
   const options = stageActivityOptions(taskQueue, model, summary, backend, stagesInRun);
+  // Overflow bounds the queue wait on a VM queue; otherwise the descriptor's queue timeout (none in histories
+  // recorded before it, which replay as they ran).
+  const queueWaitMs = overflowAfterMs ?? model.stageQueueTimeoutMs;
   return proxyActivities<StageActivities & StageRunActivities>(
-    overflowAfterMs === undefined ? options : { ...options, scheduleToStartTimeout: overflowAfterMs },
+    queueWaitMs === undefined ? options : { ...options, scheduleToStartTimeout: queueWaitMs },
   );
 }
 
@@ -109,14 +112,38 @@ async function runOn<T>(
   stage: number,
   call: (backend: Backend, overflowAfterMs?: number) => Promise<T>,
 ): Promise<{ out: T; overflowed: boolean }> {
-  if (backend === 'faas') return { out: await call('faas'), overflowed: false };
+  if (backend === 'faas') return { out: await unlessUnavailable(model, stage, 'faas', call), overflowed: false };
   const overflowAfterMs = model.routing.stages.find((r) => r.stage === stage)?.overflowAfterMs;
+  if (overflowAfterMs === undefined) {
+    return { out: await unlessUnavailable(model, stage, 'vm', call), overflowed: false };
+  }
   try {
     return { out: await call('vm', overflowAfterMs), overflowed: false };
   } catch (err) {
-    if (overflowAfterMs !== undefined && isScheduleToStartTimeout(err))
-      return { out: await call('faas'), overflowed: true };
+    if (isScheduleToStartTimeout(err))
+      return { out: await unlessUnavailable(model, stage, 'faas', call), overflowed: true };
     throw err;
+  }
+}
+
+/**
+ * `call(backend)` with no overflow: a schedule-to-start timeout means no worker of that backend took the stage
+ * within the descriptor's queue timeout, and the query ends with a named error rather than waiting on.
+ */
+async function unlessUnavailable<T>(
+  model: ModelDescriptor,
+  stage: number,
+  backend: Backend,
+  call: (backend: Backend) => Promise<T>,
+): Promise<T> {
+  try {
+    return await call(backend);
+  } catch (err) {
+    if (!isScheduleToStartTimeout(err)) throw err;
+    throw ApplicationFailure.nonRetryable(
+      `stage ${stage}: no ${backend} worker took it within ${model.stageQueueTimeoutMs} ms`,
+      STAGE_UNAVAILABLE_ERROR,
+    );
   }
 }
 

@@ -153,6 +153,42 @@ describe('SerflowClient sends the model descriptor (real client and NATS, test s
     assert.equal(await latestRun(), firstRun, 'one workflow run for the query id');
   });
 
+  test('every query ends: a stage nobody polls fails it by name, and so does its deadline', async () => {
+    // The whole-model VM queue has no worker here: a plan that fuses the model on VMs, with no overflow, strands
+    // the query in that queue.
+    await publishPlan(nats.nc, planFromSpec('all-vm+fuse:1-4', MODEL, STAGES, Date.now()), STAGES);
+    const short = await SerflowClient.connect({
+      temporalAddress: harness.env.address,
+      natsUrl: nats.url,
+      namespace: harness.env.namespace ?? 'default',
+      config: compileConfig({ homeDir: dir, stages: { timeoutMs: 3_000, queueTimeoutMs: 1_500 } }),
+    });
+    try {
+      const calls = stageCalls.length;
+      await assert.rejects(short.infer(image, { queryId: 'stranded' }), (err: unknown) => {
+        assert.ok(err instanceof InferenceFailedError, String(err));
+        assert.equal(err.type, 'StageUnavailableError');
+        assert.match(err.message, /^stage 1: no vm worker took it within 1500 ms$/);
+        return true;
+      });
+      assert.equal(stageCalls.length, calls, 'no stage ran');
+      // The default queue timeout (a minute) outlasts a 1 s deadline: the workflow's own timeout ends the query.
+      await assert.rejects(client.infer(image, { queryId: 'late', deadlineMs: 1_000 }), (err: unknown) => {
+        assert.ok(err instanceof InferenceFailedError, String(err));
+        assert.equal(err.type, 'QueryDeadlineExceeded');
+        return true;
+      });
+      await assert.rejects(client.start(image, { queryId: 'no-deadline', deadlineMs: 0 }), (err: unknown) => {
+        assert.ok(err instanceof InferenceFailedError, String(err));
+        assert.equal(err.type, 'InvalidInputError');
+        assert.match(err.message, /^deadlineMs: expected a positive integer number of ms, got 0$/);
+        return true;
+      });
+    } finally {
+      await short.close();
+    }
+  });
+
   test('a wrong query is refused before a workflow starts, with the type the workflow would give', async () => {
     const calls = stageCalls.length;
     await assert.rejects(client.start(image, { maxStage: 9, queryId: 'refused' }), (err: unknown) => {

@@ -20,7 +20,7 @@ import { loadManifest } from '../../../models/manifest';
 const MODEL = 'mnist-ee';
 const manifest = loadManifest(MODEL);
 const config = compileConfig({
-  stages: { timeoutMs: 3_000, maxAttempts: 4, heartbeatTimeoutMs: 1_500 },
+  stages: { timeoutMs: 3_000, maxAttempts: 4, heartbeatTimeoutMs: 1_500, queueTimeoutMs: 20_000 },
   faas: { coldStartExtraMs: 2_000 },
   timeScale: 10,
 });
@@ -72,6 +72,7 @@ describe('buildInferenceQuery: the descriptor', () => {
       stageHeartbeatTimeoutMs: 1_500,
       faasStageTimeoutMs: 3_000 + 2_000 / 10, // the cold-start allowance passes at the configured time scale
       faasStageMaxAttempts: FAAS_STAGE_MAX_ATTEMPTS,
+      stageQueueTimeoutMs: 20_000,
       routing: plan,
     });
     assert.equal(checkDescriptor(descriptor, MODEL), descriptor);

@@ -103,7 +103,9 @@ describe('compileConfig', () => {
         timeoutMs: DEFAULT_STAGE_TIMEOUT_MS,
         maxAttempts: DEFAULT_STAGE_MAX_ATTEMPTS,
         heartbeatTimeoutMs: DEFAULT_STAGE_HEARTBEAT_TIMEOUT_MS,
+        queueTimeoutMs: 60_000,
       },
+      queries: { deadlineMs: 600_000 },
     });
   });
 

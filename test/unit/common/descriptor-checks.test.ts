@@ -53,6 +53,11 @@ describe('checkDescriptor', () => {
       message: /^descriptor\.model: expected "mnist-ee", got "x"$/,
     },
     {
+      what: 'a queue timeout of 0 ms (absent means none, as in older histories)',
+      descriptor: { ...DESCRIPTOR, stageQueueTimeoutMs: 0 },
+      message: /^descriptor\.stageQueueTimeoutMs: expected a positive number of ms, got 0$/,
+    },
+    {
       what: 'no stages',
       descriptor: { ...DESCRIPTOR, stages: 0 },
       message: /^descriptor\.stages: expected an integer/,
