@@ -5,7 +5,7 @@
  * shape). The descriptor is built by the same code the client uses (models/descriptor.ts).
  */
 import type { InferenceQuery, ModelDescriptor } from '../common/contracts';
-import type { RoutingPlan } from '../common/routing';
+import type { StoredPlan } from '../common/routing';
 import { describeQuery, type DescriptorConfig } from '../models/descriptor';
 import type { ModelManifest } from '../models/manifest';
 import { activityError } from './failures';
@@ -17,7 +17,7 @@ export interface ModelActivityDeps {
   manifest(name: string): ModelManifest;
   config: DescriptorConfig;
   /** The published routing plan of a model, or null (then every stage runs on its VM pool). */
-  routingPlan?(model: string): Promise<RoutingPlan | null>;
+  routingPlan?(model: string): Promise<StoredPlan | null>;
 }
 
 export function createModelActivities(deps: ModelActivityDeps) {

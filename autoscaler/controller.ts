@@ -4,7 +4,7 @@
  * maths; the policy does. The same policy code runs in the simulator and in table-driven tests.
  */
 import { DECISION_RECORD_VERSION, type DecisionRecord } from '../common/control-events';
-import { ROUTING_PLAN_VERSION, type RoutingPlan } from '../common/routing';
+import { isRejectedPlan, ROUTING_PLAN_VERSION, type RoutingPlan, type StoredPlan } from '../common/routing';
 import type { RoutingStore } from '../infra/routing-store';
 import type { PoolActuator } from './actuator';
 import type { DecisionRecorder } from './decision-recorder';
@@ -51,8 +51,10 @@ export function planFromDecision(model: string, decision: Decision, policy: stri
 }
 
 /** What a plan routes (stages, fused runs) and who wrote it: equal keys need no re-publishing. */
-function planKey(plan: RoutingPlan | null): string {
-  return plan ? JSON.stringify({ stages: plan.stages, fused: plan.fused ?? [], source: plan.source }) : '';
+function planKey(plan: StoredPlan | null): string {
+  if (!plan) return '';
+  if (isRejectedPlan(plan)) return `rejected: ${plan.rejected}`;
+  return JSON.stringify({ stages: plan.stages, fused: plan.fused ?? [], source: plan.source });
 }
 
 export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
@@ -83,8 +85,9 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
       const actions: string[] = [];
       // An operator's static plan (`serflow route set`) pins routing and pools until `serflow route clear`.
       const current = await routing.get(model);
-      const pinned = current?.source.startsWith('static:') ?? false;
-      if (pinned) actions.push(`not actuating: static plan ${current!.source} pinned by an operator`);
+      // A rejected stored value pins nothing: the decision's plan replaces it.
+      const pinned = current !== null && !isRejectedPlan(current) && current.source.startsWith('static:');
+      if (pinned) actions.push(`not actuating: static plan ${current.source} pinned by an operator`);
       if (decision.valid && !pinned) {
         const wanted = [
           ...decision.stages,

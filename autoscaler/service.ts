@@ -11,7 +11,7 @@
 import type { SerflowConfig } from '../common/config';
 import { connectNats, ensureNatsResources } from '../infra/nats';
 import { createRoutingStore } from '../infra/routing-store';
-import { planFromSpec } from '../common/routing';
+import { isRejectedPlan, planFromSpec } from '../common/routing';
 import { retryUntil } from '../infra/retry';
 import { loadManifest } from '../models/manifest';
 import { startWorkerStatus, workerId } from '../infra/worker-status';
@@ -74,7 +74,8 @@ export async function runAutoscaler(o: AutoscalerOptions): Promise<void> {
     // The cloud agent may still be starting (the stack starts both at once): wait for its pool API.
     const pools = await retryUntil('cloud agent pool API', AGENT_WAIT_MS, () => actuator.pools(model, stages));
     const anyVm = pools.some((p) => p.vmsReady + p.vmsBooting > 0);
-    if (!anyVm && !(await routing.get(model))) {
+    const stored = await routing.get(model);
+    if (!anyVm && (stored === null || isRejectedPlan(stored))) {
       const plan = planFromSpec('all-faas', model, stages, Date.now());
       const fused = serverlessFusedRuns(compiled);
       await routing.put({ ...plan, ...(fused.length ? { fused } : {}), source: `autoscaler:${policy.name}:initial` });

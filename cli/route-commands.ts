@@ -2,8 +2,16 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { SerflowConfig } from '../common/config';
-import { allVmPlan, PLAN_SPEC_FORMS, planFromSpec, validateRoutingPlan, type RoutingPlan } from '../common/routing';
+import {
+  allVmPlan,
+  isRejectedPlan,
+  PLAN_SPEC_FORMS,
+  planFromSpec,
+  validateRoutingPlan,
+  type RoutingPlan,
+} from '../common/routing';
 import { createRoutingStore } from '../infra/routing-store';
+import { usablePlan } from '../models/descriptor';
 import { loadManifest } from '../models/manifest';
 import { withStackNats } from './stack-connection';
 import { callPoolsApi } from '../infra/pools-api';
@@ -98,6 +106,17 @@ export function registerRouteCommands(program: Command, config: () => SerflowCon
       const published = await withStackNats(c, 'serflow-route', async (nc) =>
         (await createRoutingStore(nc)).get(model),
       );
+      if (isRejectedPlan(published)) {
+        // What queries start with: every stage serverless (models/descriptor.ts `usablePlan`).
+        const plan = usablePlan(published, model, stages);
+        console.log(
+          o.json
+            ? JSON.stringify({ ...plan, rejected: published.rejected })
+            : `the stored plan of ${model} is rejected: ${published.rejected}\n` +
+                `queries start with every stage serverless until a valid plan is published\n${formatPlan(plan, false)}`,
+        );
+        return;
+      }
       const plan = published ?? allVmPlan(model, stages);
       console.log(o.json ? JSON.stringify(plan) : formatPlan(plan, published !== null));
     });

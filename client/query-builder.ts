@@ -9,7 +9,7 @@ import type { InferenceOptions, InferenceQuery, TensorRef } from '../common/cont
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import { inferenceWorkflowId } from '../common/naming';
 import { checkQuery, checkQueryFields } from '../common/query-checks';
-import type { RoutingPlan } from '../common/routing';
+import type { StoredPlan } from '../common/routing';
 import { inlineEncodedBytes, inlineTensor, validateTensor } from '../common/tensor-codec';
 import type { ActivationStore } from '../infra/activation-store';
 import { describeQuery, type DescriptorConfig } from '../models/descriptor';
@@ -47,7 +47,7 @@ export interface QueryBuilderDeps {
   /** The manifest of a model, or throws UnknownModelError. */
   manifest(model: string): ModelManifest;
   /** The published routing plan of a model, or null (then every stage runs on its VM pool). */
-  routingPlan(model: string): Promise<RoutingPlan | null>;
+  routingPlan(model: string): Promise<StoredPlan | null>;
   /** The claim-check store, for inputs over the inline limit. */
   activationStore(): Promise<Pick<ActivationStore, 'toRef'>>;
 }

@@ -3,7 +3,7 @@
  * routing bucket, opened on the first query, so a query pays no KV round trip, like the workflow worker's copy.
  */
 import type { NatsConnection } from 'nats';
-import type { RoutingPlan } from '../common/routing';
+import type { StoredPlan } from '../common/routing';
 import { openRoutingReader, type RoutingStore } from '../infra/routing-store';
 
 export class RoutingPlans {
@@ -16,7 +16,7 @@ export class RoutingPlans {
    * The plan published for `model`, or null: none published, no routing bucket yet, or no NATS known. Null makes
    * every stage run on its VM pool, as the workflow worker's lookup does for a missing plan.
    */
-  async get(model: string): Promise<RoutingPlan | null> {
+  async get(model: string): Promise<StoredPlan | null> {
     if (!this.nats) return null;
     const store = await (this.store ??= this.open(this.nats));
     return store ? store.get(model) : null;

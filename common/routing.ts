@@ -54,6 +54,72 @@ export interface RoutingPlan {
   updatedAt: number;
 }
 
+/**
+ * A value in the routing bucket that is not a valid plan (any NATS client can write the bucket): it is never put
+ * in force; readers report `rejected` and keep the last good plan, or, with none, run every stage serverless.
+ */
+export interface RejectedPlan {
+  model: string;
+  rejected: string;
+}
+
+/** What the routing bucket holds for a model, as read: a plan, or a value that was rejected. */
+export type StoredPlan = RoutingPlan | RejectedPlan;
+
+export function isRejectedPlan(p: StoredPlan | null | undefined): p is RejectedPlan {
+  return p !== null && p !== undefined && 'rejected' in p;
+}
+
+/** Most stages a stored plan may route: far above any early-exit model, low enough to bound a bad value. */
+export const MAX_PLAN_STAGES = 100;
+
+/**
+ * The one check of a plan as stored under key `model`, run by every writer before it puts a plan and by every
+ * reader on what it gets: the fields every reader relies on (an object for this model, a source and a time) and
+ * `validateRoutingPlan`'s ranges, up to MAX_PLAN_STAGES stages (whether the plan fits its model's stage count is
+ * checked where the model is known, models/descriptor.ts `usablePlan`). Throws InvalidRoutingPlanError.
+ */
+export function checkStoredPlan(raw: unknown, model: string): RoutingPlan {
+  const where = `plan for ${model}`;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InvalidRoutingPlanError(`${where}: expected a plan object, got ${JSON.stringify(raw)?.slice(0, 80)}`);
+  }
+  const p = raw as Record<string, unknown>;
+  if (p.model !== model) {
+    throw new InvalidRoutingPlanError(
+      `${where}: model: expected ${JSON.stringify(model)}, got ${JSON.stringify(p.model)}`,
+    );
+  }
+  if (typeof p.source !== 'string' || p.source.length === 0) {
+    throw new InvalidRoutingPlanError(`${where}: source: expected a non-empty string, got ${JSON.stringify(p.source)}`);
+  }
+  if (typeof p.updatedAt !== 'number' || !Number.isFinite(p.updatedAt)) {
+    throw new InvalidRoutingPlanError(`${where}: updatedAt: expected epoch ms, got ${JSON.stringify(p.updatedAt)}`);
+  }
+  if (!Array.isArray(p.stages) || p.stages.length > MAX_PLAN_STAGES) {
+    throw new InvalidRoutingPlanError(`${where}: stages: expected a list of at most ${MAX_PLAN_STAGES} stage routes`);
+  }
+  p.stages.forEach((r: unknown, i) => {
+    if (r === null || typeof r !== 'object') {
+      throw new InvalidRoutingPlanError(
+        `${where}: stages[${i}]: expected a stage route object, got ${JSON.stringify(r)}`,
+      );
+    }
+  });
+  return validateRoutingPlan(raw as RoutingPlan, MAX_PLAN_STAGES);
+}
+
+/** Every stage serverless: what queries run on when the stored value was rejected and no good plan was seen. */
+export function allServerlessPlan(model: string, stages: number, source: string, now = 0): RoutingPlan {
+  return {
+    v: ROUTING_PLAN_VERSION,
+    model,
+    stages: Array.from({ length: stages }, (_, i) => ({ stage: i + 1, vmShare: 0 })),
+    source,
+    updatedAt: now,
+  };
+}
+
 /** The plan used when none is published: every stage on its VM pool (the foundation's behaviour). */
 export function allVmPlan(model: string, stages: number, now = 0): RoutingPlan {
   return {

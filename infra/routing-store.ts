@@ -6,44 +6,59 @@
  */
 import type { KV, KvEntry, NatsConnection } from 'nats';
 import { ROUTING_BUCKET } from '../common/naming';
-import type { RoutingPlan } from '../common/routing';
+import { checkStoredPlan, isRejectedPlan, type RoutingPlan, type StoredPlan } from '../common/routing';
 
 export interface RoutingStore {
-  /** The latest plan of `model`, or null when none was published. */
-  get(model: string): Promise<RoutingPlan | null>;
+  /**
+   * The plan in force for `model`: the latest stored plan; when the latest value was rejected, the last good plan
+   * this store saw, else the rejection (readers then run every stage serverless); null when none was published.
+   */
+  get(model: string): Promise<StoredPlan | null>;
+  /** Publish a plan; it is checked first (`checkStoredPlan`), so a writer cannot store what readers would reject. */
   put(plan: RoutingPlan): Promise<void>;
   /** Remove the model's plan (queries then run every stage on VMs until a plan is published). */
   clear(model: string): Promise<void>;
+  /** Stored values rejected since this store opened (each also reported once on the console). */
+  readonly rejected: number;
   close(): void;
 }
 
 /** JetStream stream behind a KV bucket (nats.js names it `KV_<bucket>`). */
 const ROUTING_STREAM = `KV_${ROUTING_BUCKET}`;
 
-/**
- * The plan an entry holds: null for a deletion, and for bytes that are not JSON (written by hand), which are
- * reported and then read as "no plan", like a plan that does not fit its model (models/descriptor.ts `usablePlan`).
- */
-function planOf(entry: KvEntry): RoutingPlan | null {
+/** What an entry holds: null for a deletion, else the plan if it passes `checkStoredPlan`, else the rejection. */
+function storedOf(entry: KvEntry): StoredPlan | null {
   if (entry.operation !== 'PUT') return null;
   try {
-    return entry.json<RoutingPlan>();
+    return checkStoredPlan(entry.json<unknown>(), entry.key);
   } catch (err) {
-    console.warn(`routing plan of ${entry.key} ignored (not JSON): ${(err as Error).message}`);
-    return null;
+    return { model: entry.key, rejected: (err as Error).message };
   }
 }
 
 export async function createRoutingStore(nc: NatsConnection, options: { watch?: boolean } = {}): Promise<RoutingStore> {
   const kv: KV = await nc.jetstream().views.kv(ROUTING_BUCKET);
-  const cache = new Map<string, RoutingPlan | null>();
+  const cache = new Map<string, StoredPlan | null>();
   let watching = options.watch === true;
+  let rejected = 0;
   let stop = () => undefined as void;
+  /** Bring `read` into force for `key`: a rejected value leaves the last good plan in force. */
+  const settle = (key: string, read: StoredPlan | null): StoredPlan | null => {
+    if (!isRejectedPlan(read)) return read;
+    rejected++;
+    const previous = cache.get(key);
+    const kept = previous && !isRejectedPlan(previous) ? previous : null;
+    console.warn(
+      `routing plan of ${key} rejected (${read.rejected}); in force: ` +
+        (kept ? `the last good plan (${kept.source})` : 'every stage serverless'),
+    );
+    return kept ?? read;
+  };
   if (watching) {
     const watcher = await kv.watch();
     stop = () => watcher.stop();
     void (async () => {
-      for await (const e of watcher) cache.set(e.key, planOf(e));
+      for await (const e of watcher) cache.set(e.key, settle(e.key, storedOf(e)));
     })().catch((err: unknown) => {
       // A failed watch must not take its process down (the client runs in users' processes): reads then go to the
       // bucket, and the cache is dropped rather than left stale.
@@ -56,17 +71,21 @@ export async function createRoutingStore(nc: NatsConnection, options: { watch?: 
     async get(model) {
       if (watching && cache.has(model)) return cache.get(model) ?? null;
       const entry = await kv.get(model);
-      const plan = entry ? planOf(entry) : null;
+      const plan = settle(model, entry ? storedOf(entry) : null);
       if (watching) cache.set(model, plan);
       return plan;
     },
     async put(plan) {
+      checkStoredPlan(plan, plan.model);
       await kv.put(plan.model, JSON.stringify(plan));
       if (watching) cache.set(plan.model, plan);
     },
     async clear(model) {
       await kv.delete(model);
       if (watching) cache.set(model, null);
+    },
+    get rejected() {
+      return rejected;
     },
     close: () => stop(),
   };

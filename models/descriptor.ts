@@ -7,7 +7,14 @@
 import type { SerflowConfig } from '../common/config';
 import type { InferenceQuery, ModelDescriptor } from '../common/contracts';
 import { checkQueryRanges } from '../common/descriptor-checks';
-import { allVmPlan, validateRoutingPlan, type RoutingPlan } from '../common/routing';
+import {
+  allServerlessPlan,
+  allVmPlan,
+  isRejectedPlan,
+  validateRoutingPlan,
+  type RoutingPlan,
+  type StoredPlan,
+} from '../common/routing';
 import { queryInputDims, type ModelManifest } from './manifest';
 
 /**
@@ -26,7 +33,7 @@ export type DescriptorConfig = Pick<SerflowConfig, 'activations' | 'stages' | 'f
 export function buildModelDescriptor(
   manifest: ModelManifest,
   config: DescriptorConfig,
-  plan: RoutingPlan | null,
+  plan: StoredPlan | null,
 ): ModelDescriptor {
   const stages = manifest.stages.length;
   return {
@@ -54,22 +61,31 @@ export function describeQuery(
   query: Pick<InferenceQuery, 'model' | 'maxStage' | 'threshold'>,
   manifest: ModelManifest,
   config: DescriptorConfig,
-  plan: RoutingPlan | null,
+  plan: StoredPlan | null,
 ): ModelDescriptor {
   checkQueryRanges(query, manifest.stages.length);
   return buildModelDescriptor(manifest, config, plan);
 }
 
 /**
- * The published plan if it fits the model; otherwise every stage on VMs, as when none is published. A broken plan
- * (published by hand or by a faulty controller) must not fail queries: it is reported and ignored.
+ * The published plan if it fits the model; every stage on VMs when none is published (the foundation's default).
+ * A broken value (written by hand or by a faulty controller) must neither fail queries nor strand them on VM pools
+ * that may have no VM: it is reported, and queries run every stage serverless (the routing store already keeps the
+ * last good plan in force where it saw one).
  */
-export function usablePlan(plan: RoutingPlan | null, model: string, stages: number): RoutingPlan {
+export function usablePlan(plan: StoredPlan | null, model: string, stages: number): RoutingPlan {
   if (!plan) return allVmPlan(model, stages);
+  const why = isRejectedPlan(plan) ? plan.rejected : fitProblem(plan, stages);
+  if (why === undefined) return plan as RoutingPlan;
+  console.warn(`routing plan of ${model} not used (every stage serverless): ${why}`);
+  return allServerlessPlan(model, stages, 'default:all-serverless (the stored plan was rejected)');
+}
+
+function fitProblem(plan: RoutingPlan, stages: number): string | undefined {
   try {
-    return validateRoutingPlan(plan, stages);
+    validateRoutingPlan(plan, stages);
+    return undefined;
   } catch (err) {
-    console.warn(`routing plan of ${model} ignored (all stages on VMs): ${(err as Error).message}`);
-    return allVmPlan(model, stages);
+    return (err as Error).message;
   }
 }

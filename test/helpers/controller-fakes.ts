@@ -8,7 +8,7 @@ import type { DecisionRecorder } from '../../autoscaler/decision-recorder';
 import type { StageEventIntake } from '../../autoscaler/intake';
 import type { PoolObservation, StageObservation } from '../../autoscaler/types';
 import type { DecisionRecord } from '../../common/control-events';
-import type { RoutingPlan } from '../../common/routing';
+import type { RoutingPlan, StoredPlan } from '../../common/routing';
 import type { RoutingStore } from '../../infra/routing-store';
 
 export interface ScaleCall {
@@ -98,10 +98,12 @@ export function windowOf(arrivals: number[]): StageObservation[] {
 /** The routing bucket as a map; `puts` lists every plan written, in order. */
 export interface FakeRoutingStore extends RoutingStore {
   readonly puts: RoutingPlan[];
+  /** Store a value readers reject (as the real store reads a bad value with no good plan before it). */
+  plantRejected(model: string, reason: string): void;
 }
 
 export function createFakeRoutingStore(initial: RoutingPlan[] = []): FakeRoutingStore {
-  const plans = new Map(initial.map((p) => [p.model, p]));
+  const plans = new Map<string, StoredPlan>(initial.map((p) => [p.model, p]));
   const puts: RoutingPlan[] = [];
   return {
     puts,
@@ -112,6 +114,10 @@ export function createFakeRoutingStore(initial: RoutingPlan[] = []): FakeRouting
     },
     async clear(model) {
       plans.delete(model);
+    },
+    rejected: 0,
+    plantRejected(model, reason) {
+      plans.set(model, { model, rejected: reason });
     },
     close: () => undefined,
   };

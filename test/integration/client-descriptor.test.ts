@@ -19,14 +19,15 @@ import { createModelActivities } from '../../activities/model-activities';
 import { InferenceFailedError, SerflowClient } from '../../client';
 import { compileConfig } from '../../common/config';
 import type { InferenceQuery, StageInput, StageRecord } from '../../common/contracts';
-import { INFERENCE_TASK_QUEUE, inferenceWorkflowId, stageTaskQueue } from '../../common/naming';
-import { planFromSpec } from '../../common/routing';
+import { INFERENCE_TASK_QUEUE, inferenceWorkflowId, ROUTING_BUCKET, stageTaskQueue } from '../../common/naming';
+import { InvalidRoutingPlanError, isRejectedPlan, planFromSpec, type RoutingPlan } from '../../common/routing';
 import { startNatsServer, type StartedNatsServer } from '../../deploy/local/nats-server';
 import { freePort, stopPid } from '../../deploy/local/processes';
 import { ensureNatsResources } from '../../infra/nats';
 import { createRoutingStore, type RoutingStore } from '../../infra/routing-store';
 import { loadManifest } from '../../models/manifest';
 import { publishPlan } from '../helpers/routing';
+import { waitUntil } from '../helpers/wait-until';
 import { fakeStage, startWorkflowEnv, type WorkflowEnv } from '../helpers/workflow-env';
 
 const MODEL = 'mnist-ee';
@@ -93,6 +94,10 @@ describe('SerflowClient sends the model descriptor (real client and NATS, test s
     await harness?.teardown();
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  /** Wait (10 s at most) until `cond` holds. */
+  const until = (what: string, cond: () => Promise<boolean>) =>
+    waitUntil(what, 10_000, async () => ((await cond()) ? true : undefined));
 
   const historyOf = async (queryId: string) =>
     (await client.temporal.workflow.getHandle(inferenceWorkflowId(MODEL, queryId)).fetchHistory()).events ?? [];
@@ -186,6 +191,49 @@ describe('SerflowClient sends the model descriptor (real client and NATS, test s
       });
     } finally {
       await short.close();
+    }
+  });
+
+  test('a bad value in the routing bucket never stops queries: last good plan, or with none every stage serverless', async () => {
+    const kv = await nats.nc.jetstream().views.kv(ROUTING_BUCKET);
+    const probe = await createRoutingStore(nats.nc, { watch: true });
+    const warn = console.warn;
+    console.warn = () => undefined; // the rejections are reported; this test counts them instead
+    try {
+      const good = planFromSpec('vm-prefix:1', MODEL, STAGES, Date.now());
+      await publishPlan(nats.nc, good, STAGES);
+      await until(
+        'the good plan is read',
+        async () => ((await probe.get(MODEL)) as RoutingPlan | null)?.updatedAt === good.updatedAt,
+      );
+      // Not JSON, then JSON that is no plan: each rejected, the good plan stays in force.
+      await kv.put(MODEL, 'garbage');
+      await kv.put(MODEL, JSON.stringify({ v: 1, model: MODEL }));
+      await until('two values rejected', async () => probe.rejected >= 2);
+      assert.deepEqual(await probe.get(MODEL), good);
+      const kept = await client.infer(image, { threshold: THRESHOLD, queryId: 'bad-value-kept' });
+      assert.deepEqual(route(kept.stages), ['1:vm', '2:faas', '3:faas', '4:faas']);
+
+      // No good plan since the deletion: the rejected value puts every stage serverless (not on VM pools that may
+      // have no VM).
+      await kv.delete(MODEL);
+      await kv.put(MODEL, '{"v":1,"model":"mnist-ee","source":"by hand","updatedAt":1,"stages":"all"}');
+      await until('a third value rejected', async () => probe.rejected >= 3);
+      // The client's own watch has it too once a query it builds is all serverless.
+      await until('the client routes every stage serverless', async () => {
+        const q = await client.buildQuery(image, { queryId: 'routing-probe' });
+        return q.descriptor?.routing.stages.every((r) => r.vmShare === 0) ?? false;
+      });
+      const stored = await probe.get(MODEL);
+      assert.ok(isRejectedPlan(stored), JSON.stringify(stored));
+      assert.match(stored.rejected, /stages: expected a list/);
+      const serverless = await client.infer(image, { threshold: THRESHOLD, queryId: 'bad-value-serverless' });
+      assert.deepEqual(route(serverless.stages), ['1:faas', '2:faas', '3:faas', '4:faas']);
+      // A writer cannot store what readers reject.
+      await assert.rejects(probe.put({ ...good, stages: [{ stage: 1, vmShare: 7 }] }), InvalidRoutingPlanError);
+    } finally {
+      console.warn = warn;
+      probe.close();
     }
   });
 

@@ -221,19 +221,28 @@ describe('controller: read → decide → actuate → record', () => {
     await runTimeline(r, [FIRST, LOAD_STEP, { ...same, want: { plan: null } }]);
     await r.routing.clear(MODEL);
     await runTimeline(r, [{ ...same, at: 3 * SEC, want: { plan: LOAD_STEP.want.plan! } }]);
-    assert.equal((await r.routing.get(MODEL))?.source, 'autoscaler:serflow');
+    assert.equal(((await r.routing.get(MODEL)) as RoutingPlan | null)?.source, 'autoscaler:serflow');
+  });
+
+  test('a rejected stored value pins nothing and is replaced by the decision at the next tick', async () => {
+    const r = rig();
+    r.routing.plantRejected(MODEL, 'plan for mnist-ee: expected a plan object, got 5');
+    await runTimeline(r, [FIRST, LOAD_STEP]);
+    const stored = (await r.routing.get(MODEL)) as RoutingPlan | null;
+    assert.equal(stored?.source, 'autoscaler:serflow');
+    assert.ok(!r.recorder.records.some((rec) => rec.actions.some((a) => a.startsWith('not actuating'))));
   });
 
   test('a plan that differs only in its fused runs is published', async () => {
     const r = rig();
     await runTimeline(r, [FIRST, LOAD_STEP]);
-    const stored = (await r.routing.get(MODEL))!;
+    const stored = (await r.routing.get(MODEL)) as RoutingPlan;
     // Someone rewrote the plan with the same shares but a fused run: the controller's decision has none.
     await r.routing.put({ ...stored, fused: [{ first: 2, last: 3 }] });
     const puts = r.routing.puts.length;
     await runTimeline(r, [{ at: 2 * SEC, arrivals: [23, 12, 2], want: {} }]);
     assert.equal(r.routing.puts.length, puts + 1);
-    assert.equal((await r.routing.get(MODEL))?.fused, undefined);
+    assert.equal(((await r.routing.get(MODEL)) as RoutingPlan).fused, undefined);
   });
 
   test("an operator's static plan pins pools and routing: decided and recorded, not actuated", async () => {

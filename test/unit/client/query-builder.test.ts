@@ -13,7 +13,7 @@ import { RoutingPlans } from '../../../client/routing-plans';
 import { compileConfig } from '../../../common/config';
 import type { TensorRef } from '../../../common/contracts';
 import { checkDescriptor } from '../../../common/descriptor-checks';
-import { allVmPlan, planFromSpec, type RoutingPlan } from '../../../common/routing';
+import { allVmPlan, planFromSpec, type StoredPlan } from '../../../common/routing';
 import { buildModelDescriptor, FAAS_STAGE_MAX_ATTEMPTS } from '../../../models/descriptor';
 import { loadManifest } from '../../../models/manifest';
 
@@ -27,7 +27,7 @@ const config = compileConfig({
 const image = Float32Array.from({ length: 784 }, (_, i) => (i % 7) / 7);
 
 /** Deps with `plan` published for every model; `uploads` records what went to the claim-check store. */
-function fakeDeps(plan: RoutingPlan | null, uploads: string[] = []): QueryBuilderDeps {
+function fakeDeps(plan: StoredPlan | null, uploads: string[] = []): QueryBuilderDeps {
   return {
     config,
     manifest: (name) => {
@@ -83,13 +83,27 @@ describe('buildInferenceQuery: the descriptor', () => {
     assert.deepEqual(descriptor?.routing, allVmPlan(MODEL, 4));
   });
 
-  test('ignores a published plan that does not fit the model (reported), as describeModel does', async (t: TestContext) => {
+  const ALL_SERVERLESS = [1, 2, 3, 4].map((stage) => ({ stage, vmShare: 0 }));
+
+  test('a published plan that does not fit the model is reported and every stage runs serverless', async (t: TestContext) => {
     const warn = t.mock.method(console, 'warn', () => undefined);
     const broken = { ...allVmPlan(MODEL, 4), stages: [{ stage: 7, vmShare: 1 }] };
     const { descriptor } = await buildInferenceQuery(image, {}, 'q-4', fakeDeps(broken));
-    assert.deepEqual(descriptor?.routing, allVmPlan(MODEL, 4));
+    assert.deepEqual(descriptor?.routing.stages, ALL_SERVERLESS);
+    assert.equal(descriptor?.routing.fused, undefined);
     assert.equal(warn.mock.callCount(), 1);
-    assert.match(String(warn.mock.calls[0]?.arguments[0]), /routing plan of mnist-ee ignored/);
+    assert.match(
+      String(warn.mock.calls[0]?.arguments[0]),
+      /^routing plan of mnist-ee not used \(every stage serverless\): plan for mnist-ee: stages\[0\]\.stage: 7 is not a stage/,
+    );
+  });
+
+  test('a stored value the store rejected runs every stage serverless, with the reason reported', async (t: TestContext) => {
+    const warn = t.mock.method(console, 'warn', () => undefined);
+    const rejected = { model: MODEL, rejected: 'plan for mnist-ee: expected a plan object, got 5' };
+    const { descriptor } = await buildInferenceQuery(image, {}, 'q-5', fakeDeps(rejected));
+    assert.deepEqual(descriptor?.routing.stages, ALL_SERVERLESS);
+    assert.match(String(warn.mock.calls[0]?.arguments[0]), /expected a plan object, got 5$/);
   });
 });
 

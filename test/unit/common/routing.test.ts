@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   allVmPlan,
+  checkStoredPlan,
   fusedRunAt,
   InvalidRoutingPlanError,
   planFromSpec,
@@ -165,6 +166,61 @@ describe('planFromSpec: fused runs', () => {
         name: 'InvalidPlanSpecError',
         message: /must be fuse:A-B with 1 <= A < B <= 4/,
       });
+    });
+  }
+});
+
+describe('checkStoredPlan: the one check of a stored value, for writers and readers', () => {
+  const good = allVmPlan(MODEL, STAGES, 1_000);
+
+  test('a plan as the writers make it passes unchanged', () => {
+    assert.equal(checkStoredPlan(good, MODEL), good);
+    const fused = { ...planFromSpec('all-faas+fuse:1-4', MODEL, STAGES, 1_000) };
+    assert.equal(checkStoredPlan(fused, MODEL), fused);
+  });
+
+  const bad: Array<{ what: string; value: unknown; message: RegExp }> = [
+    { what: 'a number', value: 5, message: /^plan for mnist-ee: expected a plan object, got 5$/ },
+    { what: 'null', value: null, message: /^plan for mnist-ee: expected a plan object, got null$/ },
+    { what: 'a list', value: [good], message: /^plan for mnist-ee: expected a plan object/ },
+    {
+      what: 'another model under this key',
+      value: { ...good, model: 'other' },
+      message: /^plan for mnist-ee: model: expected "mnist-ee", got "other"$/,
+    },
+    {
+      what: 'no source',
+      value: { ...good, source: undefined },
+      message: /^plan for mnist-ee: source: expected a non-empty string, got undefined$/,
+    },
+    {
+      what: 'a time that is not a number',
+      value: { ...good, updatedAt: 'now' },
+      message: /^plan for mnist-ee: updatedAt: expected epoch ms, got "now"$/,
+    },
+    {
+      what: 'stages that are not a list',
+      value: { ...good, stages: { stage: 1 } },
+      message: /^plan for mnist-ee: stages: expected a list of at most 100 stage routes$/,
+    },
+    {
+      what: 'a stage route that is not an object',
+      value: { ...good, stages: [null] },
+      message: /^plan for mnist-ee: stages\[0\]: expected a stage route object, got null$/,
+    },
+    {
+      what: 'a share out of range',
+      value: { ...good, stages: [{ stage: 1, vmShare: 2 }] },
+      message: /^plan for mnist-ee: stages\[0\]\.vmShare: 2 is not in \[0, 1\]$/,
+    },
+    { what: 'another version', value: { ...good, v: 2 }, message: /^v: expected 1, got 2$/ },
+  ];
+  for (const c of bad) {
+    test(`rejects ${c.what}, naming the field`, () => {
+      assert.throws(
+        () => checkStoredPlan(c.value, MODEL),
+        (err: unknown) => err instanceof InvalidRoutingPlanError && c.message.test(err.message),
+      );
     });
   }
 });
