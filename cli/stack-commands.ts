@@ -50,6 +50,8 @@ export async function upCommand(
     detached: opts.detach,
     autoscaler,
     onProgress: log,
+    // `serflow status` and `down` read the state file: keep its pids and restart counts current.
+    onRestart: (info) => writeStateFile(config.homeDir, info),
   });
   if (opts.detach) {
     writeStateFile(config.homeDir, stack.info);
@@ -193,6 +195,11 @@ export function formatStatus(s: StatusReport): string {
     lines.push(
       `  ${p.taskQueue.padEnd(28)} ${String(p.workers.length).padStart(2)} worker(s)  in-flight ${busy}  completed ${done}  event-loop p99 ${lag.toFixed(1)} ms  [${p.workers.map((w) => `${w.pid}:${w.state}`).join(' ')}]`,
     );
+  }
+  if (s.processes.length) lines.push('processes:');
+  for (const p of s.processes) {
+    const restarts = p.restarts ? `  restarted ${p.restarts}×` : '';
+    lines.push(`  ${p.name.padEnd(28)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'alive' : 'GONE'}${restarts}`);
   }
   if (!s.running) lines.push('stack is not running: start it with `serflow up --detach`');
   return lines.join('\n');

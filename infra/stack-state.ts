@@ -14,7 +14,8 @@ export interface StackInfo {
   embeddedNats: boolean;
   dataDir: string;
   models: string[];
-  processes: { name: string; pid: number; logFile: string; role: 'temporal' | 'nats' | 'worker' }[];
+  /** `restarts`: how often a crashed worker process was started again (attached stacks only). */
+  processes: { name: string; pid: number; logFile: string; role: 'temporal' | 'nats' | 'worker'; restarts?: number }[];
   startedAt: string;
 }
 

@@ -43,6 +43,8 @@ export interface StackOptions {
   onProgress?: (line: string) => void;
   /** How long to wait for each component to become ready. @default 60000 */
   readyTimeoutMs?: number;
+  /** Called with the updated info when a crashed worker process was restarted (new pid, restart count). */
+  onRestart?: (info: StackInfo) => void;
 }
 
 export interface RunningStack {
@@ -56,6 +58,15 @@ export interface RunningStack {
 
 /** Default wait for a component to become ready; Temporal's first start (SQLite schema setup) takes a few seconds. */
 export const DEFAULT_READY_TIMEOUT_MS = 60_000;
+
+/**
+ * Restart backoff of a crashed worker process (attached stacks): 1 s, doubling to at most 30 s, so a child that
+ * dies at start (bad data it reads, a missing file) is retried without spinning; a child that ran for a minute
+ * starts the backoff over.
+ */
+export const RESTART_BASE_DELAY_MS = 1_000;
+export const RESTART_MAX_DELAY_MS = 30_000;
+export const RESTART_RESET_AFTER_MS = 60_000;
 
 function workerScript(): string {
   if (!fs.existsSync(CHILD_MAIN_SCRIPT))
@@ -80,8 +91,58 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     return p;
   };
   let nc: NatsConnection | undefined;
+  let stopping = false;
+  const restarts = new Map<string, number>();
+  let info: StackInfo | undefined;
+  const describeProcesses = () =>
+    processes.map((p) => ({
+      name: p.name,
+      pid: p.pid,
+      logFile: p.logFile,
+      role: roles.get(p)!,
+      ...(restarts.has(p.name) ? { restarts: restarts.get(p.name)! } : {}),
+    }));
+
+  /**
+   * Keep a worker process running: when it exits while the stack is up, start it again after a backoff and put the
+   * new process in its place (stop() then stops that one). Only attached stacks: a detached child has no parent
+   * left to restart it.
+   */
+  const supervise = (first: ManagedProcess, respawn: () => ManagedProcess) => {
+    let attempt = 0;
+    const watch = (p: ManagedProcess) => {
+      const startedAt = Date.now();
+      void p.exited.then((code) => {
+        if (stopping) return;
+        if (Date.now() - startedAt >= RESTART_RESET_AFTER_MS) attempt = 0;
+        const delay = Math.min(RESTART_MAX_DELAY_MS, RESTART_BASE_DELAY_MS * 2 ** attempt++);
+        log(`${p.name} (pid ${p.pid}) exited with ${code}: restarting it in ${delay} ms (see ${p.logFile})`);
+        setTimeout(() => {
+          if (stopping) return;
+          let next: ManagedProcess;
+          try {
+            next = respawn();
+          } catch (err) {
+            log(`${p.name} could not be restarted: ${(err as Error).message}`);
+            watch(p);
+            return;
+          }
+          processes[processes.indexOf(p)] = next;
+          roles.set(next, roles.get(p)!);
+          restarts.set(p.name, (restarts.get(p.name) ?? 0) + 1);
+          if (info) {
+            info.processes = describeProcesses();
+            options.onRestart?.(info);
+          }
+          watch(next);
+        }, delay).unref();
+      });
+    };
+    watch(first);
+  };
 
   const stop = async () => {
+    stopping = true;
     await nc?.close().catch(() => undefined);
     const workers = processes.filter((p) => roles.get(p) === 'worker');
     await Promise.all(workers.map((p) => stopPid(p.pid)));
@@ -173,27 +234,29 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     const address = temporalAddress;
     const url = natsUrl;
-    const spawnWorker = (name: string, args: string[]) =>
-      track(
-        spawnManaged({
-          name,
-          command: process.execPath,
-          // Attached children follow this process's death; detached ones (`up --detach`) outlive it by design.
-          args: [
-            workerScript(),
-            ...args,
-            '--temporal',
-            address,
-            '--nats',
-            url,
-            ...(options.detached ? [] : ['--parent-pid', String(process.pid)]),
-          ],
-          logDir,
-          detached: options.detached,
-          env: { SERFLOW_CONFIG_JSON: JSON.stringify(config) },
-        }),
-        'worker',
-      );
+    const spawnWorkerProcess = (name: string, args: string[]) =>
+      spawnManaged({
+        name,
+        command: process.execPath,
+        // Attached children follow this process's death; detached ones (`up --detach`) outlive it by design.
+        args: [
+          workerScript(),
+          ...args,
+          '--temporal',
+          address,
+          '--nats',
+          url,
+          ...(options.detached ? [] : ['--parent-pid', String(process.pid)]),
+        ],
+        logDir,
+        detached: options.detached,
+        env: { SERFLOW_CONFIG_JSON: JSON.stringify(config) },
+      });
+    const spawnWorker = (name: string, args: string[]) => {
+      const p = track(spawnWorkerProcess(name, args), 'worker');
+      if (!options.detached) supervise(p, () => spawnWorkerProcess(name, args));
+      return p;
+    };
     /** Wait until each task queue has at least the given number of running workers. */
     const waitForQueues = (want: Map<string, number>) =>
       retryUntil('worker processes', timeoutMs, async () => {
@@ -244,7 +307,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       });
     }
 
-    const info: StackInfo = {
+    info = {
       temporalAddress,
       temporalUiUrl,
       namespace: config.temporal.namespace,
@@ -253,7 +316,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       embeddedNats: !config.nats.url,
       dataDir,
       models,
-      processes: processes.map((p) => ({ name: p.name, pid: p.pid, logFile: p.logFile, role: roles.get(p)! })),
+      processes: describeProcesses(),
       startedAt: new Date().toISOString(),
     };
     log('stack ready');

@@ -1,18 +1,20 @@
 /**
- * A stage worker dies while it holds queries: every query still completes, exactly once, with the right answer.
+ * A stage worker dies while it holds queries: every query still completes, exactly once, with the right answer. The
+ * workflow worker dies: the stack starts it again and queries run.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import { createDirectPipeline, type DirectPipeline } from '../../models/runtime/direct-pipeline';
-import { stageTaskQueue } from '../../common/naming';
+import { INFERENCE_TASK_QUEUE, stageTaskQueue } from '../../common/naming';
 import { sampleIndices } from '../../common/stats';
-import { stopPid } from '../../deploy/local/processes';
+import { isAlive, stopPid } from '../../deploy/local/processes';
 import { loadSplit } from '../../models/dataset';
 import { loadManifest } from '../../models/manifest';
 import { listWorkers } from '../../infra/worker-status';
 import { byQuery, readAllStageEvents } from '../helpers/stage-events';
 import { startTestStack, type TestStack } from '../helpers/test-stack';
+import { waitUntil } from '../helpers/wait-until';
 
 const MODEL = 'mnist-ee';
 let t: TestStack;
@@ -85,4 +87,26 @@ test('killing a stage worker with queries in flight loses no query and runs none
       `query ${r.queryId}: one event per executed stage`,
     );
   }
+});
+
+test('a crashed workflow worker is restarted by the stack and queries run again', async () => {
+  const name = `worker-${INFERENCE_TASK_QUEUE}`;
+  const entry = () => t.stack.info.processes.find((p) => p.name === name);
+  const before = entry();
+  assert.ok(before, `the stack runs ${name}`);
+  assert.equal(before.restarts, undefined, 'not restarted yet');
+  process.kill(before.pid, 'SIGKILL');
+  // Restarted after the first backoff (1 s), under a new pid that polls again.
+  const after = await waitUntil('the workflow worker is restarted', 30_000, () => {
+    const e = entry();
+    return e && e.pid !== before.pid && e.restarts === 1 ? e : undefined;
+  });
+  assert.ok(isAlive(after.pid));
+  assert.ok(
+    t.stack.processes.some((p) => p.pid === after.pid),
+    'stop() stops the new process',
+  );
+  const image = loadSplit(loadManifest(MODEL), 'test').images[0]!;
+  const result = await t.client.infer(image, { queryId: 'after-restart' });
+  assert.ok(result.stages.length >= 1);
 });
