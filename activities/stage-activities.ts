@@ -12,7 +12,7 @@ import { InvalidInputError, ModelOutputError, UnknownModelError, UnknownStageErr
 import type { StageEvent } from '../common/events';
 import { STAGE_EVENT_VERSION } from '../common/events';
 import type { Backend } from '../common/naming';
-import { validateTensor } from '../common/tensor-codec';
+import { checkTensorRef, validateTensor } from '../common/tensor-codec';
 import { softmaxMax } from '../models/manifest';
 import { shouldExit } from '../common/exit-rule';
 import type { ActivationStore } from '../infra/activation-store';
@@ -161,6 +161,7 @@ export async function executeRun(
   let data: Float32Array;
   try {
     served = checkRunServed(input, deps);
+    checkTensorRef(input.activation, where);
     data = await store.fetch(input.activation, where);
     validateTensor(data, input.activation.dims, (served[0] as ServedStage).inputDims, where);
   } catch (err) {

@@ -35,6 +35,41 @@ export function inlineTensor(data: Float32Array, dims: number[]): TensorRef {
   return { kind: 'inline', dims, dataBase64: Buffer.from(float32ToBytes(data)).toString('base64') };
 }
 
+/** Highest tensor rank a reference may claim: far above any stage input, low enough to bound a bad payload. */
+export const MAX_REF_RANK = 8;
+
+/**
+ * The shape of a tensor reference as it arrives in a payload (any client or SDK can write one): an object of kind
+ * `inline` (dims, base64 data) or `object` (dims, bucket, key, bytes), dims a list of 1..MAX_REF_RANK positive
+ * integers. Throws InvalidInputError naming the field, so bad input fails its query at once instead of being retried.
+ */
+export function checkTensorRef(ref: unknown, where: string): TensorRef {
+  const bad = (what: string, got: unknown) =>
+    new InvalidInputError(`${where}: ${what}, got ${JSON.stringify(got)?.slice(0, 80) ?? String(got)}`);
+  if (ref === null || typeof ref !== 'object' || Array.isArray(ref))
+    throw bad('expected a tensor reference object', ref);
+  const r = ref as Record<string, unknown>;
+  const dims = r.dims;
+  if (
+    !Array.isArray(dims) ||
+    dims.length < 1 ||
+    dims.length > MAX_REF_RANK ||
+    !dims.every((d) => Number.isInteger(d) && (d as number) > 0)
+  ) {
+    throw bad(`dims: expected 1..${MAX_REF_RANK} positive integers`, dims);
+  }
+  if (r.kind === 'inline') {
+    if (typeof r.dataBase64 !== 'string') throw bad('dataBase64: expected a base64 string', r.dataBase64);
+  } else if (r.kind === 'object') {
+    if (typeof r.bucket !== 'string' || r.bucket.length === 0) throw bad('bucket: expected a name', r.bucket);
+    if (typeof r.key !== 'string' || r.key.length === 0) throw bad('key: expected an object key', r.key);
+    if (!Number.isInteger(r.bytes) || (r.bytes as number) < 0) throw bad('bytes: expected a byte count', r.bytes);
+  } else {
+    throw bad('kind: expected "inline" or "object"', r.kind);
+  }
+  return ref as TensorRef;
+}
+
 /** Decode an inline tensor's data (claim-checked tensors are fetched by the activation store). */
 export function decodeInline(ref: Extract<TensorRef, { kind: 'inline' }>, where: string): Float32Array {
   return bytesToFloat32(Buffer.from(ref.dataBase64, 'base64'), where);

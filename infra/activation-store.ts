@@ -4,7 +4,7 @@
  */
 import type { NatsConnection, ObjectStore } from 'nats';
 import type { TensorRef } from '../common/contracts';
-import { MissingActivationError } from '../common/errors';
+import { InvalidInputError, MissingActivationError } from '../common/errors';
 import { ACTIVATIONS_BUCKET } from '../common/naming';
 import { bytesToFloat32, decodeInline, float32ToBytes, inlineEncodedBytes, inlineTensor } from '../common/tensor-codec';
 
@@ -27,7 +27,14 @@ export async function createActivationStore(nc: NatsConnection, bucket = ACTIVAT
     },
     async fetch(ref, where) {
       if (ref.kind === 'inline') return decodeInline(ref, where);
-      const blob = await (ref.bucket === bucket ? os : await nc.jetstream().views.os(ref.bucket)).getBlob(ref.key);
+      // A reference comes with the query (any client can write one): it may only point into this store's bucket,
+      // never make this process open (and so create) another object store.
+      if (ref.bucket !== bucket) {
+        throw new InvalidInputError(
+          `${where}: claim-checked activation names bucket ${JSON.stringify(ref.bucket)}; only ${JSON.stringify(bucket)} is accepted`,
+        );
+      }
+      const blob = await os.getBlob(ref.key);
       if (!blob) {
         throw new MissingActivationError(
           `${where}: claim-checked activation ${ref.bucket}/${ref.key} is not in the object store (expired or deleted)`,

@@ -19,7 +19,7 @@ import {
 } from '../../../activities/stage-activities';
 import type { StageEventPublisher } from '../../../activities/stage-events';
 import type { StageInput, StageOutput, StageRunInput, StageRunOutput, TensorRef } from '../../../common/contracts';
-import { MissingActivationError } from '../../../common/errors';
+import { InvalidInputError, MissingActivationError } from '../../../common/errors';
 import { parseStageEvent, type StageEvent } from '../../../common/events';
 import { decodeInline, inlineEncodedBytes, inlineTensor } from '../../../common/tensor-codec';
 import {
@@ -402,6 +402,31 @@ describe('claim check', () => {
     });
   }
 
+  test('a claim-check reference into another bucket is refused as bad input, no store opened', async () => {
+    let opened = 0;
+    const fakeNats = {
+      jetstream: () => ({
+        views: {
+          os: async () => {
+            opened++;
+            return { getBlob: async () => new Uint8Array(8) };
+          },
+        },
+      }),
+    } as unknown as NatsConnection;
+    const store = await createActivationStore(fakeNats, 'test-bucket');
+    const ref: TensorRef = { kind: 'object', dims: [1, 2], bucket: 'query-made-bucket', key: 'k', bytes: 8 };
+    await assert.rejects(store.fetch(ref, 'stage 2 input'), (err: unknown) => {
+      assert.ok(err instanceof InvalidInputError, String(err));
+      assert.equal(
+        err.message,
+        'stage 2 input: claim-checked activation names bucket "query-made-bucket"; only "test-bucket" is accepted',
+      );
+      return true;
+    });
+    assert.equal(opened, 1, 'only its own bucket was opened');
+  });
+
   test('stage 2 runs on a claim-checked activation from stage 1 and matches a direct ORT run', async () => {
     const store = new MemoryActivationStore();
     const first = await setup(1, store).run(stageInput({ inlineActivationMaxBytes: 0 }));
@@ -450,6 +475,21 @@ describe('a rejected query', () => {
       what: 'a truncated inline payload',
       input: () => ({ ...stageInput(), activation: { kind: 'inline', dims: [1, 1, 28, 28], dataBase64: 'AAAAAAA=' } }),
       says: ['5 bytes'],
+    },
+    {
+      what: 'dims that are a number',
+      input: () => ({ ...stageInput(), activation: { ...stageInput().activation, dims: 5 } as unknown as TensorRef }),
+      says: ['dims: expected 1..8 positive integers, got 5'],
+    },
+    {
+      what: 'no activation at all',
+      input: () => ({ ...stageInput(), activation: undefined as unknown as TensorRef }),
+      says: ['expected a tensor reference object, got undefined'],
+    },
+    {
+      what: 'an activation of an unknown kind',
+      input: () => ({ ...stageInput(), activation: { kind: 'url', dims: [1] } as unknown as TensorRef }),
+      says: ['kind: expected "inline" or "object", got "url"'],
     },
     { what: 'a zero threshold', input: () => stageInput({ threshold: 0 }), says: ['threshold 0'] },
     { what: 'a threshold above 1', input: () => stageInput({ threshold: 1.5 }), says: ['threshold 1.5'] },
