@@ -124,11 +124,14 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
       // The window is decided on: its events may go (a crash before here redelivers them).
       intake.commit();
       if (actions.length) log(`${policy.name}: ${actions.join('; ')} (${decision.reason})`);
-      // Bad or missing input is reported, never fatal: the window is decided on what did arrive.
-      if (window.malformed || window.pullErrors)
-        log(
-          `intake: ${window.malformed} malformed stage events terminated, ${window.pullErrors} failed pulls this window`,
-        );
+      // Bad, late or repeated input is reported, never fatal: the window is decided on what did arrive.
+      const odd = [
+        window.malformed ? `${window.malformed} malformed stage events terminated` : '',
+        window.pullErrors ? `${window.pullErrors} failed pulls` : '',
+        window.late ? `${window.late} late events (redelivered) not counted` : '',
+        window.duplicates ? `${window.duplicates} duplicate deliveries dropped` : '',
+      ].filter(Boolean);
+      if (odd.length) log(`intake: ${odd.join(', ')} this window`);
       lastRecord = record;
       return record;
     },

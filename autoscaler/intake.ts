@@ -9,8 +9,17 @@ import { STAGE_EVENTS_STREAM, STAGE_EVENTS_SUBJECT_PREFIX } from '../common/nami
 import { quantile } from '../common/stats';
 import type { StageObservation } from './types';
 
-/** Unacked messages may wait this long (well above any tick period) before JetStream redelivers them. */
-export const INTAKE_ACK_WAIT_MS = 5 * 60 * 1000;
+/**
+ * Unacked messages wait this long before JetStream redelivers them: well above a tick period (a window is acked
+ * when it is decided on), and short, so the events of a controller that died without handing them back reach its
+ * successor within half a minute (counted as late, not as a burst).
+ */
+export const INTAKE_ACK_WAIT_MS = 30_000;
+/**
+ * An event received this long after it finished is late (a redelivery, or a backlog): acknowledged, not counted.
+ * Far above the publish-to-delivery time of a live stack, below the ack wait.
+ */
+export const INTAKE_LATE_SLACK_MS = 10_000;
 /** Enough unacked messages in flight for minutes of traffic at hundreds of stage executions per second. */
 export const INTAKE_MAX_ACK_PENDING = 200_000;
 
@@ -40,19 +49,49 @@ export function observeWindow(events: readonly StageEvent[], stages: number): St
   });
 }
 
+export interface IntakeWindow {
+  observation: StageObservation[];
+  /** Events counted in `observation`. */
+  events: number;
+  /** Malformed events terminated (never redelivered). */
+  malformed: number;
+  /** Pulls that failed (retried). */
+  pullErrors: number;
+  /**
+   * Events received long after they finished: redelivered after a controller died without handing them back (an
+   * ack wait later). They are acknowledged but not counted, so an old backlog does not read as a burst.
+   */
+  late: number;
+  /** Redeliveries of events already in this window or already decided on: acknowledged, not counted again. */
+  duplicates: number;
+}
+
 export interface StageEventIntake {
   /** Counts of the events received since the last commit. */
-  snapshot(): { observation: StageObservation[]; events: number; malformed: number; pullErrors: number };
+  snapshot(): IntakeWindow;
   /** The window was decided on: acknowledge its messages and start a new window. */
   commit(): void;
   close(): Promise<void>;
+}
+
+export interface IntakeOptions {
+  /** @default INTAKE_ACK_WAIT_MS */
+  ackWaitMs?: number;
+  /** @default INTAKE_LATE_SLACK_MS */
+  lateSlackMs?: number;
+  /** Wall clock (epoch ms) the late check reads. @default Date.now */
+  now?: () => number;
 }
 
 export async function createStageEventIntake(
   nc: NatsConnection,
   model: string,
   stages: number,
+  options: IntakeOptions = {},
 ): Promise<StageEventIntake> {
+  const ackWaitMs = options.ackWaitMs ?? INTAKE_ACK_WAIT_MS;
+  const now = options.now ?? Date.now;
+  const lateSlackMs = options.lateSlackMs ?? INTAKE_LATE_SLACK_MS;
   const jsm = await nc.jetstreamManager();
   const name = durableName(model);
   const consumerConfig = {
@@ -61,19 +100,50 @@ export async function createStageEventIntake(
     // A new controller starts from now; a restarted one resumes where its durable consumer left off.
     deliver_policy: DeliverPolicy.New,
     filter_subject: `${STAGE_EVENTS_SUBJECT_PREFIX}.${model}.>`,
-    ack_wait: nanos(INTAKE_ACK_WAIT_MS),
+    ack_wait: nanos(ackWaitMs),
     max_ack_pending: INTAKE_MAX_ACK_PENDING,
   };
+  let existing: Awaited<ReturnType<typeof jsm.consumers.info>> | undefined;
   try {
-    await jsm.consumers.info(STAGE_EVENTS_STREAM, name);
+    existing = await jsm.consumers.info(STAGE_EVENTS_STREAM, name);
   } catch {
     await jsm.consumers.add(STAGE_EVENTS_STREAM, consumerConfig);
   }
+  // A consumer made by an older version (a 5-minute ack wait) takes this one's.
+  if (existing && existing.config.ack_wait !== consumerConfig.ack_wait) {
+    await jsm.consumers.update(STAGE_EVENTS_STREAM, name, { ack_wait: consumerConfig.ack_wait });
+  }
   const consumer = await nc.jetstream().consumers.get(STAGE_EVENTS_STREAM, name);
   let window: { event: StageEvent; msg: JsMsg }[] = [];
-  let malformed = 0;
+  /** Stream sequences in the window, and those decided on (with when), to drop redeliveries. */
+  let inWindow = new Set<number>();
+  const decided = new Map<number, number>();
+  let counts = { malformed: 0, pullErrors: 0, late: 0, duplicates: 0 };
+  let lateMsgs: JsMsg[] = [];
   let closing = false;
-  let pullErrors = 0;
+  const take = (msg: JsMsg) => {
+    if (inWindow.has(msg.seq) || decided.has(msg.seq)) {
+      counts.duplicates++;
+      msg.ack();
+      return;
+    }
+    let event: StageEvent;
+    try {
+      event = parseStageEvent(msg.json());
+    } catch {
+      // A malformed event is counted (and reported), then terminated so it is not redelivered forever.
+      counts.malformed++;
+      msg.term();
+      return;
+    }
+    if (now() - event.finishedAt > lateSlackMs) {
+      counts.late++;
+      lateMsgs.push(msg);
+      return;
+    }
+    inWindow.add(msg.seq);
+    window.push({ event, msg });
+  };
   // Short bounded pulls rather than one endless `consume()`: a pull request the server still holds when a
   // long-lived subscription is dropped keeps delivering into a closed inbox, and those events would wait the whole
   // ack wait before redelivery. A fetch ends with the server's own end-of-request, so once the loop has left the
@@ -82,18 +152,10 @@ export async function createStageEventIntake(
     while (!closing) {
       try {
         const batch = await consumer.fetch({ max_messages: INTAKE_PULL_BATCH, expires: INTAKE_PULL_EXPIRES_MS });
-        for await (const msg of batch) {
-          try {
-            window.push({ event: parseStageEvent(msg.json()), msg });
-          } catch {
-            // A malformed event is counted (and reported), then terminated so it is not redelivered forever.
-            malformed++;
-            msg.term();
-          }
-        }
+        for await (const msg of batch) take(msg);
       } catch {
         // A failed pull (a reconnect, a consumer being re-created) must not end the intake: pull again shortly.
-        pullErrors++;
+        counts.pullErrors++;
         if (!closing) await new Promise((r) => setTimeout(r, INTAKE_PULL_EXPIRES_MS));
       }
     }
@@ -106,15 +168,22 @@ export async function createStageEventIntake(
           stages,
         ),
         events: window.length,
-        malformed,
-        pullErrors,
+        ...counts,
       };
     },
     commit() {
-      for (const w of window) w.msg.ack();
+      const at = now();
+      for (const w of window) {
+        w.msg.ack();
+        decided.set(w.msg.seq, at);
+      }
+      for (const m of lateMsgs) m.ack();
+      // A redelivery comes within an ack wait of the delivery it repeats: older sequences need not be remembered.
+      for (const [seq, when] of decided) if (when < at - 2 * ackWaitMs) decided.delete(seq);
       window = [];
-      malformed = 0;
-      pullErrors = 0;
+      inWindow = new Set();
+      lateMsgs = [];
+      counts = { malformed: 0, pullErrors: 0, late: 0, duplicates: 0 };
     },
     async close() {
       closing = true;
@@ -122,6 +191,7 @@ export async function createStageEventIntake(
       // Events of the open window were never decided on: hand them back now, so the next controller counts them
       // at once instead of after the ack wait (when they would look like a burst).
       for (const w of window) w.msg.nak();
+      for (const m of lateMsgs) m.ack();
       window = [];
     },
   };

@@ -81,6 +81,8 @@ export function createFakeIntake(): FakeIntake {
         events: this.window.reduce((n, s) => n + s.arrivals, 0),
         malformed: this.malformed,
         pullErrors: this.pullErrors,
+        late: 0,
+        duplicates: 0,
       };
     },
     commit() {
