@@ -6,6 +6,7 @@
 import { connect, nanos, RetentionPolicy, StorageType, type NatsConnection } from 'nats';
 import { BILLING_EVENTS_STREAM, BILLING_EVENTS_SUBJECT_PREFIX } from '../common/billing-events';
 import type { SerflowConfig } from '../common/config';
+import { natsAuthFromEnv, splitNatsUrl } from './nats-auth';
 import {
   ACTIVATIONS_BUCKET,
   AUTOSCALER_BUCKET,
@@ -17,12 +18,29 @@ import {
   WORKERS_BUCKET,
 } from '../common/naming';
 
-/** Connect to NATS with a readable connection name; fails after `timeoutMs` if the server is not there. */
-export async function connectNats(url: string, name: string, timeoutMs = 5_000): Promise<NatsConnection> {
+/**
+ * Connect to NATS with a readable connection name; fails after `timeoutMs` if the server is not there.
+ * Credentials and TLS come from the environment (infra/nats-auth.ts); credentials in the URL are taken from it.
+ */
+export async function connectNats(
+  url: string,
+  name: string,
+  timeoutMs = 5_000,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<NatsConnection> {
+  const { url: servers, env: fromUrl } = splitNatsUrl(url);
+  const auth = natsAuthFromEnv({ ...env, ...fromUrl });
   try {
-    return await connect({ servers: url, name, timeout: timeoutMs, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    return await connect({
+      servers,
+      name,
+      timeout: timeoutMs,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...auth,
+    });
   } catch (err) {
-    throw new Error(`cannot connect to NATS at ${url}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot connect to NATS at ${servers}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -16,6 +16,7 @@ import {
   wholeModelQueue,
 } from '../../common/naming';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
+import { splitNatsUrl } from '../../infra/nats-auth';
 import { retryUntil } from '../../infra/retry';
 import { connectClientConnection, ensureSearchAttributes, searchAttributeArgs } from '../../infra/temporal';
 import { loadManifest } from '../../models/manifest';
@@ -150,7 +151,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   };
 
   try {
-    let natsUrl = config.nats.url;
+    // Credentials in a configured URL stay out of command lines, logs and the state file: children get them in
+    // their environment (infra/nats-auth.ts).
+    const configuredNats = config.nats.url ? splitNatsUrl(config.nats.url) : undefined;
+    let natsUrl = configuredNats?.url;
     if (!natsUrl) {
       const port = config.nats.port || (await freePort());
       const storeDir = path.join(dataDir, 'jetstream');
@@ -168,7 +172,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       nc = server.nc;
     } else {
       log(`using NATS at ${natsUrl}`);
-      nc = await connectNats(natsUrl, 'serflow-stack');
+      nc = await connectNats(config.nats.url!, 'serflow-stack');
     }
     await ensureNatsResources(nc, config);
 
@@ -250,7 +254,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         ],
         logDir,
         detached: options.detached,
-        env: { SERFLOW_CONFIG_JSON: JSON.stringify(config) },
+        env: {
+          // The configuration without the URL's credentials, which go in the variables infra/nats-auth.ts reads.
+          SERFLOW_CONFIG_JSON: JSON.stringify({ ...config, nats: { ...config.nats, url: configuredNats?.url } }),
+          ...configuredNats?.env,
+        },
       });
     const spawnWorker = (name: string, args: string[]) => {
       const p = track(spawnWorkerProcess(name, args), 'worker');
