@@ -8,6 +8,11 @@ import { z } from 'zod';
 /** Schema version of billing events; bump on any incompatible change. */
 export const BILLING_EVENT_VERSION = 1;
 
+/**
+ * Duplicate window of the billing stream (infra/nats.ts): a fact re-published within it (an outbox retry after a
+ * lost ack, billing/publisher.ts) is stored once. Ten minutes: minutes of NATS outage ride out within it.
+ */
+export const BILLING_DEDUP_WINDOW_MS = 10 * 60 * 1000;
 export const BILLING_EVENTS_STREAM = 'SERFLOW_BILLING';
 export const BILLING_EVENTS_SUBJECT_PREFIX = 'serflow.billing';
 

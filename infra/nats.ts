@@ -4,7 +4,7 @@
  * at start so no process depends on another having run first.
  */
 import { connect, nanos, RetentionPolicy, StorageType, type NatsConnection } from 'nats';
-import { BILLING_EVENTS_STREAM, BILLING_EVENTS_SUBJECT_PREFIX } from '../common/billing-events';
+import { BILLING_DEDUP_WINDOW_MS, BILLING_EVENTS_STREAM, BILLING_EVENTS_SUBJECT_PREFIX } from '../common/billing-events';
 import type { SerflowConfig } from '../common/config';
 import { natsAuthFromEnv, splitNatsUrl } from './nats-auth';
 import {
@@ -70,10 +70,15 @@ export async function ensureNatsResources(nc: NatsConnection, config: SerflowCon
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     // Bills must survive as long as anyone may ask for them: no age limit (a real deployment would archive).
-    duplicate_window: nanos(2 * 60 * 1000),
+    // A fact re-published by the outbox (its first ack lost) is dropped within this window, which covers the
+    // outbox's whole retry horizon (billing/publisher.ts).
+    duplicate_window: nanos(BILLING_DEDUP_WINDOW_MS),
   };
   try {
-    await jsm.streams.info(BILLING_EVENTS_STREAM);
+    const info = await jsm.streams.info(BILLING_EVENTS_STREAM);
+    if (info.config.duplicate_window !== billing.duplicate_window) {
+      await jsm.streams.update(BILLING_EVENTS_STREAM, { ...info.config, duplicate_window: billing.duplicate_window });
+    }
   } catch (err) {
     if (!/stream not found/i.test((err as Error).message)) throw err;
     await jsm.streams.add(billing);

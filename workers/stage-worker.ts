@@ -165,8 +165,8 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
         void status.setState('draining').catch(() => undefined);
       }
     }, 250);
+    const billing = options.vm && createBillingPublisher(nc, config.timeScale);
     try {
-      const billing = options.vm && createBillingPublisher(nc, config.timeScale);
       const announceReady = async () => {
         await status.setState('running');
         if (options.vm && billing) {
@@ -176,6 +176,8 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
       };
       await Promise.all([...workers.map((w) => w.run()), announceReady()]);
     } finally {
+      // `vm.ready` may wait in the outbox (a NATS blip at boot): it goes out before the connection does.
+      if (billing) await billing.close();
       clearInterval(watch);
       await status.stop();
     }

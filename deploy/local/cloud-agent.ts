@@ -143,6 +143,8 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
   gateway.shutdown();
   await gatewayRun.catch((err: Error) => console.error(`faas gateway: ${err.message}`));
   await Promise.all([vms.close(), platform.close()]);
+  // The VMs' and functions' last facts (terminations, invocations) go out before the connection does.
+  await billing.close();
   await status.stop();
   await connection.close();
   await nc.drain().catch(() => undefined);
