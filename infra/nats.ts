@@ -4,7 +4,11 @@
  * at start so no process depends on another having run first.
  */
 import { connect, nanos, RetentionPolicy, StorageType, type NatsConnection } from 'nats';
-import { BILLING_DEDUP_WINDOW_MS, BILLING_EVENTS_STREAM, BILLING_EVENTS_SUBJECT_PREFIX } from '../common/billing-events';
+import {
+  BILLING_DEDUP_WINDOW_MS,
+  BILLING_EVENTS_STREAM,
+  BILLING_EVENTS_SUBJECT_PREFIX,
+} from '../common/billing-events';
 import type { SerflowConfig } from '../common/config';
 import { natsAuthFromEnv, splitNatsUrl } from './nats-auth';
 import {

@@ -17,7 +17,7 @@ function flakyNats() {
       publish: async (subject: string, data: string, opts: { msgID: string }) => {
         state.attempts.push(opts.msgID);
         if (state.down) throw new Error('TIMEOUT');
-        state.stored.push({ subject, body: JSON.parse(data), msgID: opts.msgID });
+        state.stored.push({ subject, body: JSON.parse(data) as { type: string; vmId: string }, msgID: opts.msgID });
         return {};
       },
     }),
@@ -25,8 +25,14 @@ function flakyNats() {
   return { nc, state };
 }
 
-const fact = (vmId: string): BillingFact =>
-  ({ type: 'vm.ready', at: 1, model: 'm', stage: 1, vmId, instanceType: 't' }) as BillingFact;
+const fact = (vmId: string): BillingFact => ({
+  type: 'vm.ready',
+  at: 1,
+  model: 'm',
+  stage: 1,
+  vmId,
+  instanceType: 't',
+});
 
 describe('billing publisher outbox', () => {
   test('facts published while NATS is down go out in order once it is back, each under one id', async () => {
