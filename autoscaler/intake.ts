@@ -149,7 +149,8 @@ export async function createStageEventIntake(
   // ack wait before redelivery. A fetch ends with the server's own end-of-request, so once the loop has left the
   // current fetch no event is in flight to this controller, and close() can hand back everything it received.
   const loop = (async () => {
-    while (!closing) {
+    // A connection closed under the intake (its process going down) ends it too: nothing more can arrive.
+    while (!closing && !nc.isClosed()) {
       try {
         const batch = await consumer.fetch({ max_messages: INTAKE_PULL_BATCH, expires: INTAKE_PULL_EXPIRES_MS });
         for await (const msg of batch) take(msg);
@@ -190,8 +191,13 @@ export async function createStageEventIntake(
       await loop.catch(() => undefined);
       // Events of the open window were never decided on: hand them back now, so the next controller counts them
       // at once instead of after the ack wait (when they would look like a burst).
-      for (const w of window) w.msg.nak();
-      for (const m of lateMsgs) m.ack();
+      // On a connection already gone there is nothing to hand back: the ack wait redelivers them.
+      try {
+        for (const w of window) w.msg.nak();
+        for (const m of lateMsgs) m.ack();
+      } catch {
+        // connection closed
+      }
       window = [];
     },
   };

