@@ -30,10 +30,24 @@ export interface LocalVmProviderOptions {
 /** Default drain grace: the stage worker's own shutdown grace (10 s) plus time to exit. */
 export const DEFAULT_VM_DRAIN_GRACE_MS = 30_000;
 
+/**
+ * Terminated VMs the list keeps (the newest): enough to see what just ended, bounded so the list, and the pool API's
+ * reply that carries it, cannot grow past NATS's payload limit over a long run. Bills come from the billing facts.
+ */
+export const TERMINATED_VMS_KEPT = 100;
+
+/**
+ * A VM that exits unexpectedly is replaced at once, at most once per this long per pool: a VM that dies at start
+ * (bad data it reads) is not relaunched in a tight loop; the pool's size comes back at the next scale request.
+ */
+export const VM_REPLACE_MIN_INTERVAL_MS = 10_000;
+
 export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<VmPoolProvider> {
   const now = o.now ?? Date.now;
   const vms = new Map<string, VmInstance & { proc?: ManagedProcess }>();
   let seq = 0;
+  let closing = false;
+  const lastReplacedAt = new Map<string, number>();
   const instanceType = o.config.vm.instanceType;
 
   // VMs announce readiness themselves (they know when they start polling); follow it on the billing subject.
@@ -100,13 +114,42 @@ export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<
     };
     vms.set(id, vm);
     void proc.exited.then(async (code) => {
-      const reason = vm.state === 'draining' ? 'drained' : `exited unexpectedly (${code})`;
+      const unexpected = vm.state !== 'draining';
+      const reason = unexpected ? `exited unexpectedly (${code})` : 'drained';
       Object.assign(vm, { state: 'terminated', terminatedAt: now() });
+      pruneTerminated();
       await o.billing
         .publish({ type: 'vm.terminated', at: vm.terminatedAt!, model, stage, vmId: id, instanceType, reason })
         .catch((err: Error) => console.error(`billing: vm.terminated of ${id} not published: ${err.message}`));
+      if (unexpected && !closing) await replace(model, stage, id);
     });
     return publicView(vm);
+  }
+
+  /** Drop the oldest terminated VMs beyond TERMINATED_VMS_KEPT. */
+  function pruneTerminated(): void {
+    const ended = [...vms.values()].filter((v) => v.state === 'terminated');
+    ended.sort((a, b) => (a.terminatedAt ?? 0) - (b.terminatedAt ?? 0));
+    for (const v of ended.slice(0, Math.max(0, ended.length - TERMINATED_VMS_KEPT))) vms.delete(v.id);
+  }
+
+  /** Launch a VM in place of `lostId`, unless this pool replaced one within VM_REPLACE_MIN_INTERVAL_MS. */
+  async function replace(model: string, stage: number, lostId: string): Promise<void> {
+    const pool = `${model}/${stage}`;
+    const last = lastReplacedAt.get(pool);
+    if (last !== undefined && now() - last < VM_REPLACE_MIN_INTERVAL_MS) {
+      console.error(
+        `VM ${lostId} exited unexpectedly: not replaced (pool ${pool} replaced one less than ${VM_REPLACE_MIN_INTERVAL_MS} ms ago)`,
+      );
+      return;
+    }
+    lastReplacedAt.set(pool, now());
+    try {
+      const vm = await launchOne(model, stage, false);
+      console.error(`VM ${lostId} exited unexpectedly: replaced by ${vm.id}`);
+    } catch (err) {
+      console.error(`VM ${lostId} exited unexpectedly: replacement failed: ${(err as Error).message}`);
+    }
   }
 
   const active = (model: string, stage: number) =>
@@ -153,6 +196,7 @@ export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<
       return provider.list({ model, stage });
     },
     async close() {
+      closing = true;
       readySub.unsubscribe();
       const live = [...vms.values()].filter((v) => v.state !== 'terminated');
       await Promise.all(live.map((v) => provider.drain(v.id)));

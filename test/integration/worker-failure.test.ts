@@ -12,6 +12,7 @@ import { isAlive, stopPid } from '../../deploy/local/processes';
 import { loadSplit } from '../../models/dataset';
 import { loadManifest } from '../../models/manifest';
 import { listWorkers } from '../../infra/worker-status';
+import { callPoolsApi } from '../../infra/pools-api';
 import { byQuery, readAllStageEvents } from '../helpers/stage-events';
 import { startTestStack, type TestStack } from '../helpers/test-stack';
 import { waitUntil } from '../helpers/wait-until';
@@ -87,6 +88,16 @@ test('killing a stage worker with queries in flight loses no query and runs none
       `query ${r.queryId}: one event per executed stage`,
     );
   }
+  // The cloud agent replaced the VM that died (it was not drained): the pool is back to its size.
+  const { vms } = await callPoolsApi(t.nc, { op: 'list' });
+  const lost = vms.find((v) => v.pid === victim.pid);
+  assert.equal(lost?.state, 'terminated', 'the killed VM is listed as terminated');
+  await waitUntil('a replacement VM on stage 2', 30_000, async () => {
+    const now = (await callPoolsApi(t.nc, { op: 'list' })).vms;
+    return now.some((v) => v.model === MODEL && v.stage === 2 && v.state === 'ready' && v.id !== lost!.id)
+      ? true
+      : undefined;
+  });
 });
 
 test('a crashed workflow worker is restarted by the stack and queries run again', async () => {
