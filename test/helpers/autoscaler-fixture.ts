@@ -50,6 +50,27 @@ export function compile(input: AutoscalerConfigInput | Record<string, unknown> =
 }
 
 /**
+ * The function prices of the fusion and whole-bill cases (fusion.test.ts, colocation.test.ts) on compiled `c`:
+ * request fee R = 2e-7 $, memories 1024, 2048, 1024 MB, duration parts D = 1e-6, 4e-6, 1e-6 $ (so C_F = 1.2e-6,
+ * 4.2e-6, 1.2e-6 $), and `usdPerAction` per Temporal action.
+ */
+export const FUSION_PRICES = { requestUsd: 2e-7, memoryMb: [1024, 2048, 1024], durationUsd: [1e-6, 4e-6, 1e-6] };
+
+export function withFusionPrices(c: CompiledAutoscalerConfig, usdPerAction: number): CompiledAutoscalerConfig {
+  const { requestUsd, memoryMb, durationUsd } = FUSION_PRICES;
+  return {
+    ...c,
+    usdPerAction,
+    stages: c.stages.map((s, i) => ({
+      ...s,
+      faasMemoryMb: memoryMb[i]!,
+      faasRequestUsd: requestUsd,
+      faasCostPerInvocationUsd: durationUsd[i]! + requestUsd,
+    })),
+  };
+}
+
+/**
  * One tick's observation at `now`: per stage, its arrivals over `windowMs` (1 s by default, so arrivals = q/s)
  * and its pool as [ready, booting] (empty when not given).
  */

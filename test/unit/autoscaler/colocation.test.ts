@@ -14,7 +14,7 @@ import {
 } from '../../../autoscaler/policies/serflow-colocation';
 import { serflowPolicy } from '../../../autoscaler/policies/serflow';
 import type { PoolObservation } from '../../../autoscaler/types';
-import { SEC, compile as compileFixture, obs } from '../../helpers/autoscaler-fixture';
+import { SEC, compile as compileFixture, obs, withFusionPrices } from '../../helpers/autoscaler-fixture';
 
 /** These cases are computed with method.md's EWMA sizing (`sizing: 'ewma'`); the forecast rule has forecast.test.ts. */
 const compile = (input: Record<string, unknown> = {}) => compileFixture({ sizing: 'ewma', ...input });
@@ -134,21 +134,7 @@ describe('SERFLOW with co-location', () => {
  * fixture's mu 10, 5, 5 q/s, and a VM-second P = 1e-5 $ passed in. Shares 10, 5, 1 q/s.
  */
 describe('shared and per-stage plans on the whole bill (functions fused where cheaper, actions counted)', () => {
-  const MEMORY = [1024, 2048, 1024];
-  const DURATION = [1e-6, 4e-6, 1e-6];
-  const priced = (usdPerAction: number, fuse = true) => {
-    const c = compile({ fuse });
-    return {
-      ...c,
-      usdPerAction,
-      stages: c.stages.map((s, i) => ({
-        ...s,
-        faasMemoryMb: MEMORY[i]!,
-        faasRequestUsd: 2e-7,
-        faasCostPerInvocationUsd: DURATION[i]! + 2e-7,
-      })),
-    };
-  };
+  const priced = (usdPerAction: number, fuse = true) => withFusionPrices(compile({ fuse }), usdPerAction);
   const VM = 1e-5;
   const SHARES = [10, 5, 1];
   const close = (got: number | undefined, want: number, what: string) =>

@@ -10,25 +10,11 @@ import assert from 'node:assert/strict';
 import { faasTailCostRates, fusedRunsFor } from '../../../autoscaler/policies/serflow-fusion';
 import type { CompiledAutoscalerConfig } from '../../../autoscaler/config';
 import type { StageDecision } from '../../../autoscaler/types';
-import { compile, near, obs } from '../../helpers/autoscaler-fixture';
+import { compile, near, obs, withFusionPrices } from '../../helpers/autoscaler-fixture';
 import { faasOnlyPolicy } from '../../../autoscaler/policies/faas-only';
 
-const R = 2e-7;
-const MEMORY = [1024, 2048, 1024];
-const DURATION = [1e-6, 4e-6, 1e-6];
-
 function priced(usdPerAction: number): CompiledAutoscalerConfig {
-  const c = compile({ policy: 'serflow' });
-  return {
-    ...c,
-    usdPerAction,
-    stages: c.stages.map((s, i) => ({
-      ...s,
-      faasMemoryMb: MEMORY[i]!,
-      faasRequestUsd: R,
-      faasCostPerInvocationUsd: DURATION[i]! + R,
-    })),
-  };
+  return withFusionPrices(compile({ policy: 'serflow' }), usdPerAction);
 }
 
 const serverless = (stage: number): StageDecision => ({ stage, desiredVms: 0, vmShare: 0, reason: '' });
