@@ -8,6 +8,9 @@ import { PROJECT_ROOT } from '../../common/paths';
 /** The compiled entry module of every child process the embedded stack spawns (`child-main.ts`), by role. */
 export const CHILD_MAIN_SCRIPT = path.join(PROJECT_ROOT, 'lib', 'deploy', 'local', 'child-main.js');
 
+/** The servers' watchdog of an attached stack (`reaper-main.ts`): its own small entry, see there. */
+export const REAPER_MAIN_SCRIPT = path.join(PROJECT_ROOT, 'lib', 'deploy', 'local', 'reaper-main.js');
+
 /** How often a child checks that the process that started it is still there. */
 export const PARENT_CHECK_INTERVAL_MS = 1_000;
 

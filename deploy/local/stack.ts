@@ -24,7 +24,15 @@ import type { StackInfo } from '../../infra/stack-state';
 import { listWorkers } from '../../infra/worker-status';
 import type { PolicyName } from '../../autoscaler/types';
 import { callPoolsApi } from '../../infra/pools-api';
-import { CHILD_MAIN_SCRIPT, freePort, spawnManaged, stopPid, tailLog, type ManagedProcess } from './processes';
+import {
+  CHILD_MAIN_SCRIPT,
+  freePort,
+  REAPER_MAIN_SCRIPT,
+  spawnManaged,
+  stopPid,
+  tailLog,
+  type ManagedProcess,
+} from './processes';
 import { startNatsServer } from './nats-server';
 import { resolveTool, TOOLS } from './tools';
 
@@ -86,9 +94,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   fs.mkdirSync(dataDir, { recursive: true });
   const processes: ManagedProcess[] = [];
   const roles = new Map<ManagedProcess, 'temporal' | 'nats' | 'worker'>();
+  /** Pids of the worker processes, for the servers' watchdog (reaper-main.ts). */
+  const workerPidsFile = path.join(dataDir, 'worker-pids.json');
+  const writeWorkerPids = () =>
+    fs.writeFileSync(
+      workerPidsFile,
+      JSON.stringify(processes.filter((p) => roles.get(p) === 'worker').map((p) => p.pid)),
+    );
   const track = (p: ManagedProcess, role: 'temporal' | 'nats' | 'worker') => {
     processes.push(p);
     roles.set(p, role);
+    if (role === 'worker') writeWorkerPids();
     return p;
   };
   let nc: NatsConnection | undefined;
@@ -130,6 +146,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           }
           processes[processes.indexOf(p)] = next;
           roles.set(next, roles.get(p)!);
+          writeWorkerPids();
           restarts.set(p.name, (restarts.get(p.name) ?? 0) + 1);
           if (info) {
             info.processes = describeProcesses();
@@ -234,6 +251,18 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       } finally {
         await conn.close();
       }
+    }
+
+    // Servers follow this process's death like the workers do (detached stacks outlive it by design): a watchdog
+    // stops them once the workers listed in `workerPidsFile` (kept current below) have drained.
+    const servers = processes.filter((p) => roles.get(p) !== 'worker');
+    if (!options.detached && servers.length) {
+      spawnManaged({
+        name: 'server-reaper',
+        command: process.execPath,
+        args: [REAPER_MAIN_SCRIPT, String(process.pid), workerPidsFile, ...servers.map((p) => String(p.pid))],
+        logDir,
+      });
     }
 
     const address = temporalAddress;

@@ -1,18 +1,20 @@
 /**
  * The operator's path through the CLI: `serflow up --detach`, `infer --json`, `status --json`, finding
- * queries with `temporal workflow list --query`, and `serflow down`.
+ * queries with `temporal workflow list --query`, and `serflow down`; and an attached `serflow up` killed outright
+ * leaves nothing running.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../common/paths';
-import { isAlive } from '../../deploy/local/processes';
+import { isAlive, stopPid } from '../../deploy/local/processes';
 import { readStateFile } from '../../infra/stack-state';
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
+import { waitUntil } from '../helpers/wait-until';
 
 const run = promisify(execFile);
 const SERFLOW = path.join(PROJECT_ROOT, 'bin', 'serflow.js');
@@ -144,4 +146,29 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
     state.processes.every((p) => !isAlive(p.pid)),
     'down stops every process',
   );
+});
+
+test('an attached `serflow up` killed outright takes its servers and workers with it', async () => {
+  const attachedHome = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-cli-attached-'));
+  const up = spawn(process.execPath, [SERFLOW, 'up', '--autoscaler', 'off'], {
+    env: { ...env, SERFLOW_HOME: attachedHome },
+    cwd: attachedHome,
+    stdio: 'ignore',
+  });
+  try {
+    const state = await waitUntil('the attached stack is up', 120_000, () => readStateFile(attachedHome) ?? undefined);
+    const names = state.processes.map((p) => p.name);
+    assert.ok(names.includes('nats-server') && names.includes('temporal'), `servers recorded: ${names.join(', ')}`);
+    assert.ok(state.processes.every((p) => isAlive(p.pid)));
+    up.kill('SIGKILL');
+    // Workers see their parent gone within a second and drain; the servers' watchdog stops the servers.
+    await waitUntil('every process of the killed stack has exited', 60_000, () =>
+      state.processes.every((p) => !isAlive(p.pid)) ? true : undefined,
+    );
+  } finally {
+    up.kill('SIGKILL');
+    const left = readStateFile(attachedHome)?.processes ?? [];
+    await Promise.all(left.map((p) => stopPid(p.pid, 5_000)));
+    fs.rmSync(attachedHome, { recursive: true, force: true });
+  }
 });
