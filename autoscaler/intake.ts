@@ -180,7 +180,12 @@ export async function createStageEventIntake(
       }
       for (const m of lateMsgs) m.ack();
       // A redelivery comes within an ack wait of the delivery it repeats: older sequences need not be remembered.
-      for (const [seq, when] of decided) if (when < at - 2 * ackWaitMs) decided.delete(seq);
+      // The map is in commit order, so the old ones are at its start: stop at the first one still recent (a tick
+      // then touches what it forgets, not the whole map).
+      for (const [seq, when] of decided) {
+        if (when >= at - 2 * ackWaitMs) break;
+        decided.delete(seq);
+      }
       window = [];
       inWindow = new Set();
       lateMsgs = [];

@@ -104,7 +104,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   const track = (p: ManagedProcess, role: 'temporal' | 'nats' | 'worker') => {
     processes.push(p);
     roles.set(p, role);
-    if (role === 'worker') writeWorkerPids();
+    // Only an attached stack has the watchdog that reads it.
+    if (role === 'worker' && !options.detached) writeWorkerPids();
     return p;
   };
   let nc: NatsConnection | undefined;
@@ -146,7 +147,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           }
           processes[processes.indexOf(p)] = next;
           roles.set(next, roles.get(p)!);
-          writeWorkerPids();
+          writeWorkerPids(); // supervise() runs in attached stacks only
           restarts.set(p.name, (restarts.get(p.name) ?? 0) + 1);
           if (info) {
             info.processes = describeProcesses();
