@@ -77,6 +77,9 @@ export const RESTART_BASE_DELAY_MS = 1_000;
 export const RESTART_MAX_DELAY_MS = 30_000;
 export const RESTART_RESET_AFTER_MS = 60_000;
 
+/** Starts of the embedded Temporal dev server when the ports it was given turn out taken (see startStack). */
+export const TEMPORAL_START_ATTEMPTS = 3;
+
 function workerScript(): string {
   if (!fs.existsSync(CHILD_MAIN_SCRIPT))
     throw new Error(`${CHILD_MAIN_SCRIPT} is missing: run \`npm run build\` first`);
@@ -198,12 +201,14 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     let temporalUiUrl: string | null = null;
     if (!temporalAddress) {
       const bin = resolveTool(TOOLS.temporal);
-      const port = config.temporal.port || (await freePort());
-      const uiPort = config.temporal.uiPort || (await freePort());
       const db = path.join(dataDir, 'temporal.sqlite');
-      log(`starting temporal server start-dev on 127.0.0.1:${port} (UI :${uiPort}, db ${db})`);
-      const p = track(
-        spawnManaged({
+      // A port `freePort` found free may be taken before the server binds it (another process's connection got it):
+      // the dev server then exits at once. With ports of our own choosing, start it again on new ones.
+      for (let attempt = 1; ; attempt++) {
+        const port = config.temporal.port || (await freePort());
+        const uiPort = config.temporal.uiPort || (await freePort());
+        log(`starting temporal server start-dev on 127.0.0.1:${port} (UI :${uiPort}, db ${db})`);
+        const p = spawnManaged({
           name: 'temporal',
           command: bin,
           args: [
@@ -234,16 +239,37 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           ],
           logDir,
           detached: options.detached,
-        }),
-        'temporal',
-      );
-      temporalAddress = `127.0.0.1:${port}`;
-      temporalUiUrl = `http://127.0.0.1:${uiPort}`;
-      const address = temporalAddress;
-      const conn = await connectClientConnection(address, timeoutMs).catch((err: Error) => {
-        throw new Error(`${err.message}\n--- ${p.logFile} ---\n${tailLog(p.logFile)}`, { cause: err });
-      });
-      await conn.close();
+        });
+        const address = `127.0.0.1:${port}`;
+        const ready = connectClientConnection(address, timeoutMs);
+        ready.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
+        const outcome = await Promise.race([
+          ready.then((conn) => ({ conn }) as const),
+          p.exited.then((code) => ({ exitedWith: code }) as const),
+        ]).catch((err: Error) => ({ error: err }) as const);
+        if ('conn' in outcome) {
+          await outcome.conn.close();
+          track(p, 'temporal');
+          temporalAddress = address;
+          temporalUiUrl = `http://127.0.0.1:${uiPort}`;
+          break;
+        }
+        await stopPid(p.pid);
+        const tail = tailLog(p.logFile);
+        const ownPorts = !config.temporal.port || !config.temporal.uiPort;
+        if (
+          'exitedWith' in outcome &&
+          ownPorts &&
+          /address already in use/.test(tail) &&
+          attempt < TEMPORAL_START_ATTEMPTS
+        ) {
+          log(`temporal could not bind its ports (attempt ${attempt}): starting it on new ones`);
+          continue;
+        }
+        const why =
+          'error' in outcome ? outcome.error.message : `Temporal at ${address}: exited with ${outcome.exitedWith}`;
+        throw new Error(`${why}\n--- ${p.logFile} ---\n${tail}`);
+      }
     } else {
       log(`using Temporal at ${temporalAddress} (namespace ${config.temporal.namespace})`);
       const conn = await connectClientConnection(temporalAddress, timeoutMs);
