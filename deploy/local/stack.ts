@@ -18,7 +18,7 @@ import {
 import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { splitNatsUrl } from '../../infra/nats-auth';
 import { retryUntil } from '../../infra/retry';
-import { connectClientConnection, ensureSearchAttributes, searchAttributeArgs } from '../../infra/temporal';
+import { connectClientConnection, ensureSearchAttributes } from '../../infra/temporal';
 import { loadManifest } from '../../models/manifest';
 import type { StackInfo } from '../../infra/stack-state';
 import { listWorkers } from '../../infra/worker-status';
@@ -34,7 +34,7 @@ import {
   type ManagedProcess,
 } from './processes';
 import { startNatsServer } from './nats-server';
-import { resolveTool, TOOLS } from './tools';
+import { startTemporalDevServer } from './temporal-server';
 
 export interface StackOptions {
   config: SerflowConfig;
@@ -76,9 +76,6 @@ export const DEFAULT_READY_TIMEOUT_MS = 60_000;
 export const RESTART_BASE_DELAY_MS = 1_000;
 export const RESTART_MAX_DELAY_MS = 30_000;
 export const RESTART_RESET_AFTER_MS = 60_000;
-
-/** Starts of the embedded Temporal dev server when the ports it was given turn out taken (see startStack). */
-export const TEMPORAL_START_ATTEMPTS = 3;
 
 function workerScript(): string {
   if (!fs.existsSync(CHILD_MAIN_SCRIPT))
@@ -200,76 +197,20 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | null = null;
     if (!temporalAddress) {
-      const bin = resolveTool(TOOLS.temporal);
-      const db = path.join(dataDir, 'temporal.sqlite');
-      // A port `freePort` found free may be taken before the server binds it (another process's connection got it):
-      // the dev server then exits at once. With ports of our own choosing, start it again on new ones.
-      for (let attempt = 1; ; attempt++) {
-        const port = config.temporal.port || (await freePort());
-        const uiPort = config.temporal.uiPort || (await freePort());
-        log(`starting temporal server start-dev on 127.0.0.1:${port} (UI :${uiPort}, db ${db})`);
-        const p = spawnManaged({
-          name: 'temporal',
-          command: bin,
-          args: [
-            'server',
-            'start-dev',
-            '--ip',
-            '127.0.0.1',
-            '--port',
-            String(port),
-            '--ui-port',
-            String(uiPort),
-            '--db-filename',
-            db,
-            '--namespace',
-            config.temporal.namespace,
-            '--log-level',
-            'warn',
-            // The speed recipe of the SDK's own CI: WAL journal, no fsync on every commit.
-            '--sqlite-pragma',
-            'journal_mode=WAL',
-            '--sqlite-pragma',
-            'synchronous=OFF',
-            ...Object.entries(config.temporal.devServerDynamicConfig).flatMap(([key, value]) => [
-              '--dynamic-config-value',
-              `${key}=${JSON.stringify(value)}`,
-            ]),
-            ...searchAttributeArgs(),
-          ],
-          logDir,
-          detached: options.detached,
-        });
-        const address = `127.0.0.1:${port}`;
-        const ready = connectClientConnection(address, timeoutMs);
-        ready.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
-        const outcome = await Promise.race([
-          ready.then((conn) => ({ conn }) as const),
-          p.exited.then((code) => ({ exitedWith: code }) as const),
-        ]).catch((err: Error) => ({ error: err }) as const);
-        if ('conn' in outcome) {
-          await outcome.conn.close();
-          track(p, 'temporal');
-          temporalAddress = address;
-          temporalUiUrl = `http://127.0.0.1:${uiPort}`;
-          break;
-        }
-        await stopPid(p.pid);
-        const tail = tailLog(p.logFile);
-        const ownPorts = !config.temporal.port || !config.temporal.uiPort;
-        if (
-          'exitedWith' in outcome &&
-          ownPorts &&
-          /address already in use/.test(tail) &&
-          attempt < TEMPORAL_START_ATTEMPTS
-        ) {
-          log(`temporal could not bind its ports (attempt ${attempt}): starting it on new ones`);
-          continue;
-        }
-        const why =
-          'error' in outcome ? outcome.error.message : `Temporal at ${address}: exited with ${outcome.exitedWith}`;
-        throw new Error(`${why}\n--- ${p.logFile} ---\n${tail}`);
-      }
+      const server = await startTemporalDevServer({
+        port: config.temporal.port,
+        uiPort: config.temporal.uiPort,
+        dbFile: path.join(dataDir, 'temporal.sqlite'),
+        namespace: config.temporal.namespace,
+        dynamicConfig: config.temporal.devServerDynamicConfig,
+        logDir,
+        detached: options.detached,
+        readyTimeoutMs: timeoutMs,
+        log,
+      });
+      track(server.process, 'temporal');
+      temporalAddress = server.address;
+      temporalUiUrl = server.uiUrl;
     } else {
       log(`using Temporal at ${temporalAddress} (namespace ${config.temporal.namespace})`);
       const conn = await connectClientConnection(temporalAddress, timeoutMs);
