@@ -289,7 +289,10 @@ async function startHandlingRig(
     for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
   };
   try {
-    const connection = await connectClientConnection(stack.info.temporalAddress);
+    const connection = await connectClientConnection({
+      address: stack.info.temporalAddress,
+      embedded: stack.info.embeddedTemporal,
+    });
     closers.push(() => connection.close());
     const client = new Client({ connection, namespace: rigConfig.temporal.namespace });
     const nc = await connectNats(stack.info.natsUrl, 'serflow-profiler');

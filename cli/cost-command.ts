@@ -253,7 +253,8 @@ export async function collectCost(config: SerflowConfig, options: CostCommandOpt
     await nc.close();
   }
 
-  const connection = await connectClientConnection(temporalAddress, 10_000);
+  const embedded = !config.temporal.address && state?.embeddedTemporal === true;
+  const connection = await connectClientConnection({ address: temporalAddress, embedded }, 10_000);
   let queries, actions;
   try {
     const client = new Client({ connection, namespace });

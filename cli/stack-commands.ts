@@ -4,6 +4,7 @@ import type { SerflowConfig } from '../common/config';
 import { compileForModel } from '../autoscaler/service';
 import { parsePolicy, type PolicyName } from '../autoscaler/types';
 import { connectNats } from '../infra/nats';
+import { temporalConnectionOptions } from '../infra/temporal';
 import { isAlive, stopPid } from '../deploy/local/processes';
 import { startStack, type RunningStack } from '../deploy/local/stack';
 import { readStateFile, removeStateFile, stateFilePath, writeStateFile, type StackInfo } from '../infra/stack-state';
@@ -121,8 +122,11 @@ export async function collectStatus(config: SerflowConfig): Promise<StatusReport
   const natsUrl = config.nats.url ?? state?.natsUrl ?? null;
   let temporalReachable = false;
   if (temporalAddress) {
+    // Outside the try: a bad TEMPORAL_* setting is an error naming it, not an "unreachable" server.
+    const embedded = !config.temporal.address && state?.embeddedTemporal === true;
+    const options = temporalConnectionOptions({ address: temporalAddress, embedded });
     try {
-      const conn = await Connection.connect({ address: temporalAddress, connectTimeout: 2_000 });
+      const conn = await Connection.connect({ ...options, connectTimeout: 2_000 });
       await conn.workflowService.getSystemInfo({});
       temporalReachable = true;
       await conn.close();

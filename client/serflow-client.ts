@@ -38,6 +38,11 @@ export { InferenceFailedError, type InferOptions } from './query-builder';
 
 export interface ConnectOptions {
   temporalAddress?: string;
+  /**
+   * `temporalAddress` is the embedded dev server of a stack (`RunningStack.info.embeddedTemporal`): connect without
+   * TLS whatever the TEMPORAL_* settings say. @default false for an explicit address (TLS settings apply)
+   */
+  temporalEmbedded?: boolean;
   natsUrl?: string;
   namespace?: string;
   config?: SerflowConfig;
@@ -55,9 +60,13 @@ export interface InferenceHandle {
 export function resolveAddresses(
   options: ConnectOptions,
   config: SerflowConfig,
-): { temporalAddress: string; natsUrl?: string; namespace: string } {
+): { temporalAddress: string; temporalEmbedded: boolean; natsUrl?: string; namespace: string } {
   const found = discoverStack(config, options);
-  return { ...found, temporalAddress: requireTemporalAddress(found) };
+  return {
+    ...found,
+    temporalAddress: requireTemporalAddress(found),
+    temporalEmbedded: found.temporalEmbedded ?? false,
+  };
 }
 
 function unwrapFailure(queryId: string, err: unknown): never {
@@ -101,18 +110,28 @@ export class SerflowClient {
 
   static async connect(options: ConnectOptions = {}): Promise<SerflowClient> {
     const config = options.config ?? loadConfig();
-    const { temporalAddress, natsUrl, namespace } = resolveAddresses(options, config);
-    const connection = await connectClientConnection(temporalAddress, options.connectTimeoutMs ?? 10_000);
+    const { temporalAddress, temporalEmbedded, natsUrl, namespace } = resolveAddresses(options, config);
+    const connection = await connectClientConnection(
+      { address: temporalAddress, embedded: temporalEmbedded },
+      options.connectTimeoutMs ?? 10_000,
+    );
     return new SerflowClient(new Client({ connection, namespace }), connection, config, natsUrl);
   }
 
   /** A client of a stack this process started (its `info`: the servers' addresses and namespace). */
   static connectToStack(
-    info: { temporalAddress: string; natsUrl: string; namespace: string },
+    info: { temporalAddress: string; natsUrl: string; namespace: string; embeddedTemporal?: boolean },
     config?: SerflowConfig,
   ): Promise<SerflowClient> {
     const { temporalAddress, natsUrl, namespace } = info;
-    return SerflowClient.connect({ temporalAddress, natsUrl, namespace, ...(config ? { config } : {}) });
+    const temporalEmbedded = info.embeddedTemporal ?? false;
+    return SerflowClient.connect({
+      temporalAddress,
+      temporalEmbedded,
+      natsUrl,
+      namespace,
+      ...(config ? { config } : {}),
+    });
   }
 
   /** One NATS connection for the claim-check store and the routing plans, made when first needed. */

@@ -1,7 +1,9 @@
 /**
  * The one typed, validated configuration of SERFLOW.
  *
- * Sources, later ones winning: built-in defaults (the `DEFAULT_*` constants, each explained below) → a JSON file
+ * Sources, later ones winning: built-in defaults (the `DEFAULT_*` constants, each explained below) → Temporal's own
+ * client profile (`TEMPORAL_CONFIG_FILE` / `TEMPORAL_PROFILE`, TOML, see temporal-profile.ts: its address and
+ * namespace; its TLS settings and API key are read where connections are made, never copied here) → a JSON file
  * (`SERFLOW_CONFIG` or `./serflow.config.json` when present; or inline JSON in `SERFLOW_CONFIG_JSON`, which is how
  * the embedded stack hands its configuration to the worker processes it starts) → environment variables
  * (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `NATS_URL`, `SERFLOW_HOME`) → explicit overrides (CLI flags).
@@ -13,6 +15,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors';
 import { DEFAULT_HOME_DIR, MODELS_DIR } from './paths';
 import { formatIssues } from './zod-issues';
+import { loadTemporalProfile } from './temporal-profile';
 
 /** Model served when a command or query names none: the committed 4-stage MNIST early-exit CNN. */
 export const DEFAULT_MODEL = 'mnist-ee';
@@ -329,9 +332,11 @@ export function loadConfig(overrides: SerflowConfigInput = {}, env: NodeJS.Proce
   } else if (named) {
     throw new ConfigError(`SERFLOW_CONFIG names ${file}, which does not exist`);
   }
-  const merged = [configFromEnv(env), overrides].reduce<Record<string, unknown>>(
+  const profile = loadTemporalProfile(env, { fileOnly: true });
+  const fromProfile = { temporal: { address: profile.address, namespace: profile.namespace } };
+  const merged = [fromFile, configFromEnv(env), overrides].reduce<Record<string, unknown>>(
     (acc, layer) => deepMerge(acc, layer),
-    fromFile,
+    fromProfile,
   );
   return compileConfig(merged, source);
 }

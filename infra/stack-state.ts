@@ -47,6 +47,11 @@ export class NoStackError extends Error {
 /** Where a stack's servers are. */
 export interface StackAddresses {
   temporalAddress?: string;
+  /**
+   * The address is the embedded dev server of a `serflow up` stack (plaintext: the TEMPORAL_* TLS settings and API
+   * key are for a configured server). @default false
+   */
+  temporalEmbedded?: boolean;
   natsUrl?: string;
   namespace: string;
 }
@@ -57,8 +62,10 @@ export interface StackAddresses {
  */
 export function discoverStack(config: SerflowConfig, explicit: Partial<StackAddresses> = {}): StackAddresses {
   const state = readStateFile(config.homeDir);
+  const fromState = explicit.temporalAddress === undefined && config.temporal.address === undefined;
   return {
     temporalAddress: explicit.temporalAddress ?? config.temporal.address ?? state?.temporalAddress,
+    temporalEmbedded: explicit.temporalEmbedded ?? (fromState && state?.embeddedTemporal === true),
     natsUrl: explicit.natsUrl ?? config.nats.url ?? state?.natsUrl,
     namespace: explicit.namespace ?? state?.namespace ?? config.temporal.namespace,
   };

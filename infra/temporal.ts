@@ -3,7 +3,10 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { toClientOptions } from '@temporalio/envconfig';
+import type { SerflowConfig } from '../common/config';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
+import { describeTemporalSecurity, loadTemporalProfile } from '../common/temporal-profile';
 import { retryUntil } from './retry';
 
 const { IndexedValueType } = temporal.api.enums.v1;
@@ -34,15 +37,71 @@ export function searchAttributeArgs(): string[] {
   return Object.values(SEARCH_ATTRIBUTES).flatMap((a) => ['--search-attribute', `${a.name}=${CLI_TYPE[a.type]}`]);
 }
 
+/**
+ * Which Temporal server to connect to. The TLS settings, API key and gRPC headers of Temporal's client config
+ * (TEMPORAL_* variables, TEMPORAL_PROFILE; common/temporal-profile.ts) apply to a configured server; the embedded dev
+ * server (started by the stack when no address is configured) listens on loopback without TLS, so a connection to
+ * it is plaintext whatever those settings say.
+ */
+export interface TemporalTarget {
+  address: string;
+  embedded: boolean;
+}
+
+/**
+ * The target of a worker process or a stack child given `address`: the configured server when
+ * `config.temporal.address` is set (the stack passes it on), else the embedded dev server the stack started.
+ */
+export function workerTemporalTarget(address: string, config: SerflowConfig): TemporalTarget {
+  return { address, embedded: config.temporal.address === undefined };
+}
+
+/** The connection options of both the client `Connection` and the worker `NativeConnection`. */
+export interface TemporalConnectionOptions {
+  address: string;
+  tls?: ReturnType<typeof toClientOptions>['connectionOptions']['tls'];
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Connection options for `target`: its address, plus (for a configured server) TLS, client certificate, server CA,
+ * server name, API key and gRPC headers from Temporal's client config. Throws ConfigError naming a bad variable or
+ * file. The result holds secrets: never log it (`describeTemporalConnection` says what it holds).
+ */
+export function temporalConnectionOptions(
+  target: TemporalTarget,
+  env: NodeJS.ProcessEnv = process.env,
+): TemporalConnectionOptions {
+  if (target.embedded) return { address: target.address };
+  const profile = loadTemporalProfile(env);
+  // envconfig's own mapping: TLS on with an API key or any TLS setting, files read into the TLS config.
+  const { tls } = toClientOptions(profile).connectionOptions;
+  return {
+    address: target.address,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(profile.apiKey !== undefined ? { apiKey: profile.apiKey } : {}),
+    ...(profile.grpcMeta && Object.keys(profile.grpcMeta).length ? { metadata: profile.grpcMeta } : {}),
+  };
+}
+
+/** `127.0.0.1:7233 (no TLS)`, `my.tmprl.cloud:7233 (TLS, API key)`: for log lines, without any secret. */
+export function describeTemporalConnection(target: TemporalTarget, env: NodeJS.ProcessEnv = process.env): string {
+  const security = target.embedded ? 'embedded, no TLS' : describeTemporalSecurity(loadTemporalProfile(env));
+  return `${target.address} (${security})`;
+}
+
 /** Connect a worker-side NativeConnection, waiting up to `timeoutMs` for the server. */
-export function connectWorkerConnection(address: string, timeoutMs = 30_000): Promise<NativeConnection> {
-  return retryUntil(`Temporal at ${address}`, timeoutMs, () => NativeConnection.connect({ address }));
+export function connectWorkerConnection(target: TemporalTarget, timeoutMs = 30_000): Promise<NativeConnection> {
+  const options = temporalConnectionOptions(target); // a bad setting fails here, not retried
+  return retryUntil(`Temporal at ${target.address}`, timeoutMs, () => NativeConnection.connect(options));
 }
 
 /** Connect a client Connection, waiting up to `timeoutMs` for the server to answer. */
-export function connectClientConnection(address: string, timeoutMs = 30_000): Promise<Connection> {
-  return retryUntil(`Temporal at ${address}`, timeoutMs, async () => {
-    const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+export function connectClientConnection(target: TemporalTarget, timeoutMs = 30_000): Promise<Connection> {
+  const options = temporalConnectionOptions(target);
+  return retryUntil(`Temporal at ${target.address}`, timeoutMs, async () => {
+    const connection = await Connection.connect({ ...options, connectTimeout: 2_000 });
     await connection.workflowService.getSystemInfo({});
     return connection;
   });

@@ -11,7 +11,7 @@ import { stageRunnerOptions } from '../models/runtime/stage-runner';
 import { createStageActivities, createStageRunActivities, type ServedStage } from '../activities/stage-activities';
 import { createStageEventPublisher } from '../activities/stage-events';
 import { connectNats, ensureNatsResources } from '../infra/nats';
-import { connectWorkerConnection } from '../infra/temporal';
+import { connectWorkerConnection, workerTemporalTarget } from '../infra/temporal';
 import { loadManifest, stageInputDims } from '../models/manifest';
 import { createBillingPublisher } from '../billing/publisher';
 import { startWorkerStatus, workerId, type WorkerCounters } from '../infra/worker-status';
@@ -136,7 +136,7 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     // A VM serves nothing before its boot delay has passed (the model is loaded meanwhile, as a real VM would).
     // Terminated while booting (scale-in of a VM that never got ready), it exits without ever polling.
     if (!(await bootCompleted(options.vm?.bootUntil ?? 0))) return;
-    connection = await connectWorkerConnection(options.temporalAddress);
+    connection = await connectWorkerConnection(workerTemporalTarget(options.temporalAddress, config));
     const conn = connection;
     const workers = await Promise.all(
       queues.map((q) =>

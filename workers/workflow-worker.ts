@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from '../common/paths';
 import { createModelActivities } from '../activities/model-activities';
 import { connectNats, ensureNatsResources } from '../infra/nats';
 import { createRoutingStore } from '../infra/routing-store';
-import { connectWorkerConnection } from '../infra/temporal';
+import { connectWorkerConnection, workerTemporalTarget } from '../infra/temporal';
 import { loadManifest } from '../models/manifest';
 import { startWorkerStatus, workerId, type WorkerCounters } from '../infra/worker-status';
 
@@ -41,7 +41,7 @@ export async function runWorkflowWorker(options: WorkflowWorkerOptions): Promise
   }
   const id = workerId('workflow', INFERENCE_TASK_QUEUE);
   const nc = await connectNats(options.natsUrl, id);
-  const connection = await connectWorkerConnection(options.temporalAddress);
+  const connection = await connectWorkerConnection(workerTemporalTarget(options.temporalAddress, config));
   try {
     await ensureNatsResources(nc, config);
     const manifests = new Map<string, ReturnType<typeof loadManifest>>();

@@ -6,6 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { loadConfig } from '../../common/config';
+import { temporalConnectionOptions, workerTemporalTarget } from '../../infra/temporal';
 import { exitWithParent } from '../../deploy/local/processes';
 import { floorActivities } from './floor-activities';
 import { FLOOR_ACTIVITY_QUEUE, FLOOR_WORKFLOW_QUEUE } from './floor-workflow';
@@ -24,7 +26,9 @@ async function main(): Promise<void> {
     workflowsPath: require.resolve('./floor-workflow'),
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
   });
-  const connection = await NativeConnection.connect({ address: values.temporal });
+  // TLS / API key from the TEMPORAL_* settings when the stack uses a configured server, as SERFLOW's workers do.
+  const target = workerTemporalTarget(values.temporal, loadConfig());
+  const connection = await NativeConnection.connect(temporalConnectionOptions(target));
   const namespace = values.namespace;
   const workers = await Promise.all([
     Worker.create({ connection, namespace, taskQueue: FLOOR_WORKFLOW_QUEUE, workflowBundle }),

@@ -8,7 +8,9 @@
  *     (with --last-stage: a fused function holding stages K..L, run in one invocation)
  * Every role takes `--parent-pid PID` and shuts down gracefully once that process is gone. Addresses default to
  * TEMPORAL_ADDRESS / NATS_URL; other settings come from the SERFLOW config (file + env; the serverless platform
- * passes its own to a function instance in SERFLOW_CONFIG_JSON).
+ * passes its own to a function instance in SERFLOW_CONFIG_JSON). Credentials never come as flags: NATS's and
+ * Temporal's (TLS files, API key: TEMPORAL_*, TEMPORAL_PROFILE) are inherited in the environment. A `--temporal`
+ * address with no configured one (`temporal.address` unset) is the stack's embedded dev server, reached without TLS.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, type SerflowConfig } from '../../common/config';

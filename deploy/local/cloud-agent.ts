@@ -20,7 +20,7 @@ import { startWorkerStatus, workerId } from '../../infra/worker-status';
 import { poolsRequestSchema, type PoolsReply, type PoolsRequest } from '../../infra/pools-api';
 import type { ServerlessPlatform, VmPoolProvider } from '../../infra/providers';
 import { createFaasGatewayWorkers } from '../../activities/faas-gateway';
-import { connectWorkerConnection } from '../../infra/temporal';
+import { connectWorkerConnection, workerTemporalTarget } from '../../infra/temporal';
 import { CHILD_MAIN_SCRIPT } from './processes';
 import { createLocalServerlessPlatform } from './serverless-platform';
 import { createLocalVmProvider } from './vm-provider';
@@ -88,7 +88,7 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
     workerScript: CHILD_MAIN_SCRIPT,
   });
   const platform = createLocalServerlessPlatform({ config, natsUrl: o.natsUrl, nc, billing, logDir });
-  const connection = await connectWorkerConnection(o.temporalAddress);
+  const connection = await connectWorkerConnection(workerTemporalTarget(o.temporalAddress, config));
   const gateway = await createFaasGatewayWorkers({ config, connection, platform, models: o.models, identity: id });
   const gatewayRun = gateway.run();
 

@@ -18,7 +18,8 @@ import {
 import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { splitNatsUrl } from '../../infra/nats-auth';
 import { retryUntil } from '../../infra/retry';
-import { connectClientConnection, ensureSearchAttributes } from '../../infra/temporal';
+import { connectClientConnection, describeTemporalConnection, ensureSearchAttributes } from '../../infra/temporal';
+import { loadTemporalProfile } from '../../common/temporal-profile';
 import { loadManifest } from '../../models/manifest';
 import type { StackInfo } from '../../infra/stack-state';
 import { listWorkers } from '../../infra/worker-status';
@@ -194,9 +195,15 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     }
     await ensureNatsResources(nc, config);
 
+    // Temporal's TLS settings and API key (TEMPORAL_* variables, TEMPORAL_PROFILE) stay in the environment, which
+    // the children inherit: none of them goes on a command line, in a log line or in the state file.
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | null = null;
     if (!temporalAddress) {
+      const profile = loadTemporalProfile(); // a bad TEMPORAL_* setting fails here, naming it
+      if (profile.apiKey !== undefined || (profile.tls && profile.tls.disabled !== true)) {
+        log('TEMPORAL_* TLS settings / API key given without a Temporal address: the embedded dev server has no TLS');
+      }
       const server = await startTemporalDevServer({
         port: config.temporal.port,
         uiPort: config.temporal.uiPort,
@@ -212,8 +219,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       temporalAddress = server.address;
       temporalUiUrl = server.uiUrl;
     } else {
-      log(`using Temporal at ${temporalAddress} (namespace ${config.temporal.namespace})`);
-      const conn = await connectClientConnection(temporalAddress, timeoutMs);
+      const target = { address: temporalAddress, embedded: false };
+      log(`using Temporal at ${describeTemporalConnection(target)} (namespace ${config.temporal.namespace})`);
+      const conn = await connectClientConnection(target, timeoutMs);
       try {
         await ensureSearchAttributes(conn, config.temporal.namespace);
       } finally {

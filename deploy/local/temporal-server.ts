@@ -79,7 +79,8 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
       detached: o.detached,
     });
     const address = `127.0.0.1:${port}`;
-    const ready = connectClientConnection(address, o.readyTimeoutMs);
+    // Plaintext: the dev server has no TLS (the TEMPORAL_* TLS settings are for a configured server).
+    const ready = connectClientConnection({ address, embedded: true }, o.readyTimeoutMs);
     ready.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
     const outcome = await Promise.race([
       ready.then((conn) => ({ conn }) as const),

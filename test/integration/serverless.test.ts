@@ -384,7 +384,10 @@ describe('local serverless platform on a real stack', () => {
     let connection: NativeConnection | undefined;
     let client: Connection | undefined;
     try {
-      connection = await connectWorkerConnection(t.stack.info.temporalAddress);
+      connection = await connectWorkerConnection({
+        address: t.stack.info.temporalAddress,
+        embedded: t.stack.info.embeddedTemporal,
+      });
       const gateway = await createFaasGatewayWorkers({ config: t.config, connection, platform, models: [MODEL] });
       assert.deepEqual(gateway.taskQueues, [
         ...[1, 2, 3, 4].map((k) => `${MODEL}.stage-${k}.faas`),
