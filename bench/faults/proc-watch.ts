@@ -1,0 +1,107 @@
+/**
+ * Ground truth from the operating system: which processes run with which arguments, since when (Linux /proc). The
+ * fault suite bills VMs from this, apart from the billing facts the ledger reads, and finds the pids it kills here.
+ */
+import * as fs from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on every Linux this runs on). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** A process younger than this may not have exec'd yet: its arguments are read again at the next poll. */
+const YOUNG_PROCESS_MS = 2_000;
+
+export interface ProcessSeen {
+  pid: number;
+  args: string[];
+  /** Epoch ms the process started (10 ms resolution). */
+  startedAt: number;
+}
+
+function readArgs(pid: number): string[] | null {
+  try {
+    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return raw ? raw.split('\0').filter(Boolean) : null;
+  } catch {
+    return null; // gone, or a kernel thread
+  }
+}
+
+/** Epoch ms `pid` started, from its start time in ticks after boot and the uptime read at the same moment. */
+function startedAtOf(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime); the command name (field 2) may hold spaces, so count from its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    const uptimeS = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Date.now() - (uptimeS - ticks / CLOCK_TICKS_PER_SECOND) * 1000;
+  } catch {
+    return null;
+  }
+}
+
+/** Running processes whose arguments `match` accepts. */
+export function findProcesses(match: (args: string[]) => boolean): ProcessSeen[] {
+  const out: ProcessSeen[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const args = readArgs(pid);
+    if (!args || !match(args)) continue;
+    const startedAt = startedAtOf(pid);
+    if (startedAt !== null) out.push({ pid, args, startedAt });
+  }
+  return out;
+}
+
+/** The value after `flag` in `args`. */
+export function argValue(args: readonly string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+export interface ObservedLife {
+  /** The `--vm-id` (or other key) the process ran under. */
+  key: string;
+  pid: number;
+  startedAt: number;
+  /** Epoch ms it was first seen gone; null while it runs. */
+  endedAt: number | null;
+}
+
+/**
+ * Poll /proc every `intervalMs` for processes that `keyOf` names (a VM's `--vm-id`) and record when each started
+ * and when it was first seen gone: lifetimes to within the start's 10 ms and one poll interval at the end.
+ */
+export function watchLives(keyOf: (args: string[]) => string | undefined, intervalMs = 100) {
+  const lives = new Map<number, ObservedLife>();
+  /** Pids already looked at that are not watched (their arguments are read once, not at every poll). */
+  const ignored = new Set<number>();
+  const tick = () => {
+    const now = Date.now();
+    const running = new Set<number>();
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const pid = Number(name);
+      running.add(pid);
+      if (lives.has(pid) || ignored.has(pid)) continue;
+      const args = readArgs(pid);
+      const key = args ? keyOf(args) : undefined;
+      const startedAt = startedAtOf(pid);
+      if (key !== undefined && startedAt !== null) lives.set(pid, { key, pid, startedAt, endedAt: null });
+      // A process seen between fork and exec still shows its parent's arguments: look again while it is young.
+      else if (startedAt === null || now - startedAt > YOUNG_PROCESS_MS) ignored.add(pid);
+    }
+    for (const life of lives.values()) if (life.endedAt === null && !running.has(life.pid)) life.endedAt = now;
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  return {
+    /** Stop polling; the lives seen so far (those still running have `endedAt` null). */
+    stop(): ObservedLife[] {
+      clearInterval(timer);
+      tick();
+      return [...lives.values()];
+    },
+  };
+}

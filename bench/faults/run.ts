@@ -1,0 +1,300 @@
+/**
+ * One fault scenario, start to end: its own nats-server and Temporal dev server (free ports, a temp dir; the suite
+ * starts them so that it can kill and restart them), a stack of workers against them with the autoscaler on, a
+ * client process under steady open-loop load, one fault, then the accounting: the queries (tally.ts), the stage
+ * events, and the ledger against ground truth (VM lives from /proc, serverless bills as the clients were told).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { NatsConnection } from 'nats';
+import { readBillingEvents, readStageEvents } from '../../billing/reader';
+import { compileConfig, type SerflowConfig, type SerflowConfigInput } from '../../common/config';
+import { inferenceWorkflowId } from '../../common/naming';
+import { startNatsServer, type StartedNatsServer } from '../../deploy/local/nats-server';
+import { freePort, stopPid } from '../../deploy/local/processes';
+import { startStack, type RunningStack } from '../../deploy/local/stack';
+import { startTemporalDevServer, type StartedTemporalDevServer } from '../../deploy/local/temporal-server';
+import { createSamplePicker } from '../../eval/workload/samples';
+import { createDirectPipeline } from '../../models/runtime/direct-pipeline';
+import { parseLoadLog } from './load-log';
+import { argValue, watchLives } from './proc-watch';
+import type { FaultScenario, FaultTarget } from './scenarios';
+import { checkLedger, serverlessAttemptsInHistory, type LedgerCheck } from './truth';
+import { tallyScenario, type DirectAnswer, type ScenarioTally, type WorkflowSeen } from './tally';
+
+/** The load and timing of a run of the suite. */
+export interface FaultLoad {
+  /** Queries per second of the open loop. */
+  rate: number;
+  /** Seconds of load. */
+  durationS: number;
+  /** Seconds into the load the fault is injected. */
+  faultAtS: number;
+  /** Exit threshold of every query: high, so that many reach the serverless stages. */
+  threshold: number;
+}
+
+export const DEFAULT_FAULT_LOAD: FaultLoad = { rate: 4, durationS: 30, faultAtS: 10, threshold: 0.99 };
+
+/**
+ * The stack every scenario runs: the product's defaults, except
+ * - one VM per stage and a static plan that runs stages 1-2 on VMs and 3-4 serverless, so that VMs and function
+ *   instances both serve (the autoscaler runs, observes and decides, but a static plan pins routing and pools);
+ * - a lost stage attempt retried after 3 s and a replacement VM ready after 1 s, as in the integration tests;
+ * - a query deadline of 2 min: the suite waits for every query, so none may wait 10 min.
+ */
+export const FAULT_STACK_CONFIG: SerflowConfigInput = {
+  stages: { timeoutMs: 3_000 },
+  vm: { bootDelayMs: 1_000, initialPerStage: 1 },
+  routing: { plan: 'vm-prefix:2' },
+  queries: { deadlineMs: 120_000 },
+};
+
+/** Time the publishers' outboxes get to flush after the load before the bill is read. */
+const SETTLE_MS = 3_000;
+
+export interface ScenarioReport {
+  name: string;
+  fault: string;
+  /** What was done, with the pid it was done to. */
+  injected: string;
+  load: FaultLoad;
+  tally: ScenarioTally;
+  ledger: LedgerCheck;
+  /** Worker processes the stack restarted, by name. */
+  restarts: Record<string, number>;
+  /** Scenario wall time, s. */
+  wallS: number;
+  /** 0 lost, 0 answered twice, 0 hung, 0 wrong, no duplicate or missing event, and the ledger within tolerance. */
+  pass: boolean;
+  /** Where its logs were kept (a failing scenario keeps its directory). */
+  keptDir?: string;
+}
+
+function spawnClient(dir: string, config: SerflowConfig, args: string[]): ChildProcess {
+  const out = fs.openSync(path.join(dir, 'logs', 'client.log'), 'a');
+  return spawn(process.execPath, [path.join(__dirname, 'load-main.js'), ...args], {
+    stdio: ['ignore', out, out],
+    env: { ...process.env, SERFLOW_CONFIG_JSON: JSON.stringify(config) },
+  });
+}
+
+const exitOf = (p: ChildProcess) =>
+  p.exitCode !== null || p.signalCode !== null
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => p.once('exit', () => resolve()));
+
+/** Serverless attempts the workflows' histories record: each one an invocation the platform ran. */
+async function serverlessAttempts(address: string, namespace: string, workflowIds: string[]): Promise<number> {
+  const connection = await Connection.connect({ address });
+  try {
+    const client = new Client({ connection, namespace });
+    let n = 0;
+    for (const id of workflowIds) n += serverlessAttemptsInHistory(await client.workflow.getHandle(id).fetchHistory());
+    return n;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function listWorkflows(address: string, namespace: string): Promise<Map<string, WorkflowSeen>> {
+  const connection = await Connection.connect({ address });
+  try {
+    const client = new Client({ connection, namespace });
+    const latest = new Map<string, { seen: WorkflowSeen; startedAt: number }>();
+    for await (const w of client.workflow.list({ query: `WorkflowType = 'inferenceWorkflow'` })) {
+      const prev = latest.get(w.workflowId);
+      const startedAt = w.startTime.getTime();
+      const runs = (prev?.seen.runs ?? 0) + 1;
+      const status = !prev || startedAt >= prev.startedAt ? w.status.name : prev.seen.status;
+      latest.set(w.workflowId, {
+        seen: { workflowId: w.workflowId, runs, status },
+        startedAt: Math.max(startedAt, prev?.startedAt ?? 0),
+      });
+    }
+    return new Map([...latest].map(([id, x]) => [id, x.seen]));
+  } finally {
+    await connection.close();
+  }
+}
+
+export async function runScenario(
+  scenario: FaultScenario,
+  load: FaultLoad = DEFAULT_FAULT_LOAD,
+  log: (line: string) => void = () => undefined,
+): Promise<ScenarioReport> {
+  const t0 = Date.now();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `serflow-fault-${scenario.name}-`));
+  const logDir = path.join(dir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  const base = compileConfig({ ...FAULT_STACK_CONFIG, homeDir: dir });
+  const natsPort = await freePort();
+  const natsStore = path.join(dir, 'jetstream');
+  const startNats = () =>
+    startNatsServer({
+      port: natsPort,
+      storeDir: natsStore,
+      logDir,
+      clientName: 'serflow-faults',
+      readyTimeoutMs: 60_000,
+    });
+  let nats: StartedNatsServer | undefined;
+  let temporal: StartedTemporalDevServer | undefined;
+  let stack: RunningStack | undefined;
+  let client: ChildProcess | undefined;
+  let watcher: ReturnType<typeof watchLives> | undefined;
+  let pass = false;
+  try {
+    nats = await startNats();
+    const startTemporal = (port: number, uiPort: number) =>
+      startTemporalDevServer({
+        port,
+        uiPort,
+        dbFile: path.join(dir, 'temporal.sqlite'),
+        namespace: base.temporal.namespace,
+        dynamicConfig: base.temporal.devServerDynamicConfig,
+        logDir,
+        readyTimeoutMs: 60_000,
+      });
+    temporal = await startTemporal(0, 0);
+    const config = compileConfig({
+      ...FAULT_STACK_CONFIG,
+      homeDir: dir,
+      temporal: { address: temporal.address },
+      nats: { url: nats.url },
+    });
+    log(`${scenario.name}: starting the stack`);
+    stack = await startStack({ config, dataDir: path.join(dir, 'data'), autoscaler: 'serflow' });
+    const natsUrl = nats.url;
+    watcher = watchLives((a) => (argValue(a, '--nats') === natsUrl ? argValue(a, '--vm-id') : undefined));
+
+    const logFile = path.join(dir, 'client.jsonl');
+    const prefix = `fault-${scenario.name}`;
+    const clientArgs = ['--log', logFile, '--prefix', prefix, '--threshold', String(load.threshold)];
+    client = spawnClient(dir, config, [
+      ...clientArgs,
+      '--rate',
+      String(load.rate),
+      '--duration',
+      String(load.durationS),
+    ]);
+    const loadStart = Date.now();
+    log(`${scenario.name}: ${load.rate} q/s for ${load.durationS} s, fault at ${load.faultAtS} s`);
+    await new Promise((r) => setTimeout(r, load.faultAtS * 1000));
+
+    const running = stack;
+    const target: FaultTarget = {
+      model: config.defaultModel,
+      nats: () => nats!.nc,
+      stackPid: (name) => running.info.processes.find((p) => p.name === name)?.pid,
+      async killClient() {
+        const pid = client!.pid!;
+        client!.kill('SIGKILL');
+        await exitOf(client!);
+        client = spawnClient(dir, config, [...clientArgs, '--resume']);
+        return `kill -9 the client (pid ${pid}); a new client (pid ${client.pid}) re-submits its open queries`;
+      },
+      async restartServer(which, outageMs) {
+        if (which === 'nats') {
+          const old = nats!;
+          old.process.child.kill('SIGKILL');
+          await old.process.exited;
+          await old.nc.close().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, outageMs));
+          nats = await startNats();
+          return `kill -9 nats-server (pid ${old.process.pid}), started again after ${outageMs} ms (pid ${nats.process.pid})`;
+        }
+        const old = temporal!;
+        old.process.child.kill('SIGKILL');
+        await old.process.exited;
+        await new Promise((r) => setTimeout(r, outageMs));
+        temporal = await startTemporal(old.port, old.uiPort);
+        return `kill -9 the Temporal server (pid ${old.process.pid}), started again after ${outageMs} ms (pid ${temporal.process.pid})`;
+      },
+    };
+    const faultAt = Date.now();
+    const injected = await scenario.inject(target);
+    log(`${scenario.name}: ${injected} at ${((faultAt - loadStart) / 1000).toFixed(1)} s`);
+
+    // Every query ends by its deadline; the client waits for each, plus the time its retries may add.
+    const ceilingMs = load.durationS * 1000 + config.queries.deadlineMs + 30_000;
+    const ceiling = new Promise<'ceiling'>((r) => setTimeout(() => r('ceiling'), ceilingMs).unref());
+    const ended = await Promise.race([exitOf(client).then(() => 'exited' as const), ceiling]);
+    if (ended === 'ceiling') {
+      log(`${scenario.name}: the client did not finish within ${ceilingMs} ms: stopping it`);
+      client.kill('SIGKILL');
+    }
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const now = Date.now();
+    const lives = watcher.stop();
+    watcher = undefined;
+
+    const nc: NatsConnection = nats.nc;
+    const [billing, stageEvents] = [await readBillingEvents(nc), await readStageEvents(nc)];
+    const workflows = await listWorkflows(temporal.address, config.temporal.namespace);
+    const { queries } = parseLoadLog(fs.readFileSync(logFile, 'utf8'));
+
+    const picker = createSamplePicker(config.defaultModel, config.modelsDir, 7);
+    const pipeline = await createDirectPipeline(config.defaultModel, config.modelsDir);
+    const direct = new Map<string, DirectAnswer>();
+    try {
+      for (const x of queries) {
+        if (!x.end?.ok) continue;
+        const d = await pipeline.run(picker.pick(x.n).image, load.threshold);
+        direct.set(x.id, { label: d.label, exitStage: d.exitStage });
+      }
+    } finally {
+      await pipeline.close();
+    }
+    const tally = tallyScenario({
+      queries,
+      workflowIdOf: (id) => inferenceWorkflowId(config.defaultModel, id),
+      workflows,
+      events: stageEvents.events,
+      direct,
+      faultAt,
+    });
+    const faasAttempts = await serverlessAttempts(temporal.address, config.temporal.namespace, [...workflows.keys()]);
+    const ledger = checkLedger({
+      config,
+      billing: billing.events,
+      stages: stageEvents.events,
+      lives,
+      faasAttempts,
+      now,
+    });
+    const restarts = Object.fromEntries(
+      stack.info.processes.filter((p) => p.restarts).map((p) => [p.name, p.restarts!]),
+    );
+    pass =
+      tally.lost === 0 &&
+      tally.hung === 0 &&
+      tally.answeredTwice === 0 &&
+      tally.wrongAnswers === 0 &&
+      tally.duplicateEvents === 0 &&
+      tally.missingEvents === 0 &&
+      ledger.within;
+    return {
+      name: scenario.name,
+      fault: scenario.fault,
+      injected,
+      load,
+      tally,
+      ledger,
+      restarts,
+      wallS: Math.round((Date.now() - t0) / 100) / 10,
+      pass,
+      ...(pass ? {} : { keptDir: dir }),
+    };
+  } finally {
+    watcher?.stop();
+    if (client && client.exitCode === null && client.signalCode === null) client.kill('SIGKILL');
+    await stack?.stop().catch(() => undefined);
+    await nats?.nc.close().catch(() => undefined);
+    await Promise.all([nats, temporal].filter((s) => s).map((s) => stopPid(s!.process.pid)));
+    if (pass) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

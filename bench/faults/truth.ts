@@ -1,0 +1,101 @@
+/**
+ * The ledger against ground truth, after a fault. The ledger folds billing facts; the truth comes from elsewhere:
+ * - VMs: how long each VM process lived, as /proc saw it (proc-watch.ts), against the VM seconds billed;
+ * - functions: the serverless activity attempts the workflows' histories record (each attempt is one invocation,
+ *   or one refusal at the concurrency limit), against the invocations and throttles billed.
+ * Pure, apart from its inputs.
+ */
+import type { temporal } from '@temporalio/proto';
+import { computeLedger, type LedgerInput } from '../../billing/ledger';
+import type { SerflowConfig } from '../../common/config';
+import type { ObservedLife } from './proc-watch';
+
+/** Ledger within this share of ground truth (0.1 %). */
+export const LEDGER_TOLERANCE = 0.001;
+
+export interface LedgerCheck {
+  vm: {
+    /** Unrounded VM seconds the ledger bills (launch to end, or to the moment of the check). */
+    ledgerSeconds: number;
+    /** Seconds the VM processes lived. */
+    truthSeconds: number;
+    diffShare: number;
+    vms: number;
+    /** VMs that ran without a bill, or were billed without running. */
+    unmatched: string[];
+    /** VMs the ledger flagged as having no end and no recent liveness. */
+    flagged: number;
+  };
+  faas: {
+    ledgerInvocations: number;
+    ledgerThrottled: number;
+    /** Serverless attempts in the histories. */
+    truthAttempts: number;
+    ledgerGbSeconds: number;
+    diffShare: number;
+  };
+  within: boolean;
+}
+
+const share = (a: number, b: number) => (b === 0 ? (a === 0 ? 0 : 1) : (a - b) / b);
+
+/** Serverless activity attempts in one workflow history (its attempts on a `*.faas` task queue). */
+export function serverlessAttemptsInHistory(history: temporal.api.history.v1.IHistory): number {
+  const faasScheduled = new Set<string>();
+  let attempts = 0;
+  for (const e of history.events ?? []) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled?.taskQueue?.name?.endsWith('.faas')) faasScheduled.add(String(e.eventId));
+    const started = e.activityTaskStartedEventAttributes;
+    if (started && faasScheduled.has(String(started.scheduledEventId))) attempts += Math.max(1, started.attempt ?? 1);
+  }
+  return attempts;
+}
+
+export interface LedgerCheckInput {
+  config: SerflowConfig;
+  billing: LedgerInput['billing'];
+  stages: LedgerInput['stages'];
+  lives: readonly ObservedLife[];
+  faasAttempts: number;
+  /** Epoch ms of the check: VMs still running are billed, and counted as living, up to here. */
+  now: number;
+}
+
+export function checkLedger(i: LedgerCheckInput): LedgerCheck {
+  const ledger = computeLedger({
+    billing: i.billing,
+    stages: i.stages,
+    queries: [],
+    prices: i.config.prices,
+    now: i.now,
+  });
+  const truthByVm = new Map<string, number>();
+  for (const l of i.lives) {
+    const end = Math.min(l.endedAt ?? i.now, i.now);
+    truthByVm.set(l.key, (truthByVm.get(l.key) ?? 0) + Math.max(0, end - l.startedAt) / 1000);
+  }
+  // The ledger's seconds are cloud seconds; the processes live in wall time.
+  const ledgerSeconds = ledger.vms.reduce((s, v) => s + v.lifetimeSeconds, 0) / i.config.timeScale;
+  const truthSeconds = [...truthByVm.values()].reduce((a, b) => a + b, 0);
+  const billedIds = new Set(ledger.vms.map((v) => v.vmId));
+  const unmatched = [
+    ...[...truthByVm.keys()].filter((id) => !billedIds.has(id)).map((id) => `${id}: ran, not billed`),
+    ...[...billedIds].filter((id) => !truthByVm.has(id)).map((id) => `${id}: billed, never ran`),
+  ];
+  const flagged = ledger.vms.filter((v) => (v as { flagged?: unknown }).flagged).length;
+  const vmDiff = share(ledgerSeconds, truthSeconds);
+  const billedCalls = ledger.faas.invocations + ledger.faas.throttled;
+  const faasDiff = share(billedCalls, i.faasAttempts);
+  return {
+    vm: { ledgerSeconds, truthSeconds, diffShare: vmDiff, vms: truthByVm.size, unmatched, flagged },
+    faas: {
+      ledgerInvocations: ledger.faas.invocations,
+      ledgerThrottled: ledger.faas.throttled,
+      truthAttempts: i.faasAttempts,
+      ledgerGbSeconds: ledger.faas.billedGbSeconds,
+      diffShare: faasDiff,
+    },
+    within: Math.abs(vmDiff) <= LEDGER_TOLERANCE && Math.abs(faasDiff) <= LEDGER_TOLERANCE && unmatched.length === 0,
+  };
+}
