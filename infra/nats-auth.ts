@@ -28,7 +28,7 @@ export function natsAuthFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<C
   }
   if (env.NATS_PASSWORD && !env.NATS_USER) throw new NatsAuthError('NATS_PASSWORD is set without NATS_USER');
   const options: Partial<ConnectionOptions> = {};
-  if (env.NATS_CREDS) options.authenticator = credsAuthenticator(fs.readFileSync(env.NATS_CREDS));
+  if (env.NATS_CREDS) options.authenticator = credsAuthenticator(readCredsFile(env.NATS_CREDS));
   if (env.NATS_TOKEN) options.token = env.NATS_TOKEN;
   if (env.NATS_USER) {
     options.user = env.NATS_USER;
@@ -61,4 +61,24 @@ export function splitNatsUrl(url: string): { url: string; env: Record<string, st
   parsed.password = '';
   const bare = parsed.toString().replace(/\/$/, '');
   return { url: bare, env: pass ? { NATS_USER: user, NATS_PASSWORD: pass } : { NATS_TOKEN: user } };
+}
+
+/** A user JWT block and an NKey seed block, as `nsc` writes a .creds file. */
+const CREDS_JWT = /-{3,}BEGIN NATS USER JWT-{3,}\s*\n\s*[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/;
+const CREDS_SEED = /-{3,}BEGIN USER NKEY SEED-{3,}\s*\n\s*SU[A-Z2-7]+/;
+
+/**
+ * The credentials file's bytes, checked for its two blocks here: nats.js would only fail at the server's challenge,
+ * with a message that names neither the variable nor the file.
+ */
+function readCredsFile(file: string): Uint8Array {
+  const bytes = fs.readFileSync(file);
+  const text = bytes.toString('utf8');
+  if (!CREDS_JWT.test(text) || !CREDS_SEED.test(text)) {
+    throw new NatsAuthError(
+      `NATS_CREDS: ${JSON.stringify(file)} is not a NATS credentials file ` +
+        '(expected a "BEGIN NATS USER JWT" and a "BEGIN USER NKEY SEED" block, as nsc writes them)',
+    );
+  }
+  return bytes;
 }

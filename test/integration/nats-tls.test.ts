@@ -5,7 +5,6 @@
  * CA or the password the connection is refused.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,60 +14,10 @@ import { freePort, spawnManaged, stopPid, type ManagedProcess } from '../../depl
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { retryUntil } from '../../infra/retry';
+import { makeCertificates } from '../helpers/tls-certs';
 
 const USER = 'serflow';
 const PASSWORD = 'not-on-any-command-line';
-
-function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
-  const file = (name: string) => path.join(dir, name);
-  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  run([
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=serflow-test-ca',
-  ]);
-  run([
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=127.0.0.1',
-  ]);
-  fs.writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run([
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.pem',
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-  ]);
-  return { ca: file('ca.pem'), cert: file('server.pem'), key: file('server.key') };
-}
 
 describe('NATS with TLS and credentials', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-nats-tls-'));

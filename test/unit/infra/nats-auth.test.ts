@@ -48,6 +48,11 @@ describe('natsAuthFromEnv', () => {
       env: { NATS_CREDS: '/nope.creds' },
       message: /^NATS_CREDS: no such file "\/nope\.creds"$/,
     },
+    {
+      what: 'a file that is not a credentials file',
+      env: { NATS_CREDS: ca },
+      message: /^NATS_CREDS: ".*ca\.pem" is not a NATS credentials file/,
+    },
     { what: 'a missing CA file', env: { NATS_CA: '/nope.pem' }, message: /^NATS_CA: no such file/ },
     {
       what: 'a certificate without its key',
