@@ -11,7 +11,7 @@ import type { StageCallContext, StageInput, StageOutput, StageRunInput, StageRun
 import { InvalidInputError, ModelOutputError, UnknownModelError, UnknownStageError } from '../common/errors';
 import type { StageEvent } from '../common/events';
 import { STAGE_EVENT_VERSION } from '../common/events';
-import type { Backend } from '../common/naming';
+import { stageActivationKey, type Backend } from '../common/naming';
 import { checkTensorRef, validateTensor } from '../common/tensor-codec';
 import { softmaxMax } from '../models/manifest';
 import { shouldExit } from '../common/exit-rule';
@@ -215,8 +215,9 @@ export async function executeRun(
       data = out.activation;
       dims = out.activationDims;
       if (stage === input.runLast) {
-        // Key per workflow run and stage: a retried attempt overwrites its own object instead of leaking one.
-        const key = `${base.workflowId}/${base.runId}/stage-${stage}`;
+        // Key per query and stage: a retried attempt overwrites its own object instead of leaking one, and the
+        // client deletes it when the query has ended (client/serflow-client.ts).
+        const key = stageActivationKey(base.workflowId, stage);
         activation = await store.toRef(out.activation, out.activationDims, key, input.inlineActivationMaxBytes);
       }
     }

@@ -1,7 +1,13 @@
 /** The `serflow` command line. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { positiveInt, positiveNumber, progressBar } from './options';
-import { loadConfig, type SerflowConfig } from '../common/config';
+import { positiveInt, positiveIntUpTo, positiveNumberUpTo, progressBar } from './options';
+import {
+  loadConfig,
+  MAX_INFER_CONCURRENCY,
+  MAX_INFER_RATE_QPS,
+  MAX_INFER_SAMPLES,
+  type SerflowConfig,
+} from '../common/config';
 import { SerflowClient } from '../client';
 import { parseInputMix } from '../models/input-mix';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
@@ -135,20 +141,26 @@ export function buildProgram(): Command {
     .command('infer')
     .description('send held-out samples through the running stack and report accuracy, exits and latency')
     .option('--model <name>', 'model (default: the configured default model)')
-    .addOption(new Option('--samples <n>', 'number of held-out samples').argParser(positiveInt).default(200))
+    .addOption(
+      new Option('--samples <n>', 'number of held-out samples')
+        .argParser(positiveIntUpTo(MAX_INFER_SAMPLES, 'MAX_INFER_SAMPLES'))
+        .default(200),
+    )
     .addOption(
       new Option('--threshold <t>', 'exit threshold on max softmax (default: the manifest default)').argParser(
         threshold,
       ),
     )
     .addOption(
-      new Option('--concurrency <n>', 'queries in flight').argParser(positiveInt).default(DEFAULT_INFER_CONCURRENCY),
+      new Option('--concurrency <n>', 'queries in flight')
+        .argParser(positiveIntUpTo(MAX_INFER_CONCURRENCY, 'MAX_INFER_CONCURRENCY'))
+        .default(DEFAULT_INFER_CONCURRENCY),
     )
     .addOption(new Option('--seed <n>', 'seed of the sample choice').argParser(positiveInt).default(1))
     .option('--mix <spec>', 'shifted input mix: noise:S (Gaussian pixel noise), classes:a,b,..., or both joined by +')
     .addOption(
       new Option('--rate <qps>', 'open loop: start queries at this rate instead of --concurrency loops').argParser(
-        positiveNumber,
+        positiveNumberUpTo(MAX_INFER_RATE_QPS, 'MAX_INFER_RATE_QPS'),
       ),
     )
     .option('--json', 'print one JSON object')
@@ -157,7 +169,11 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description('start the stack, run a short workload with progress, print the summary, stop')
-    .addOption(new Option('--samples <n>', 'number of held-out samples').argParser(positiveInt).default(200))
+    .addOption(
+      new Option('--samples <n>', 'number of held-out samples')
+        .argParser(positiveIntUpTo(MAX_INFER_SAMPLES, 'MAX_INFER_SAMPLES'))
+        .default(200),
+    )
     .action(async (o: { samples: number }) => demo(config(), o));
 
   registerPoolCommands(program, config);

@@ -28,6 +28,27 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/**
+ * A parser of a positive integer of at most `max` (`bound` names where the bound comes from): commander names the
+ * flag, e.g. `option '--samples <n>' argument '200000' is invalid. expected a positive integer up to 100000 ...`.
+ */
+export function positiveIntUpTo(max: number, bound: string): (value: string) => number {
+  return (value) => {
+    const n = positiveInt(value);
+    if (n > max) throw new InvalidArgumentError(`expected a positive integer up to ${max} (${bound}), got ${n}`);
+    return n;
+  };
+}
+
+/** A parser of a positive number of at most `max`, as `positiveIntUpTo`. */
+export function positiveNumberUpTo(max: number, bound: string): (value: string) => number {
+  return (value) => {
+    const n = positiveNumber(value);
+    if (n > max) throw new InvalidArgumentError(`expected a positive number up to ${max} (${bound}), got ${n}`);
+    return n;
+  };
+}
+
 export function positiveNumber(value: string): number {
   const n = Number(value);
   if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got ${JSON.stringify(value)}`);

@@ -72,6 +72,12 @@ export function registerPoolCommands(program: Command, config: () => SerflowConf
     .option('--json', 'one JSON object')
     .action(async (o: { stage: number; vms: number; model?: string; json?: boolean }) => {
       const c = config();
+      // The cloud agent refuses it too (its own configuration); checked here first for a clear local error.
+      if (o.vms > c.pools.maxVmsPerPool) {
+        throw new InvalidArgumentError(
+          `--vms ${o.vms} is above the most VMs one pool may have (pools.maxVmsPerPool = ${c.pools.maxVmsPerPool})`,
+        );
+      }
       print(await poolsCall(c, { op: 'scale', model: o.model ?? c.defaultModel, stage: o.stage, vms: o.vms }), o.json);
     });
   pools

@@ -7,7 +7,7 @@
  */
 import type { InferenceOptions, InferenceQuery, TensorRef } from '../common/contracts';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
-import { inferenceWorkflowId } from '../common/naming';
+import { inferenceWorkflowId, inputActivationKey } from '../common/naming';
 import { checkQuery, checkQueryFields } from '../common/query-checks';
 import type { StoredPlan } from '../common/routing';
 import { inlineEncodedBytes, inlineTensor, validateTensor } from '../common/tensor-codec';
@@ -92,7 +92,7 @@ export async function buildInferenceQuery(
     const data = input instanceof Float32Array ? input : Float32Array.from(input);
     validateTensor(data, dims, descriptor.inputDims, `query ${queryId}, ${model} input`);
     const limit = options.inlineActivationMaxBytes ?? deps.config.activations.inlineMaxBytes;
-    const key = `input/${inferenceWorkflowId(model, queryId)}`;
+    const key = inputActivationKey(inferenceWorkflowId(model, queryId));
     const ref: TensorRef =
       inlineEncodedBytes(data.length) <= limit
         ? inlineTensor(data, dims)

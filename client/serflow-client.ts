@@ -21,7 +21,13 @@ import {
 import type { NatsConnection } from 'nats';
 import { loadConfig, type SerflowConfig } from '../common/config';
 import type { InferenceQuery, InferenceResult } from '../common/contracts';
-import { INFERENCE_TASK_QUEUE, SEARCH_ATTRIBUTES, inferenceWorkflowId } from '../common/naming';
+import {
+  INFERENCE_TASK_QUEUE,
+  SEARCH_ATTRIBUTES,
+  inferenceWorkflowId,
+  inputActivationKey,
+  stageActivationKey,
+} from '../common/naming';
 import { discoverStack, requireTemporalAddress } from '../infra/stack-state';
 
 export { NoStackError } from '../infra/stack-state';
@@ -98,6 +104,8 @@ export class SerflowClient {
   /** Manifests read once per model: a query must not re-read and re-validate its model's file. */
   private readonly manifests = new Map<string, ModelManifest>();
   private readonly routing: RoutingPlans;
+  /** Deletions of ended queries' claim-checked activations still under way (`close` waits for them). */
+  private readonly releasing = new Set<Promise<void>>();
 
   private constructor(
     readonly temporal: Client,
@@ -208,7 +216,12 @@ export class SerflowClient {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       handle = this.temporal.workflow.getHandle<typeof inferenceWorkflow>(workflowId);
     }
-    return { queryId: query.queryId, workflowId, result: () => this.wait(query.queryId, handle) };
+    const inputObject = query.input.kind === 'object';
+    return {
+      queryId: query.queryId,
+      workflowId,
+      result: () => this.wait(query.queryId, query.model, handle, inputObject),
+    };
   }
 
   /** Run a query and wait for its result. */
@@ -219,18 +232,67 @@ export class SerflowClient {
   /** Result of a query started earlier (by this or another client). */
   getResult(queryId: string, model = this.config.defaultModel): Promise<InferenceResult> {
     const handle = this.temporal.workflow.getHandle<typeof inferenceWorkflow>(inferenceWorkflowId(model, queryId));
-    return this.wait(queryId, handle);
+    return this.wait(queryId, model, handle, undefined);
   }
 
-  private async wait(queryId: string, handle: WorkflowHandle<typeof inferenceWorkflow>): Promise<InferenceResult> {
+  /**
+   * The query's outcome. Once its workflow has ended (finished, failed or timed out) no stage attempt will read its
+   * claim-checked activations again, so they are deleted then, in the background (they would otherwise stay until
+   * `activations.ttlMs`). `inputObject`: whether this client claim-checked the input (unknown for `getResult`).
+   */
+  private async wait(
+    queryId: string,
+    model: string,
+    handle: WorkflowHandle<typeof inferenceWorkflow>,
+    inputObject: boolean | undefined,
+  ): Promise<InferenceResult> {
+    let result: InferenceResult;
     try {
-      return await handle.result();
+      result = await handle.result();
     } catch (err) {
+      if (err instanceof WorkflowFailedError) this.releaseActivations(handle.workflowId, model, inputObject, undefined);
       return unwrapFailure(queryId, err);
     }
+    this.releaseActivations(handle.workflowId, model, inputObject, result);
+    return result;
+  }
+
+  /**
+   * Delete the activations an ended query left in the claim-check store: its input (when claim-checked) and each
+   * stage's hand-off that went through the store (a failed query's are not known: every stage's is tried). A query
+   * with everything inline (the default model's) costs nothing here. Failures are left to the store's TTL.
+   */
+  private releaseActivations(
+    workflowId: string,
+    model: string,
+    inputObject: boolean | undefined,
+    result: InferenceResult | undefined,
+  ): void {
+    const keys = inputObject === false ? [] : [inputActivationKey(workflowId)];
+    if (result) {
+      for (const s of result.stages) if (s.claimCheck) keys.push(stageActivationKey(workflowId, s.stage));
+    } else {
+      let stages = 0;
+      try {
+        stages = this.manifest(model).stages.length;
+      } catch {
+        // an unknown model ran no stage
+      }
+      for (let k = 1; k < stages; k++) keys.push(stageActivationKey(workflowId, k));
+    }
+    if (keys.length === 0 || !this.natsUrl) return;
+    const done = this.activationStore()
+      .then((store) => store.remove?.(keys))
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => this.releasing.delete(done));
+    this.releasing.add(done);
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.releasing);
     await this.routing.close();
     const nc = await this.nc?.catch(() => undefined);
     await nc?.drain().catch(() => undefined);

@@ -142,6 +142,85 @@ export const DEFAULT_TEMPORAL_CLOUD_USD_PER_MILLION_ACTIONS = 25;
 /** vCPUs of the default instance type (c6i.large): a self-hosted server's CPU-second costs price / 3600 / 2. */
 export const DEFAULT_VM_VCPUS = 2;
 
+/*
+ * Bounded growth (issue 12 item 5): every JetStream stream and bucket has a size limit, and most an age limit.
+ * JetStream reserves each stream's max_bytes against the server's store (nats-server's default max_file_store is
+ * 75 % of the free disk at start), so the sum below (~2.6 GiB file, 16 MiB memory) is kept small enough for a
+ * developer machine; a stream that cannot be created for lack of room names the `retention.*` field to lower.
+ */
+const MiB = 1024 * 1024;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Stage events kept at most (bytes; the oldest go first). An event is ~0.5 KB, so 512 MiB is about a million
+ * events: hours of the local stack at full load, far more than the autoscaler replays (its window is minutes) and
+ * the 24 h `events.maxAgeMs` usually ends them first.
+ */
+export const DEFAULT_STAGE_EVENTS_MAX_BYTES = 512 * MiB;
+
+/** Autoscaler decision records (the control stream) are kept this long: a day of runs for `bench` and review. */
+export const DEFAULT_CONTROL_MAX_AGE_MS = DAY_MS;
+/** ...and at most this many bytes (the oldest go first): a record is 1-3 KB, one per model per tick (1 s). */
+export const DEFAULT_CONTROL_MAX_BYTES = 64 * MiB;
+
+/**
+ * Billing facts are the ledger's only source (`serflow cost`), so they are kept long and dropped only oldest-first:
+ * 90 days covers a monthly bill, the month before it and time to question it.
+ */
+export const DEFAULT_BILLING_MAX_AGE_MS = 90 * DAY_MS;
+/**
+ * ...and at most this many bytes (the oldest go first). A fact is ~0.35 KB stored, so 1 GiB is ~3 million facts:
+ * a VM pool makes a handful per VM, functions one per invocation (weeks at a few invocations/s). It must stay far
+ * above what the outbox can hold in flight (its retry horizon is minutes), so no fact is dropped before it is read.
+ */
+export const DEFAULT_BILLING_MAX_BYTES = 1024 * MiB;
+
+/**
+ * Each KV bucket (autoscaler decisions, routing plans, worker records) at most this many bytes. Their keys are one
+ * per model or per worker with a short history (1-5), so real use is kilobytes; the bound only stops a runaway
+ * writer. A full bucket refuses writes (KV buckets discard new), it never drops another key's value.
+ */
+export const DEFAULT_KV_BUCKET_MAX_BYTES = 16 * MiB;
+
+/**
+ * The claim-check object store at most this many bytes. Objects are deleted when their query's client has the
+ * result, and expire after `activations.ttlMs` otherwise, so this holds the in-flight activations only: 1 GiB is
+ * a thousand 1 MB activations. A full store refuses new objects (object stores discard new) and the stage retries,
+ * it never drops the chunks of an object a query still needs.
+ */
+export const DEFAULT_ACTIVATIONS_MAX_BYTES = 1024 * MiB;
+
+/**
+ * VMs one pool may be scaled to through the pool API (`serflow pools scale`, the autoscaler's actuator). The local
+ * stack runs a process per VM (~150 MB each), so 64 is already more than a developer machine holds; it stops a
+ * typo (`--vms 1000`) from forking a thousand processes. Must be at least the autoscaler's `maxVms` (8 by default).
+ */
+export const DEFAULT_POOL_MAX_VMS = 64;
+
+/**
+ * A pools API reply is kept under this many bytes (and under the server's max_payload, 1 MiB by default): past it,
+ * the oldest terminated VMs are left out of the list and the reply says how many.
+ */
+export const DEFAULT_POOLS_REPLY_MAX_BYTES = 512 * 1024;
+
+/**
+ * Log files of the embedded stack's processes (`<dataDir>/logs/<name>.log`) rotate at this size: `name.log` is
+ * current, `name.log.1` the previous, ... So a stack left running for weeks keeps its logs bounded.
+ */
+export const DEFAULT_LOG_MAX_BYTES = 10 * MiB;
+/** Rotated files kept per process besides the current one: 3 x 10 MiB of history is days of a busy worker. */
+export const DEFAULT_LOG_FILES_KEPT = 3;
+
+/**
+ * Upper bounds of `serflow infer` / `serflow demo` flags. `--samples`: the workload keeps every outcome (~2 KB)
+ * in memory, so 100 000 (~200 MB, a half hour of the local stack) is the most one run may ask for.
+ */
+export const MAX_INFER_SAMPLES = 100_000;
+/** `--concurrency`: each query in flight holds a result long-poll on the one Temporal connection; 1 000 is plenty. */
+export const MAX_INFER_CONCURRENCY = 1_000;
+/** `--rate` (queries/s): a hundred times what the local stack serves; more only piles up queued workflows. */
+export const MAX_INFER_RATE_QPS = 10_000;
+
 /** How orchestration is priced: bought from Temporal Cloud per action, or self-hosted, paid in server CPU. */
 export const ORCHESTRATION_PRICING = ['temporal-cloud', 'self-hosted'] as const;
 
@@ -182,6 +261,32 @@ export const configSchema = z.object({
     })
     .prefault({}),
   events: z.object({ maxAgeMs: z.number().int().positive().default(DEFAULT_EVENTS_MAX_AGE_MS) }).prefault({}),
+  /** Size and age limits of the JetStream streams and buckets (infra/nats.ts applies them at every start). */
+  retention: z
+    .object({
+      stageEventsMaxBytes: z.number().int().positive().default(DEFAULT_STAGE_EVENTS_MAX_BYTES),
+      controlMaxAgeMs: z.number().int().positive().default(DEFAULT_CONTROL_MAX_AGE_MS),
+      controlMaxBytes: z.number().int().positive().default(DEFAULT_CONTROL_MAX_BYTES),
+      billingMaxAgeMs: z.number().int().positive().default(DEFAULT_BILLING_MAX_AGE_MS),
+      billingMaxBytes: z.number().int().positive().default(DEFAULT_BILLING_MAX_BYTES),
+      kvBucketMaxBytes: z.number().int().positive().default(DEFAULT_KV_BUCKET_MAX_BYTES),
+      activationsMaxBytes: z.number().int().positive().default(DEFAULT_ACTIVATIONS_MAX_BYTES),
+    })
+    .prefault({}),
+  pools: z
+    .object({
+      /** The pool API refuses to scale a pool above this (DEFAULT_POOL_MAX_VMS). */
+      maxVmsPerPool: z.number().int().positive().default(DEFAULT_POOL_MAX_VMS),
+      replyMaxBytes: z.number().int().min(4096).default(DEFAULT_POOLS_REPLY_MAX_BYTES),
+    })
+    .prefault({}),
+  /** Rotation of the embedded stack's process logs. */
+  logs: z
+    .object({
+      maxBytes: z.number().int().min(4096).default(DEFAULT_LOG_MAX_BYTES),
+      filesKept: z.number().int().min(1).max(100).default(DEFAULT_LOG_FILES_KEPT),
+    })
+    .prefault({}),
   workers: z
     .object({
       stageConcurrency: z.number().int().positive().default(DEFAULT_STAGE_CONCURRENCY),

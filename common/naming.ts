@@ -58,6 +58,20 @@ export function stageEventSubject(model: string, stage: number, kind: 'exited' |
 /** JetStream object store used as the claim-check store for large activations. */
 export const ACTIVATIONS_BUCKET = 'serflow-activations';
 
+/** Object-store key of a query's input when the client claim-checks it. */
+export function inputActivationKey(workflowId: string): string {
+  return `input/${workflowId}`;
+}
+
+/**
+ * Object-store key of the activation stage `stage` of a query hands on: one per query and stage, so a retried
+ * attempt overwrites its own object instead of leaking one, and the client can delete them all when the query ends
+ * (a workflow id runs once: the client starts it with REJECT_DUPLICATE).
+ */
+export function stageActivationKey(workflowId: string, stage: number): string {
+  return `${workflowId}/stage-${stage}`;
+}
+
 /** JetStream KV bucket where every worker process keeps its liveness and load record (expires when it stops). */
 export const WORKERS_BUCKET = 'serflow-workers';
 

@@ -13,6 +13,11 @@ export interface ActivationStore {
   toRef(data: Float32Array, dims: number[], key: string, inlineMaxBytes: number): Promise<TensorRef>;
   /** The tensor data behind a reference. */
   fetch(ref: TensorRef, where: string): Promise<Float32Array>;
+  /**
+   * Delete the objects under `keys` (those that exist) once nothing will read them again; returns how many were
+   * there. Optional: stores that only hand activations on (test doubles) need not implement it.
+   */
+  remove?(keys: readonly string[]): Promise<number>;
 }
 
 /** An ActivationStore on the JetStream object store `bucket` (created by `ensureNatsResources`). */
@@ -41,6 +46,14 @@ export async function createActivationStore(nc: NatsConnection, bucket = ACTIVAT
         );
       }
       return bytesToFloat32(blob, where);
+    },
+    async remove(keys) {
+      let removed = 0;
+      for (const key of keys) {
+        // A missing object (inline hand-off, expired, deleted by another client of the query) costs one lookup.
+        if ((await os.delete(key)).success) removed++;
+      }
+      return removed;
     },
   };
 }

@@ -21,7 +21,7 @@ import { runFunctionInstance } from '../../workers/function-instance';
 import { runStageWorker } from '../../workers/stage-worker';
 import { runWorkflowWorker } from '../../workers/workflow-worker';
 import { runCloudAgent } from './cloud-agent';
-import { exitWithParent } from './processes';
+import { configureLogRotation, exitWithParent, rotateOwnLogFromEnv } from './processes';
 
 const ROLES = ['workflow', 'stage', 'cloud-agent', 'autoscaler', 'function'] as const;
 
@@ -87,6 +87,9 @@ async function main(): Promise<void> {
   const role = positionals[0];
   if (values['parent-pid']) exitWithParent(Number(values['parent-pid']));
   const config = loadConfig();
+  // The logs of the VMs and function instances a cloud agent starts rotate by size; a detached child rotates its own.
+  configureLogRotation(config.logs);
+  rotateOwnLogFromEnv();
   if (role === 'workflow') {
     await runWorkflowWorker({ config, ...addresses(values, config) });
   } else if (role === 'stage') {

@@ -10,14 +10,13 @@ import type { Msg } from 'nats';
 import { createBillingPublisher } from '../../billing/publisher';
 import type { SerflowConfig } from '../../common/config';
 import { initialVmsPerStage } from '../../common/config';
-import { formatIssues } from '../../common/zod-issues';
 import { CLOUD_AGENT_QUEUE, POOLS_API_SUBJECT } from '../../common/naming';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { loadManifest } from '../../models/manifest';
 import { planFromSpec, validateRoutingPlan } from '../../common/routing';
 import { createRoutingStore } from '../../infra/routing-store';
 import { startWorkerStatus, workerId } from '../../infra/worker-status';
-import { poolsRequestSchema, type PoolsReply, type PoolsRequest } from '../../infra/pools-api';
+import { encodePoolsReply, parsePoolsRequest, type PoolsReply, type PoolsRequest } from '../../infra/pools-api';
 import type { ServerlessPlatform, VmPoolProvider } from '../../infra/providers';
 import { createFaasGatewayWorkers } from '../../activities/faas-gateway';
 import { connectWorkerConnection, workerTemporalTarget } from '../../infra/temporal';
@@ -98,15 +97,13 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
       void (async () => {
         let reply: PoolsReply;
         try {
-          const raw: unknown = msg.json();
-          const parsed = poolsRequestSchema.safeParse(raw);
-          reply = parsed.success
-            ? await handle(parsed.data, vms, platform, models)
-            : { ok: false, error: `bad pools request: ${formatIssues(parsed.error, raw)}` };
+          const parsed = parsePoolsRequest(msg.json(), config.pools);
+          reply = parsed.ok ? await handle(parsed.request, vms, platform, models) : parsed;
         } catch (e) {
           reply = { ok: false, error: (e as Error).message };
         }
-        msg.respond(JSON.stringify(reply));
+        // Bounded: a reply above the server's max_payload would be refused and the caller left waiting.
+        msg.respond(encodePoolsReply(reply, Math.min(config.pools.replyMaxBytes, nc.info?.max_payload ?? Infinity)));
       })();
     },
   });

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { DEFAULT_LOG_FILES_KEPT, DEFAULT_LOG_MAX_BYTES } from '../../common/config';
 import { PROJECT_ROOT } from '../../common/paths';
 
 /** The compiled entry module of every child process the embedded stack spawns (`child-main.ts`), by role. */
@@ -36,20 +37,139 @@ export interface SpawnOptions {
   detached?: boolean;
 }
 
+/** Size rotation of log files (config `logs`): rotate past `maxBytes`, keep `filesKept` rotated files. */
+export interface LogRotation {
+  maxBytes: number;
+  filesKept: number;
+  /** How often sizes are checked. @default LOG_ROTATION_CHECK_MS */
+  checkMs?: number;
+}
+
+/**
+ * How often the sizes of the watched log files are checked. A file may pass `maxBytes` by what its process writes
+ * in this long (kilobytes for our processes) before it is rotated.
+ */
+export const LOG_ROTATION_CHECK_MS = 5_000;
+
+/** Environment of a detached child that rotates its own log (no parent is left to): the file, and the rotation. */
+export const OWN_LOG_FILE_ENV = 'SERFLOW_OWN_LOG_FILE';
+export const OWN_LOG_ROTATION_ENV = 'SERFLOW_OWN_LOG_ROTATION';
+
+let logRotation: LogRotation = { maxBytes: DEFAULT_LOG_MAX_BYTES, filesKept: DEFAULT_LOG_FILES_KEPT };
+/** Log files this process rotates, with how many of its live children write each (a restarted worker reuses it). */
+const watchedLogs = new Map<string, number>();
+let rotationTimer: NodeJS.Timeout | undefined;
+
+/** The rotation this process applies to the logs of the children it spawns from now on (config `logs`). */
+export function configureLogRotation(rotation: LogRotation): void {
+  logRotation = { ...rotation };
+}
+
+/**
+ * Rotate `file` when it is larger than `maxBytes`: `file.(n-1)` becomes `file.n` (the oldest beyond `filesKept` is
+ * overwritten), then the current content is copied to `file.1` and `file` is truncated in place. In place, because
+ * the writing processes hold the file open (a child's stdout and stderr are the file itself, so a detached child
+ * can outlive this process) in append mode: after the truncation they go on at its new end. A line written between
+ * the copy and the truncation is lost (logrotate's copytruncate has the same window). Returns whether it rotated.
+ */
+export function rotateLogIfLarge(file: string, rotation: LogRotation): boolean {
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch {
+    return false; // not there (yet, or any more)
+  }
+  if (size <= rotation.maxBytes) return false;
+  for (let k = rotation.filesKept - 1; k >= 1; k--) {
+    try {
+      fs.renameSync(`${file}.${k}`, `${file}.${k + 1}`);
+    } catch {
+      // fewer rotated files than kept so far
+    }
+  }
+  fs.copyFileSync(file, `${file}.1`);
+  fs.truncateSync(file, 0);
+  return true;
+}
+
+/**
+ * Rotate `file` by size while this process runs (or until the returned function is called as often as this one).
+ * One timer for every watched file, unref'd: it never keeps the process alive.
+ */
+export function watchLog(file: string): () => void {
+  watchedLogs.set(file, (watchedLogs.get(file) ?? 0) + 1);
+  if (!rotationTimer) {
+    rotationTimer = setInterval(() => {
+      for (const f of watchedLogs.keys()) {
+        try {
+          rotateLogIfLarge(f, logRotation);
+        } catch (err) {
+          console.error(`log rotation of ${f}: ${(err as Error).message}`);
+        }
+      }
+    }, logRotation.checkMs ?? LOG_ROTATION_CHECK_MS);
+    rotationTimer.unref();
+  }
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const n = (watchedLogs.get(file) ?? 1) - 1;
+    if (n > 0) watchedLogs.set(file, n);
+    else watchedLogs.delete(file);
+    if (watchedLogs.size === 0 && rotationTimer) {
+      clearInterval(rotationTimer);
+      rotationTimer = undefined;
+    }
+  };
+}
+
+/**
+ * In a child of the embedded stack: rotate this process's own log when its parent said so (a detached child, which
+ * outlives the process that would otherwise rotate it).
+ */
+export function rotateOwnLogFromEnv(env: NodeJS.ProcessEnv = process.env): void {
+  const file = env[OWN_LOG_FILE_ENV];
+  if (!file) return;
+  try {
+    const r = JSON.parse(env[OWN_LOG_ROTATION_ENV] ?? '{}') as Partial<LogRotation>;
+    if (Number.isInteger(r.maxBytes) && Number.isInteger(r.filesKept)) configureLogRotation(r as LogRotation);
+  } catch {
+    // the defaults then
+  }
+  watchLog(file);
+}
+
+/**
+ * Start a child with its stdout and stderr appended to `<logDir>/<name>.log`, rotated by size (`configureLogRotation`):
+ * by this process while the child runs, or, for a detached child (which outlives this process), by the child itself
+ * when it is one of ours (`rotateOwnLogFromEnv`; the servers' logs of a detached stack are not rotated, they write
+ * little).
+ */
 export function spawnManaged(o: SpawnOptions): ManagedProcess {
   fs.mkdirSync(o.logDir, { recursive: true });
   const logFile = path.join(o.logDir, `${o.name}.log`);
   const fd = fs.openSync(logFile, 'a');
   const child = spawn(o.command, o.args, {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, ...o.env },
+    env: {
+      ...process.env,
+      ...o.env,
+      ...(o.detached
+        ? { [OWN_LOG_FILE_ENV]: logFile, [OWN_LOG_ROTATION_ENV]: JSON.stringify(logRotation) }
+        : { [OWN_LOG_FILE_ENV]: '' }),
+    },
     detached: o.detached ?? false,
   });
   fs.closeSync(fd);
   if (o.detached) child.unref();
   if (child.pid === undefined) throw new Error(`could not start ${o.name} (${o.command}): see ${logFile}`);
+  const unwatch = o.detached ? () => undefined : watchLog(logFile);
   const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    child.once('exit', (code, signal) => {
+      unwatch();
+      resolve(code ?? signal ?? 'unknown');
+    });
   });
   return { name: o.name, pid: child.pid, logFile, child, exited };
 }

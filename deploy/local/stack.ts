@@ -27,6 +27,7 @@ import type { PolicyName } from '../../autoscaler/types';
 import { callPoolsApi } from '../../infra/pools-api';
 import {
   CHILD_MAIN_SCRIPT,
+  configureLogRotation,
   freePort,
   REAPER_MAIN_SCRIPT,
   spawnManaged,
@@ -90,6 +91,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   const timeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   const dataDir = options.dataDir ?? path.join(config.homeDir, 'data');
   const logDir = path.join(dataDir, 'logs');
+  // Every child's log rotates by size (config `logs`): here while this process runs, in a detached child by itself.
+  configureLogRotation(config.logs);
   const models = options.models ?? [config.defaultModel];
   const manifests = models.map((m) => loadManifest(m, config.modelsDir));
   fs.mkdirSync(dataDir, { recursive: true });

@@ -298,7 +298,7 @@ describe('a valid query', () => {
     }
     assert.deepEqual((store as MemoryActivationStore).toRefCalls, [
       {
-        key: `${WORKFLOW_ID}/${RUN_ID}/stage-1`,
+        key: `${WORKFLOW_ID}/stage-1`,
         inlineMaxBytes: input.inlineActivationMaxBytes,
         elements: 8 * 14 * 14,
       },
@@ -389,7 +389,7 @@ describe('claim check', () => {
       assert.equal(out.activation.kind, kind);
       if (out.activation.kind === 'object') {
         assert.equal(out.activation.bucket, 'test-bucket');
-        assert.equal(out.activation.key, `${WORKFLOW_ID}/${RUN_ID}/stage-1`);
+        assert.equal(out.activation.key, `${WORKFLOW_ID}/stage-1`);
         assert.equal(out.activation.bytes, 8 * 14 * 14 * 4);
         assert.deepEqual([...blobs.keys()], [out.activation.key]);
         const back = await store.fetch(out.activation, 'test');
@@ -698,7 +698,7 @@ describe('a fused run (runStages on a whole-model worker)', () => {
     // Only the activation handed on after the run (stage 2's) went through the store; queue time only on stage 1.
     assert.deepEqual(
       fused.store.toRefCalls.map((c) => c.key),
-      [`${WORKFLOW_ID}/${RUN_ID}/stage-2`],
+      [`${WORKFLOW_ID}/stage-2`],
     );
     assert.ok(out.stages[1]!.activation && !out.stages[0]!.activation);
     assert.deepEqual(
