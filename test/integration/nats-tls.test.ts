@@ -10,10 +10,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { compileConfig } from '../../common/config';
+import { startNatsServer } from '../../deploy/local/nats-server';
 import { freePort, spawnManaged, stopPid, type ManagedProcess } from '../../deploy/local/processes';
+import { startStack } from '../../deploy/local/stack';
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
 import { connectNats, ensureNatsResources } from '../../infra/nats';
 import { retryUntil } from '../../infra/retry';
+import { readStateFile, stateFilePath, writeStateFile } from '../../infra/stack-state';
+import { listeningAddresses } from '../helpers/listening';
 import { makeCertificates } from '../helpers/tls-certs';
 
 const USER = 'serflow';
@@ -90,6 +94,74 @@ describe('NATS with TLS and credentials', () => {
         return true;
       },
     );
+  });
+
+  test('a stack on this server: no secret in its state file, progress log or server command lines', async () => {
+    const temporalKey = 'temporal-api-key-not-for-files';
+    const saved = { NATS_CA: process.env.NATS_CA, TEMPORAL_API_KEY: process.env.TEMPORAL_API_KEY };
+    // The CA and a Temporal API key reach the stack the only way they may: in the environment.
+    Object.assign(process.env, { NATS_CA: ca, TEMPORAL_API_KEY: temporalKey });
+    const home = path.join(dir, 'home');
+    const lines: string[] = [];
+    let stack: Awaited<ReturnType<typeof startStack>> | undefined;
+    try {
+      const withCreds = url.replace('nats://', `nats://${USER}:${PASSWORD}@`);
+      stack = await startStack({
+        config: compileConfig({ homeDir: home, nats: { url: withCreds } }),
+        workers: false,
+        dataDir: path.join(home, 'data'),
+        onProgress: (l) => lines.push(l),
+      });
+      writeStateFile(home, stack.info);
+      const state = fs.readFileSync(stateFilePath(home), 'utf8');
+      assert.equal(readStateFile(home)?.natsUrl, url, 'the state file has the bare URL');
+      assert.equal(stack.info.embeddedTemporal, true);
+      const temporal = stack.info.processes.find((p) => p.role === 'temporal')!;
+      const cmdline = fs.readFileSync(`/proc/${temporal.pid}/cmdline`, 'utf8');
+      for (const [what, text] of [
+        ['state file', state],
+        ['progress log', lines.join('\n')],
+        ['Temporal command line', cmdline],
+      ] as const) {
+        for (const secret of [PASSWORD, temporalKey]) assert.ok(!text.includes(secret), `no secret in the ${what}`);
+      }
+      // The embedded Temporal dev server listens on loopback only (frontend, UI, metrics, HTTP, internal ports).
+      const bound = listeningAddresses(temporal.pid);
+      assert.ok(bound.length >= 2, `Temporal listens (${bound.join(', ')})`);
+      assert.deepEqual(
+        bound.filter((a) => !a.startsWith('127.0.0.1:') && !a.startsWith('::1:')),
+        [],
+        `Temporal binds loopback only: ${bound.join(', ')}`,
+      );
+    } finally {
+      await stack?.stop();
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  test('the embedded nats-server listens on loopback only', async () => {
+    const server = await startNatsServer({
+      port: await freePort(),
+      storeDir: path.join(dir, 'embedded-js'),
+      logDir: dir,
+      clientName: 'loopback-check',
+      readyTimeoutMs: 15_000,
+    });
+    try {
+      const bound = listeningAddresses(server.process.pid);
+      assert.ok(bound.length >= 1, 'it listens');
+      assert.deepEqual(
+        bound.filter((a) => !a.startsWith('127.0.0.1:')),
+        [],
+        `nats-server binds loopback only: ${bound.join(', ')}`,
+      );
+    } finally {
+      await server.nc.close();
+      await stopPid(server.process.pid);
+    }
   });
 
   test('without the CA, or without the password, the connection is refused', async () => {
