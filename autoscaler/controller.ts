@@ -126,7 +126,10 @@ export function createController<C, S>(deps: ControllerDeps<C, S>): Controller {
       if (actions.length) log(`${policy.name}: ${actions.join('; ')} (${decision.reason})`);
       // Bad, late or repeated input is reported, never fatal: the window is decided on what did arrive.
       const odd = [
-        window.malformed ? `${window.malformed} malformed stage events terminated` : '',
+        window.malformed
+          ? `${window.malformed} malformed stage events terminated (${window.malformedErrors.join('; ')}` +
+            `${window.malformed > window.malformedErrors.length ? '; ...' : ''})`
+          : '',
         window.pullErrors ? `${window.pullErrors} failed pulls` : '',
         window.late ? `${window.late} late events (redelivered) not counted` : '',
         window.duplicates ? `${window.duplicates} duplicate deliveries dropped` : '',

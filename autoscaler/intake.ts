@@ -4,9 +4,11 @@
  * (`commit()`), so a controller that dies mid-window gets them again on restart: a restart loses no counts.
  */
 import { AckPolicy, DeliverPolicy, nanos, type JsMsg, type NatsConnection } from 'nats';
+import { ZodError } from 'zod';
 import { parseStageEvent, type StageEvent } from '../common/events';
 import { STAGE_EVENTS_STREAM, STAGE_EVENTS_SUBJECT_PREFIX } from '../common/naming';
 import { quantile } from '../common/stats';
+import { formatIssues } from '../common/zod-issues';
 import type { StageObservation } from './types';
 
 /**
@@ -27,6 +29,15 @@ export const INTAKE_MAX_ACK_PENDING = 200_000;
 export const INTAKE_PULL_BATCH = 1000;
 /** A pull ends after this long without its batch; close() waits at most this long for the pull in flight. */
 export const INTAKE_PULL_EXPIRES_MS = 1000;
+
+/** Reasons of malformed events kept per window (the count goes on). */
+export const MAX_MALFORMED_REASONS = 10;
+
+/** Why a received stage event was rejected, one line. */
+function malformedReason(msg: JsMsg, err: unknown, raw: unknown): string {
+  const why = err instanceof ZodError ? formatIssues(err, raw) : `not JSON (${(err as Error)?.message ?? String(err)})`;
+  return `#${msg.seq} ${msg.subject}: ${why.replace(/\n/g, '; ')}`;
+}
 
 export function durableName(model: string): string {
   return `autoscaler-${model}`.replace(/[^A-Za-z0-9_-]/g, '_');
@@ -55,6 +66,11 @@ export interface IntakeWindow {
   events: number;
   /** Malformed events terminated (never redelivered). */
   malformed: number;
+  /**
+   * Why, for the first MAX_MALFORMED_REASONS of them: `#<stream seq> <subject>: <field-named reason>` (e.g. an event
+   * of an unknown version: `v: expected 1, got 2`), so the log says what was wrong, not only how many.
+   */
+  malformedErrors: string[];
   /** Pulls that failed (retried). */
   pullErrors: number;
   /**
@@ -119,6 +135,7 @@ export async function createStageEventIntake(
   let inWindow = new Set<number>();
   const decided = new Map<number, number>();
   let counts = { malformed: 0, pullErrors: 0, late: 0, duplicates: 0 };
+  let malformedErrors: string[] = [];
   let lateMsgs: JsMsg[] = [];
   let closing = false;
   const take = (msg: JsMsg) => {
@@ -128,11 +145,14 @@ export async function createStageEventIntake(
       return;
     }
     let event: StageEvent;
+    let raw: unknown;
     try {
-      event = parseStageEvent(msg.json());
-    } catch {
+      raw = msg.json();
+      event = parseStageEvent(raw);
+    } catch (err) {
       // A malformed event is counted (and reported), then terminated so it is not redelivered forever.
       counts.malformed++;
+      if (malformedErrors.length < MAX_MALFORMED_REASONS) malformedErrors.push(malformedReason(msg, err, raw));
       msg.term();
       return;
     }
@@ -170,6 +190,7 @@ export async function createStageEventIntake(
         ),
         events: window.length,
         ...counts,
+        malformedErrors: [...malformedErrors],
       };
     },
     commit() {
@@ -190,6 +211,7 @@ export async function createStageEventIntake(
       inWindow = new Set();
       lateMsgs = [];
       counts = { malformed: 0, pullErrors: 0, late: 0, duplicates: 0 };
+      malformedErrors = [];
     },
     async close() {
       closing = true;

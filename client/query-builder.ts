@@ -67,6 +67,35 @@ function rejectedQuery(queryId: string, err: unknown): unknown {
 }
 
 /**
+ * The arguments of `infer` / `start` as a caller may pass them from untyped code: `input` a Float32Array or a list
+ * of numbers, `options` an object (or nothing). Throws InferenceFailedError (InvalidInputError) naming the argument.
+ */
+export function checkInferArgs(input: unknown, options: unknown, queryId: string): void {
+  const bad = (what: string) => new InferenceFailedError(queryId, 'InvalidInputError', what);
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw bad(`options: expected an object of query options or nothing, got ${describeValue(options)}`);
+  }
+  if (!(input instanceof Float32Array) && !Array.isArray(input)) {
+    throw bad(`input: expected a Float32Array or an array of numbers, got ${describeValue(input)}`);
+  }
+  if (Array.isArray(input)) {
+    const i = input.findIndex((v) => typeof v !== 'number');
+    if (i >= 0) throw bad(`input[${i}]: expected a number, got ${describeValue(input[i])}`);
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'string') {
+    const text = JSON.stringify(v);
+    return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  }
+  return v.constructor?.name ?? typeof v;
+}
+
+/**
  * Build and check the workflow input of one query. A query that is wrong (unknown model or stage, a threshold out
  * of range, an input of the wrong shape or with NaN or Infinity, ...) rejects with InferenceFailedError before
  * anything is uploaded or started.
@@ -77,6 +106,7 @@ export async function buildInferenceQuery(
   queryId: string,
   deps: QueryBuilderDeps,
 ): Promise<InferenceQuery> {
+  checkInferArgs(input, options, queryId);
   const model = options.model ?? deps.config.defaultModel;
   try {
     checkQueryFields({ ...options, queryId, model });

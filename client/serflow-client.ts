@@ -37,7 +37,7 @@ import { connectClientConnection } from '../infra/temporal';
 import { loadManifest, type ModelManifest } from '../models/manifest';
 import type { inferenceWorkflow } from '../workflows/inference';
 import { QUERY_DEADLINE_EXCEEDED } from '../common/errors';
-import { buildInferenceQuery, InferenceFailedError, type InferOptions } from './query-builder';
+import { buildInferenceQuery, checkInferArgs, InferenceFailedError, type InferOptions } from './query-builder';
 import { RoutingPlans } from './routing-plans';
 
 export { InferenceFailedError, type InferOptions } from './query-builder';
@@ -176,6 +176,7 @@ export class SerflowClient {
    * uploaded.
    */
   async buildQuery(input: Float32Array | readonly number[], options: InferOptions = {}): Promise<InferenceQuery> {
+    checkInferArgs(input, options, '');
     return buildInferenceQuery(input, options, options.queryId ?? randomUUID(), {
       config: this.config,
       manifest: (model) => this.manifest(model),
@@ -186,6 +187,7 @@ export class SerflowClient {
 
   /** Start a query without waiting for it. */
   async start(input: Float32Array | readonly number[], options: InferOptions = {}): Promise<InferenceHandle> {
+    checkInferArgs(input, options, '');
     const deadlineMs = options.deadlineMs ?? this.config.queries.deadlineMs;
     if (!Number.isInteger(deadlineMs) || deadlineMs <= 0) {
       throw new InferenceFailedError(

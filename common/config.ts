@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { PLAN_SPEC_FORMS, PLAN_SPEC_PATTERN } from './routing';
 import { DEFAULT_HOME_DIR, MODELS_DIR } from './paths';
 import { formatIssues } from './zod-issues';
 import { loadTemporalProfile } from './temporal-profile';
@@ -227,7 +228,9 @@ export const ORCHESTRATION_PRICING = ['temporal-cloud', 'self-hosted'] as const;
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().nonnegative();
 
-export const configSchema = z.object({
+// Strict objects: a misspelt or unknown key is an error, not silently a default (`stages.timeoutMS` would leave the
+// stage timeout at 10 s without a word).
+export const configSchema = z.strictObject({
   /** Project-local state: data of the embedded stack, downloaded tools, the `up --detach` state file. */
   homeDir: z.string().default(DEFAULT_HOME_DIR),
   modelsDir: z.string().default(MODELS_DIR),
@@ -246,6 +249,7 @@ export const configSchema = z.object({
         .default({})
         .transform((extra) => ({ ...DEFAULT_DEV_SERVER_DYNAMIC_CONFIG, ...extra })),
     })
+    .strict()
     .prefault({}),
   nats: z
     .object({
@@ -253,14 +257,19 @@ export const configSchema = z.object({
       url: z.string().min(1).optional(),
       port: port.default(0),
     })
+    .strict()
     .prefault({}),
   activations: z
     .object({
       inlineMaxBytes: z.number().int().nonnegative().default(DEFAULT_INLINE_ACTIVATION_MAX_BYTES),
       ttlMs: z.number().int().positive().default(DEFAULT_ACTIVATION_TTL_MS),
     })
+    .strict()
     .prefault({}),
-  events: z.object({ maxAgeMs: z.number().int().positive().default(DEFAULT_EVENTS_MAX_AGE_MS) }).prefault({}),
+  events: z
+    .object({ maxAgeMs: z.number().int().positive().default(DEFAULT_EVENTS_MAX_AGE_MS) })
+    .strict()
+    .prefault({}),
   /** Size and age limits of the JetStream streams and buckets (infra/nats.ts applies them at every start). */
   retention: z
     .object({
@@ -272,6 +281,7 @@ export const configSchema = z.object({
       kvBucketMaxBytes: z.number().int().positive().default(DEFAULT_KV_BUCKET_MAX_BYTES),
       activationsMaxBytes: z.number().int().positive().default(DEFAULT_ACTIVATIONS_MAX_BYTES),
     })
+    .strict()
     .prefault({}),
   pools: z
     .object({
@@ -279,6 +289,7 @@ export const configSchema = z.object({
       maxVmsPerPool: z.number().int().positive().default(DEFAULT_POOL_MAX_VMS),
       replyMaxBytes: z.number().int().min(4096).default(DEFAULT_POOLS_REPLY_MAX_BYTES),
     })
+    .strict()
     .prefault({}),
   /** Rotation of the embedded stack's process logs. */
   logs: z
@@ -286,6 +297,7 @@ export const configSchema = z.object({
       maxBytes: z.number().int().min(4096).default(DEFAULT_LOG_MAX_BYTES),
       filesKept: z.number().int().min(1).max(100).default(DEFAULT_LOG_FILES_KEPT),
     })
+    .strict()
     .prefault({}),
   workers: z
     .object({
@@ -294,6 +306,7 @@ export const configSchema = z.object({
       intraOpThreads: z.number().int().positive().default(DEFAULT_INTRA_OP_THREADS),
       heartbeatMs: z.number().int().positive().default(DEFAULT_WORKER_HEARTBEAT_MS),
     })
+    .strict()
     .prefault({}),
   /** Cloud time per wall time for delays (boot, cold start, keep-alive); bills stay in cloud time. */
   timeScale: z.number().positive().default(DEFAULT_TIME_SCALE),
@@ -308,6 +321,7 @@ export const configSchema = z.object({
        */
       initialPerStage: z.number().int().nonnegative().optional(),
     })
+    .strict()
     .prefault({}),
   faas: z
     .object({
@@ -318,6 +332,7 @@ export const configSchema = z.object({
       keepAliveMs: positiveMs.default(DEFAULT_FAAS_KEEP_ALIVE_MS),
       accountConcurrency: z.number().int().positive().default(DEFAULT_FAAS_ACCOUNT_CONCURRENCY),
     })
+    .strict()
     .prefault({}),
   prices: z
     .object({
@@ -334,6 +349,7 @@ export const configSchema = z.object({
       faasPerRequestUsd: z.number().nonnegative().default(DEFAULT_FAAS_PRICE_PER_REQUEST_USD),
       faasBillingGranularityMs: z.number().positive().default(DEFAULT_FAAS_BILLING_GRANULARITY_MS),
     })
+    .strict()
     .prefault({}),
   /**
    * What a Temporal action costs (billing/actions.ts says which operations are actions):
@@ -350,14 +366,20 @@ export const configSchema = z.object({
       instanceType: z.string().min(1).default(DEFAULT_VM_INSTANCE_TYPE),
       vcpus: z.number().int().positive().default(DEFAULT_VM_VCPUS),
     })
+    .strict()
     .prefault({}),
   /** A static routing plan the stack publishes for every model when it starts (`serflow route set` syntax). */
   routing: z
     .object({
       /** e.g. `all-vm`, `all-faas`, `vm-prefix:2`, `shares:1,1,0.5,0`; unset = publish nothing (all on VMs). */
-      plan: z.string().min(1).optional(),
+      plan: z
+        .string()
+        .min(1)
+        .refine((spec) => PLAN_SPEC_PATTERN.test(spec), { message: `expected a plan spec: ${PLAN_SPEC_FORMS}` })
+        .optional(),
       overflowAfterMs: z.number().positive().optional(),
     })
+    .strict()
     .prefault({}),
   /**
    * The control plane (policy, tick, EWMA weights, SLO, ...): validated by `compileAutoscalerConfig` in
@@ -371,12 +393,14 @@ export const configSchema = z.object({
       heartbeatTimeoutMs: z.number().int().positive().default(DEFAULT_STAGE_HEARTBEAT_TIMEOUT_MS),
       queueTimeoutMs: z.number().int().positive().default(DEFAULT_STAGE_QUEUE_TIMEOUT_MS),
     })
+    .strict()
     .prefault({}),
   queries: z
     .object({
       /** Every query ends within this long (DEFAULT_QUERY_DEADLINE_MS); a client call may ask for less. */
       deadlineMs: z.number().int().positive().default(DEFAULT_QUERY_DEADLINE_MS),
     })
+    .strict()
     .prefault({}),
 });
 

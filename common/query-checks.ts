@@ -47,7 +47,17 @@ export function checkQueryFields(query: Record<string, unknown>): InferenceQuery
   field('maxStage', 'an integer', (v) => Number.isInteger(v));
   field('sloMs', 'a positive number of ms', (v) => typeof v === 'number' && Number.isFinite(v) && v > 0);
   field('inlineActivationMaxBytes', 'an integer >= 0', (v) => Number.isInteger(v) && (v as number) >= 0);
+  field('dims', `a list of 1..${MAX_TENSOR_RANK} positive integers`, isTensorDims);
   return query as unknown as InferenceQuery;
+}
+
+function isTensorDims(v: unknown): boolean {
+  return (
+    Array.isArray(v) &&
+    v.length >= 1 &&
+    v.length <= MAX_TENSOR_RANK &&
+    v.every((d) => Number.isInteger(d) && (d as number) >= 1)
+  );
 }
 
 /** The input reference's structure, its size, and its dims against the model's (-1: any size). */

@@ -212,6 +212,12 @@ export const PLAN_SPEC_FORMS =
   'each optionally followed by +fuse:A-B (stages A..B as one activity; repeatable)';
 
 /**
+ * The syntax of a plan spec, without the model (its stage count is checked by `planFromSpec`): what the config's
+ * `routing.plan` must match, so a typo fails when the configuration is read, not when the stack publishes it.
+ */
+export const PLAN_SPEC_PATTERN = /^(all-vm|all-faas|vm-prefix:\d+|shares:\d*\.?\d+(,\d*\.?\d+)*)(\+fuse:\d+-\d+)*$/;
+
+/**
  * A static plan from a short spec:
  * - `all-vm`: every stage on its VM pool; `all-faas`: every stage serverless;
  * - `vm-prefix:K`: stages 1..K on VMs, K+1.. serverless (the usual shape: p_k falls with k);

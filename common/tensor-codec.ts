@@ -58,12 +58,22 @@ export function checkTensorRef(ref: unknown, where: string): TensorRef {
   ) {
     throw bad(`dims: expected 1..${MAX_REF_RANK} positive integers`, dims);
   }
+  // The data's size follows from the dims: a reference whose size disagrees is named here, before its data is read
+  // (an object that does not exist, or bytes that decode to a tensor of another shape).
+  const elements = elementCount(dims as number[]);
+  const shape = `dims [${(dims as number[]).join(', ')}]`;
   if (r.kind === 'inline') {
     if (typeof r.dataBase64 !== 'string') throw bad('dataBase64: expected a base64 string', r.dataBase64);
+    const want = inlineEncodedBytes(elements);
+    if (r.dataBase64.length !== want) {
+      throw new InvalidInputError(
+        `${where}: dataBase64: expected ${want} base64 characters for ${shape} (${elements} float32 values), got ${r.dataBase64.length}`,
+      );
+    }
   } else if (r.kind === 'object') {
     if (typeof r.bucket !== 'string' || r.bucket.length === 0) throw bad('bucket: expected a name', r.bucket);
     if (typeof r.key !== 'string' || r.key.length === 0) throw bad('key: expected an object key', r.key);
-    if (!Number.isInteger(r.bytes) || (r.bytes as number) < 0) throw bad('bytes: expected a byte count', r.bytes);
+    if (r.bytes !== elements * 4) throw bad(`bytes: expected ${elements * 4} for ${shape} (float32 values)`, r.bytes);
   } else {
     throw bad('kind: expected "inline" or "object"', r.kind);
   }

@@ -29,8 +29,15 @@ const ROUTING_STREAM = `KV_${ROUTING_BUCKET}`;
 /** What an entry holds: null for a deletion, else the plan if it passes `checkStoredPlan`, else the rejection. */
 function storedOf(entry: KvEntry): StoredPlan | null {
   if (entry.operation !== 'PUT') return null;
+  let raw: unknown;
   try {
-    return checkStoredPlan(entry.json<unknown>(), entry.key);
+    raw = entry.json<unknown>();
+  } catch (err) {
+    const why = `plan for ${entry.key}: not JSON (${entry.value.length} bytes: ${(err as Error).message})`;
+    return { model: entry.key, rejected: why };
+  }
+  try {
+    return checkStoredPlan(raw, entry.key);
   } catch (err) {
     return { model: entry.key, rejected: (err as Error).message };
   }

@@ -756,7 +756,10 @@ async function billingCases(ctx: ClassContext): Promise<BadCase[]> {
     const read = await readBillingEvents(nc, { since });
     const bad = read.malformed.find((m) => m.seq === seq);
     if (bad) {
-      return { errorClass: 'MalformedBillingEvent (reported, not billed)', message: `#${bad.seq} ${bad.subject}: ${bad.error}` };
+      return {
+        errorClass: 'MalformedBillingEvent (reported, not billed)',
+        message: `#${bad.seq} ${bad.subject}: ${bad.error}`,
+      };
     }
     return { errorClass: 'accepted', message: `billed: the ledger's reader took message ${seq} as a fact` };
   };

@@ -69,6 +69,15 @@ async function handle(
   return { ok: true, vms: vms.list(), functions: platform.list(), models };
 }
 
+/** A request's JSON, or the error to reply with when its bytes are not JSON at all. */
+function requestJson(msg: Msg): { ok: true; value: unknown } | { ok: false; error: string } {
+  try {
+    return { ok: true, value: msg.json() };
+  } catch (err) {
+    return { ok: false, error: `bad pools request: not JSON (${msg.data.length} bytes: ${(err as Error).message})` };
+  }
+}
+
 export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
   const { config } = o;
   const id = workerId('agent', CLOUD_AGENT_QUEUE);
@@ -97,7 +106,8 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
       void (async () => {
         let reply: PoolsReply;
         try {
-          const parsed = parsePoolsRequest(msg.json(), config.pools);
+          const body = requestJson(msg);
+          const parsed = body.ok ? parsePoolsRequest(body.value, config.pools) : body;
           reply = parsed.ok ? await handle(parsed.request, vms, platform, models) : parsed;
         } catch (e) {
           reply = { ok: false, error: (e as Error).message };

@@ -80,6 +80,7 @@ export function createFakeIntake(): FakeIntake {
         observation: this.window,
         events: this.window.reduce((n, s) => n + s.arrivals, 0),
         malformed: this.malformed,
+        malformedErrors: Array.from({ length: this.malformed }, (_, i) => `#${i + 1} fake: malformed`),
         pullErrors: this.pullErrors,
         late: 0,
         duplicates: 0,

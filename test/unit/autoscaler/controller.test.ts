@@ -152,7 +152,9 @@ describe('controller: read → decide → actuate → record', () => {
     const [record] = await runTimeline(r, [FIRST]);
     assert.equal(record?.decision.reason, 'no-data');
     assert.equal(r.intake.commits, 1);
-    assert.deepEqual(r.log, ['intake: 2 malformed stage events terminated, 1 failed pulls this window']);
+    assert.deepEqual(r.log, [
+      'intake: 2 malformed stage events terminated (#1 fake: malformed; #2 fake: malformed), 1 failed pulls this window',
+    ]);
   });
 
   test('a load step scales up the stages that pay for VMs and publishes the routing plan', async () => {
