@@ -135,6 +135,9 @@ export function limitsToUpdate(current: Partial<StreamConfig>, limits: StreamLim
   for (const [k, v] of Object.entries(limits) as [keyof StreamLimits, number | DiscardPolicy][]) {
     if (v !== undefined && current[k] !== v) Object.assign(out, { [k]: v });
   }
+  // The server refuses a duplicate window longer than the age limit: one it chose itself (2 min) shrinks with it.
+  const window = limits.duplicate_window ?? current.duplicate_window ?? 0;
+  if (limits.max_age > 0 && window > limits.max_age) out.duplicate_window = limits.max_age;
   return out;
 }
 

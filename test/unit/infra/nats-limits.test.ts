@@ -76,4 +76,10 @@ describe('limitsToUpdate', () => {
     });
     assert.deepEqual(limitsToUpdate({ ...want }, want), {});
   });
+
+  test('a duplicate window the server chose (2 min) shrinks to a shorter age limit (the server refuses it longer)', () => {
+    const control = streamLimits(compileConfig({ retention: { controlMaxAgeMs: 60_000 } }))[CONTROL_STREAM]!;
+    const update = limitsToUpdate({ ...control, max_age: 0, duplicate_window: nanos(120_000) }, control);
+    assert.deepEqual(update, { max_age: nanos(60_000), duplicate_window: nanos(60_000) });
+  });
 });
