@@ -398,6 +398,7 @@ function cliCases(ctx: ClassContext): Promise<BadCase[]> {
   return Promise.resolve([
     c(['infer', '--samples', '-5'], ['--samples']),
     c(['infer', '--samples', 'lots'], ['--samples']),
+    c(['infer', '--samples', '1000000000'], ['--samples']),
     c(['infer', '--threshold', '7'], ['--threshold']),
     c(['infer', '--concurrency', '0'], ['--concurrency']),
     c(['infer', '--rate', '-1'], ['--rate']),
@@ -408,6 +409,7 @@ function cliCases(ctx: ClassContext): Promise<BadCase[]> {
     c(['route', 'set', 'vm-prefix:1', '--overflow-ms', '-5'], ['--overflow-ms']),
     c(['pools', 'scale', '--stage', '99', '--vms', '1'], ['stage']),
     c(['pools', 'scale', '--stage', '1', '--vms', 'many'], ['--vms']),
+    c(['pools', 'scale', '--stage', '1', '--vms', '100000'], ['--vms', 'vms']),
     c(['pools', 'drain'], ['--vm', '--stage']),
     c(['sim', '--trace', garbageTrace], ['trace', 'line 2'], {}, 'sim --trace <file with a bad line>'),
     c(['cost', '--since', 'yesterdayish'], ['--since']),
