@@ -81,6 +81,9 @@ function runOf(input: StageInput | StageRunInput, deps: FusedFunctionDeps): Stag
   return { ...input, runLast };
 }
 
+/** Starts the line an instance logs for each invocation it receives (its access log). */
+export const INVOCATION_LOG_PREFIX = 'invocation received by';
+
 /** Sent by an instance (a request; the platform acknowledges) once its model is loaded and it listens. */
 export interface FunctionReadyMessage {
   instanceId: string;
@@ -207,6 +210,8 @@ export async function runFunctionInstance(options: FunctionInstanceOptions): Pro
     const what = lastStage === stage ? `stage ${stage}` : `stages ${stage}-${lastStage} (fused)`;
     log(`function instance ${instanceId}: ${model} ${what} ready in ${ready.initMs.toFixed(0)} ms`);
     for await (const msg of sub) {
+      // One line per invocation this instance ran (an access log: what a platform's own records would show).
+      log(`${INVOCATION_LOG_PREFIX} ${instanceId}`);
       const reply = await handleInvocation(msg.string(), deps);
       msg.respond(JSON.stringify(reply));
     }

@@ -47,8 +47,8 @@ export function faultReportBlocks(r: FaultReport): Block[] {
       text:
         `${r.load.rate} queries/s open loop for ${r.load.durationS} s per scenario, one fault at ${r.load.faultAtS} s, ` +
         `on a stack of its own (stages 1-2 on VMs, 3-4 serverless, the autoscaler on). Lost, twice and hung must be 0; ` +
-        `the ledger must be within ${pct(r.ledgerTolerance)} of ground truth (VM lives from /proc, serverless bills as ` +
-        `the clients were told). ${r.pass ? 'Every scenario passed.' : 'At least one scenario FAILED.'}`,
+        `the ledger must be within ${pct(r.ledgerTolerance)} of ground truth (VM lives from /proc, invocations from the ` +
+        `function instances' own logs). ${r.pass ? 'Every scenario passed.' : 'At least one scenario FAILED.'}`,
     },
     {
       type: 'table',
@@ -79,8 +79,7 @@ export function faultReportBlocks(r: FaultReport): Block[] {
           `${s.tally.after.p50}/${s.tally.after.p99} ms; ${s.tally.hit} queries failed or took over ` +
           `${s.tally.hitBoundMs} ms. VM seconds billed ${s.ledger.vm.ledgerSeconds.toFixed(2)} vs ` +
           `${s.ledger.vm.truthSeconds.toFixed(2)} lived (${s.ledger.vm.vms} VMs); serverless ` +
-          `${s.ledger.faas.ledgerInvocations} invocations and ${s.ledger.faas.ledgerThrottled} throttles billed vs ` +
-          `${s.ledger.faas.truthAttempts} attempts in the histories.` +
+          `${s.ledger.faas.ledgerInvocations} invocations billed vs ${s.ledger.faas.truthInvocations} the instances ran.` +
           (s.ledger.vm.flagged ? ` ${s.ledger.vm.flagged} VMs flagged as having no end.` : '') +
           (Object.keys(s.restarts).length
             ? ` Restarted: ${Object.entries(s.restarts)

@@ -2,7 +2,7 @@
  * One fault scenario, start to end: its own nats-server and Temporal dev server (free ports, a temp dir; the suite
  * starts them so that it can kill and restart them), a stack of workers against them with the autoscaler on, a
  * client process under steady open-loop load, one fault, then the accounting: the queries (tally.ts), the stage
- * events, and the ledger against ground truth (VM lives from /proc, serverless bills as the clients were told).
+ * events, and the ledger against ground truth (VM lives from /proc, invocations from the instances' own logs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,7 +22,7 @@ import { createDirectPipeline } from '../../models/runtime/direct-pipeline';
 import { parseLoadLog } from './load-log';
 import { argValue, watchLives } from './proc-watch';
 import type { FaultScenario, FaultTarget } from './scenarios';
-import { checkLedger, serverlessAttemptsInHistory, type LedgerCheck } from './truth';
+import { checkLedger, invocationsInLog, type LedgerCheck } from './truth';
 import { tallyScenario, type DirectAnswer, type ScenarioTally, type WorkflowSeen } from './tally';
 
 /** The load and timing of a run of the suite. */
@@ -87,17 +87,13 @@ const exitOf = (p: ChildProcess) =>
     ? Promise.resolve()
     : new Promise<void>((resolve) => p.once('exit', () => resolve()));
 
-/** Serverless attempts the workflows' histories record: each one an invocation the platform ran. */
-async function serverlessAttempts(address: string, namespace: string, workflowIds: string[]): Promise<number> {
-  const connection = await Connection.connect({ address });
-  try {
-    const client = new Client({ connection, namespace });
-    let n = 0;
-    for (const id of workflowIds) n += serverlessAttemptsInHistory(await client.workflow.getHandle(id).fetchHistory());
-    return n;
-  } finally {
-    await connection.close();
-  }
+/** Invocations the function instances of a stack logged (their log files, rotated ones included). */
+function invocationsLogged(logDir: string): number {
+  if (!fs.existsSync(logDir)) return 0;
+  return fs
+    .readdirSync(logDir)
+    .filter((f) => f.startsWith('fn-'))
+    .reduce((n, f) => n + invocationsInLog(fs.readFileSync(path.join(logDir, f), 'utf8')), 0);
 }
 
 async function listWorkflows(address: string, namespace: string): Promise<Map<string, WorkflowSeen>> {
@@ -257,13 +253,13 @@ export async function runScenario(
       direct,
       faultAt,
     });
-    const faasAttempts = await serverlessAttempts(temporal.address, config.temporal.namespace, [...workflows.keys()]);
+    const faasInvocations = invocationsLogged(path.join(dir, 'data', 'logs'));
     const ledger = checkLedger({
       config,
       billing: billing.events,
       stages: stageEvents.events,
       lives,
-      faasAttempts,
+      faasInvocations,
       now,
     });
     const restarts = Object.fromEntries(

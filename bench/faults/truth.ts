@@ -1,13 +1,13 @@
 /**
  * The ledger against ground truth, after a fault. The ledger folds billing facts; the truth comes from elsewhere:
  * - VMs: how long each VM process lived, as /proc saw it (proc-watch.ts), against the VM seconds billed;
- * - functions: the serverless activity attempts the workflows' histories record (each attempt is one invocation,
- *   or one refusal at the concurrency limit), against the invocations and throttles billed.
+ * - functions: the invocations the function instances say they ran (one line each in their own logs, as a
+ *   platform's records would have them), against the invocations billed.
  * Pure, apart from its inputs.
  */
-import type { temporal } from '@temporalio/proto';
 import { computeLedger, type LedgerInput } from '../../billing/ledger';
 import type { SerflowConfig } from '../../common/config';
+import { INVOCATION_LOG_PREFIX } from '../../workers/function-instance';
 import type { ObservedLife } from './proc-watch';
 
 /** Ledger within this share of ground truth (0.1 %). */
@@ -28,9 +28,8 @@ export interface LedgerCheck {
   };
   faas: {
     ledgerInvocations: number;
-    ledgerThrottled: number;
-    /** Serverless attempts in the histories. */
-    truthAttempts: number;
+    /** Invocations the instances logged. */
+    truthInvocations: number;
     ledgerGbSeconds: number;
     diffShare: number;
   };
@@ -39,17 +38,11 @@ export interface LedgerCheck {
 
 const share = (a: number, b: number) => (b === 0 ? (a === 0 ? 0 : 1) : (a - b) / b);
 
-/** Serverless activity attempts in one workflow history (its attempts on a `*.faas` task queue). */
-export function serverlessAttemptsInHistory(history: temporal.api.history.v1.IHistory): number {
-  const faasScheduled = new Set<string>();
-  let attempts = 0;
-  for (const e of history.events ?? []) {
-    const scheduled = e.activityTaskScheduledEventAttributes;
-    if (scheduled?.taskQueue?.name?.endsWith('.faas')) faasScheduled.add(String(e.eventId));
-    const started = e.activityTaskStartedEventAttributes;
-    if (started && faasScheduled.has(String(started.scheduledEventId))) attempts += Math.max(1, started.attempt ?? 1);
-  }
-  return attempts;
+/** Invocations an instance's log records (function-instance.ts writes one line per invocation it receives). */
+export function invocationsInLog(text: string): number {
+  let n = 0;
+  for (const line of text.split('\n')) if (line.startsWith(INVOCATION_LOG_PREFIX)) n++;
+  return n;
 }
 
 export interface LedgerCheckInput {
@@ -57,7 +50,8 @@ export interface LedgerCheckInput {
   billing: LedgerInput['billing'];
   stages: LedgerInput['stages'];
   lives: readonly ObservedLife[];
-  faasAttempts: number;
+  /** Invocations the function instances logged. */
+  faasInvocations: number;
   /** Epoch ms of the check: VMs still running are billed, and counted as living, up to here. */
   now: number;
 }
@@ -85,14 +79,12 @@ export function checkLedger(i: LedgerCheckInput): LedgerCheck {
   ];
   const flagged = ledger.vms.filter((v) => (v as { flagged?: unknown }).flagged).length;
   const vmDiff = share(ledgerSeconds, truthSeconds);
-  const billedCalls = ledger.faas.invocations + ledger.faas.throttled;
-  const faasDiff = share(billedCalls, i.faasAttempts);
+  const faasDiff = share(ledger.faas.invocations, i.faasInvocations);
   return {
     vm: { ledgerSeconds, truthSeconds, diffShare: vmDiff, vms: truthByVm.size, unmatched, flagged },
     faas: {
       ledgerInvocations: ledger.faas.invocations,
-      ledgerThrottled: ledger.faas.throttled,
-      truthAttempts: i.faasAttempts,
+      truthInvocations: i.faasInvocations,
       ledgerGbSeconds: ledger.faas.billedGbSeconds,
       diffShare: faasDiff,
     },

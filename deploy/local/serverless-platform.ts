@@ -211,6 +211,8 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
   let reclaimAt: number | undefined;
 
   const info = (id: string) => state.instances.find((i) => i.instanceId === id);
+  /** Failures of calls whose instance process died under them (billed), apart from calls that never got an answer. */
+  const diedInUse = new WeakSet<Error>();
 
   const publish = async (fact: BillingFact) => {
     try {
@@ -307,6 +309,7 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
       `serverless platform: instance ${id} exited unexpectedly (${code}); log ${p.proc.logFile}:\n${tailLog(p.proc.logFile, 10)}`,
     );
     const lost = new FunctionInstanceLostError(`function instance ${id} exited (${code}) while in use`);
+    diedInUse.add(lost);
     p.fail?.(lost);
     const instance = info(id);
     processes.delete(id);
@@ -458,6 +461,7 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
         state = markReady(state, id);
       }
       let reply: FunctionReply;
+      const callStartedAt = Date.now();
       try {
         // A fused function runs from the input's stage to its last stage, with the early exits inside.
         const request = fused
@@ -468,6 +472,24 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
         // The instance is already dropped (crash, timeout) or the platform closed.
         if (info(id)) state = removeInstance(state, id);
         scheduleReclaim();
+        // A cloud bills an invocation whose instance died under it, up to the moment it died (Lambda bills a
+        // crashed invocation its duration): so does this one. A call that got no answer (NATS away, the instance
+        // hung) may never have reached the instance, so it is not billed: the instance's own log says which ran.
+        if (!closed && err instanceof Error && diedInUse.has(err)) {
+          await publish({
+            type: 'faas.invoked',
+            at: Date.now(),
+            model: fn.model,
+            stage: fn.stage,
+            ...(fused ? { lastStage: lastStageOf(fn) } : {}),
+            instanceId: id,
+            queryId: input.queryId,
+            memoryMb,
+            durationMs: Date.now() - callStartedAt,
+            initMs,
+            coldStart,
+          });
+        }
         throw err;
       }
       state = releaseInstance(state, id, Date.now());

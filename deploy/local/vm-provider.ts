@@ -74,7 +74,6 @@ export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<
     const launchedAt = now();
     const bootDelayMs = preProvisioned ? 0 : o.config.vm.bootDelayMs;
     const bootUntil = launchedAt + bootDelayMs / o.config.timeScale;
-    await o.billing.publish({ type: 'vm.launched', at: launchedAt, model, stage, vmId: id, instanceType, bootDelayMs });
     const proc = spawnManaged({
       name: id,
       command: process.execPath,
@@ -113,6 +112,9 @@ export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<
       proc,
     };
     vms.set(id, vm);
+    // Billed from the moment the VM's process is created: published after the spawn, so that the wait for NATS's
+    // ack (long under load or in an outage) is not billed as life the VM never had.
+    await o.billing.publish({ type: 'vm.launched', at: launchedAt, model, stage, vmId: id, instanceType, bootDelayMs });
     void proc.exited.then(async (code) => {
       const unexpected = vm.state !== 'draining';
       const reason = unexpected ? `exited unexpectedly (${code})` : 'drained';

@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseLoadLog, type LoadLogLine } from '../../../bench/faults/load-log';
 import { tallyScenario, type TallyInput, type WorkflowSeen } from '../../../bench/faults/tally';
-import { checkLedger, serverlessAttemptsInHistory } from '../../../bench/faults/truth';
+import { checkLedger, invocationsInLog } from '../../../bench/faults/truth';
+import { INVOCATION_LOG_PREFIX } from '../../../workers/function-instance';
 import { compileConfig } from '../../../common/config';
 import type { BillingEvent } from '../../../common/billing-events';
 
@@ -192,7 +193,7 @@ describe('ledger against ground truth', () => {
         { key: 'a', pid: 1, startedAt: 1_010, endedAt: 61_050 }, // 60.04 s
         { key: 'b', pid: 2, startedAt: 2_000, endedAt: null }, // 100 s to now
       ],
-      faasAttempts: 0,
+      faasInvocations: 0,
       now: 102_000,
     });
     assert.equal(check.vm.ledgerSeconds, 160);
@@ -210,22 +211,20 @@ describe('ledger against ground truth', () => {
         { key: 'a', pid: 1, startedAt: 0, endedAt: 60_000 },
         { key: 'ghost', pid: 2, startedAt: 0, endedAt: 1 },
       ],
-      faasAttempts: 0,
+      faasInvocations: 0,
       now: 70_000,
     });
     assert.deepEqual(check.vm.unmatched, ['ghost: ran, not billed']);
     assert.equal(check.within, false);
   });
 
-  test('serverless attempts counted from a history: only activities on a *.faas queue, each with its attempts', () => {
-    const history = {
-      events: [
-        { eventId: 5, activityTaskScheduledEventAttributes: { taskQueue: { name: 'm.stage-3.faas' } } },
-        { eventId: 6, activityTaskScheduledEventAttributes: { taskQueue: { name: 'm.stage-1.vm' } } },
-        { eventId: 7, activityTaskStartedEventAttributes: { scheduledEventId: 5, attempt: 3 } },
-        { eventId: 8, activityTaskStartedEventAttributes: { scheduledEventId: 6, attempt: 2 } },
-      ],
-    };
-    assert.equal(serverlessAttemptsInHistory(history as never), 3);
+  test('invocations counted from an instance log: only the lines the instance writes per invocation', () => {
+    const log = [
+      'function instance fn-1: mnist-ee stage 3 ready in 812 ms',
+      `${INVOCATION_LOG_PREFIX} fn-1`,
+      `${INVOCATION_LOG_PREFIX} fn-1`,
+      'something else',
+    ].join('\n');
+    assert.equal(invocationsInLog(log), 2);
   });
 });
