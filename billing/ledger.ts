@@ -3,8 +3,14 @@
  * of the period to a bill (totals, per stage, per backend, per VM, orchestration, idle time, SLO attainment). No
  * clock: `now` is an input, and bills a VM that is still running up to it. Every figure is in cloud time (wall ×
  * the `timeScale` carried by the billing events).
+ *
+ * A VM's end is its provider's `vm.terminated`, else its own `vm.stopped` (one end, counted once). A VM with
+ * neither is billed to `now` while it shows signs of life; once its last sign (a `vm.alive`, or any fact of its
+ * life) is older than `livenessStaleMs`, it is billed to that sign plus one liveness interval and flagged
+ * `unended`: its provider died with it, and "running until now" would bill it forever.
  */
 import type { BillingEvent } from '../common/billing-events';
+import { DEFAULT_VM_LIVENESS_INTERVAL_MS, DEFAULT_VM_LIVENESS_STALE_MS } from '../common/config';
 import type { StageEvent } from '../common/events';
 import type { Backend } from '../common/naming';
 import { NO_ACTIONS, totalActions, type ActionCounts } from './actions';
@@ -46,8 +52,16 @@ export interface LedgerInput {
   /** Completed and failed queries of the period (the caller selects them; running ones are left out). */
   queries: readonly BilledQuery[];
   prices: Prices;
-  /** Wall epoch ms the bill is made at: a VM without `vm.terminated` is billed up to here. */
+  /**
+   * Wall epoch ms the bill is made at: a VM without an end fact is billed up to here while its liveness is fresh
+   * (see `livenessStaleMs`).
+   */
   now: number;
+  /**
+   * Wall ms: a VM with no end fact whose last sign of life is older than this at `now` is billed to that sign plus
+   * one liveness interval and flagged `unended`. @default DEFAULT_VM_LIVENESS_STALE_MS (config `vmLiveness.staleMs`)
+   */
+  livenessStaleMs?: number;
   /** End-to-end latency objective, ms; without it `sloAttainment` is null. */
   sloMs?: number;
   /** Orchestration of the period; without it the bill has no orchestration (0 actions, 0 USD). */
@@ -61,8 +75,11 @@ export interface LedgerInput {
   since?: number;
 }
 
-/** Lifecycle state of a VM as far as the billing events tell. */
-export type BilledVmState = 'launching' | 'ready' | 'draining' | 'terminated';
+/**
+ * Lifecycle state of a VM as far as the billing events tell; `unended`: no end fact and no liveness for longer than
+ * the staleness threshold (billed to its last liveness plus one interval).
+ */
+export type BilledVmState = 'launching' | 'ready' | 'draining' | 'terminated' | 'unended';
 
 export interface VmBill {
   vmId: string;
@@ -72,8 +89,18 @@ export interface VmBill {
   state: BilledVmState;
   launchedAt: number;
   readyAt: number | null;
+  /** The VM's end: its provider's `vm.terminated`, else its own `vm.stopped`; null when neither came. */
   terminatedAt: number | null;
-  /** Cloud seconds of life in the window (launch or `since`, to termination or `now`), unrounded. */
+  /** Who reported the end: the provider (`vm.terminated`), the VM itself (`vm.stopped`), or no one. */
+  endReportedBy: 'provider' | 'vm' | null;
+  /** Wall ms of the VM's last sign of life (its last `vm.alive`, else its last fact); null for an ended VM. */
+  lastAliveAt: number | null;
+  /**
+   * No end fact and no sign of life for longer than `livenessStaleMs`: billed to `lastAliveAt` plus one liveness
+   * interval instead of `now`. A flag to look at (a provider died with its VMs), not a normal state.
+   */
+  unended: boolean;
+  /** Cloud seconds of life in the window (launch or `since`, to its end or `now`), unrounded. */
   lifetimeSeconds: number;
   /** Billed cloud seconds in the window (whole seconds, minimum applied; see `LedgerInput.since`). */
   billedSeconds: number;
@@ -144,6 +171,8 @@ export interface Ledger {
   /** Idle seconds / lifetime seconds over all VMs; null when no VM lived in the window. */
   vmIdleShare: number | null;
   faas: FaasSummary;
+  /** Ids of the VMs flagged `unended` (see VmBill.unended). */
+  unendedVms: string[];
   /** Facts the ledger could not use as they are (what it did instead is said in each line). */
   anomalies: string[];
 }
@@ -159,6 +188,12 @@ interface VmRecord {
   readyAt: number | null;
   drainingAt: number | null;
   terminatedAt: number | null;
+  stoppedAt: number | null;
+  /** Latest `vm.alive` and its interval. */
+  aliveAt: number | null;
+  aliveIntervalMs: number;
+  /** Latest fact of any kind about the VM. */
+  lastSeenAt: number;
 }
 
 const stageKey = (model: string, stage: number) => `${model}\u0000${stage}`;
@@ -204,8 +239,9 @@ export function unionLengthMs(intervals: readonly (readonly [number, number])[],
   return total;
 }
 
-function stateOf(vm: VmRecord): BilledVmState {
-  if (vm.terminatedAt !== null) return 'terminated';
+function stateOf(vm: VmRecord, unended: boolean): BilledVmState {
+  if (vm.terminatedAt !== null || vm.stoppedAt !== null) return 'terminated';
+  if (unended) return 'unended';
   if (vm.drainingAt !== null) return 'draining';
   if (vm.readyAt !== null) return 'ready';
   return 'launching';
@@ -241,7 +277,9 @@ export function computeLedger(input: LedgerInput): Ledger {
       case 'vm.launched':
       case 'vm.ready':
       case 'vm.draining':
-      case 'vm.terminated': {
+      case 'vm.terminated':
+      case 'vm.stopped':
+      case 'vm.alive': {
         let vm = vms.get(e.vmId);
         if (!vm) {
           vm = {
@@ -255,8 +293,19 @@ export function computeLedger(input: LedgerInput): Ledger {
             readyAt: null,
             drainingAt: null,
             terminatedAt: null,
+            stoppedAt: null,
+            aliveAt: null,
+            aliveIntervalMs: DEFAULT_VM_LIVENESS_INTERVAL_MS,
+            lastSeenAt: e.at,
           };
           vms.set(e.vmId, vm);
+        }
+        vm.lastSeenAt = Math.max(vm.lastSeenAt, e.at);
+        if (e.type === 'vm.alive') {
+          // Many per VM: the latest counts (events are sorted by time).
+          vm.aliveAt = e.at;
+          vm.aliveIntervalMs = e.intervalMs;
+          break;
         }
         const field =
           e.type === 'vm.launched'
@@ -265,7 +314,9 @@ export function computeLedger(input: LedgerInput): Ledger {
               ? 'readyAt'
               : e.type === 'vm.draining'
                 ? 'drainingAt'
-                : 'terminatedAt';
+                : e.type === 'vm.stopped'
+                  ? 'stoppedAt'
+                  : 'terminatedAt';
         if (vm[field] !== null) {
           anomalies.push(`vm ${e.vmId}: second ${e.type} at ${e.at} ignored (first at ${vm[field]})`);
         } else {
@@ -329,6 +380,8 @@ export function computeLedger(input: LedgerInput): Ledger {
     );
   }
 
+  const staleMs = input.livenessStaleMs ?? DEFAULT_VM_LIVENESS_STALE_MS;
+  const unendedVms: string[] = [];
   let vmUsd = 0;
   let vmBilled = 0;
   let vmLifetime = 0;
@@ -340,9 +393,20 @@ export function computeLedger(input: LedgerInput): Ledger {
       launchedAt = vm.firstSeenAt;
       anomalies.push(`vm ${vm.vmId}: no vm.launched event; billed from its first event at ${launchedAt}`);
     }
-    const end = vm.terminatedAt ?? now;
+    // One end, counted once: the provider saw the process exit; the VM's own report stands in when it is missing.
+    const endedAt = vm.terminatedAt ?? vm.stoppedAt;
+    const lastAliveAt = endedAt === null ? (vm.aliveAt ?? vm.lastSeenAt) : null;
+    const unended = lastAliveAt !== null && now - lastAliveAt > staleMs;
+    const end = unended ? Math.min(now, lastAliveAt + vm.aliveIntervalMs) : (endedAt ?? now);
     const from = Math.max(launchedAt, since);
     if (end <= from && !(launchedAt >= since && end === launchedAt)) continue; // no life in the window
+    if (unended) {
+      unendedVms.push(vm.vmId);
+      anomalies.push(
+        `vm ${vm.vmId}: no end fact and no liveness since ${lastAliveAt} (over ${staleMs} ms before now): ` +
+          `billed to its last liveness + ${vm.aliveIntervalMs} ms and flagged unended`,
+      );
+    }
     const life = { launchedAt, terminatedAt: end, timeScale: vm.timeScale };
     const before = since > launchedAt ? vmBilledSeconds({ ...life, terminatedAt: since }, prices) : 0;
     const billedSeconds = vmBilledSeconds(life, prices) - before;
@@ -355,10 +419,13 @@ export function computeLedger(input: LedgerInput): Ledger {
       model: vm.model,
       stage: vm.stage,
       instanceType: vm.instanceType,
-      state: stateOf(vm),
+      state: stateOf(vm, unended),
       launchedAt,
       readyAt: vm.readyAt,
-      terminatedAt: vm.terminatedAt,
+      terminatedAt: endedAt,
+      endReportedBy: vm.terminatedAt !== null ? 'provider' : vm.stoppedAt !== null ? 'vm' : null,
+      lastAliveAt,
+      unended,
       lifetimeSeconds,
       billedSeconds,
       usd,
@@ -420,6 +487,7 @@ export function computeLedger(input: LedgerInput): Ledger {
     vmIdleSeconds: vmIdle,
     vmIdleShare: vmLifetime > 0 ? vmIdle / vmLifetime : null,
     faas,
+    unendedVms,
     anomalies,
   };
 }

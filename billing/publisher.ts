@@ -9,8 +9,10 @@ import {
   BILLING_DEDUP_WINDOW_MS,
   billingEventSubject,
   BILLING_EVENT_VERSION,
+  billingMsgId,
   type BillingEvent,
 } from '../common/billing-events';
+import { createOutbox } from '../common/outbox';
 
 /** A billing event without the fields every publisher fills the same way. */
 export type BillingFact = BillingEvent extends infer E
@@ -24,7 +26,7 @@ export interface BillingPublisher {
   publish(fact: BillingFact): Promise<void>;
   /** Facts waiting in the outbox. */
   readonly pending: number;
-  /** Facts given up after the retry horizon (each reported through `log`). */
+  /** Facts given up after the retry horizon or dropped from a full outbox (each reported through `log`). */
   readonly lost: number;
   /** Try to publish what waits, for at most `timeoutMs`, then stop retrying. */
   close(timeoutMs?: number): Promise<void>;
@@ -32,12 +34,18 @@ export interface BillingPublisher {
 
 /** Retries of an unpublished fact stop this long after its first attempt (a minute inside the duplicate window). */
 export const BILLING_RETRY_HORIZON_MS = BILLING_DEDUP_WINDOW_MS - 60_000;
-const RETRY_FIRST_MS = 250;
-const RETRY_MAX_MS = 10_000;
+
+/**
+ * Facts the outbox holds at most (the oldest dropped beyond it, counted and logged): the whole retry horizon of a
+ * stack billing ~90 function invocations a second, about 20 MB; a bound so no outage can exhaust a process's memory.
+ */
+export const BILLING_OUTBOX_MAX_PENDING = 50_000;
 
 export interface BillingPublisherOptions {
   /** @default BILLING_RETRY_HORIZON_MS */
   retryHorizonMs?: number;
+  /** @default BILLING_OUTBOX_MAX_PENDING */
+  maxPending?: number;
   /** @default console.error */
   log?: (line: string) => void;
   /** @default Date.now */
@@ -50,86 +58,31 @@ export function createBillingPublisher(
   options: BillingPublisherOptions = {},
 ): BillingPublisher {
   const js = nc.jetstream();
-  const horizon = options.retryHorizonMs ?? BILLING_RETRY_HORIZON_MS;
-  const log = options.log ?? ((line: string) => console.error(line));
-  const now = options.now ?? Date.now;
   let seq = 0;
   const origin = `${process.pid}.${Date.now()}`;
-  const outbox: { event: BillingEvent; msgID: string; firstAt: number }[] = [];
-  let lost = 0;
-  let delay = RETRY_FIRST_MS;
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
-
-  const send = (e: { event: BillingEvent; msgID: string }) =>
-    js.publish(billingEventSubject(e.event.type), JSON.stringify(e.event), { msgID: e.msgID });
-
-  /** Publish the outbox in order; stop at the first failure and try again later. */
-  const drain = async (): Promise<void> => {
-    timer = undefined;
-    while (outbox.length) {
-      const head = outbox[0]!;
-      if (now() - head.firstAt > horizon) {
-        outbox.shift();
-        lost++;
-        log(`billing: ${head.event.type} ${head.msgID} not published within ${horizon} ms: given up`);
-        continue;
-      }
-      try {
-        await send(head);
-        outbox.shift();
-        delay = RETRY_FIRST_MS;
-      } catch (err) {
-        if (!closed) {
-          timer = setTimeout(() => void drain(), delay);
-          timer.unref();
-          delay = Math.min(RETRY_MAX_MS, delay * 2);
-        }
-        log(`billing: ${head.event.type} not published yet (${(err as Error).message}); ${outbox.length} waiting`);
-        return;
-      }
-    }
-  };
-
+  const outbox = createOutbox<BillingEvent>({
+    name: 'billing',
+    send: async (event, msgID) => {
+      await js.publish(billingEventSubject(event.type), JSON.stringify(event), { msgID });
+    },
+    describe: (event) => event.type,
+    retryHorizonMs: options.retryHorizonMs ?? BILLING_RETRY_HORIZON_MS,
+    maxPending: options.maxPending ?? BILLING_OUTBOX_MAX_PENDING,
+    log: options.log,
+    now: options.now,
+  });
   return {
     async publish(fact) {
-      if (closed) throw new Error('billing publisher is closed');
-      const entry = {
-        event: { v: BILLING_EVENT_VERSION, timeScale, ...fact } as BillingEvent,
-        msgID: `${origin}.${++seq}`,
-        firstAt: now(),
-      };
-      // In order: while older facts wait, a new one waits behind them.
-      if (outbox.length === 0) {
-        try {
-          await send(entry);
-          return;
-        } catch {
-          // kept below
-        }
-      }
-      outbox.push(entry);
-      if (!timer) {
-        timer = setTimeout(() => void drain(), delay);
-        timer.unref();
-      }
+      const event = { v: BILLING_EVENT_VERSION, timeScale, ...fact } as BillingEvent;
+      // A fact of one VM's life has an id of its own (the same whoever publishes it); others one per publisher.
+      await outbox.offer(event, billingMsgId(event) ?? `${origin}.${++seq}`);
     },
     get pending() {
-      return outbox.length;
+      return outbox.pending;
     },
     get lost() {
-      return lost;
+      return outbox.lost + outbox.dropped;
     },
-    async close(timeoutMs = 5_000) {
-      const until = now() + timeoutMs;
-      while (outbox.length && now() < until) {
-        if (timer) clearTimeout(timer);
-        await drain();
-        if (outbox.length) await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, until - now()))));
-      }
-      closed = true;
-      if (timer) clearTimeout(timer);
-      if (outbox.length) log(`billing: ${outbox.length} facts unpublished at close`);
-    },
+    close: (timeoutMs) => outbox.close(timeoutMs),
   };
 }

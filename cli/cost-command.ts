@@ -271,6 +271,7 @@ export async function collectCost(config: SerflowConfig, options: CostCommandOpt
     queries: queries.outcomes,
     prices: config.prices,
     now,
+    livenessStaleMs: config.vmLiveness.staleMs,
     sloMs: options.sloMs,
     since,
     orchestration: {
@@ -417,7 +418,22 @@ export function formatCostReport(r: CostReport): string {
     `VMs: ${r.vms.length}, idle ${r.vmIdleSeconds.toFixed(1)} s` +
       (r.vmIdleShare === null ? '' : ` (${pct(r.vmIdleShare)} of their life)`),
   );
-  for (const a of r.anomalies) lines.push(`note: ${a}`);
+  const unended = r.vms.filter((v) => v.unended);
+  if (unended.length > 0) {
+    // Its provider died with it: billed to its last liveness plus one interval, not to now; worth a look.
+    lines.push(
+      `WARNING: ${unended.length} VM(s) with no end fact and no recent liveness, billed to their last liveness ` +
+        '+ one interval (flagged unended):',
+    );
+    for (const v of unended) {
+      lines.push(
+        `  ${v.vmId} (${v.model} stage ${v.stage}): last alive ${v.lastAliveAt === null ? '-' : new Date(v.lastAliveAt).toISOString()}, ` +
+          `billed ${v.billedSeconds} s, ${usd(v.usd)} USD`,
+      );
+    }
+  }
+  // (the unended VMs' own notes are the block above)
+  for (const a of r.anomalies) if (!a.endsWith('flagged unended')) lines.push(`note: ${a}`);
   if (r.malformedEvents.length > 0) {
     lines.push(`WARNING: ${r.malformedEvents.length} malformed event(s) not billed:`);
     for (const m of r.malformedEvents.slice(0, 5)) lines.push(`  ${m.stream} #${m.seq} (${m.subject}): ${m.error}`);

@@ -5,8 +5,13 @@
  */
 import { z } from 'zod';
 
-/** Schema version of billing events; bump on any incompatible change. */
-export const BILLING_EVENT_VERSION = 1;
+/**
+ * Schema version of billing events; bump on any incompatible change. Version 2 added `vm.alive` and `vm.stopped`
+ * (a VM's own liveness and end); every version-1 type reads unchanged under either version.
+ */
+export const BILLING_EVENT_VERSION = 2;
+/** Versions the reader accepts for the types that exist since version 1. */
+const V1_OR_LATER = z.union([z.literal(1), z.literal(BILLING_EVENT_VERSION)]);
 
 /**
  * Duplicate window of the billing stream (infra/nats.ts): a fact re-published within it (an outbox retry after a
@@ -17,7 +22,7 @@ export const BILLING_EVENTS_STREAM = 'SERFLOW_BILLING';
 export const BILLING_EVENTS_SUBJECT_PREFIX = 'serflow.billing';
 
 const base = z.object({
-  v: z.literal(BILLING_EVENT_VERSION),
+  v: V1_OR_LATER,
   /** Wall-clock epoch ms the fact happened. */
   at: z.number(),
   /** Cloud time per wall time in force (config `timeScale`). */
@@ -28,6 +33,8 @@ const base = z.object({
 });
 
 const vm = base.extend({ vmId: z.string().min(1), instanceType: z.string().min(1) });
+/** A fact of version 2 on: older readers never see it under a version they claim to read. */
+const vmV2 = vm.extend({ v: z.literal(BILLING_EVENT_VERSION) });
 
 export const billingEventSchema = z.discriminatedUnion('type', [
   /** A VM was requested: billing starts here (boot time is billed). */
@@ -38,6 +45,16 @@ export const billingEventSchema = z.discriminatedUnion('type', [
   vm.extend({ type: z.literal('vm.draining') }),
   /** The VM is gone: billing stops here (60 s minimum per launch). */
   vm.extend({ type: z.literal('vm.terminated'), reason: z.string() }),
+  /**
+   * The VM's own worker reports its end as it shuts down (v2): a VM whose provider died (no `vm.terminated` will
+   * come) still ends its bill. With both, the provider's `vm.terminated` is the end (it saw the process exit).
+   */
+  vmV2.extend({ type: z.literal('vm.stopped'), reason: z.string() }),
+  /**
+   * The VM's worker is alive (v2), published every `intervalMs` from its start (config `vmLiveness.intervalMs`). A VM
+   * with no end whose last liveness is stale is billed to it plus one interval and flagged (billing/ledger.ts).
+   */
+  vmV2.extend({ type: z.literal('vm.alive'), intervalMs: z.number().int().positive() }),
   /**
    * One function invocation, billed per request plus memory x duration rounded up to the granularity. A fused
    * function (stages `stage`..`lastStage` in one invocation) is one invocation too: one event, its `stage` the run's
@@ -76,6 +93,26 @@ export type BillingEventType = BillingEvent['type'];
 
 export function parseBillingEvent(value: unknown): BillingEvent {
   return billingEventSchema.parse(value);
+}
+
+/**
+ * The message id of a fact of one VM's life: one per VM and type (its launch, readiness, drain, end, the VM's own
+ * end), so whoever publishes it, and however often the outbox retries it, the stream keeps one; a liveness fact
+ * one per VM and time. Undefined for the other facts (the publisher numbers them).
+ */
+export function billingMsgId(e: BillingEvent): string | undefined {
+  switch (e.type) {
+    case 'vm.launched':
+    case 'vm.ready':
+    case 'vm.draining':
+    case 'vm.terminated':
+    case 'vm.stopped':
+      return `${e.vmId}.${e.type}`;
+    case 'vm.alive':
+      return `${e.vmId}.${e.type}.${e.at}`;
+    default:
+      return undefined;
+  }
 }
 
 export function billingEventSubject(type: BillingEventType): string {

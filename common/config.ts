@@ -111,6 +111,20 @@ export const DEFAULT_TIME_SCALE = 1;
  */
 export const DEFAULT_VM_BOOT_DELAY_MS = 100_000;
 
+/**
+ * How often a VM's worker publishes its liveness fact (`vm.alive`), wall ms: one small fact per VM per minute, so a
+ * pool of 100 VMs adds under 2 facts a second to the billing stream. A VM whose agent died (no `vm.terminated`)
+ * is then billed to its last liveness plus this, not to now forever.
+ */
+export const DEFAULT_VM_LIVENESS_INTERVAL_MS = 60_000;
+
+/**
+ * A VM with no end fact whose last liveness is older than this (wall ms) is taken as gone: billed to that liveness
+ * plus one interval and flagged `unended` (billing/ledger.ts). Three missed intervals: an outbox holding facts
+ * through a NATS blip, or a loaded machine delaying a timer, does not cut a live VM's bill.
+ */
+export const DEFAULT_VM_LIVENESS_STALE_MS = 3 * DEFAULT_VM_LIVENESS_INTERVAL_MS;
+
 /** VM instance type and its catalog price: c6i.large (2 vCPU, 4 GiB), on-demand us-east-1. */
 export const DEFAULT_VM_INSTANCE_TYPE = 'c6i.large';
 export const DEFAULT_VM_PRICE_PER_HOUR_USD = 0.085;
@@ -322,6 +336,20 @@ export const configSchema = z.strictObject({
       initialPerStage: z.number().int().nonnegative().optional(),
     })
     .strict()
+    .prefault({}),
+  /** A VM's own liveness facts and how the ledger reads their absence (billing/ledger.ts). */
+  vmLiveness: z
+    .object({
+      /** A VM's `vm.alive` fact every this many wall ms (DEFAULT_VM_LIVENESS_INTERVAL_MS). */
+      intervalMs: z.number().int().positive().default(DEFAULT_VM_LIVENESS_INTERVAL_MS),
+      /** Liveness older than this ends an unended VM's bill, flagged (DEFAULT_VM_LIVENESS_STALE_MS). */
+      staleMs: z.number().int().positive().default(DEFAULT_VM_LIVENESS_STALE_MS),
+    })
+    .strict()
+    .refine((v) => v.staleMs > v.intervalMs, {
+      message: 'must be above vmLiveness.intervalMs (a live VM would be cut between two of its liveness facts)',
+      path: ['staleMs'],
+    })
     .prefault({}),
   faas: z
     .object({

@@ -7,6 +7,13 @@ import { z } from 'zod';
 /** Schema version of stage events; bump on any incompatible change. */
 export const STAGE_EVENT_VERSION = 1;
 
+/**
+ * Duplicate window of the stage-event stream (infra/nats.ts): an event re-sent under its message id within it (a
+ * retried stage attempt, or the worker's outbox re-sending through a NATS outage, activities/stage-events.ts) is
+ * stored once. Ten minutes: minutes of NATS outage ride out within it.
+ */
+export const STAGE_EVENTS_DEDUP_WINDOW_MS = 10 * 60 * 1000;
+
 const stageEventBase = z.object({
   v: z.literal(STAGE_EVENT_VERSION),
   queryId: z.string().min(1),

@@ -19,6 +19,7 @@ import {
   BILLING_EVENTS_SUBJECT_PREFIX,
 } from '../common/billing-events';
 import type { SerflowConfig } from '../common/config';
+import { STAGE_EVENTS_DEDUP_WINDOW_MS } from '../common/events';
 import { natsAuthFromEnv, splitNatsUrl } from './nats-auth';
 import {
   ACTIVATIONS_BUCKET,
@@ -89,7 +90,7 @@ export function streamLimits(config: SerflowConfig): Record<string, StreamLimits
       max_age: nanos(config.events.maxAgeMs),
       max_bytes: r.stageEventsMaxBytes,
       discard: DiscardPolicy.Old,
-      duplicate_window: nanos(2 * 60 * 1000),
+      duplicate_window: nanos(STAGE_EVENTS_DEDUP_WINDOW_MS),
     },
     // A fact re-published by the outbox (its first ack lost) is dropped within this window, which covers the
     // outbox's whole retry horizon (billing/publisher.ts). Facts leave only by age or, oldest first, by size.

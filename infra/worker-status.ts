@@ -43,7 +43,11 @@ export function workerId(role: string, taskQueue: string): string {
   return `${os.hostname()}.${process.pid}.${role}.${taskQueue}`.replace(/[^A-Za-z0-9_=.-]/g, '_');
 }
 
-/** Keeps this process's record fresh until `stop()`, which deletes it. */
+/**
+ * Keeps this process's record fresh until `stop()`, which deletes it. A failed refresh (NATS away) is logged once and
+ * tried again at the next heartbeat, after `repair` (which re-creates the bucket: it is in memory, so a restarted
+ * nats-server comes back without it); it never stops the process.
+ */
 export async function startWorkerStatus(
   nc: NatsConnection,
   base: Omit<
@@ -61,6 +65,7 @@ export async function startWorkerStatus(
   >,
   counters: WorkerCounters,
   heartbeatMs: number,
+  repair?: () => Promise<unknown>,
 ): Promise<{ setState(state: WorkerState): Promise<void>; stop(): Promise<void> }> {
   const kv: KV = await nc.jetstream().views.kv(WORKERS_BUCKET);
   const delay = monitorEventLoopDelay({ resolution: 1 });
@@ -87,7 +92,19 @@ export async function startWorkerStatus(
     await kv.put(base.id, JSON.stringify(record));
   };
   await put();
-  const timer = setInterval(() => void put().catch(() => undefined), heartbeatMs);
+  let failing = false;
+  const beat = async () => {
+    try {
+      if (failing && repair) await repair();
+      await put();
+      if (failing) console.error(`worker status of ${base.id}: refreshed again`);
+      failing = false;
+    } catch (err) {
+      if (!failing) console.error(`worker status of ${base.id}: not refreshed (${(err as Error).message}); retrying`);
+      failing = true;
+    }
+  };
+  const timer = setInterval(() => void beat(), heartbeatMs);
   return {
     async setState(next) {
       state = next;

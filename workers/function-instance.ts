@@ -174,6 +174,8 @@ export async function runFunctionInstance(options: FunctionInstanceOptions): Pro
   }
   const nc: NatsConnection = await connectNats(options.natsUrl, `serflow-fn-${instanceId}`);
   const runners: StageRunner[] = [];
+  // Buffered through a NATS blip; what waits goes out before the connection closes.
+  const events = createStageEventPublisher(nc);
   try {
     const served = new Map<number, ServedStage>();
     for (let k = stage; k <= lastStage; k++) {
@@ -189,7 +191,7 @@ export async function runFunctionInstance(options: FunctionInstanceOptions): Pro
     }
     const common = {
       store: await createActivationStore(nc),
-      events: createStageEventPublisher(nc),
+      events,
       worker: instanceId,
     };
     const deps: StageActivityDeps | FusedFunctionDeps =
@@ -216,6 +218,7 @@ export async function runFunctionInstance(options: FunctionInstanceOptions): Pro
       msg.respond(JSON.stringify(reply));
     }
   } finally {
+    await events.close();
     await Promise.all(runners.map((r) => r.close().catch(() => undefined)));
     await nc.drain().catch(() => undefined);
   }

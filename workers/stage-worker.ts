@@ -13,7 +13,7 @@ import { createStageEventPublisher } from '../activities/stage-events';
 import { connectNats, ensureNatsResources } from '../infra/nats';
 import { connectWorkerConnection, workerTemporalTarget } from '../infra/temporal';
 import { loadManifest, stageInputDims } from '../models/manifest';
-import { createBillingPublisher } from '../billing/publisher';
+import { createBillingPublisher, type BillingPublisher } from '../billing/publisher';
 import { startWorkerStatus, workerId, type WorkerCounters } from '../infra/worker-status';
 
 export interface StageWorkerOptions {
@@ -33,6 +33,37 @@ export interface StageWorkerOptions {
 
 /** Time given to in-flight stage activities to finish after a shutdown signal (drain) before they are cancelled. */
 export const STAGE_WORKER_SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * A VM's own billing facts beside its provider's: `vm.alive` now and every `vmLiveness.intervalMs` while the process
+ * lives (from its start: a booting VM is billed too), and `vm.stopped` as it shuts down, so a VM whose provider died
+ * still ends its bill (billing/ledger.ts). Facts wait in the outbox through a NATS blip.
+ */
+function startVmLife(
+  billing: BillingPublisher,
+  vm: NonNullable<StageWorkerOptions['vm']>,
+  model: string,
+  stage: number,
+  config: SerflowConfig,
+): { stop(reason: string): Promise<void> } {
+  const intervalMs = config.vmLiveness.intervalMs;
+  const fact = { model, stage, vmId: vm.id, instanceType: vm.instanceType };
+  const alive = () =>
+    void billing
+      .publish({ type: 'vm.alive', at: Date.now(), ...fact, intervalMs })
+      .catch((err: Error) => console.error(`billing: vm.alive not kept: ${err.message}`));
+  alive();
+  const timer = setInterval(alive, intervalMs);
+  timer.unref();
+  return {
+    async stop(reason) {
+      clearInterval(timer);
+      await billing
+        .publish({ type: 'vm.stopped', at: Date.now(), ...fact, reason })
+        .catch((err: Error) => console.error(`billing: vm.stopped not kept: ${err.message}`));
+    },
+  };
+}
 
 /** Wait until `bootUntil` (wall epoch ms); false if SIGTERM/SIGINT came first. */
 async function bootCompleted(bootUntil: number): Promise<boolean> {
@@ -75,6 +106,12 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
 
   const nc = await connectNats(options.natsUrl, id);
   let connection: NativeConnection | undefined;
+  // Stage events and billing facts go through outboxes: a NATS blip neither fails a stage nor loses a fact, and
+  // what waits is flushed before the connection closes.
+  const events = createStageEventPublisher(nc);
+  const billing = options.vm && createBillingPublisher(nc, config.timeScale);
+  const life = options.vm && billing ? startVmLife(billing, options.vm, model, stage, config) : undefined;
+  let failure: unknown;
   const runners = served.map((k) =>
     createInferencePool({
       ...stageRunnerOptions(manifest, manifest.stages[k - 1]!, config.modelsDir, config.workers.intraOpThreads),
@@ -84,7 +121,6 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
   try {
     await ensureNatsResources(nc, config);
     const store = await createActivationStore(nc);
-    const events = createStageEventPublisher(nc);
     const counters: WorkerCounters = { inFlight: 0, completed: 0, failed: 0 };
     /** Counts one activity execution in the worker's status (in flight, completed, failed). */
     const counted =
@@ -156,6 +192,7 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
       { id, role: 'stage', model, stage, backend, taskQueue: reportQueue, slots: config.workers.stageConcurrency },
       counters,
       config.workers.heartbeatMs,
+      () => ensureNatsResources(nc, config),
     );
     // Report draining as soon as the SDK starts shutting down (signal received), so `serflow status` shows it.
     const watch = setInterval(() => {
@@ -165,10 +202,10 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
         void status.setState('draining').catch(() => undefined);
       }
     }, 250);
-    const billing = options.vm && createBillingPublisher(nc, config.timeScale);
     try {
       const announceReady = async () => {
-        await status.setState('running');
+        // The status record is for `serflow status`: NATS away at this moment must not stop the worker.
+        await status.setState('running').catch((err: Error) => console.error(`worker status: ${err.message}`));
         if (options.vm && billing) {
           const { id: vmId, instanceType } = options.vm;
           await billing.publish({ type: 'vm.ready', at: Date.now(), model, stage, vmId, instanceType });
@@ -176,12 +213,18 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
       };
       await Promise.all([...workers.map((w) => w.run()), announceReady()]);
     } finally {
-      // `vm.ready` may wait in the outbox (a NATS blip at boot): it goes out before the connection does.
-      if (billing) await billing.close();
       clearInterval(watch);
       await status.stop();
     }
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
+    // The VM reports its own end (its provider may be gone); then what waits in the outboxes goes out before the
+    // connection does (`vm.ready` held through a blip at boot, events of the last stages).
+    await life?.stop(failure === undefined ? 'worker shut down' : `worker failed: ${(failure as Error)?.message}`);
+    await events.close();
+    if (billing) await billing.close();
     await Promise.all(runners.map((r) => r.close()));
     await connection?.close();
     await nc.drain().catch(() => undefined);

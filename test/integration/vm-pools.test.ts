@@ -142,7 +142,12 @@ describe('VM pools on a real stack', () => {
     assert.ok(byFresh > 0, 'the new VM served stage 2 once ready');
     ctx.diagnostic(`${results.length} queries; ${inWindow.length} during the boot window; ${byFresh} on the new VM`);
 
-    const events = await vmBillingEvents(t.nc, fresh.id);
+    const all = await vmBillingEvents(t.nc, fresh.id);
+    assert.ok(
+      all.some((e) => e.type === 'vm.alive'),
+      'the VM reports its liveness from its start',
+    );
+    const events = all.filter((e) => e.type !== 'vm.alive');
     assert.deepEqual(
       events.map((e) => e.type),
       ['vm.launched', 'vm.ready'],
@@ -231,14 +236,16 @@ describe('VM pools on a real stack', () => {
     const billing = await waitForBillingEvents(t.nc, `vm.terminated of ${drained.id}`, 20_000, (all) =>
       all.some((e) => e.type === 'vm.terminated' && e.vmId === drained.id),
     );
-    const mine = billing.filter((e) => 'vmId' in e && e.vmId === drained.id);
+    const mine = billing.filter((e) => 'vmId' in e && e.vmId === drained.id && e.type !== 'vm.alive');
+    // The provider's facts, and the VM's own end (published as it shut down, before its process exited).
     assert.deepEqual(
       mine.map((e) => e.type),
-      ['vm.launched', 'vm.ready', 'vm.draining', 'vm.terminated'],
+      ['vm.launched', 'vm.ready', 'vm.draining', 'vm.stopped', 'vm.terminated'],
     );
-    const terminated = mine[3]!;
+    const terminated = mine[4]!;
     assert.equal(terminated.type === 'vm.terminated' && terminated.reason, 'drained');
     assert.ok(terminated.at >= mine[2]!.at, 'terminated after it began draining');
+    assert.ok(mine[3]!.at <= terminated.at, 'the VM reported its end before its provider saw it exit');
     assert.equal((await pool(t, 2)).find((v) => v.id === drained.id)?.state, 'terminated');
   }
 

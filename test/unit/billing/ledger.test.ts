@@ -8,7 +8,8 @@ import {
   type Prices,
   type BilledQuery,
 } from '../../../billing';
-import type { BillingEvent } from '../../../common/billing-events';
+import { billingMsgId, parseBillingEvent, type BillingEvent } from '../../../common/billing-events';
+import { DEFAULT_VM_LIVENESS_INTERVAL_MS } from '../../../common/config';
 import type { StageEvent } from '../../../common/events';
 
 /**
@@ -516,4 +517,204 @@ describe('union of execution intervals', () => {
       assert.equal(unionLengthMs(c.intervals, c.from, c.to), c.want);
     });
   }
+});
+
+/**
+ * A VM's end and liveness (billing events v2). Timelines in wall seconds after T0, cloud = 2 × wall, t.small at
+ * 0.0001 $/s (so 1 wall second = 0.0002 $ above the 60 s minimum). Liveness every 10 s; stale after 30 s.
+ */
+describe('VM ends and liveness', () => {
+  const INTERVAL_MS = 10_000;
+  const STALE_MS = 30_000;
+  const v2 = (vmId: string, s: number) => ({
+    v: 2 as const,
+    at: at(s),
+    timeScale: TIME_SCALE,
+    model: MODEL,
+    stage: 1,
+    vmId,
+    instanceType: 't.small',
+  });
+  const alive = (vmId: string, s: number): BillingEvent => ({
+    ...v2(vmId, s),
+    type: 'vm.alive',
+    intervalMs: INTERVAL_MS,
+  });
+  /** `vm.alive` every 10 s from `fromS` to `toS` inclusive. */
+  const aliveEvery = (vmId: string, fromS: number, toS: number): BillingEvent[] =>
+    Array.from({ length: (toS - fromS) / 10 + 1 }, (_, i) => alive(vmId, fromS + 10 * i));
+  const stopped = (vmId: string, s: number): BillingEvent => ({
+    ...v2(vmId, s),
+    type: 'vm.stopped',
+    reason: 'shutdown',
+  });
+  const ledger = (billing: BillingEvent[], nowS: number) =>
+    computeLedger({ billing, stages: [], queries: [], prices: PRICES, now: at(nowS), livenessStaleMs: STALE_MS });
+
+  test('a VM with an end is billed to it, whatever its liveness: 100 s wall = 200 s = 0.02 $', () => {
+    const l = ledger(
+      [
+        vm('vm.launched', 'vm-e', 1, 0),
+        vm('vm.ready', 'vm-e', 1, 5),
+        ...aliveEvery('vm-e', 0, 90),
+        vm('vm.terminated', 'vm-e', 1, 100),
+      ],
+      500,
+    );
+    const b = l.vms[0]!;
+    assert.equal(b.state, 'terminated');
+    assert.equal(b.terminatedAt, at(100));
+    assert.equal(b.endReportedBy, 'provider');
+    assert.equal(b.unended, false);
+    assert.equal(b.lastAliveAt, null);
+    assert.equal(b.billedSeconds, 200);
+    close(b.usd, 0.02, 'usd');
+    assert.deepEqual(l.unendedVms, []);
+    assert.deepEqual(l.anomalies, []);
+  });
+
+  test('no end but fresh liveness (20 s old, under 30 s): billed to now, 300 s wall = 600 s = 0.06 $', () => {
+    const l = ledger(
+      [vm('vm.launched', 'vm-f', 1, 0), vm('vm.ready', 'vm-f', 1, 5), ...aliveEvery('vm-f', 0, 280)],
+      300,
+    );
+    const b = l.vms[0]!;
+    assert.equal(b.state, 'ready');
+    assert.equal(b.unended, false);
+    assert.equal(b.terminatedAt, null);
+    assert.equal(b.endReportedBy, null);
+    assert.equal(b.lastAliveAt, at(280));
+    assert.equal(b.billedSeconds, 600);
+    close(b.usd, 0.06, 'usd');
+    assert.deepEqual(l.unendedVms, []);
+  });
+
+  test('no end and stale liveness (last at 100 s, now 300 s): billed to 100 + 10 = 110 s wall = 220 s = 0.022 $, flagged', () => {
+    const l = ledger(
+      [vm('vm.launched', 'vm-s', 1, 0), vm('vm.ready', 'vm-s', 1, 5), ...aliveEvery('vm-s', 0, 100)],
+      300,
+    );
+    const b = l.vms[0]!;
+    assert.equal(b.state, 'unended');
+    assert.equal(b.unended, true);
+    assert.equal(b.lastAliveAt, at(100));
+    assert.equal(b.terminatedAt, null);
+    assert.equal(b.billedSeconds, 220);
+    close(b.usd, 0.022, 'usd');
+    close(b.lifetimeSeconds, 220, 'lifetime');
+    assert.deepEqual(l.unendedVms, ['vm-s']);
+    assert.equal(l.anomalies.length, 1);
+    assert.match(l.anomalies[0]!, /^vm vm-s: no end fact and no liveness since \d+ .*flagged unended$/);
+    close(l.vmUsd, 0.022, 'vmUsd');
+  });
+
+  test('the stale rule sits at the threshold: liveness exactly 30 s old is fresh, 30.001 s old is stale', () => {
+    const events = [vm('vm.launched', 'vm-t', 1, 0), ...aliveEvery('vm-t', 0, 100)];
+    assert.equal(ledger(events, 130).vms[0]!.unended, false);
+    assert.equal(ledger(events, 130.001).vms[0]!.unended, true);
+  });
+
+  test('a VM of version-1 events (no liveness at all) is cut at its last fact + the default interval once stale', () => {
+    // ready at 5 s is its last sign; the default interval is 60 s → billed to 65 s wall = 130 s = 0.013 $.
+    assert.equal(DEFAULT_VM_LIVENESS_INTERVAL_MS, 60_000);
+    const l = ledger([vm('vm.launched', 'vm-o', 1, 0), vm('vm.ready', 'vm-o', 1, 5)], 300);
+    const b = l.vms[0]!;
+    assert.equal(b.unended, true);
+    assert.equal(b.lastAliveAt, at(5));
+    assert.equal(b.billedSeconds, 130);
+    close(b.usd, 0.013, 'usd');
+  });
+
+  test("an end reported by both the provider and the VM counts once: the provider's, 100 s wall = 0.02 $", () => {
+    const both = ledger(
+      [
+        vm('vm.launched', 'vm-d', 1, 0),
+        ...aliveEvery('vm-d', 0, 90),
+        stopped('vm-d', 99),
+        vm('vm.terminated', 'vm-d', 1, 100),
+      ],
+      500,
+    );
+    const b = both.vms[0]!;
+    assert.equal(both.vms.length, 1);
+    assert.equal(b.state, 'terminated');
+    assert.equal(b.terminatedAt, at(100));
+    assert.equal(b.endReportedBy, 'provider');
+    assert.equal(b.billedSeconds, 200);
+    close(b.usd, 0.02, 'usd');
+    assert.deepEqual(both.anomalies, [], 'two reports of one end are not an anomaly');
+    // The same facts in the other order (the stream holds them as they landed): the same bill.
+    const swapped = ledger(
+      [vm('vm.terminated', 'vm-d', 1, 100), stopped('vm-d', 99), vm('vm.launched', 'vm-d', 1, 0)],
+      500,
+    );
+    assert.equal(swapped.vms[0]!.billedSeconds, 200);
+  });
+
+  test('a VM whose provider died reports its own end: billed to it, 99 s wall = 198 s = 0.0198 $, not flagged', () => {
+    const l = ledger([vm('vm.launched', 'vm-v', 1, 0), ...aliveEvery('vm-v', 0, 90), stopped('vm-v', 99)], 500);
+    const b = l.vms[0]!;
+    assert.equal(b.state, 'terminated');
+    assert.equal(b.endReportedBy, 'vm');
+    assert.equal(b.terminatedAt, at(99));
+    assert.equal(b.unended, false);
+    assert.equal(b.billedSeconds, 198);
+    close(b.usd, 0.0198, 'usd');
+  });
+
+  test('windows still add up for a flagged VM: [0, 50) + [50, 300] bills what [0, 300] does', () => {
+    const events = [vm('vm.launched', 'vm-w', 1, 0), ...aliveEvery('vm-w', 0, 100)];
+    const first = computeLedger({
+      billing: events.filter((e) => e.at < at(50)),
+      stages: [],
+      queries: [],
+      prices: PRICES,
+      now: at(50),
+      livenessStaleMs: STALE_MS,
+    });
+    const second = computeLedger({
+      billing: events,
+      stages: [],
+      queries: [],
+      prices: PRICES,
+      now: at(300),
+      since: at(50),
+      livenessStaleMs: STALE_MS,
+    });
+    assert.equal(first.vms[0]!.billedSeconds + second.vms[0]!.billedSeconds, ledger(events, 300).vms[0]!.billedSeconds);
+    assert.equal(ledger(events, 300).vms[0]!.billedSeconds, 220);
+  });
+});
+
+describe('billing events of version 2', () => {
+  const base = { at: T0, timeScale: 1, model: 'm', stage: 1, vmId: 'vm-1', instanceType: 't' };
+  test('version-1 events still read; the new types need version 2 and their fields', () => {
+    assert.equal(parseBillingEvent({ v: 1, type: 'vm.launched', ...base, bootDelayMs: 0 }).type, 'vm.launched');
+    assert.equal(parseBillingEvent({ v: 2, type: 'vm.launched', ...base, bootDelayMs: 0 }).type, 'vm.launched');
+    assert.equal(parseBillingEvent({ v: 2, type: 'vm.alive', ...base, intervalMs: 60_000 }).type, 'vm.alive');
+    assert.equal(parseBillingEvent({ v: 2, type: 'vm.stopped', ...base, reason: 'x' }).type, 'vm.stopped');
+    assert.throws(() => parseBillingEvent({ v: 1, type: 'vm.alive', ...base, intervalMs: 60_000 }), /v/);
+    assert.throws(() => parseBillingEvent({ v: 2, type: 'vm.alive', ...base }), /intervalMs/);
+    assert.throws(() => parseBillingEvent({ v: 2, type: 'vm.alive', ...base, intervalMs: 0 }), /intervalMs/);
+    assert.throws(() => parseBillingEvent({ v: 3, type: 'vm.launched', ...base, bootDelayMs: 0 }), /v/);
+  });
+  test('a fact of one VM life has one message id whoever publishes it; liveness one per time', () => {
+    const term = parseBillingEvent({ v: 2, type: 'vm.terminated', ...base, reason: 'drained' });
+    const termLater = parseBillingEvent({ v: 2, type: 'vm.terminated', ...base, at: T0 + 5, reason: 'other' });
+    assert.equal(billingMsgId(term), 'vm-1.vm.terminated');
+    assert.equal(billingMsgId(termLater), billingMsgId(term));
+    assert.equal(
+      billingMsgId(parseBillingEvent({ v: 2, type: 'vm.stopped', ...base, reason: 'x' })),
+      'vm-1.vm.stopped',
+    );
+    assert.equal(
+      billingMsgId(parseBillingEvent({ v: 2, type: 'vm.alive', ...base, intervalMs: 1 })),
+      `vm-1.vm.alive.${T0}`,
+    );
+    const invoked = { v: 2, type: 'faas.invoked', ...base, instanceId: 'i', queryId: 'q', memoryMb: 128 };
+    assert.equal(
+      billingMsgId(parseBillingEvent({ ...invoked, durationMs: 1, initMs: 0, coldStart: false })),
+      undefined,
+    );
+  });
 });

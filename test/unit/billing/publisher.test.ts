@@ -80,6 +80,33 @@ describe('billing publisher outbox', () => {
     await p.close();
   });
 
+  test('a fact of one VM life has the same id from any publisher: the stream keeps one of each', async () => {
+    const { nc, state } = flakyNats();
+    const provider = createBillingPublisher(nc, 1, { log: () => undefined });
+    const theVm = createBillingPublisher(nc, 1, { log: () => undefined });
+    const end = { type: 'vm.terminated', model: 'm', stage: 1, vmId: 'vm-9', instanceType: 't' } as const;
+    await provider.publish({ ...end, at: 2, reason: 'drained' });
+    await theVm.publish({ ...end, at: 3, reason: 'again' });
+    await theVm.publish({
+      type: 'vm.stopped',
+      model: 'm',
+      stage: 1,
+      vmId: 'vm-9',
+      instanceType: 't',
+      at: 1,
+      reason: 'x',
+    });
+    assert.deepEqual(
+      state.stored.map((s) => s.msgID),
+      ['vm-9.vm.terminated', 'vm-9.vm.terminated', 'vm-9.vm.stopped'],
+    );
+    assert.deepEqual(
+      state.stored.map((s) => (s.body as unknown as { v: number }).v),
+      [2, 2, 2],
+      'published under the current version',
+    );
+  });
+
   test('close() publishes what waits, then refuses new facts', async () => {
     const { nc, state } = flakyNats();
     const p = createBillingPublisher(nc, 1, { log: () => undefined });

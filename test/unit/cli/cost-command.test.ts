@@ -236,6 +236,44 @@ describe('table', () => {
   });
 });
 
+describe('flagged VMs', () => {
+  test('a VM with no end and stale liveness is listed in the table and flagged in the JSON', () => {
+    // vm 'gone': launched at NOW, alive at NOW and NOW + 60 s, nothing after; the bill at NOW + 600 s with the
+    // default 180 s staleness: billed to 60 + 60 = 120 s (t.small at 0.36 $/h → 0.012 $), flagged.
+    const prices = { ...compileConfig({}).prices, vmPerHourUsd: { 't.small': 0.36 } };
+    const fact = { timeScale: 1, model: 'm', stage: 1, vmId: 'gone', instanceType: 't.small' };
+    const ledger = computeLedger({
+      billing: [
+        { v: 2, type: 'vm.launched', at: NOW, ...fact, bootDelayMs: 0 },
+        { v: 2, type: 'vm.alive', at: NOW, ...fact, intervalMs: 60_000 },
+        { v: 2, type: 'vm.alive', at: NOW + 60_000, ...fact, intervalMs: 60_000 },
+      ],
+      stages: [],
+      queries: [],
+      prices,
+      now: NOW + 600_000,
+      livenessStaleMs: compileConfig({}).vmLiveness.staleMs,
+    });
+    const report: CostReport = {
+      ...ledger,
+      model: null,
+      queries: { ...ledger.queries, inFlight: 0 },
+      malformedEvents: [],
+    };
+    const text = formatCostReport(report);
+    assert.match(text, /^WARNING: 1 VM\(s\) with no end fact and no recent liveness/m);
+    assert.match(text, /^ {2}gone \(m stage 1\): last alive 2025-06-01T12:01:00\.000Z, billed 120 s, 0\.012000 USD$/m);
+    assert.doesNotMatch(text, /^note: vm gone/m, 'said once, in the warning');
+    const json = JSON.parse(JSON.stringify(report)) as {
+      unendedVms: string[];
+      vms: { unended: boolean; state: string }[];
+    };
+    assert.deepEqual(json.unendedVms, ['gone']);
+    assert.equal(json.vms[0]!.unended, true);
+    assert.equal(json.vms[0]!.state, 'unended');
+  });
+});
+
 describe('table with orchestration', () => {
   // One VM of 't.small' at 0.36 $/h for 100 s → 0.01 $; 2 workflows with 11 + 5 = 16 actions at 25 $ per million
   // (2.5e-5 $) → 4e-4 $; the bill 0.0104 $.

@@ -18,6 +18,8 @@ import {
   DEFAULT_FAAS_PRICE_PER_REQUEST_USD,
   DEFAULT_TIME_SCALE,
   DEFAULT_VM_BOOT_DELAY_MS,
+  DEFAULT_VM_LIVENESS_INTERVAL_MS,
+  DEFAULT_VM_LIVENESS_STALE_MS,
   DEFAULT_VM_INSTANCE_TYPE,
   DEFAULT_TEMPORAL_CLOUD_USD_PER_MILLION_ACTIONS,
   DEFAULT_VM_VCPUS,
@@ -69,6 +71,7 @@ describe('compileConfig', () => {
       nats: { port: 0 },
       timeScale: DEFAULT_TIME_SCALE,
       vm: { instanceType: DEFAULT_VM_INSTANCE_TYPE, bootDelayMs: DEFAULT_VM_BOOT_DELAY_MS },
+      vmLiveness: { intervalMs: DEFAULT_VM_LIVENESS_INTERVAL_MS, staleMs: DEFAULT_VM_LIVENESS_STALE_MS },
       faas: {
         memoryMb: DEFAULT_FAAS_MEMORY_MB,
         stageMemoryMb: {},
@@ -125,6 +128,14 @@ describe('compileConfig', () => {
     assert.equal(initialVmsPerStage(compileConfig({}), false), 1);
     assert.equal(initialVmsPerStage(compileConfig({}), true), 0);
     assert.equal(initialVmsPerStage(compileConfig({ vm: { initialPerStage: 3 } }), true), 3);
+  });
+
+  test('a VM liveness staleness not above its interval is refused by name', () => {
+    assert.throws(
+      () => compileConfig({ vmLiveness: { intervalMs: 60_000, staleMs: 60_000 } }),
+      /vmLiveness\.staleMs: must be above vmLiveness\.intervalMs/,
+    );
+    assert.equal(compileConfig({ vmLiveness: { intervalMs: 1_000 } }).vmLiveness.staleMs, DEFAULT_VM_LIVENESS_STALE_MS);
   });
 
   test('undefined and null are treated as an empty configuration', () => {
