@@ -97,6 +97,8 @@ export async function runAutoscaler(o: AutoscalerOptions): Promise<void> {
       { id, role: 'autoscaler', taskQueue: queue, slots: 0 },
       { inFlight: 0, completed: 0, failed: 0 },
       config.workers.heartbeatMs,
+      // A restarted nats-server comes back without the (in-memory) status bucket: re-create it.
+      () => ensureNatsResources(nc, config),
     );
     await status.setState('running');
     log(

@@ -74,6 +74,8 @@ export async function runWorkflowWorker(options: WorkflowWorkerOptions): Promise
       { id, role: 'workflow', taskQueue: INFERENCE_TASK_QUEUE, slots: WORKFLOW_TASK_CONCURRENCY },
       counters,
       config.workers.heartbeatMs,
+      // A restarted nats-server comes back without the (in-memory) status bucket: re-create it.
+      () => ensureNatsResources(nc, config),
     );
     try {
       await Promise.all([worker.run(), status.setState('running')]);
