@@ -7,7 +7,14 @@ import { connectNats } from '../infra/nats';
 import { temporalConnectionOptions } from '../infra/temporal';
 import { isAlive, stopPid } from '../deploy/local/processes';
 import { startStack, type RunningStack } from '../deploy/local/stack';
-import { readStateFile, removeStateFile, stateFilePath, writeStateFile, type StackInfo } from '../infra/stack-state';
+import {
+  readStateFile,
+  removeStateFile,
+  stateFilePath,
+  withSupervision,
+  writeStateFile,
+  type StackInfo,
+} from '../infra/stack-state';
 import { listWorkers, type WorkerRecord } from '../infra/worker-status';
 
 const log = (line: string) => console.error(`[serflow] ${line}`);
@@ -169,7 +176,8 @@ export async function collectStatus(config: SerflowConfig): Promise<StatusReport
       natsReachable = false;
     }
   }
-  const processes = (state?.processes ?? []).map((p) => ({ ...p, alive: isAlive(p.pid) }));
+  // A detached stack's workers run under supervisors (the recorded pids): their restarts are in supervision files.
+  const processes = (state ? withSupervision(state) : []).map((p) => ({ ...p, alive: isAlive(p.pid) }));
   return {
     running: temporalReachable && natsReachable,
     temporalAddress,
@@ -203,7 +211,10 @@ export function formatStatus(s: StatusReport): string {
   if (s.processes.length) lines.push('processes:');
   for (const p of s.processes) {
     const restarts = p.restarts ? `  restarted ${p.restarts}×` : '';
-    lines.push(`  ${p.name.padEnd(28)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'alive' : 'GONE'}${restarts}`);
+    const worker = p.workerPid ? `  (worker pid ${p.workerPid})` : '';
+    lines.push(
+      `  ${p.name.padEnd(28)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'alive' : 'GONE'}${restarts}${worker}`,
+    );
   }
   if (!s.running) lines.push('stack is not running: start it with `serflow up --detach`');
   return lines.join('\n');

@@ -14,8 +14,19 @@ export interface StackInfo {
   embeddedNats: boolean;
   dataDir: string;
   models: string[];
-  /** `restarts`: how often a crashed worker process was started again (attached stacks only). */
-  processes: { name: string; pid: number; logFile: string; role: 'temporal' | 'nats' | 'worker'; restarts?: number }[];
+  /**
+   * `pid`: the process `serflow down` signals. In a detached stack a worker's is its supervisor's
+   * (supervisor-main.ts), which forwards the signal and exits once the worker has; `restarts` (how often a crashed
+   * worker was started again) and `workerPid` then come from its supervision file (`readSupervision`).
+   */
+  processes: {
+    name: string;
+    pid: number;
+    logFile: string;
+    role: 'temporal' | 'nats' | 'worker';
+    restarts?: number;
+    workerPid?: number;
+  }[];
   startedAt: string;
 }
 
@@ -37,6 +48,60 @@ export function readStateFile(homeDir: string): StackInfo | null {
 
 export function removeStateFile(homeDir: string): void {
   fs.rmSync(stateFilePath(homeDir), { force: true });
+}
+
+/** What the supervisor of a detached stack's worker process records about it (`<dataDir>/supervision/<name>.json`). */
+export interface SupervisionRecord {
+  v: 1;
+  name: string;
+  /** The supervisor: the pid in the state file. */
+  supervisorPid: number;
+  /** The worker it runs now (null while it waits to restart one). */
+  workerPid: number | null;
+  /** How often it started the worker again after an unexpected exit. */
+  restarts: number;
+  /** The last unexpected exit: code or signal, and when (ISO time). */
+  lastExit?: { code: number | string; at: string };
+}
+
+export function supervisionFilePath(dataDir: string, name: string): string {
+  return path.join(dataDir, 'supervision', `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+}
+
+/** Write `record` atomically (a reader never sees half of it). */
+export function writeSupervision(dataDir: string, record: SupervisionRecord): void {
+  const file = supervisionFilePath(dataDir, record.name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(record)}\n`);
+  fs.renameSync(tmp, file);
+}
+
+/** The supervision record of process `name`, or null when there is none (or it is unreadable). */
+export function readSupervision(dataDir: string, name: string): SupervisionRecord | null {
+  try {
+    const r = JSON.parse(fs.readFileSync(supervisionFilePath(dataDir, name), 'utf8')) as SupervisionRecord;
+    return r && r.v === 1 && Number.isInteger(r.supervisorPid) && Number.isInteger(r.restarts) ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The recorded processes with what their supervisors know (detached stacks): restarts and the worker's pid, from
+ * the supervision file of the same supervisor pid (a file left by an earlier stack in the data dir is ignored).
+ */
+export function withSupervision(info: StackInfo): StackInfo['processes'] {
+  return info.processes.map((p) => {
+    if (p.role !== 'worker') return p;
+    const r = readSupervision(info.dataDir, p.name);
+    if (!r || r.supervisorPid !== p.pid) return p;
+    return {
+      ...p,
+      ...(r.restarts > 0 ? { restarts: r.restarts } : {}),
+      ...(r.workerPid !== null ? { workerPid: r.workerPid } : {}),
+    };
+  });
 }
 
 /** No Temporal or NATS address is configured and no `serflow up` stack is recorded. */

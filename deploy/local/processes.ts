@@ -12,6 +12,33 @@ export const CHILD_MAIN_SCRIPT = path.join(PROJECT_ROOT, 'lib', 'deploy', 'local
 /** The servers' watchdog of an attached stack (`reaper-main.ts`): its own small entry, see there. */
 export const REAPER_MAIN_SCRIPT = path.join(PROJECT_ROOT, 'lib', 'deploy', 'local', 'reaper-main.js');
 
+/**
+ * The supervisor of one worker process of a detached stack (`supervisor-main.ts`): restarts the worker when it
+ * crashes, as an attached stack does in-process. Its own small entry, like the reaper.
+ */
+export const SUPERVISOR_MAIN_SCRIPT = path.join(PROJECT_ROOT, 'lib', 'deploy', 'local', 'supervisor-main.js');
+
+/**
+ * Restart backoff of a crashed worker process (attached stacks in-process, detached ones in their supervisor):
+ * 1 s, doubling to at most 30 s, so a child that dies at start (bad data it reads, a missing file) is retried
+ * without spinning; a child that ran for a minute starts the backoff over.
+ */
+export const RESTART_BASE_DELAY_MS = 1_000;
+export const RESTART_MAX_DELAY_MS = 30_000;
+export const RESTART_RESET_AFTER_MS = 60_000;
+
+/**
+ * The one home of the restart rule: a function that, given how long the process that just exited had run, returns
+ * how long to wait before starting it again (1 s, 2 s, 4 s … 30 s; back to 1 s after a run of a minute or more).
+ */
+export function restartBackoff(): (livedMs: number) => number {
+  let attempt = 0;
+  return (livedMs) => {
+    if (livedMs >= RESTART_RESET_AFTER_MS) attempt = 0;
+    return Math.min(RESTART_MAX_DELAY_MS, RESTART_BASE_DELAY_MS * 2 ** Math.min(attempt++, 30));
+  };
+}
+
 /** How often a child checks that the process that started it is still there. */
 export const PARENT_CHECK_INTERVAL_MS = 1_000;
 

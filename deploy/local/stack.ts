@@ -21,7 +21,7 @@ import { retryUntil } from '../../infra/retry';
 import { connectClientConnection, describeTemporalConnection, ensureSearchAttributes } from '../../infra/temporal';
 import { loadTemporalProfile } from '../../common/temporal-profile';
 import { loadManifest } from '../../models/manifest';
-import type { StackInfo } from '../../infra/stack-state';
+import { readSupervision, type StackInfo } from '../../infra/stack-state';
 import { listWorkers } from '../../infra/worker-status';
 import type { PolicyName } from '../../autoscaler/types';
 import { callPoolsApi } from '../../infra/pools-api';
@@ -30,7 +30,9 @@ import {
   configureLogRotation,
   freePort,
   REAPER_MAIN_SCRIPT,
+  restartBackoff,
   spawnManaged,
+  SUPERVISOR_MAIN_SCRIPT,
   stopPid,
   tailLog,
   type ManagedProcess,
@@ -70,14 +72,8 @@ export interface RunningStack {
 /** Default wait for a component to become ready; Temporal's first start (SQLite schema setup) takes a few seconds. */
 export const DEFAULT_READY_TIMEOUT_MS = 60_000;
 
-/**
- * Restart backoff of a crashed worker process (attached stacks): 1 s, doubling to at most 30 s, so a child that
- * dies at start (bad data it reads, a missing file) is retried without spinning; a child that ran for a minute
- * starts the backoff over.
- */
-export const RESTART_BASE_DELAY_MS = 1_000;
-export const RESTART_MAX_DELAY_MS = 30_000;
-export const RESTART_RESET_AFTER_MS = 60_000;
+/** The restart backoff of crashed worker processes (its one home is processes.ts `restartBackoff`). */
+export { RESTART_BASE_DELAY_MS, RESTART_MAX_DELAY_MS, RESTART_RESET_AFTER_MS } from './processes';
 
 function workerScript(): string {
   if (!fs.existsSync(CHILD_MAIN_SCRIPT))
@@ -127,17 +123,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
   /**
    * Keep a worker process running: when it exits while the stack is up, start it again after a backoff and put the
-   * new process in its place (stop() then stops that one). Only attached stacks: a detached child has no parent
-   * left to restart it.
+   * new process in its place (stop() then stops that one). Only attached stacks: a detached stack has no parent
+   * left, so each of its workers runs under its own supervisor process (supervisor-main.ts), same rule.
    */
   const supervise = (first: ManagedProcess, respawn: () => ManagedProcess) => {
-    let attempt = 0;
+    const nextDelay = restartBackoff();
     const watch = (p: ManagedProcess) => {
       const startedAt = Date.now();
       void p.exited.then((code) => {
         if (stopping) return;
-        if (Date.now() - startedAt >= RESTART_RESET_AFTER_MS) attempt = 0;
-        const delay = Math.min(RESTART_MAX_DELAY_MS, RESTART_BASE_DELAY_MS * 2 ** attempt++);
+        const delay = nextDelay(Date.now() - startedAt);
         log(`${p.name} (pid ${p.pid}) exited with ${code}: restarting it in ${delay} ms (see ${p.logFile})`);
         setTimeout(() => {
           if (stopping) return;
@@ -250,16 +245,24 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       spawnManaged({
         name,
         command: process.execPath,
-        // Attached children follow this process's death; detached ones (`up --detach`) outlive it by design.
-        args: [
-          workerScript(),
-          ...args,
-          '--temporal',
-          address,
-          '--nats',
-          url,
-          ...(options.detached ? [] : ['--parent-pid', String(process.pid)]),
-        ],
+        // Attached children follow this process's death (and are restarted by supervise()); detached ones
+        // (`up --detach`) outlive it by design, each under a supervisor that restarts it and follows it.
+        args: options.detached
+          ? [
+              SUPERVISOR_MAIN_SCRIPT,
+              '--data-dir',
+              dataDir,
+              '--name',
+              name,
+              '--',
+              workerScript(),
+              ...args,
+              '--temporal',
+              address,
+              '--nats',
+              url,
+            ]
+          : [workerScript(), ...args, '--temporal', address, '--nats', url, '--parent-pid', String(process.pid)],
         logDir,
         detached: options.detached,
         env: {
@@ -317,7 +320,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       const vmCount = manifests.reduce((n, m) => n + m.stages.length * initialVms, 0);
       log(`starting the workflow worker and the cloud agent, which launches ${vmCount} VMs (stage workers)`);
       await waitForQueues(want).catch((err: Error) => {
-        const dead = started.filter((p) => p.child.exitCode !== null);
+        // A detached worker that crashed is being restarted by its supervisor, which stays up.
+        const dead = started.filter(
+          (p) => p.child.exitCode !== null || readSupervision(dataDir, p.name)?.lastExit !== undefined,
+        );
         const detail = dead.map((p) => `--- ${p.logFile} ---\n${tailLog(p.logFile)}`).join('\n');
         throw new Error(`${err.message}${detail ? `\n${detail}` : ''}`, { cause: err });
       });
