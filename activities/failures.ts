@@ -3,24 +3,20 @@
  * that threw it: the stage and model-lookup activities throw ApplicationFailures, a serverless function instance
  * replies with a failure description, and the faas gateway turns that reply back into an ApplicationFailure.
  *
- * Retryability is decided here and only here: the error types a retry cannot fix (NON_RETRYABLE_ERROR_TYPES in
- * common/errors.ts, matched by `name`, which is the failure type) are non-retryable; everything else is retryable.
+ * Retryability is decided here: the error types a retry cannot fix (`isNonRetryableError` over
+ * NON_RETRYABLE_ERROR_TYPES in common/errors.ts, matched by `name`, which is the failure type) are non-retryable;
+ * everything else is retryable. The one other conversion is `rejected()` in workflows/inference.ts (see there).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
+import { isNonRetryableError } from '../common/errors';
+
+export { isNonRetryableError };
 
 /** A failure as a reply carries it (no class, no stack): `type` is the error's name or the ApplicationFailure type. */
 export interface FailureReply {
   type: string;
   message: string;
   nonRetryable: boolean;
-}
-
-const NON_RETRYABLE_TYPES: ReadonlySet<string> = new Set(NON_RETRYABLE_ERROR_TYPES);
-
-/** Whether `err` is one of our errors a retry cannot fix (bad input, unknown model or stage, ...). */
-export function isNonRetryableError(err: unknown): err is Error {
-  return err instanceof Error && NON_RETRYABLE_TYPES.has(err.name);
 }
 
 /**

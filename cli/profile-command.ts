@@ -8,6 +8,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseProfile, profilePath, type ModelProfile } from '../autoscaler/profile';
 import { DEFAULT_PROFILE_RUNS, MIN_PROFILE_RUNS, profileModel } from '../bench/profiler';
 import type { SerflowConfig } from '../common/config';
+import { formatTextTable } from '../eval/report/text-table';
 
 export interface ProfileCommandOptions {
   /** @default the configured default model */
@@ -42,7 +43,6 @@ function thresholdArg(value: string): number {
   return n;
 }
 
-const pad = (s: string, n: number) => s.padStart(n);
 const fmt = (x: number, digits = 3) => x.toFixed(digits);
 
 /**
@@ -52,44 +52,43 @@ const fmt = (x: number, digits = 3) => x.toFixed(digits);
 export function formatProfileTable(profile: ModelProfile): string {
   const threads = [...new Set(profile.stages.flatMap((s) => s.vm.map((o) => o.threads)))].sort((a, b) => a - b);
   const head = [
-    pad('stage', 5),
-    pad('vm1 p50', 8),
-    pad('vm1 p95', 8),
-    pad('vm1 p99', 8),
-    ...threads.map((t) => pad(`vm${t} /s`, 8)),
-    pad('fn p50', 8),
-    pad('fn p95', 8),
-    pad('cold p50', 9),
-    pad('cold max', 9),
-    pad('act B', 6),
-    pad('q_k', 7),
-    pad('p_k', 7),
-  ].join(' ');
+    'stage',
+    'vm1 p50',
+    'vm1 p95',
+    'vm1 p99',
+    ...threads.map((t) => `vm${t} /s`),
+    'fn p50',
+    'fn p95',
+    'cold p50',
+    'cold max',
+    'act B',
+    'q_k',
+    'p_k',
+  ];
   const rows = profile.stages.map((s) => {
     const vm1 = s.vm.find((o) => o.threads === 1)!;
     const f = s.faasMeasured;
     return [
-      pad(String(s.stage), 5),
-      pad(fmt(vm1.serviceMs.p50), 8),
-      pad(fmt(vm1.serviceMs.p95), 8),
-      pad(fmt(vm1.serviceMs.p99), 8),
-      ...threads.map((t) => pad(fmt(s.vm.find((o) => o.threads === t)?.throughputPerSec ?? NaN, 0), 8)),
-      pad(fmt(f.serviceMs.p50), 8),
-      pad(fmt(f.serviceMs.p95), 8),
-      pad(fmt(f.coldStartMs.p50, 1), 9),
-      pad(fmt(f.coldStartMs.max, 1), 9),
-      pad(String(s.activationBytes), 6),
-      pad(fmt(s.exitShare, 4), 7),
-      pad(fmt(s.reachProbability, 4), 7),
-    ].join(' ');
+      String(s.stage),
+      fmt(vm1.serviceMs.p50),
+      fmt(vm1.serviceMs.p95),
+      fmt(vm1.serviceMs.p99),
+      ...threads.map((t) => fmt(s.vm.find((o) => o.threads === t)?.throughputPerSec ?? NaN, 0)),
+      fmt(f.serviceMs.p50),
+      fmt(f.serviceMs.p95),
+      fmt(f.coldStartMs.p50, 1),
+      fmt(f.coldStartMs.max, 1),
+      String(s.activationBytes),
+      fmt(s.exitShare, 4),
+      fmt(s.reachProbability, 4),
+    ];
   });
   const memories = profile.stages[0]?.faas.map((o) => `${o.memoryMb} MB ×${o.cpuSlowdown}`).join(', ') ?? '';
   return [
     `${profile.model} at threshold ${profile.threshold}, ${profile.calibration.samples} calibration samples, ` +
       `${profile.machine.cpus} × ${profile.machine.cpuModel}, ORT ${profile.machine.onnxruntime}`,
     'times in ms; vm1 = one inference thread; fn = local function instance (one core), warm handler duration',
-    head,
-    ...rows,
+    formatTextTable([head, ...rows], { leftColumns: 0 }),
     `function memory options (times × cpuSlowdown = max(1, 1769 / MB)): ${memories}`,
   ].join('\n');
 }

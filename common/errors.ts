@@ -51,3 +51,13 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'MissingActivationError',
   'ModelOutputError',
 ] as const;
+
+const NON_RETRYABLE_TYPES: ReadonlySet<string> = new Set(NON_RETRYABLE_ERROR_TYPES);
+
+/**
+ * Whether `err` is one of our errors a retry cannot fix (bad input, unknown model or stage, ...): matched by `name`,
+ * the failure type. Pure, so both activities/failures.ts and the workflow sandbox (workflows/inference.ts) use it.
+ */
+export function isNonRetryableError(err: unknown): err is Error {
+  return err instanceof Error && NON_RETRYABLE_TYPES.has(err.name);
+}

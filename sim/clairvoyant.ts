@@ -27,6 +27,7 @@
  * LEAST_QUERY_ACTIONS × queries × the price per action; a policy pays at least that many actions per query.
  */
 import { LEAST_QUERY_ACTIONS } from '../billing/actions';
+import { ceilTolerant } from '../common/rounding';
 import { faasInvocationCostUsd, type Prices } from '../billing/prices';
 import type { BoundFigures } from '../eval/report/types';
 import type { SimStage } from './engine';
@@ -82,7 +83,7 @@ export function boundOf(
   for (let t = 0; t < T; t++) {
     let work = 0;
     stages.forEach((s, k) => (work += ((counts[k] as ArrayLike<number>)[t] as number) * s.slotMs));
-    V = Math.max(V, Math.ceil(work / capacityMs - 1e-9));
+    V = Math.max(V, ceilTolerant(work / capacityMs));
   }
   if (V === 0 || T === 0) {
     let usd = 0;

@@ -28,7 +28,7 @@ import type {
 } from '../common/contracts';
 import { chooseBackend, fusedRunAt } from '../common/routing';
 import { checkDescriptor, checkQueryRanges } from '../common/descriptor-checks';
-import { NON_RETRYABLE_ERROR_TYPES, STAGE_UNAVAILABLE_ERROR } from '../common/errors';
+import { NON_RETRYABLE_ERROR_TYPES, STAGE_UNAVAILABLE_ERROR, isNonRetryableError } from '../common/errors';
 import { SEARCH_ATTRIBUTES, stageTaskQueue, wholeModelQueue, type Backend } from '../common/naming';
 import type { createModelActivities } from '../activities/model-activities';
 import type { createStageActivities, createStageRunActivities } from '../activities/stage-activities';
@@ -65,9 +65,14 @@ async function modelOf(query: InferenceQuery): Promise<ModelDescriptor> {
  * A query the checks reject, as a failure that ends it at once, typed like the same rejection from the local
  * activity (InvalidInputError, UnknownStageError). A plain Error thrown here would fail the workflow task instead,
  * which Temporal retries forever.
+ *
+ * The sanctioned second error-to-failure conversion beside activities/failures.ts: the sandbox cannot import that
+ * module (it loads @temporalio/activity), so both share the rule's data and predicate from common/errors.ts. The rule
+ * differs on purpose for an error that is not ours: here it is still the query's fault (never retried), there it is
+ * left retryable. Changing it changes what replays record.
  */
 function rejected(err: unknown): ApplicationFailure {
-  if (err instanceof Error && (NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(err.name)) {
+  if (isNonRetryableError(err)) {
     return ApplicationFailure.nonRetryable(err.message, err.name);
   }
   // Not one of the checks' own errors (a bug in them): still the query's fault, so still no retry.

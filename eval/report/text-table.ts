@@ -1,7 +1,7 @@
 /**
  * Plain-text tables for a terminal: every column as wide as its widest cell, two spaces between columns. The one
- * table formatter of the CLI (`serflow sim`, `bench`, `cost`) and the benchmarks (bench/overhead, bench/serverless);
- * it lives here, not in cli/, because bench/ sits below cli/ and may not import it. Pure.
+ * table formatter of the CLI (`serflow sim`, `bench`, `cost`, `profile`) and the benchmarks (bench/overhead,
+ * bench/serverless); it lives here, not in cli/, because bench/ sits below cli/ and may not import it. Pure.
  */
 
 /** A cell: text, a number as `String(n)` prints it, or null for a missing figure (printed `-`). */

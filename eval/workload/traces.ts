@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { seededRandom } from '../../common/stats';
+import { floorTolerant } from '../../common/rounding';
 import { PROJECT_ROOT } from '../../common/paths';
 import {
   diurnalExpected,
@@ -62,12 +63,6 @@ export type Placement = 'uniform' | 'random' | 'epoch-start';
 export const PLACEMENTS: readonly Placement[] = ['uniform', 'random', 'epoch-start'];
 
 const MS_PER_S = 1000;
-
-/**
- * Slack added before flooring a cumulative synthetic rate, so that a product such as 0.57 · 100 = 56.99999999999999
- * counts as the 57 it means. Far below one request, so it never changes a real fractional part.
- */
-const CUMULATIVE_EPSILON = 1e-9;
 
 /** Extra copies made by `scaleTrace` on a timestamp trace land this far (uniformly) after their original, in ms. */
 export const SCALE_COPY_SPREAD_MS = 1000;
@@ -474,7 +469,8 @@ export function syntheticTrace(spec: string): Trace {
   const counts = new Array<number>(durationS);
   let prev = 0;
   for (let t = 0; t < durationS; t++) {
-    const next = Math.floor(cumulative(values, t + 1) + CUMULATIVE_EPSILON);
+    // Tolerant floor, so that a product such as 0.57 · 100 = 56.99999999999999 counts as the 57 it means.
+    const next = floorTolerant(cumulative(values, t + 1));
     counts[t] = Math.max(0, next - prev);
     prev = Math.max(prev, next);
   }
