@@ -18,7 +18,7 @@ import { createRoutingStore } from '../../infra/routing-store';
 import { startWorkerStatus, workerId } from '../../infra/worker-status';
 import { encodePoolsReply, parsePoolsRequest, type PoolsReply, type PoolsRequest } from '../../infra/pools-api';
 import type { ServerlessPlatform, VmPoolProvider } from '../../infra/providers';
-import { createFaasGatewayWorkers } from '../../activities/faas-gateway';
+import { createFaasGatewayWorkers } from '../../workers/faas-gateway-worker';
 import { connectWorkerConnection, workerTemporalTarget } from '../../infra/temporal';
 import { CHILD_MAIN_SCRIPT } from './processes';
 import { createLocalServerlessPlatform } from './serverless-platform';
