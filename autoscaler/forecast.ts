@@ -1,5 +1,5 @@
 /**
- * SERFLOW's demand forecast per stage, and VM sizing from it (issue: a policy nothing beats). Pure: plain-data
+ * SERFLOW's demand forecast per stage, and VM sizing from it (the policy the others should not beat). Pure: plain-data
  * state in, next state out; nothing reads a clock.
  *
  * The forecaster: a slow level plus an AR(1) deviation. A VM bought now serves only from its ready time (a boot

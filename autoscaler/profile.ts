@@ -8,7 +8,7 @@
  * choices made from it (which resource option a stage uses, the cheapest function memory within a budget).
  * No measurement and no I/O beyond reading the file.
  *
- * VM capacity. A VM option carries the time inside `session.run()` (`serviceMs`) and, since issue #11, the whole
+ * VM capacity. A VM option carries the time inside `session.run()` (`serviceMs`) and, in newer profiles, the whole
  * handling in a live stage worker (`handling`): per execution the larger of its wall handling and its CPU floor
  * (`handlingCpuFloorMs`: what the worker's CPU, all threads and its one main thread, carries per slot). The
  * policies size with the handling where it is there (mu = vmSlots × 1000 / p95), so a VM is not credited with
@@ -115,8 +115,8 @@ const FLOOR_TOLERANCE_MS = 0.002;
  * What a live stage worker process (workers/stage-worker.ts, one per VM) really spends per execution of its stage,
  * driven through Temporal (`runStage` activities on the stage's VM task queue): the whole handling (poll, decode,
  * validate, `session.run()`, exit decision, encode or claim-check the next activation, publish the stage event,
- * complete), not `session.run()` alone. Written by `serflow profile` since issue #11; older profiles lack it and
- * the policies then size VMs with `serviceMs` (see `toStageProfiles`).
+ * complete), not `session.run()` alone. Written by `serflow profile` since it measures live handling; older profiles
+ * lack it and the policies then size VMs with `serviceMs` (see `toStageProfiles`).
  */
 export const VmHandlingSchema = z
   .object({
@@ -466,7 +466,8 @@ export function faasOptionFor(stage: StageProfileEntry, memoryMb: number): FaasO
 /**
  * Which measurement a stage's `vmServiceMs` comes from: `handling`, the whole handling in a live stage worker
  * (`VmOption.handling.serviceMs`), or `session.run`, the time inside `session.run()` alone (`VmOption.serviceMs`,
- * what profiles before issue #11 have; it overstates what a VM carries, most for stages of a fraction of a ms).
+ * what profiles without a handling measurement have; it overstates what a VM carries, most for stages of a
+ * fraction of a ms).
  */
 export type VmServiceBasis = 'handling' | 'session.run';
 
@@ -533,7 +534,7 @@ export function toStageProfiles(profile: ModelProfile, selection: StageProfileSe
     if (selection.vmService === 'handling' && !vm.handling) {
       throw new ProfileOptionError(
         `profile of ${profile.model}: stages[${i}].vm option ${vm.instanceType} × ${vm.threads} threads has no ` +
-          'handling measurement (measured before issue #11); re-run `serflow profile`',
+          'handling measurement (measured before `serflow profile` measured live handling); re-run `serflow profile`',
       );
     }
     const basis: VmServiceBasis = vm.handling && selection.vmService !== 'session.run' ? 'handling' : 'session.run';

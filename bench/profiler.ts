@@ -9,7 +9,7 @@
  *    twice as many executions in flight as threads so every thread stays busy; warm-up runs are discarded, then
  *    `runs` executions on the stage's real inputs (cycled) give the distribution of `session.run()` time and the
  *    throughput.
- * 3. Live handling (issue #11, "honest capacity"): a private embedded stack (Temporal dev server + nats-server, no
+ * 3. Live handling (honest capacity): a private embedded stack (Temporal dev server + nats-server, no
  *    workers) and, per stage and thread count, one real stage-worker process (the one a VM runs, with
  *    `workers.inferenceThreads` = threads), driven directly on its VM task queue with `runStage` standalone
  *    activities from the Temporal client in a closed loop: first saturated (2 × `workers.stageConcurrency` in
@@ -773,7 +773,7 @@ export async function profileModel(options: ProfileModelOptions): Promise<ModelP
         `${PROFILE_WARMUP_RUNS} warm-up runs discarded.`,
       ...(handling
         ? [
-            'vm[].handling (issue #11, honest capacity): one real stage-worker process per stage and thread count ' +
+            'vm[].handling (honest capacity): one real stage-worker process per stage and thread count ' +
               `(the process a VM runs, stageConcurrency ${config.workers.stageConcurrency}), driven on its VM task ` +
               'queue with runStage standalone activities from the Temporal client on a private embedded stack, real ' +
               `stage inputs (${HANDLING_INPUTS} cycled, inline or claim-checked as configured). Saturated phase ` +

@@ -82,8 +82,9 @@ export const CURRENT_WORKFLOW_SHAPE: Readonly<WorkflowActionShape> = Object.free
 });
 
 /**
- * The shape before the orchestration issue, as the recorded histories of test/fixtures/histories/local-activity/
- * show it: one local activity per query and one heartbeat per stage attempt (3 + 2k actions).
+ * The shape before SERFLOW cut the actions per query (no local activity, no heartbeats), as the recorded histories
+ * of test/fixtures/histories/local-activity/ show it: one local activity per query and one heartbeat per stage
+ * attempt (3 + 2k actions).
  */
 export const LOCAL_ACTIVITY_WORKFLOW_SHAPE: Readonly<WorkflowActionShape> = Object.freeze({
   localActivityTasks: 1,

@@ -1,7 +1,7 @@
 /**
  * `serflow judge`: every policy on every member of the trace family (eval/workload/family.ts) and on the shared
  * traces, for both profiles and both orchestration pricings, in the simulator; SERFLOW judged against the cheapest
- * other policy, the clairvoyant bound and LIBRA's SLO attainment (issue #11's targets) on the whole bill at Temporal
+ * other policy, the clairvoyant bound and LIBRA's SLO attainment (the whole-bill targets) on the whole bill at Temporal
  * Cloud and self-hosted prices and on compute only. Writes report.json, index.md/html, members.md and one plot per
  * shape to --out, and prints the per-shape tables and the targets.
  */

@@ -1,5 +1,5 @@
 /**
- * SERFLOW's fusion choice (issue: the whole bill): which runs of consecutive stages execute as ONE activity
+ * SERFLOW's fusion choice (priced on the whole bill): which runs of consecutive stages execute as ONE activity
  * (routing.ts `FusedRun`). Every activity costs a Temporal action and a hop between processes; every function
  * invocation costs a request fee. Fusing stages a..b:
  *

@@ -1,5 +1,5 @@
 /**
- * The bad-input table of the fault suite (issue 12, item 8): every input SERFLOW accepts, sent malformed through its
+ * The bad-input table of the fault suite: every input SERFLOW accepts, sent malformed through its
  * real entry point on a running stack, with the error it got. Each row says what was sent and what came back, and
  * whether the error is *named*: a rejection of a specific class (not a bare Error / TypeError) whose message names
  * what was wrong (the field, flag or file). After each input class the stack must still serve a good query and

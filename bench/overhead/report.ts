@@ -10,7 +10,7 @@ import type { PlanMeasure } from './plans';
 export const TARGETS = { overheadPerStageP50Ms: 10, throughputQps: 50 } as const;
 
 /**
- * The whole-bill targets of step 5, for the plan SERFLOW picks (issue "the whole bill"): mean actions per query,
+ * The whole-bill targets of step 5, for the plan SERFLOW picks: mean actions per query,
  * and latency p50 at c = 1, throughput and CPU per query loaded as ratios to the engine's floor.
  */
 export const PLAN_TARGETS = { actionsPerQueryMax: 3.2, p50RatioMax: 1.3, qpsRatioMin: 0.8, cpuRatioMax: 1.3 } as const;

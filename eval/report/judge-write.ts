@@ -215,7 +215,7 @@ export function judgeDocument(r: JudgeReport): Block[] {
         { label: 'seed', text: `${r.seed} (arrival placement, exits, service times; the same for every policy)` },
       ],
     },
-    { type: 'heading', level: 2, text: 'Targets (issue #11)' },
+    { type: 'heading', level: 2, text: 'Targets' },
     {
       type: 'paragraph',
       text:

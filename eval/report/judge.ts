@@ -1,5 +1,5 @@
 /**
- * The judgement of `serflow judge` (issue #11's targets) over many simulated runs: per member and profile, SERFLOW's
+ * The judgement of `serflow judge` (the whole-bill targets) over many simulated runs: per member and profile, SERFLOW's
  * bill against the cheapest other policy and against the clairvoyant bound, its SLO attainment against 99.5 % and
  * against LIBRA's; the distribution of those figures per shape (median, worst); the targets met or not; and the
  * summary page and plots. Pure: the runs come in as plain figures (sim/judge.ts makes them), and the files are

@@ -1,5 +1,5 @@
 /**
- * The trace family that `serflow judge` runs every policy on (issue #11, part 5): seeded synthetic traces of three
+ * The trace family that `serflow judge` runs every policy on: seeded synthetic traces of three
  * shapes at several base rates, defined by ONE constant, `TRACE_FAMILY`, so the family is reproducible and a change
  * to it is a visible change of that constant.
  *

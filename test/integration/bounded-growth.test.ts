@@ -1,5 +1,5 @@
 /**
- * Bounded growth on real servers (issue 12 item 5): every JetStream stream and bucket carries the configured size
+ * Bounded growth on real servers: every JetStream stream and bucket carries the configured size
  * and age limits, streams made by an older version without them are brought to them at start (their messages
  * kept), a size limit is enforced by the server; and a query's claim-checked activations are gone from the object
  * store once the query has ended.

@@ -115,7 +115,7 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
   }
   assert.equal(found, want, '`temporal workflow list --query "ExitStage = 1"` finds the stage-1 exits');
 
-  // Issue 3's operator path: a static VM-prefix plan on a stack whose pools are empty (the autoscaler had kept
+  // The operator's path: a static VM-prefix plan on a stack whose pools are empty (the autoscaler had kept
   // everything serverless) launches VMs for stages 1-2, overflows to serverless while they boot, and the bill
   // shows both kinds of cost per stage.
   const set = await serflow('route', 'set', 'vm-prefix:2');

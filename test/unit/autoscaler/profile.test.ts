@@ -327,7 +327,7 @@ function handStage(
     reachProbability,
   };
 }
-/** The raw hand profile; `handling[i]`: stage i+1 carries the live-handling measurement (none by default, as before #11). */
+/** The raw hand profile; `handling[i]`: stage i+1 carries the live-handling measurement (none by default: an old profile). */
 const handRaw = (handling: [boolean, boolean] = [false, false]): ModelProfile => ({
   profileVersion: 1,
   model: 'hand',
@@ -448,7 +448,7 @@ describe('honest capacity: the VM service time is the whole handling in a live w
     assert.ok(Math.abs(mu(s1) - 2000 / 3) < 1e-9);
   });
 
-  test('without it (a profile from before #11) the session.run figures, as before', () => {
+  test('without it (an older profile) the session.run figures, as before', () => {
     const [s1] = toStageProfiles(handProfile(), { vmThreads: 1, faasMemoryMb: () => 2048 });
     assert.deepEqual(s1?.vmServiceMs, { p50: 1, p95: 2, p99: 3, mean: 1.2 });
     assert.equal(s1?.vmServiceBasis, 'session.run');
