@@ -1,5 +1,7 @@
 /**
- * The one entry point of every process the embedded stack spawns (`CHILD_MAIN_SCRIPT`), by role:
+ * The entry point of every worker, agent and function process the embedded stack spawns (`CHILD_MAIN_SCRIPT`), by
+ * role (the servers' watchdog, reaper-main.ts, and a detached worker's supervisor, supervisor-main.ts, are their own
+ * small entries: they must not load ONNX Runtime and the workers):
  *   node lib/deploy/local/child-main.js workflow --temporal HOST:PORT --nats URL
  *   node lib/deploy/local/child-main.js stage --model M --stage K --temporal HOST:PORT --nats URL [--vm-id ID --boot-until MS]
  *   node lib/deploy/local/child-main.js cloud-agent --models M1,M2 --temporal HOST:PORT --nats URL
