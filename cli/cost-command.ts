@@ -15,7 +15,7 @@ import { readBillingEvents, readStageEvents, type MalformedMessage } from '../bi
 import type { SerflowConfig } from '../common/config';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
 import { formatTextTable } from '../eval/report/text-table';
-import { readStateFile } from '../infra/stack-state';
+import { discoverStack, requireNatsUrl, requireTemporalAddress } from '../infra/stack-state';
 import { connectNats } from '../infra/nats';
 import { connectClientConnection } from '../infra/temporal';
 
@@ -231,16 +231,10 @@ export async function collectCost(config: SerflowConfig, options: CostCommandOpt
   }).usdPerAction;
   const now = Date.now();
   const since = options.since === undefined ? undefined : parseSince(options.since, now);
-  const state = readStateFile(config.homeDir);
-  const temporalAddress = config.temporal.address ?? state?.temporalAddress;
-  const natsUrl = config.nats.url ?? state?.natsUrl;
-  if (!temporalAddress || !natsUrl) {
-    throw new Error(
-      'no stack to bill: start one with `serflow up --detach`, or set TEMPORAL_ADDRESS and NATS_URL ' +
-        `(missing: ${[!temporalAddress && 'Temporal address', !natsUrl && 'NATS URL'].filter(Boolean).join(', ')})`,
-    );
-  }
-  const namespace = state?.namespace ?? config.temporal.namespace;
+  const stack = discoverStack(config);
+  const temporalAddress = requireTemporalAddress(stack);
+  const natsUrl = requireNatsUrl(stack);
+  const namespace = stack.namespace;
 
   const nc: NatsConnection = await connectNats(natsUrl, 'serflow-cost');
   let billing, stages;
@@ -253,8 +247,10 @@ export async function collectCost(config: SerflowConfig, options: CostCommandOpt
     await nc.close();
   }
 
-  const embedded = !config.temporal.address && state?.embeddedTemporal === true;
-  const connection = await connectClientConnection({ address: temporalAddress, embedded }, 10_000);
+  const connection = await connectClientConnection(
+    { address: temporalAddress, embedded: stack.temporalEmbedded === true },
+    10_000,
+  );
   let queries, actions;
   try {
     const client = new Client({ connection, namespace });

@@ -23,6 +23,7 @@ import { computeLedger } from '../../../billing/ledger';
 import { MissingOrchestrationCostError } from '../../../billing/prices';
 import { compileConfig } from '../../../common/config';
 import { SEARCH_ATTRIBUTES } from '../../../common/naming';
+import { NoStackError } from '../../../infra/stack-state';
 
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');
 
@@ -153,6 +154,18 @@ describe('orchestration pricing', () => {
       assert.ok(err instanceof MissingOrchestrationCostError, `got ${String(err)}`);
       assert.match(err.message, /orchestration\.cpuMsPerAction/);
       assert.match(err.message, /npm run bench:overhead/);
+      return true;
+    });
+  });
+});
+
+describe('stack discovery', () => {
+  test('no configured address and no recorded stack fails naming how to get one, before any connection', async () => {
+    const homeDir = path.join(os.tmpdir(), `serflow-no-stack-${process.pid}`); // no state file there
+    const config = compileConfig({ homeDir, orchestration: { pricing: 'self-hosted', cpuMsPerAction: 1 } });
+    await assert.rejects(collectCost(config), (err: unknown) => {
+      assert.ok(err instanceof NoStackError, `got ${String(err)}`);
+      assert.match(err.message, /serflow up --detach/);
       return true;
     });
   });
