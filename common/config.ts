@@ -158,7 +158,7 @@ export const DEFAULT_TEMPORAL_CLOUD_USD_PER_MILLION_ACTIONS = 25;
 export const DEFAULT_VM_VCPUS = 2;
 
 /*
- * Bounded growth (issue 12 item 5): every JetStream stream and bucket has a size limit, and most an age limit.
+ * Bounded growth: every JetStream stream and bucket has a size limit, and most an age limit.
  * JetStream reserves each stream's max_bytes against the server's store (nats-server's default max_file_store is
  * 75 % of the free disk at start), so the sum below (~2.6 GiB file, 16 MiB memory) is kept small enough for a
  * developer machine; a stream that cannot be created for lack of room names the `retention.*` field to lower.
