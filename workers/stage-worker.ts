@@ -220,13 +220,14 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     failure = err;
     throw err;
   } finally {
-    // The VM reports its own end (its provider may be gone); then what waits in the outboxes goes out before the
-    // connection does (`vm.ready` held through a blip at boot, events of the last stages).
+    // The VM reports its own end (its provider may be gone) as late as it can, once its sessions and its Temporal
+    // connection are closed, so that the bill ends where its life does; then what waits in the outboxes goes out
+    // before the connection does (`vm.ready` held through a blip at boot, events of the last stages).
+    await Promise.all(runners.map((r) => r.close()));
+    await connection?.close();
     await life?.stop(failure === undefined ? 'worker shut down' : `worker failed: ${(failure as Error)?.message}`);
     await events.close();
     if (billing) await billing.close();
-    await Promise.all(runners.map((r) => r.close()));
-    await connection?.close();
     await nc.drain().catch(() => undefined);
   }
 }

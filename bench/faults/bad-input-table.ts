@@ -2,6 +2,7 @@
  * The bad-input table as Markdown (the fault report's section) and as plain text (a terminal), from the rows of
  * `runBadInputs`. Pure; the one Markdown writer is eval/report/markdown.ts, the one text table eval/report/text-table.ts.
  */
+import type { Block } from '../../eval/report/document';
 import { toMarkdown } from '../../eval/report/markdown';
 import { formatTextTable } from '../../eval/report/text-table';
 import type { BadInputRow } from './bad-inputs';
@@ -23,13 +24,18 @@ export function summarizeBadInputs(rows: readonly BadInputRow[]): string {
   );
 }
 
-/** The rows as a Markdown section: a heading, the summary line and the table. */
-export function badInputMarkdown(rows: readonly BadInputRow[], heading = 'Bad inputs'): string {
-  return toMarkdown([
+/** The rows as report blocks: a heading, the summary line and the table. */
+export function badInputBlocks(rows: readonly BadInputRow[], heading = 'Bad inputs'): Block[] {
+  return [
     { type: 'heading', level: 2, text: heading },
     { type: 'paragraph', text: summarizeBadInputs(rows) },
     { type: 'table', header: HEADER, numeric: HEADER.map(() => false), rows: rows.map(cells) },
-  ]);
+  ];
+}
+
+/** The rows as a Markdown section. */
+export function badInputMarkdown(rows: readonly BadInputRow[], heading = 'Bad inputs'): string {
+  return toMarkdown(badInputBlocks(rows, heading));
 }
 
 /** The rows as an aligned plain-text table (the error cut to `errorWidth` characters). */

@@ -12,31 +12,21 @@ import { PROJECT_ROOT } from '../../common/paths';
 import { startStack } from '../../deploy/local/stack';
 import { connectNats } from '../../infra/nats';
 import { badInputText } from './bad-input-table';
-import { BAD_INPUT_CLASSES, runBadInputs, type BadInputClass } from './bad-inputs';
+import { BAD_INPUT_CLASSES, runBadInputs, type BadInputClass, type BadInputRow } from './bad-inputs';
 
-async function main(): Promise<void> {
-  const out = process.argv[2] ?? path.join(PROJECT_ROOT, 'bench', 'results', 'bad-inputs.json');
-  const only = process.argv[3]?.split(',').filter(Boolean) as BadInputClass[] | undefined;
-  for (const k of only ?? []) {
-    if (!Object.hasOwn(BAD_INPUT_CLASSES, k)) {
-      throw new Error(`unknown input class ${k}; known: ${Object.keys(BAD_INPUT_CLASSES).join(', ')}`);
-    }
-  }
+/** Start an embedded stack of its own (temp dir, free ports), run the bad-input table against it, stop it. */
+export async function runBadInputsOnOwnStack(
+  classes: readonly BadInputClass[] | undefined,
+  log: (line: string) => void,
+): Promise<BadInputRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-bad-inputs-stack-'));
   const config = compileConfig({ homeDir: dir, stages: { timeoutMs: 3_000 }, vm: { bootDelayMs: 1_000 } });
-  const log = (l: string) => console.error(`[bad-inputs] ${l}`);
   const stack = await startStack({ config, dataDir: path.join(dir, 'data'), onProgress: log });
-  const started = Date.now();
   try {
     const client = await SerflowClient.connectToStack(stack.info, config);
     const nc = await connectNats(stack.info.natsUrl, 'serflow-bad-inputs');
     try {
-      const rows = await runBadInputs({ client, nc, config, stackInfo: stack.info, classes: only }, log);
-      fs.mkdirSync(path.dirname(out), { recursive: true });
-      fs.writeFileSync(out, `${JSON.stringify(rows, null, 2)}\n`);
-      console.log(badInputText(rows));
-      log(`${rows.length} rows in ${((Date.now() - started) / 1000).toFixed(1)} s, written to ${out}`);
-      if (rows.some((r) => !r.named || r.lostOrStopped)) process.exitCode = 1;
+      return await runBadInputs({ client, nc, config, stackInfo: stack.info, classes }, log);
     } finally {
       await client.close().catch(() => undefined);
       await nc.close().catch(() => undefined);
@@ -47,7 +37,27 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(`bad-inputs: ${(err as Error)?.stack ?? String(err)}`);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const out = process.argv[2] ?? path.join(PROJECT_ROOT, 'bench', 'results', 'bad-inputs.json');
+  const only = process.argv[3]?.split(',').filter(Boolean) as BadInputClass[] | undefined;
+  for (const k of only ?? []) {
+    if (!Object.hasOwn(BAD_INPUT_CLASSES, k)) {
+      throw new Error(`unknown input class ${k}; known: ${Object.keys(BAD_INPUT_CLASSES).join(', ')}`);
+    }
+  }
+  const log = (l: string) => console.error(`[bad-inputs] ${l}`);
+  const started = Date.now();
+  const rows = await runBadInputsOnOwnStack(only, log);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify(rows, null, 2)}\n`);
+  console.log(badInputText(rows));
+  log(`${rows.length} rows in ${((Date.now() - started) / 1000).toFixed(1)} s, written to ${out}`);
+  if (rows.some((r) => !r.named || r.lostOrStopped)) process.exitCode = 1;
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(`bad-inputs: ${(err as Error)?.stack ?? String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,6 +1,6 @@
 /**
  * The fault suite's client, a process of its own so that the suite can kill it outright:
- *   node lib/bench/faults/load-main.js --log FILE --prefix ID [--rate Q --duration S | --resume]
+ *   node lib/bench/faults/load-main.js --log FILE --prefix ID [--rate Q | --closed N] --duration S | --resume
  * Open loop: query n is due at n/rate s and is started under the id `<prefix>-<n>`, whatever happened to earlier
  * ones. Each step is appended to `--log` at once (one JSON line; the file survives a kill -9 of this process):
  * `intent` before a start, `started` after, `ended` with the outcome. A query that fails because a server is
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
       log: { type: 'string' },
       prefix: { type: 'string' },
       rate: { type: 'string' },
+      closed: { type: 'string' },
       duration: { type: 'string' },
       threshold: { type: 'string' },
       seed: { type: 'string', default: '7' },
@@ -35,8 +36,11 @@ async function main(): Promise<void> {
   const prefix = values.prefix;
   if (!logFile || !prefix) throw new Error('load-main needs --log FILE and --prefix ID');
   const rate = Number(values.rate ?? 0);
+  const closed = Number(values.closed ?? 0);
   const durationS = Number(values.duration ?? 0);
-  if (!values.resume && !(rate > 0 && durationS > 0)) throw new Error('--rate and --duration must be positive');
+  if (!values.resume && !((rate > 0 || (Number.isInteger(closed) && closed > 0)) && durationS > 0)) {
+    throw new Error('--rate (or --closed N clients) and --duration must be positive');
+  }
   const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
   const config = loadConfig();
   const model = config.defaultModel;
@@ -84,6 +88,14 @@ async function main(): Promise<void> {
   if (values.resume) {
     const { open } = parseLoadLog(fs.readFileSync(logFile, 'utf8'));
     for (const q of open) pending.push(run(q.n, Date.now()));
+  } else if (closed > 0) {
+    // Closed loop: each client starts its next query when its last one ended, until the duration is over.
+    const t0 = Date.now();
+    let next = 0;
+    const loop = async () => {
+      while (Date.now() - t0 < durationS * 1000) await run(next++, Date.now());
+    };
+    for (let c = 0; c < closed; c++) pending.push(loop());
   } else {
     const t0 = Date.now();
     const total = Math.round(rate * durationS);

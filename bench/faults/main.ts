@@ -1,7 +1,8 @@
 /**
  * `npm run faults`: the fault suite. Each scenario (scenarios.ts) runs on a stack of its own under steady load,
  * one fault each; the report says per scenario what happened to every query, to the stage events and to the bill.
- *   node lib/bench/faults/main.js [--scenarios a,b] [--rate Q] [--duration S] [--fault-at S] [--out DIR]
+ *   node lib/bench/faults/main.js [--scenarios a,b] [--rate Q] [--duration S] [--fault-at S] [--no-bad-inputs] [--out DIR]
+ * Then the bad-input table (bad-inputs.ts): every input the code accepts, sent malformed, and the error it got.
  * Writes `<out>/faults.json` and `<out>/faults.md` (default bench/results). Exits 1 when a scenario failed.
  */
 import * as fs from 'node:fs';
@@ -10,6 +11,9 @@ import { parseArgs } from 'node:util';
 import { commandLine } from '../../common/command-line';
 import { PROJECT_ROOT } from '../../common/paths';
 import { gitInfo, machineInfo } from '../run-info';
+import { summarizeBadInputs } from './bad-input-table';
+import type { BadInputRow } from './bad-inputs';
+import { runBadInputsOnOwnStack } from './bad-inputs-main';
 import { renderFaultReport, type FaultReport } from './report';
 import { DEFAULT_FAULT_LOAD, FAULT_STACK_CONFIG, runScenario, type FaultLoad } from './run';
 import { LEDGER_TOLERANCE } from './truth';
@@ -31,6 +35,7 @@ async function main(): Promise<void> {
       duration: { type: 'string' },
       'fault-at': { type: 'string' },
       out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
+      'bad-inputs': { type: 'boolean', default: true },
     },
   });
   const scenarios = values.scenarios ? values.scenarios.split(',').map((s) => scenarioByName(s.trim())) : SCENARIOS;
@@ -55,6 +60,14 @@ async function main(): Promise<void> {
     );
     reports.push(r);
   }
+  // Every input the code accepts, sent malformed to a stack of its own (bad-inputs.ts).
+  let badInputs: BadInputRow[] = [];
+  if (values['bad-inputs']) {
+    console.log('[bad inputs] sending malformed values to every entry point');
+    badInputs = await runBadInputsOnOwnStack(undefined, (l) => console.log(`[bad inputs] ${l}`));
+    console.log(`[bad inputs] ${summarizeBadInputs(badInputs)}`);
+  }
+  const badInputsHeld = badInputs.every((r) => r.named && !r.lostOrStopped);
   const report: FaultReport = {
     command: commandLine('node lib/bench/faults/main.js', process.argv.slice(2)),
     git: gitInfo(),
@@ -65,7 +78,8 @@ async function main(): Promise<void> {
     stackConfig: FAULT_STACK_CONFIG,
     ledgerTolerance: LEDGER_TOLERANCE,
     scenarios: reports,
-    pass: reports.every((r) => r.pass),
+    badInputs,
+    pass: reports.every((r) => r.pass) && badInputsHeld,
   };
   fs.mkdirSync(values.out, { recursive: true });
   fs.writeFileSync(path.join(values.out, 'faults.json'), `${JSON.stringify(report, null, 2)}\n`);

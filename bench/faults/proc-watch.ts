@@ -7,6 +7,9 @@ import * as fs from 'node:fs';
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on every Linux this runs on). */
 const CLOCK_TICKS_PER_SECOND = 100;
 
+/** How often the watched processes are checked for their end: the error of a measured lifetime's end. */
+const ENDED_POLL_MS = 10;
+
 /** A process younger than this may not have exec'd yet: its arguments are read again at the next poll. */
 const YOUNG_PROCESS_MS = 2_000;
 
@@ -40,6 +43,19 @@ function startedAtOf(pid: number): number | null {
   }
 }
 
+/**
+ * Whether `pid` has exited but is not reaped yet: an orphan (its parent killed) stays in /proc until init reaps it,
+ * which may take a while; it no longer runs.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
 /** Running processes whose arguments `match` accepts. */
 export function findProcesses(match: (args: string[]) => boolean): ProcessSeen[] {
   const out: ProcessSeen[] = [];
@@ -52,6 +68,16 @@ export function findProcesses(match: (args: string[]) => boolean): ProcessSeen[]
     if (startedAt !== null) out.push({ pid, args, startedAt });
   }
   return out;
+}
+
+/** Resident set size of `pid`, KiB (VmRSS); null when it is gone. */
+export function residentKb(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The value after `flag` in `args`. */
@@ -71,7 +97,7 @@ export interface ObservedLife {
 
 /**
  * Poll /proc every `intervalMs` for processes that `keyOf` names (a VM's `--vm-id`) and record when each started
- * and when it was first seen gone: lifetimes to within the start's 10 ms and one poll interval at the end.
+ * and when it was first seen gone (or a zombie): lifetimes to within 10 ms at either end.
  */
 export function watchLives(keyOf: (args: string[]) => string | undefined, intervalMs = 100) {
   const lives = new Map<number, ObservedLife>();
@@ -92,14 +118,21 @@ export function watchLives(keyOf: (args: string[]) => string | undefined, interv
       // A process seen between fork and exec still shows its parent's arguments: look again while it is young.
       else if (startedAt === null || now - startedAt > YOUNG_PROCESS_MS) ignored.add(pid);
     }
-    for (const life of lives.values()) if (life.endedAt === null && !running.has(life.pid)) life.endedAt = now;
+    for (const life of lives.values()) {
+      if (life.endedAt === null && (!running.has(life.pid) || isZombie(life.pid))) life.endedAt = now;
+    }
+  };
+  // The processes already watched are looked at more often than /proc is listed: an end is seen within ENDED_POLL_MS.
+  const checkEnds = () => {
+    const now = Date.now();
+    for (const life of lives.values()) if (life.endedAt === null && isZombie(life.pid)) life.endedAt = now;
   };
   tick();
-  const timer = setInterval(tick, intervalMs);
+  const timers = [setInterval(tick, intervalMs), setInterval(checkEnds, ENDED_POLL_MS)];
   return {
     /** Stop polling; the lives seen so far (those still running have `endedAt` null). */
     stop(): ObservedLife[] {
-      clearInterval(timer);
+      for (const t of timers) clearInterval(t);
       tick();
       return [...lives.values()];
     },

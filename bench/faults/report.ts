@@ -2,6 +2,8 @@
 import type { Block } from '../../eval/report/document';
 import { toMarkdown } from '../../eval/report/markdown';
 import type { MachineInfo } from '../run-info';
+import { badInputBlocks } from './bad-input-table';
+import type { BadInputRow } from './bad-inputs';
 import type { FaultLoad, ScenarioReport } from './run';
 import type { SerflowConfigInput } from '../../common/config';
 
@@ -15,6 +17,8 @@ export interface FaultReport {
   stackConfig: SerflowConfigInput;
   ledgerTolerance: number;
   scenarios: ScenarioReport[];
+  /** The bad-input table (empty when not run). */
+  badInputs: BadInputRow[];
   pass: boolean;
 }
 
@@ -89,6 +93,7 @@ export function faultReportBlocks(r: FaultReport): Block[] {
           (s.ledger.vm.unmatched.length ? ` Unmatched VMs: ${s.ledger.vm.unmatched.join('; ')}.` : ''),
       })),
     },
+    ...(r.badInputs.length ? badInputBlocks(r.badInputs, 'Bad inputs') : []),
     { type: 'heading', level: 2, text: 'Provenance' },
     {
       type: 'code',

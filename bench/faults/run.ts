@@ -19,8 +19,9 @@ import { startStack, type RunningStack } from '../../deploy/local/stack';
 import { startTemporalDevServer, type StartedTemporalDevServer } from '../../deploy/local/temporal-server';
 import { createSamplePicker } from '../../eval/workload/samples';
 import { createDirectPipeline } from '../../models/runtime/direct-pipeline';
-import { parseLoadLog } from './load-log';
-import { argValue, watchLives } from './proc-watch';
+import { quantile } from '../../common/stats';
+import { parseLoadLog, type LoggedQuery } from './load-log';
+import { argValue, findProcesses, residentKb, watchLives } from './proc-watch';
 import type { FaultScenario, FaultTarget } from './scenarios';
 import { checkLedger, invocationsInLog, type LedgerCheck } from './truth';
 import { tallyScenario, type DirectAnswer, type ScenarioTally, type WorkflowSeen } from './tally';
@@ -66,6 +67,12 @@ export interface ScenarioReport {
   ledger: LedgerCheck;
   /** Worker processes the stack restarted, by name. */
   restarts: Record<string, number>;
+  /** Queries that completed within the load's duration, per second of it. */
+  completedPerS: number;
+  /** The stack's resident memory over the run, when sampled. */
+  memory?: MemorySample[];
+  /** Client-side latency of the queries due in each window of the same period, when memory is sampled. */
+  windows?: LatencyWindow[];
   /** Scenario wall time, s. */
   wallS: number;
   /** 0 lost, 0 answered twice, 0 hung, 0 wrong, no duplicate or missing event, and the ledger within tolerance. */
@@ -80,6 +87,50 @@ function spawnClient(dir: string, config: SerflowConfig, args: string[]): ChildP
     stdio: ['ignore', out, out],
     env: { ...process.env, SERFLOW_CONFIG_JSON: JSON.stringify(config) },
   });
+}
+
+/**
+ * Resident memory of a run's processes: those whose arguments name its directory (servers, the stack's store and
+ * logs) or its NATS URL (workers, VMs, function instances); its client is not the system under test.
+ */
+function stackMemory(dir: string, natsUrl: string): { rssMb: number; processes: number } {
+  const mine = findProcesses((args) => {
+    const line = args.join(' ');
+    return (line.includes(dir) || line.includes(natsUrl)) && !line.includes('load-main');
+  });
+  const kb = mine.reduce((sum, p) => sum + (residentKb(p.pid) ?? 0), 0);
+  return { rssMb: Math.round(kb / 102.4) / 10, processes: mine.length };
+}
+
+export interface LatencyWindow {
+  /** Seconds since the load started (the window's start). */
+  t: number;
+  queries: number;
+  failed: number;
+  p50: number | null;
+  p99: number | null;
+}
+
+/** Latency (end − due) of the queries due in each `periodMs` window since `start`. */
+export function latencyWindows(queries: readonly LoggedQuery[], start: number, periodMs: number): LatencyWindow[] {
+  const buckets = new Map<number, LoggedQuery[]>();
+  for (const x of queries) {
+    const k = Math.floor((x.dueAt - start) / periodMs);
+    buckets.set(k, [...(buckets.get(k) ?? []), x]);
+  }
+  return [...buckets.keys()]
+    .sort((a, b) => a - b)
+    .map((k) => {
+      const xs = buckets.get(k)!;
+      const lat = xs.filter((x) => x.end?.ok).map((x) => x.end!.at - x.dueAt);
+      return {
+        t: (k * periodMs) / 1000,
+        queries: xs.length,
+        failed: xs.filter((x) => !x.end?.ok).length,
+        p50: lat.length ? Math.round(quantile(lat, 0.5)) : null,
+        p99: lat.length ? Math.round(quantile(lat, 0.99)) : null,
+      };
+    });
 }
 
 const exitOf = (p: ChildProcess) =>
@@ -117,13 +168,41 @@ async function listWorkflows(address: string, namespace: string): Promise<Map<st
   }
 }
 
-export async function runScenario(
+/** A run of the suite's stack under load: with a fault (a scenario) or without (the load and soak benchmark). */
+export interface LoadRunOptions {
+  /** The fault to inject at `load.faultAtS`; none: the load runs undisturbed. */
+  scenario?: FaultScenario;
+  /** Name of the run (the scenario's, or the load level's). */
+  name: string;
+  load: FaultLoad;
+  /** Closed loop instead of open: this many clients, each starting its next query when the last one ended. */
+  closedClients?: number;
+  /** Sample the resident memory of the stack's processes this often (ms); none: not sampled. */
+  memoryEveryMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Resident memory of the stack's processes (servers, workers, VMs, function instances) at one moment. */
+export interface MemorySample {
+  /** Seconds since the load started. */
+  t: number;
+  rssMb: number;
+  processes: number;
+}
+
+export function runScenario(
   scenario: FaultScenario,
   load: FaultLoad = DEFAULT_FAULT_LOAD,
   log: (line: string) => void = () => undefined,
 ): Promise<ScenarioReport> {
+  return runUnderLoad({ scenario, name: scenario.name, load, log });
+}
+
+export async function runUnderLoad(o: LoadRunOptions): Promise<ScenarioReport> {
+  const { scenario, load } = o;
+  const log = o.log ?? (() => undefined);
   const t0 = Date.now();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `serflow-fault-${scenario.name}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `serflow-fault-${o.name}-`));
   const logDir = path.join(dir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
   const base = compileConfig({ ...FAULT_STACK_CONFIG, homeDir: dir });
@@ -162,24 +241,27 @@ export async function runScenario(
       temporal: { address: temporal.address },
       nats: { url: nats.url },
     });
-    log(`${scenario.name}: starting the stack`);
+    log(`${o.name}: starting the stack`);
     stack = await startStack({ config, dataDir: path.join(dir, 'data'), autoscaler: 'serflow' });
     const natsUrl = nats.url;
     watcher = watchLives((a) => (argValue(a, '--nats') === natsUrl ? argValue(a, '--vm-id') : undefined));
 
     const logFile = path.join(dir, 'client.jsonl');
-    const prefix = `fault-${scenario.name}`;
+    const prefix = `fault-${o.name}`;
     const clientArgs = ['--log', logFile, '--prefix', prefix, '--threshold', String(load.threshold)];
-    client = spawnClient(dir, config, [
-      ...clientArgs,
-      '--rate',
-      String(load.rate),
-      '--duration',
-      String(load.durationS),
-    ]);
+    const shape = o.closedClients ? ['--closed', String(o.closedClients)] : ['--rate', String(load.rate)];
+    client = spawnClient(dir, config, [...clientArgs, ...shape, '--duration', String(load.durationS)]);
     const loadStart = Date.now();
-    log(`${scenario.name}: ${load.rate} q/s for ${load.durationS} s, fault at ${load.faultAtS} s`);
-    await new Promise((r) => setTimeout(r, load.faultAtS * 1000));
+    const memory: MemorySample[] = [];
+    const sampler = o.memoryEveryMs
+      ? setInterval(() => {
+          const m = stackMemory(dir, natsUrl);
+          memory.push({ t: Math.round((Date.now() - loadStart) / 100) / 10, ...m });
+        }, o.memoryEveryMs)
+      : undefined;
+    const what = o.closedClients ? `${o.closedClients} closed-loop clients` : `${load.rate} q/s`;
+    log(`${o.name}: ${what} for ${load.durationS} s${scenario ? `, fault at ${load.faultAtS} s` : ''}`);
+    await new Promise((r) => setTimeout(r, (scenario ? load.faultAtS : load.durationS) * 1000));
 
     const running = stack;
     const target: FaultTarget = {
@@ -212,17 +294,18 @@ export async function runScenario(
       },
     };
     const faultAt = Date.now();
-    const injected = await scenario.inject(target);
-    log(`${scenario.name}: ${injected} at ${((faultAt - loadStart) / 1000).toFixed(1)} s`);
+    const injected = scenario ? await scenario.inject(target) : 'none';
+    if (scenario) log(`${o.name}: ${injected} at ${((faultAt - loadStart) / 1000).toFixed(1)} s`);
 
     // Every query ends by its deadline; the client waits for each, plus the time its retries may add.
     const ceilingMs = load.durationS * 1000 + config.queries.deadlineMs + 30_000;
     const ceiling = new Promise<'ceiling'>((r) => setTimeout(() => r('ceiling'), ceilingMs).unref());
     const ended = await Promise.race([exitOf(client).then(() => 'exited' as const), ceiling]);
     if (ended === 'ceiling') {
-      log(`${scenario.name}: the client did not finish within ${ceilingMs} ms: stopping it`);
+      log(`${o.name}: the client did not finish within ${ceilingMs} ms: stopping it`);
       client.kill('SIGKILL');
     }
+    if (sampler) clearInterval(sampler);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const now = Date.now();
     const lives = watcher.stop();
@@ -273,10 +356,13 @@ export async function runScenario(
       tally.duplicateEvents === 0 &&
       tally.missingEvents === 0 &&
       ledger.within;
+    const completedInLoad = queries.filter((x) => x.end?.ok && x.end.at <= loadStart + load.durationS * 1000).length;
     return {
-      name: scenario.name,
-      fault: scenario.fault,
+      name: o.name,
+      fault: scenario?.fault ?? 'none',
       injected,
+      completedPerS: Math.round((completedInLoad / load.durationS) * 100) / 100,
+      ...(o.memoryEveryMs ? { memory, windows: latencyWindows(queries, loadStart, o.memoryEveryMs) } : {}),
       load,
       tally,
       ledger,

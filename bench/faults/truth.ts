@@ -25,6 +25,8 @@ export interface LedgerCheck {
     unmatched: string[];
     /** VMs the ledger flagged as having no end and no recent liveness. */
     flagged: number;
+    /** Per VM: seconds lived and billed, and how its bill ended. */
+    perVm: { vmId: string; livedS: number; billedS: number; end: string }[];
   };
   faas: {
     ledgerInvocations: number;
@@ -77,11 +79,24 @@ export function checkLedger(i: LedgerCheckInput): LedgerCheck {
     ...[...truthByVm.keys()].filter((id) => !billedIds.has(id)).map((id) => `${id}: ran, not billed`),
     ...[...billedIds].filter((id) => !truthByVm.has(id)).map((id) => `${id}: billed, never ran`),
   ];
-  const flagged = ledger.vms.filter((v) => (v as { flagged?: unknown }).flagged).length;
+  const flagged = ledger.vms.filter((v) => v.unended).length;
   const vmDiff = share(ledgerSeconds, truthSeconds);
   const faasDiff = share(ledger.faas.invocations, i.faasInvocations);
   return {
-    vm: { ledgerSeconds, truthSeconds, diffShare: vmDiff, vms: truthByVm.size, unmatched, flagged },
+    vm: {
+      ledgerSeconds,
+      truthSeconds,
+      diffShare: vmDiff,
+      vms: truthByVm.size,
+      unmatched,
+      flagged,
+      perVm: ledger.vms.map((v) => ({
+        vmId: v.vmId,
+        livedS: Math.round((truthByVm.get(v.vmId) ?? 0) * 1000) / 1000,
+        billedS: Math.round((v.lifetimeSeconds / i.config.timeScale) * 1000) / 1000,
+        end: v.endReportedBy ?? v.state,
+      })),
+    },
     faas: {
       ledgerInvocations: ledger.faas.invocations,
       truthInvocations: i.faasInvocations,

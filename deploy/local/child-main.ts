@@ -108,6 +108,8 @@ async function main(): Promise<void> {
         }
       : undefined;
     await runStageWorker({ config, ...addresses(values, config), model: values.model, stage, vm });
+    // As for a function instance: ONNX Runtime's thread pool may keep the process alive, and the VM has ended its bill.
+    process.exit(0);
   } else if (role === 'autoscaler') {
     if (!values.model) throw new Error('autoscaler needs --model NAME');
     await runAutoscaler({

@@ -1,0 +1,117 @@
+/**
+ * `npm run bench:load`: the stack under more load than it can take, and for a long time.
+ *   node lib/bench/load/main.js [--levels 0.8,1.2,2] [--duration S] [--clients N] [--soak-minutes M] [--out DIR]
+ * Measures the capacity of the fault suite's stack closed loop, then offers open-loop load at each multiple of it
+ * (a fresh stack per level): latency may degrade, but no query may be lost, answered twice or hung and no process
+ * may crash. With `--soak-minutes`, a last run at the first level that long, sampling the stack's resident memory
+ * and latency every 10 s, and reporting their slopes. Writes `<out>/load.json`, `load.md` and `load.svg`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { commandLine } from '../../common/command-line';
+import { PROJECT_ROOT } from '../../common/paths';
+import { DEFAULT_FAULT_LOAD, runUnderLoad } from '../faults/run';
+import { gitInfo, machineInfo } from '../run-info';
+import {
+  renderLoadReport,
+  renderLoadSvg,
+  runHeld,
+  slope,
+  type LoadLevel,
+  type LoadReport,
+  type SoakResult,
+} from './report';
+
+/** Sampling period of the soak's memory and latency. */
+const SOAK_SAMPLE_MS = 10_000;
+
+function positive(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0)
+    throw new Error(`--${flag}: expected a positive number, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      levels: { type: 'string', default: '0.8,1.2,2' },
+      duration: { type: 'string' },
+      clients: { type: 'string' },
+      'soak-minutes': { type: 'string' },
+      out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
+    },
+  });
+  const factors = values.levels.split(',').map((x) => positive('levels', x.trim(), 1));
+  const durationS = positive('duration', values.duration, 45);
+  const clients = Math.round(positive('clients', values.clients, 16));
+  const soakMinutes = values['soak-minutes'] === undefined ? 0 : positive('soak-minutes', values['soak-minutes'], 30);
+  const started = new Date();
+  const log = (line: string) => console.log(`[load] ${line}`);
+
+  const capacityRun = await runUnderLoad({
+    name: 'capacity',
+    load: { ...DEFAULT_FAULT_LOAD, durationS: 30 },
+    closedClients: clients,
+    log,
+  });
+  const qps = capacityRun.completedPerS;
+  if (!(qps > 0)) throw new Error('capacity run completed no query: see its kept directory');
+  log(`capacity: ${qps} queries/s with ${clients} closed-loop clients`);
+
+  const levels: LoadLevel[] = [];
+  for (const factor of factors) {
+    const rate = Math.round(factor * qps * 10) / 10;
+    const run = await runUnderLoad({ name: `load-${factor}x`, load: { ...DEFAULT_FAULT_LOAD, rate, durationS }, log });
+    log(
+      `${factor}× (${rate} q/s): ${runHeld(run) ? 'held' : 'FAILED'}, ${run.completedPerS} completed/s, p50/p99 ${run.tally.before.p50}/${run.tally.before.p99} ms`,
+    );
+    levels.push({ factor, rate, run });
+  }
+
+  let soak: SoakResult | null = null;
+  if (soakMinutes > 0) {
+    const factor = factors[0]!;
+    const rate = Math.round(factor * qps * 10) / 10;
+    log(`soak: ${factor}× (${rate} q/s) for ${soakMinutes} min`);
+    const run = await runUnderLoad({
+      name: 'soak',
+      load: { ...DEFAULT_FAULT_LOAD, rate, durationS: soakMinutes * 60 },
+      memoryEveryMs: SOAK_SAMPLE_MS,
+      log,
+    });
+    // The first window is the stack warming up (sessions loaded, instances started): not growth.
+    const mem = (run.memory ?? []).slice(1).map((m) => ({ x: m.t / 60, y: m.rssMb }));
+    const lat = (run.windows ?? []).slice(1).flatMap((w) => (w.p50 === null ? [] : [{ x: w.t / 60, y: w.p50 }]));
+    soak = { factor, rate, minutes: soakMinutes, run, memoryMbPerMin: slope(mem), p50MsPerMin: slope(lat) };
+    log(
+      `soak: memory slope ${soak.memoryMbPerMin?.toFixed(2)} MB/min, p50 slope ${soak.p50MsPerMin?.toFixed(2)} ms/min`,
+    );
+  }
+
+  const report: LoadReport = {
+    command: commandLine('node lib/bench/load/main.js', process.argv.slice(2)),
+    git: gitInfo(),
+    machine: machineInfo(),
+    startedAt: started.toISOString(),
+    wallS: Math.round((Date.now() - started.getTime()) / 1000),
+    capacity: { qps, clients, durationS: 30, run: capacityRun },
+    levels,
+    soak,
+    pass: [capacityRun, ...levels.map((l) => l.run), ...(soak ? [soak.run] : [])].every(runHeld),
+  };
+  fs.mkdirSync(values.out, { recursive: true });
+  const base = soak ? 'soak' : 'load';
+  fs.writeFileSync(path.join(values.out, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  fs.writeFileSync(path.join(values.out, `${base}.md`), renderLoadReport(report).replace('load.svg', `${base}.svg`));
+  fs.writeFileSync(path.join(values.out, `${base}.svg`), await renderLoadSvg(report));
+  log(`wrote ${path.join(values.out, `${base}.json`)}, .md and .svg: ${report.pass ? 'held' : 'FAILED'}`);
+  if (!report.pass) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exit(1);
+});
