@@ -56,6 +56,12 @@ export const FAULT_STACK_CONFIG: SerflowConfigInput = {
 
 /** Time the publishers' outboxes get to flush after the load before the bill is read. */
 const SETTLE_MS = 3_000;
+/**
+ * Longest wait for events and facts still in outboxes after that (their retry backoff grows to 10 s,
+ * common/outbox.ts), read again every SETTLE_POLL_MS.
+ */
+const SETTLE_CEILING_MS = 30_000;
+const SETTLE_POLL_MS = 2_000;
 
 export interface ScenarioReport {
   name: string;
@@ -311,11 +317,8 @@ export async function runUnderLoad(o: LoadRunOptions): Promise<ScenarioReport> {
     const lives = watcher.stop();
     watcher = undefined;
 
-    const nc: NatsConnection = nats.nc;
-    const [billing, stageEvents] = [await readBillingEvents(nc), await readStageEvents(nc)];
     const workflows = await listWorkflows(temporal.address, config.temporal.namespace);
     const { queries } = parseLoadLog(fs.readFileSync(logFile, 'utf8'));
-
     const picker = createSamplePicker(config.defaultModel, config.modelsDir, 7);
     const pipeline = await createDirectPipeline(config.defaultModel, config.modelsDir);
     const direct = new Map<string, DirectAnswer>();
@@ -328,23 +331,36 @@ export async function runUnderLoad(o: LoadRunOptions): Promise<ScenarioReport> {
     } finally {
       await pipeline.close();
     }
-    const tally = tallyScenario({
-      queries,
-      workflowIdOf: (id) => inferenceWorkflowId(config.defaultModel, id),
-      workflows,
-      events: stageEvents.events,
-      direct,
-      faultAt,
-    });
+    // Events and facts held in the workers' outboxes through an outage arrive within their retry backoff: read
+    // until the books are complete, or give up after SETTLE_CEILING_MS and report what is missing.
     const faasInvocations = invocationsLogged(path.join(dir, 'data', 'logs'));
-    const ledger = checkLedger({
-      config,
-      billing: billing.events,
-      stages: stageEvents.events,
-      lives,
-      faasInvocations,
-      now,
-    });
+    const account = async () => {
+      const nc: NatsConnection = nats!.nc;
+      const [billing, stageEvents] = [await readBillingEvents(nc), await readStageEvents(nc)];
+      const tally = tallyScenario({
+        queries,
+        workflowIdOf: (id) => inferenceWorkflowId(config.defaultModel, id),
+        workflows,
+        events: stageEvents.events,
+        direct,
+        faultAt,
+      });
+      const ledger = checkLedger({
+        config,
+        billing: billing.events.filter((e) => e.at <= now), // the books as of `now`, as the lives are
+        stages: stageEvents.events,
+        lives,
+        faasInvocations,
+        now,
+      });
+      return { tally, ledger };
+    };
+    let { tally, ledger } = await account();
+    for (const settleUntil = Date.now() + SETTLE_CEILING_MS; Date.now() < settleUntil;) {
+      if (tally.missingEvents === 0 && ledger.within) break;
+      await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+      ({ tally, ledger } = await account());
+    }
     const restarts = Object.fromEntries(
       stack.info.processes.filter((p) => p.restarts).map((p) => [p.name, p.restarts!]),
     );
