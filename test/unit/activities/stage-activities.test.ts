@@ -449,7 +449,8 @@ describe('a rejected query', () => {
     {
       what: 'an image with one value too few',
       input: () => stageInput({ image: uncertainImage.subarray(0, 783), dims: [1, 1, 28, 28] }),
-      says: ['needs 784 values, got 783'],
+      // the payload's length is checked against its dims before it is decoded: 783 values are 4176 base64 characters
+      says: ['dataBase64: expected 4184 base64 characters', '784 float32 values', 'got 4176'],
     },
     {
       what: 'an image with a NaN pixel',
@@ -474,7 +475,7 @@ describe('a rejected query', () => {
     {
       what: 'a truncated inline payload',
       input: () => ({ ...stageInput(), activation: { kind: 'inline', dims: [1, 1, 28, 28], dataBase64: 'AAAAAAA=' } }),
-      says: ['5 bytes'],
+      says: ['dataBase64: expected 4184 base64 characters', 'got 8'],
     },
     {
       what: 'dims that are a number',

@@ -109,6 +109,18 @@ describe('compileConfig', () => {
         queueTimeoutMs: 60_000,
       },
       queries: { deadlineMs: 600_000 },
+      // Written out by hand (not the module's constants), so a changed default shows here.
+      retention: {
+        stageEventsMaxBytes: 512 * 2 ** 20,
+        controlMaxAgeMs: 24 * 3600 * 1000,
+        controlMaxBytes: 64 * 2 ** 20,
+        billingMaxAgeMs: 90 * 24 * 3600 * 1000,
+        billingMaxBytes: 2 ** 30,
+        kvBucketMaxBytes: 16 * 2 ** 20,
+        activationsMaxBytes: 2 ** 30,
+      },
+      logs: { maxBytes: 10 * 2 ** 20, filesKept: 3 },
+      pools: { maxVmsPerPool: 64, replyMaxBytes: 512 * 1024 },
     });
   });
 
