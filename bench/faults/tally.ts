@@ -58,7 +58,7 @@ export interface ScenarioTally {
   duplicateEvents: number;
   /** Stages a completed query ran that have no event. */
   missingEvents: number;
-  /** Client-side latency (end − due) of the queries due before the fault, ms. */
+  /** Client-side latency (end − due) of the queries due in the BASELINE_WINDOW_MS before the fault, ms. */
   before: { p50: number | null; p99: number | null };
   after: { p50: number | null; p99: number | null };
   /** Latency above which a query counts as hit by the fault: max(2 × p99 before, p99 before + 250 ms). */
@@ -71,6 +71,9 @@ export interface ScenarioTally {
    */
   recoveryMs: number | null;
 }
+
+/** The window before the fault whose latencies are the baseline. */
+export const BASELINE_WINDOW_MS = 5_000;
 
 /** Minimum margin of the hit bound over the pre-fault p99, ms: keeps a quiet baseline's p99 from flagging noise. */
 export const HIT_BOUND_MIN_MARGIN_MS = 250;
@@ -139,8 +142,11 @@ export function tallyScenario(input: TallyInput): ScenarioTally {
   }
 
   const beforeQ = queries.filter((x) => x.dueAt < faultAt);
+  // The steady state just before the fault is the yardstick, not the whole run before it (its first seconds pay the
+  // cold starts of the function instances).
+  const baselineQ = beforeQ.filter((x) => x.dueAt >= faultAt - BASELINE_WINDOW_MS);
   const afterQ = queries.filter((x) => x.dueAt >= faultAt);
-  const before = okLatencies(beforeQ);
+  const before = okLatencies(baselineQ);
   const after = okLatencies(afterQ);
   const p99Before = q(before, 0.99);
   const hitBoundMs = p99Before === null ? null : Math.max(2 * p99Before, p99Before + HIT_BOUND_MIN_MARGIN_MS);

@@ -145,9 +145,10 @@ describe('scenario tally', () => {
   });
 
   test('recovery: from the fault to the first query after which every one ended within the bound', () => {
-    // Before the fault: latencies 100..190 ms, p99 189 (interpolated) → bound max(378, 439) = 439 ms.
+    // The 5 s before the fault (due 5 000..9 000): latencies 150..190 ms, p99 189.6 → 190 → bound max(380, 440) = 440 ms.
+    // The cold start (due 0..4 000, 3 s each) is not the baseline, though its queries count as hit.
     const xs: LoadLogLine[] = [];
-    for (let n = 0; n < 10; n++) xs.push(intent(n, n * 1000), ok(n, n * 1000 + 100 + n * 10));
+    for (let n = 0; n < 10; n++) xs.push(intent(n, n * 1000), ok(n, n * 1000 + (n < 5 ? 3_000 : 100 + n * 10)));
     // After the fault at 10 000: two slow (2 s), one failed, then fine from the query due at 14 000.
     xs.push(intent(10, 10_000), ok(10, 12_000), intent(11, 11_000), ok(11, 13_000));
     xs.push(intent(12, 12_000), { kind: 'ended', id: 'q-12', at: 12_500, ok: false, errorType: 'X' });
@@ -155,16 +156,17 @@ describe('scenario tally', () => {
     xs.push(intent(14, 14_000), ok(14, 14_100), intent(15, 15_000), ok(15, 15_120));
     const { queries } = parseLoadLog(lines(xs));
     const t = tallyScenario(base({ queries }));
-    assert.equal(t.before.p99, 189);
-    assert.equal(t.hitBoundMs, 439);
-    assert.equal(t.hit, 4);
+    assert.equal(t.before.p50, 170);
+    assert.equal(t.before.p99, 190);
+    assert.equal(t.hitBoundMs, 440);
+    assert.equal(t.hit, 9);
     assert.equal(t.recoveryMs, 4_000);
   });
 
   test('a fault nothing notices recovers at once; one that never clears has no recovery', () => {
-    const fine = parseLoadLog(lines([intent(0, 0), ok(0, 100), intent(1, 10_500), ok(1, 10_600)])).queries;
+    const fine = parseLoadLog(lines([intent(0, 9_000), ok(0, 9_100), intent(1, 10_500), ok(1, 10_600)])).queries;
     assert.equal(tallyScenario(base({ queries: fine })).recoveryMs, 500);
-    const stuck = parseLoadLog(lines([intent(0, 0), ok(0, 100), intent(1, 10_500), ok(1, 19_000)])).queries;
+    const stuck = parseLoadLog(lines([intent(0, 9_000), ok(0, 9_100), intent(1, 10_500), ok(1, 19_000)])).queries;
     assert.equal(tallyScenario(base({ queries: stuck })).recoveryMs, null);
   });
 });
