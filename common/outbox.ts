@@ -81,34 +81,37 @@ export function createOutbox<T>(o: OutboxOptions<T>): Outbox<T> {
   /** Send the queue in order; stop at the first failure and try again later. One drain at a time. */
   const drain = (): Promise<void> => {
     timer = undefined;
-    draining ??= (async () => {
-      try {
-        while (queue.length) {
-          const head = queue[0]!;
-          if (now() - head.firstAt > o.retryHorizonMs) {
-            queue.shift();
-            lost++;
-            log(`${o.name}: ${o.describe(head.item)} ${head.id} not published within ${o.retryHorizonMs} ms: given up`);
-            continue;
-          }
-          try {
-            await o.send(head.item, head.id);
-            if (queue[0] === head) queue.shift();
-            delay = first;
-          } catch (err) {
-            log(
-              `${o.name}: ${o.describe(head.item)} not published yet (${(err as Error).message}); ${queue.length} waiting`,
-            );
-            schedule();
-            delay = Math.min(ceiling, delay * 2);
-            return;
-          }
+    if (draining) return draining;
+    const run = (async () => {
+      while (queue.length) {
+        const head = queue[0]!;
+        if (now() - head.firstAt > o.retryHorizonMs) {
+          queue.shift();
+          lost++;
+          log(`${o.name}: ${o.describe(head.item)} ${head.id} not published within ${o.retryHorizonMs} ms: given up`);
+          continue;
         }
-      } finally {
-        draining = undefined;
+        try {
+          await o.send(head.item, head.id);
+          if (queue[0] === head) queue.shift();
+          delay = first;
+        } catch (err) {
+          log(
+            `${o.name}: ${o.describe(head.item)} not published yet (${(err as Error).message}); ${queue.length} waiting`,
+          );
+          schedule();
+          delay = Math.min(ceiling, delay * 2);
+          return;
+        }
       }
     })();
-    return draining;
+    // Cleared once this drain has ended, never before it is set: a drain that finds nothing to send ends at once, and
+    // clearing it from inside would leave a finished drain in place, behind which every later fact would wait forever.
+    draining = run;
+    void run.finally(() => {
+      if (draining === run) draining = undefined;
+    });
+    return run;
   };
 
   const keep = (entry: { item: T; id: string; firstAt: number }) => {

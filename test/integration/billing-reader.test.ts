@@ -64,7 +64,8 @@ describe('billing reader', () => {
     assert.equal(read.lastSeq, 5);
     assert.deepEqual(
       read.events,
-      facts.map((f) => ({ v: 1, timeScale: 10, ...f })),
+      // the publisher writes the current version (2: vm.alive and vm.stopped exist); v1 types read the same
+      facts.map((f) => ({ v: 2, timeScale: 10, ...f })),
     );
     assert.deepEqual(
       read.malformed.map((m) => [m.seq, m.subject]),

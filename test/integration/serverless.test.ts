@@ -344,6 +344,13 @@ describe('local serverless platform on a real stack', () => {
       billing.find((e) => e.type === 'faas.instance.reclaimed' && e.instanceId === id),
     );
     assert.equal(reclaimed.type === 'faas.instance.reclaimed' && reclaimed.reason, 'crashed');
+    // The invocation it died under is billed up to its death, as a cloud bills a crashed invocation: it was in
+    // progress for at least the 300 ms the instance was frozen.
+    // (Its calls that succeeded took milliseconds.)
+    await waitFor('the crashed invocation billed', 2_000, () =>
+      billing.find((e) => e.type === 'faas.invoked' && e.instanceId === id && e.durationMs >= 300),
+    );
+    ranFailed++;
     // The retry runs on another instance.
     const retry = await invoke(1, inlineTensor(image, [1, 1, 28, 28]));
     assert.notEqual(retry.instanceId, id);

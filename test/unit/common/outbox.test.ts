@@ -76,4 +76,38 @@ describe('outbox', () => {
       /outbox n: maxPending must be at least 1, got 0/,
     );
   });
+
+  test('a drain that finds nothing to send (its timer fired after the queue emptied) does not block later facts', async () => {
+    const { state, send } = wire();
+    let calls = 0;
+    const slowSend = async (item: string, id: string) => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 5));
+      await send(item, id);
+    };
+    const box = createOutbox({
+      name: 'test',
+      send: slowSend,
+      describe: (s: string) => s,
+      retryHorizonMs: 60_000,
+      retryFirstMs: 20,
+      log: () => undefined,
+    });
+    state.down = true;
+    await box.offer('a', 'id-a'); // kept; a retry in 20 ms
+    state.down = false;
+    // While that retry drains (5 ms a send), one more fact is kept: it schedules a retry of its own, 20 ms on,
+    // which fires once the drain has sent both and the queue is empty.
+    await waitUntil('the retry is draining', 2_000, () => (calls >= 2 ? true : undefined), 1);
+    await box.offer('b', 'id-b');
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(box.pending, 0);
+    // Facts offered after that empty drain go out.
+    for (const x of ['c', 'd']) await box.offer(x, `id-${x}`);
+    await waitUntil('later facts published', 2_000, () => (box.pending === 0 ? true : undefined), 5);
+    assert.deepEqual(
+      state.taken.map((t) => t.id),
+      ['id-a', 'id-b', 'id-c', 'id-d'],
+    );
+  });
 });
