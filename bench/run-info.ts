@@ -29,3 +29,28 @@ export function gitInfo(): { commit: string; dirty: boolean } | null {
     return null;
   }
 }
+
+/** The provenance lines every benchmark summary ends with: the command, the commit, the machine, when and how long. */
+export function provenanceLines(r: {
+  command: string;
+  git: { commit: string; dirty: boolean } | null;
+  machine: MachineInfo;
+  startedAt: string;
+  wallS: number;
+}): string {
+  return [
+    r.command,
+    `commit ${r.git?.commit ?? 'unknown'}${r.git?.dirty ? ' (with uncommitted changes)' : ''}`,
+    `${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.totalMemGb} GiB, ${r.machine.platform}, node ${r.machine.node}`,
+    `started ${r.startedAt}, ${r.wallS} s`,
+  ].join('\n');
+}
+
+/** A positive number given to `--flag` (`fallback` when absent); anything else is refused naming the flag. */
+export function positiveFlag(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0)
+    throw new Error(`--${flag}: expected a positive number, got ${JSON.stringify(raw)}`);
+  return v;
+}

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { commandLine } from '../../common/command-line';
 import { PROJECT_ROOT } from '../../common/paths';
-import { gitInfo, machineInfo } from '../run-info';
+import { gitInfo, machineInfo, positiveFlag } from '../run-info';
 import { summarizeBadInputs } from './bad-input-table';
 import type { BadInputRow } from './bad-inputs';
 import { runBadInputsOnOwnStack } from './bad-inputs-main';
@@ -18,14 +18,6 @@ import { renderFaultReport, type FaultReport } from './report';
 import { DEFAULT_FAULT_LOAD, FAULT_STACK_CONFIG, runScenario, type FaultLoad } from './run';
 import { LEDGER_TOLERANCE } from './truth';
 import { SCENARIOS, scenarioByName } from './scenarios';
-
-function positive(flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0)
-    throw new Error(`--${flag}: expected a positive number, got ${JSON.stringify(raw)}`);
-  return v;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -41,9 +33,9 @@ async function main(): Promise<void> {
   const scenarios = values.scenarios ? values.scenarios.split(',').map((s) => scenarioByName(s.trim())) : SCENARIOS;
   const load: FaultLoad = {
     ...DEFAULT_FAULT_LOAD,
-    rate: positive('rate', values.rate, DEFAULT_FAULT_LOAD.rate),
-    durationS: positive('duration', values.duration, DEFAULT_FAULT_LOAD.durationS),
-    faultAtS: positive('fault-at', values['fault-at'], DEFAULT_FAULT_LOAD.faultAtS),
+    rate: positiveFlag('rate', values.rate, DEFAULT_FAULT_LOAD.rate),
+    durationS: positiveFlag('duration', values.duration, DEFAULT_FAULT_LOAD.durationS),
+    faultAtS: positiveFlag('fault-at', values['fault-at'], DEFAULT_FAULT_LOAD.faultAtS),
   };
   if (load.faultAtS >= load.durationS) throw new Error('--fault-at must be less than --duration');
   const started = new Date();

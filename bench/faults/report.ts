@@ -1,7 +1,7 @@
 /** The fault suite's result file and its readable summary (faults.md). Pure. */
 import type { Block } from '../../eval/report/document';
 import { toMarkdown } from '../../eval/report/markdown';
-import type { MachineInfo } from '../run-info';
+import { provenanceLines, type MachineInfo } from '../run-info';
 import { badInputBlocks } from './bad-input-table';
 import type { BadInputRow } from './bad-inputs';
 import type { FaultLoad, ScenarioReport } from './run';
@@ -97,12 +97,7 @@ export function faultReportBlocks(r: FaultReport): Block[] {
     { type: 'heading', level: 2, text: 'Provenance' },
     {
       type: 'code',
-      text: [
-        r.command,
-        `commit ${r.git?.commit ?? 'unknown'}${r.git?.dirty ? ' (with uncommitted changes)' : ''}`,
-        `${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.totalMemGb} GiB, ${r.machine.platform}, node ${r.machine.node}`,
-        `started ${r.startedAt}, ${r.wallS} s`,
-      ].join('\n'),
+      text: provenanceLines(r),
     },
   ];
 }

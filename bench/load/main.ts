@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { commandLine } from '../../common/command-line';
 import { PROJECT_ROOT } from '../../common/paths';
 import { DEFAULT_FAULT_LOAD, runUnderLoad } from '../faults/run';
-import { gitInfo, machineInfo } from '../run-info';
+import { gitInfo, machineInfo, positiveFlag } from '../run-info';
 import {
   renderLoadReport,
   renderLoadSvg,
@@ -26,14 +26,6 @@ import {
 /** Sampling period of the soak's memory and latency. */
 const SOAK_SAMPLE_MS = 10_000;
 
-function positive(flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0)
-    throw new Error(`--${flag}: expected a positive number, got ${JSON.stringify(raw)}`);
-  return v;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -44,10 +36,11 @@ async function main(): Promise<void> {
       out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
     },
   });
-  const factors = values.levels.split(',').map((x) => positive('levels', x.trim(), 1));
-  const durationS = positive('duration', values.duration, 45);
-  const clients = Math.round(positive('clients', values.clients, 16));
-  const soakMinutes = values['soak-minutes'] === undefined ? 0 : positive('soak-minutes', values['soak-minutes'], 30);
+  const factors = values.levels.split(',').map((x) => positiveFlag('levels', x.trim(), 1));
+  const durationS = positiveFlag('duration', values.duration, 45);
+  const clients = Math.round(positiveFlag('clients', values.clients, 16));
+  const soakMinutes =
+    values['soak-minutes'] === undefined ? 0 : positiveFlag('soak-minutes', values['soak-minutes'], 30);
   const started = new Date();
   const log = (line: string) => console.log(`[load] ${line}`);
 

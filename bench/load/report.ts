@@ -8,7 +8,7 @@ import type { Block } from '../../eval/report/document';
 import { toMarkdown } from '../../eval/report/markdown';
 import { renderSvg } from '../../eval/report/vega';
 import type { ScenarioReport } from '../faults/run';
-import type { MachineInfo } from '../run-info';
+import { provenanceLines, type MachineInfo } from '../run-info';
 
 export interface LoadLevel {
   /** Multiple of the measured capacity. */
@@ -130,12 +130,7 @@ export function loadReportBlocks(r: LoadReport): Block[] {
     { type: 'image', src: 'load.svg', alt: 'latency per load level; memory and latency over the soak' },
     {
       type: 'code',
-      text: [
-        r.command,
-        `commit ${r.git?.commit ?? 'unknown'}${r.git?.dirty ? ' (with uncommitted changes)' : ''}`,
-        `${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.totalMemGb} GiB, ${r.machine.platform}, node ${r.machine.node}`,
-        `started ${r.startedAt}, ${r.wallS} s`,
-      ].join('\n'),
+      text: provenanceLines(r),
     },
   );
   return blocks;

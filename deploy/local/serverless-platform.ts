@@ -460,6 +460,21 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
         }
         state = markReady(state, id);
       }
+      // One invocation, one event, whatever the function holds; a fused one names its last stage.
+      const billInvocation = (durationMs: number) =>
+        publish({
+          type: 'faas.invoked',
+          at: Date.now(),
+          model: fn.model,
+          stage: fn.stage,
+          ...(fused ? { lastStage: lastStageOf(fn) } : {}),
+          instanceId: id,
+          queryId: input.queryId,
+          memoryMb,
+          durationMs,
+          initMs,
+          coldStart,
+        });
       let reply: FunctionReply;
       const callStartedAt = Date.now();
       try {
@@ -476,38 +491,13 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
         // crashed invocation its duration): so does this one. A call that got no answer (NATS away, the instance
         // hung) may never have reached the instance, so it is not billed: the instance's own log says which ran.
         if (!closed && err instanceof Error && diedInUse.has(err)) {
-          await publish({
-            type: 'faas.invoked',
-            at: Date.now(),
-            model: fn.model,
-            stage: fn.stage,
-            ...(fused ? { lastStage: lastStageOf(fn) } : {}),
-            instanceId: id,
-            queryId: input.queryId,
-            memoryMb,
-            durationMs: Date.now() - callStartedAt,
-            initMs,
-            coldStart,
-          });
+          await billInvocation(Date.now() - callStartedAt);
         }
         throw err;
       }
       state = releaseInstance(state, id, Date.now());
       scheduleReclaim();
-      // One invocation, one event, whatever the function holds; a fused one names its last stage.
-      await publish({
-        type: 'faas.invoked',
-        at: Date.now(),
-        model: fn.model,
-        stage: fn.stage,
-        ...(fused ? { lastStage: lastStageOf(fn) } : {}),
-        instanceId: id,
-        queryId: input.queryId,
-        memoryMb,
-        durationMs: reply.durationMs,
-        initMs,
-        coldStart,
-      });
+      await billInvocation(reply.durationMs);
       if (!reply.ok) throw new FunctionInvocationError(reply.error);
       const facts = { backend: 'faas', worker: id } as const;
       const stages = fused ? checkRunOutputs(fn, id, reply.stages).map((o) => ({ ...o, ...facts })) : undefined;
