@@ -1,7 +1,7 @@
 /**
  * `npm run faults`: the fault suite. Each scenario (scenarios.ts) runs on a stack of its own under steady load,
  * one fault each; the report says per scenario what happened to every query, to the stage events and to the bill.
- *   node lib/bench/faults/main.js [--scenarios a,b] [--rate Q] [--duration S] [--fault-at S] [--no-bad-inputs] [--out DIR]
+ *   node lib/bench/faults/main.js [--scenarios a,b] [--rate Q] [--duration S] [--fault-at S] [--skip-bad-inputs] [--out DIR]
  * Then the bad-input table (bad-inputs.ts): every input the code accepts, sent malformed, and the error it got.
  * Writes `<out>/faults.json` and `<out>/faults.md` (default bench/results). Exits 1 when a scenario failed.
  */
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
       duration: { type: 'string' },
       'fault-at': { type: 'string' },
       out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
-      'bad-inputs': { type: 'boolean', default: true },
+      'skip-bad-inputs': { type: 'boolean', default: false },
     },
   });
   const scenarios = values.scenarios ? values.scenarios.split(',').map((s) => scenarioByName(s.trim())) : SCENARIOS;
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   }
   // Every input the code accepts, sent malformed to a stack of its own (bad-inputs.ts).
   let badInputs: BadInputRow[] = [];
-  if (values['bad-inputs']) {
+  if (!values['skip-bad-inputs']) {
     console.log('[bad inputs] sending malformed values to every entry point');
     badInputs = await runBadInputsOnOwnStack(undefined, (l) => console.log(`[bad inputs] ${l}`));
     console.log(`[bad inputs] ${summarizeBadInputs(badInputs)}`);

@@ -275,11 +275,17 @@ export async function runUnderLoad(o: LoadRunOptions): Promise<ScenarioReport> {
       nats: () => nats!.nc,
       stackPid: (name) => running.info.processes.find((p) => p.name === name)?.pid,
       async killClient() {
+        // Killed with queries in flight (started, not answered), so that the new client has some to take over.
+        const inFlight = () => parseLoadLog(fs.readFileSync(logFile, 'utf8')).open.filter((q) => q.startedAt !== null);
+        for (const until = Date.now() + 10_000; inFlight().length === 0 && Date.now() < until;) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const open = inFlight().length;
         const pid = client!.pid!;
         client!.kill('SIGKILL');
         await exitOf(client!);
         client = spawnClient(dir, config, [...clientArgs, '--resume']);
-        return `kill -9 the client (pid ${pid}); a new client (pid ${client.pid}) re-submits its open queries`;
+        return `kill -9 the client (pid ${pid}) with ${open} queries in flight; a new client (pid ${client.pid}) re-submits its open queries`;
       },
       async restartServer(which, outageMs) {
         if (which === 'nats') {
