@@ -44,10 +44,10 @@ function startedAtOf(pid: number): number | null {
 }
 
 /**
- * Whether `pid` has exited but is not reaped yet: an orphan (its parent killed) stays in /proc until init reaps it,
- * which may take a while; it no longer runs.
+ * Whether `pid` has ended: gone, or exited but not reaped yet (an orphan, its parent killed, stays in /proc as a zombie
+ * until init reaps it, which may take a while).
  */
-function isZombie(pid: number): boolean {
+function hasEnded(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
@@ -119,13 +119,13 @@ export function watchLives(keyOf: (args: string[]) => string | undefined, interv
       else if (startedAt === null || now - startedAt > YOUNG_PROCESS_MS) ignored.add(pid);
     }
     for (const life of lives.values()) {
-      if (life.endedAt === null && (!running.has(life.pid) || isZombie(life.pid))) life.endedAt = now;
+      if (life.endedAt === null && (!running.has(life.pid) || hasEnded(life.pid))) life.endedAt = now;
     }
   };
   // The processes already watched are looked at more often than /proc is listed: an end is seen within ENDED_POLL_MS.
   const checkEnds = () => {
     const now = Date.now();
-    for (const life of lives.values()) if (life.endedAt === null && isZombie(life.pid)) life.endedAt = now;
+    for (const life of lives.values()) if (life.endedAt === null && hasEnded(life.pid)) life.endedAt = now;
   };
   tick();
   const timers = [setInterval(tick, intervalMs), setInterval(checkEnds, ENDED_POLL_MS)];

@@ -81,7 +81,10 @@ export interface ScenarioReport {
   windows?: LatencyWindow[];
   /** Scenario wall time, s. */
   wallS: number;
-  /** 0 lost, 0 answered twice, 0 hung, 0 wrong, no duplicate or missing event, and the ledger within tolerance. */
+  /**
+   * 0 lost, 0 answered twice, 0 hung, 0 wrong, every failure a named error, no duplicate or missing event, and the
+   * ledger within tolerance.
+   */
   pass: boolean;
   /** Where its logs were kept (a failing scenario keeps its directory). */
   keptDir?: string;
@@ -122,7 +125,9 @@ export function latencyWindows(queries: readonly LoggedQuery[], start: number, p
   const buckets = new Map<number, LoggedQuery[]>();
   for (const x of queries) {
     const k = Math.floor((x.dueAt - start) / periodMs);
-    buckets.set(k, [...(buckets.get(k) ?? []), x]);
+    const bucket = buckets.get(k);
+    if (bucket) bucket.push(x);
+    else buckets.set(k, [x]);
   }
   return [...buckets.keys()]
     .sort((a, b) => a - b)
@@ -375,6 +380,7 @@ export async function runUnderLoad(o: LoadRunOptions): Promise<ScenarioReport> {
       tally.hung === 0 &&
       tally.answeredTwice === 0 &&
       tally.wrongAnswers === 0 &&
+      tally.failedUnnamed === 0 &&
       tally.duplicateEvents === 0 &&
       tally.missingEvents === 0 &&
       ledger.within;
