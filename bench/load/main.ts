@@ -1,6 +1,7 @@
 /**
  * `npm run bench:load`: the stack under more load than it can take, and for a long time.
  *   node lib/bench/load/main.js [--levels 0.8,1.2,2] [--duration S] [--clients N] [--soak-minutes M] [--out DIR]
+ *   node lib/bench/load/main.js --render bench/results/soak.json   (derive the figures again from a recorded run)
  * Measures the capacity of the fault suite's stack closed loop, then offers open-loop load at each multiple of it
  * (a fresh stack per level): latency may degrade, but no query may be lost, answered twice or hung and no process
  * may crash. With `--soak-minutes`, a last run at the first level that long, sampling the stack's resident memory
@@ -17,7 +18,7 @@ import {
   renderLoadReport,
   renderLoadSvg,
   runHeld,
-  slope,
+  soakSlopes,
   type LoadLevel,
   type LoadReport,
   type SoakResult,
@@ -34,8 +35,21 @@ async function main(): Promise<void> {
       clients: { type: 'string' },
       'soak-minutes': { type: 'string' },
       out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench', 'results') },
+      render: { type: 'string' },
     },
   });
+  if (values.render) {
+    // Derive the figures again (slopes, summary, chart) from a recorded run, without measuring anything.
+    const file = values.render;
+    const recorded = JSON.parse(fs.readFileSync(file, 'utf8')) as LoadReport;
+    const report: LoadReport = {
+      ...recorded,
+      soak: recorded.soak ? { ...recorded.soak, ...soakSlopes(recorded.soak.run) } : null,
+      rendered: commandLine('node lib/bench/load/main.js', process.argv.slice(2)),
+    };
+    await writeLoadReport(report, path.dirname(file), path.basename(file, '.json'));
+    return;
+  }
   const factors = values.levels.split(',').map((x) => positiveFlag('levels', x.trim(), 1));
   const durationS = positiveFlag('duration', values.duration, 45);
   const clients = Math.round(positiveFlag('clients', values.clients, 16));
@@ -75,12 +89,10 @@ async function main(): Promise<void> {
       memoryEveryMs: SOAK_SAMPLE_MS,
       log,
     });
-    // The first window is the stack warming up (sessions loaded, instances started): not growth.
-    const mem = (run.memory ?? []).slice(1).map((m) => ({ x: m.t / 60, y: m.rssMb }));
-    const lat = (run.windows ?? []).slice(1).flatMap((w) => (w.p50 === null ? [] : [{ x: w.t / 60, y: w.p50 }]));
-    soak = { factor, rate, minutes: soakMinutes, run, memoryMbPerMin: slope(mem), p50MsPerMin: slope(lat) };
+    soak = { factor, rate, minutes: soakMinutes, run, ...soakSlopes(run) };
     log(
-      `soak: memory slope ${soak.memoryMbPerMin?.toFixed(2)} MB/min, p50 slope ${soak.p50MsPerMin?.toFixed(2)} ms/min`,
+      `soak: memory slope ${soak.memoryMbPerMin?.toFixed(2)} MB/min, p50 slope ${soak.p50MsPerMin?.toFixed(2)} ms/min ` +
+        `(second half: ${soak.secondHalf.memoryMbPerMin?.toFixed(2)} MB/min, ${soak.secondHalf.p50MsPerMin?.toFixed(2)} ms/min)`,
     );
   }
 
@@ -95,13 +107,16 @@ async function main(): Promise<void> {
     soak,
     pass: [capacityRun, ...levels.map((l) => l.run), ...(soak ? [soak.run] : [])].every(runHeld),
   };
-  fs.mkdirSync(values.out, { recursive: true });
-  const base = soak ? 'soak' : 'load';
-  fs.writeFileSync(path.join(values.out, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
-  fs.writeFileSync(path.join(values.out, `${base}.md`), renderLoadReport(report).replace('load.svg', `${base}.svg`));
-  fs.writeFileSync(path.join(values.out, `${base}.svg`), await renderLoadSvg(report));
-  log(`wrote ${path.join(values.out, `${base}.json`)}, .md and .svg: ${report.pass ? 'held' : 'FAILED'}`);
+  await writeLoadReport(report, values.out, soak ? 'soak' : 'load');
+  log(`wrote ${path.join(values.out, soak ? 'soak' : 'load')}.json, .md and .svg: ${report.pass ? 'held' : 'FAILED'}`);
   if (!report.pass) process.exitCode = 1;
+}
+
+async function writeLoadReport(report: LoadReport, dir: string, base: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, `${base}.md`), renderLoadReport(report).replace('load.svg', `${base}.svg`));
+  fs.writeFileSync(path.join(dir, `${base}.svg`), await renderLoadSvg(report));
 }
 
 main().catch((err: unknown) => {

@@ -23,10 +23,25 @@ export interface SoakResult {
   rate: number;
   minutes: number;
   run: ScenarioReport;
-  /** Least-squares slope of the stack's resident memory over the soak, MB per minute (first window left out). */
+  /** Least-squares slope of the stack's resident memory over the whole soak, MB per minute. */
   memoryMbPerMin: number | null;
-  /** Least-squares slope of the windows' p50 latency, ms per minute. */
+  /** Least-squares slope of the windows' p50 latency over the whole soak, ms per minute. */
   p50MsPerMin: number | null;
+  /** The same two slopes over the soak's second half, past its warm-up (the growth a leak would show). */
+  secondHalf: { memoryMbPerMin: number | null; p50MsPerMin: number | null };
+}
+
+/** The soak's slopes, over the whole run and over its second half. */
+export function soakSlopes(run: ScenarioReport): Pick<SoakResult, 'memoryMbPerMin' | 'p50MsPerMin' | 'secondHalf'> {
+  const mem = (run.memory ?? []).map((m) => ({ x: m.t / 60, y: m.rssMb }));
+  const lat = (run.windows ?? []).flatMap((w) => (w.p50 === null ? [] : [{ x: w.t / 60, y: w.p50 }]));
+  const half = run.load.durationS / 60 / 2;
+  const late = (xs: { x: number; y: number }[]) => xs.filter((p) => p.x >= half);
+  return {
+    memoryMbPerMin: slope(mem),
+    p50MsPerMin: slope(lat),
+    secondHalf: { memoryMbPerMin: slope(late(mem)), p50MsPerMin: slope(late(lat)) },
+  };
 }
 
 export interface LoadReport {
@@ -41,6 +56,8 @@ export interface LoadReport {
   soak: SoakResult | null;
   /** Nothing lost, answered twice or hung at any level, no process restarted. */
   pass: boolean;
+  /** The command that derived the figures again from the recorded run (`--render`), if one did. */
+  rendered?: string;
 }
 
 /** Least-squares slope of y over x (per unit of x); null with fewer than two points. */
@@ -122,15 +139,17 @@ export function loadReportBlocks(r: LoadReport): Block[] {
       type: 'paragraph',
       text:
         `Soak: resident memory of the stack's ${mem.at(-1)?.processes ?? '?'} processes went from ` +
-        `${mem[0]?.rssMb ?? '?'} MB to ${mem.at(-1)?.rssMb ?? '?'} MB, slope ${r.soak.memoryMbPerMin?.toFixed(2) ?? '-'} MB/min; ` +
-        `p50 latency slope ${r.soak.p50MsPerMin?.toFixed(2) ?? '-'} ms/min.`,
+        `${mem[0]?.rssMb ?? '?'} MB to ${mem.at(-1)?.rssMb ?? '?'} MB. Slopes over the whole soak: memory ` +
+        `${r.soak.memoryMbPerMin?.toFixed(2) ?? '-'} MB/min, p50 latency ${r.soak.p50MsPerMin?.toFixed(2) ?? '-'} ms/min; ` +
+        `over its second half: memory ${r.soak.secondHalf.memoryMbPerMin?.toFixed(2) ?? '-'} MB/min, p50 latency ` +
+        `${r.soak.secondHalf.p50MsPerMin?.toFixed(2) ?? '-'} ms/min.`,
     });
   }
   blocks.push(
     { type: 'image', src: 'load.svg', alt: 'latency per load level; memory and latency over the soak' },
     {
       type: 'code',
-      text: provenanceLines(r),
+      text: provenanceLines(r) + (r.rendered ? `\nfigures derived again by: ${r.rendered}` : ''),
     },
   );
   return blocks;
