@@ -55,6 +55,8 @@ export interface BenchCommandOptions {
   mixSchedule?: string;
   placement: Placement;
   orchestration?: OrchestrationPricingOption;
+  /** Print `{ out, report, wallMs }` as one JSON object instead of the table (as `sim --json`). */
+  json?: boolean;
 }
 
 /** The trace as replayed: loaded, windowed, scaled; errors name the option at fault. */
@@ -146,6 +148,10 @@ export async function benchCommand(config: SerflowConfig, o: BenchCommandOptions
     onReplayEnd: () => bar?.stop(),
   });
   await writeReportDir(out, report, series);
+  if (o.json) {
+    console.log(JSON.stringify({ out, report, wallMs }));
+    return out;
+  }
   console.log(formatBenchTable(report));
   const total = Object.values(wallMs).reduce((s, ms) => s + ms, 0);
   console.log(`wall time ${(total / 1000).toFixed(0)} s; report: ${out}`);
@@ -194,6 +200,7 @@ export function registerBenchCommand(program: Command, config: () => SerflowConf
         .default(SIM_DEFAULT_PLACEMENT),
     )
     .addOption(new Option('--orchestration <pricing>', ORCHESTRATION_OPTION_HELP).argParser(orchestrationPricing))
+    .option('--json', 'print the report directory, the report and the wall times as one JSON object')
     .action(async (o: BenchCommandOptions) => {
       await benchCommand(config(), o);
     });

@@ -1,5 +1,7 @@
 /** The `serflow` command line. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { positiveInt, positiveIntUpTo, positiveNumberUpTo, progressBar } from './options';
 import {
   loadConfig,
@@ -11,6 +13,7 @@ import {
 import { SerflowClient } from '../client';
 import { parseInputMix } from '../models/input-mix';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
+import { PROJECT_ROOT } from '../common/paths';
 import { startStack, stopStackOnSignal } from '../deploy/local/stack';
 import { registerBenchCommand } from './bench-command';
 import { registerCostCommand } from './cost-command';
@@ -24,7 +27,20 @@ import { registerPoolCommands } from './pool-commands';
 import { registerRouteCommands } from './route-commands';
 import { registerSimCommand } from './sim-command';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
-import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload } from './workload';
+import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload, type WorkloadSummary } from './workload';
+import { EXIT_CODE, EXIT_CLASSES, errorJson, exitClassOf, exitClassOfFailures, exitCodesHelp } from './exit-codes';
+
+/** The version of this package (package.json next to lib/), as `serflow --version` prints it. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version?: string };
+  return pkg.version ?? '0.0.0';
+}
+
+/** A workload's exit code: 0 when every query succeeded, else the class its failures share (cli/exit-codes.ts). */
+function workloadExitCode(summary: WorkloadSummary): number {
+  const types = summary.errors.map((e) => e.type);
+  return EXIT_CODE[exitClassOfFailures(summary.failed, types)];
+}
 
 function threshold(value: string): number {
   const n = Number(value);
@@ -61,19 +77,19 @@ async function infer(
     });
     bar.stop();
     console.log(o.json ? JSON.stringify(summary) : formatSummary(summary));
-    if (summary.failed > 0) process.exitCode = 1;
+    process.exitCode = workloadExitCode(summary);
   } finally {
     await client.close();
   }
 }
 
-async function demo(config: SerflowConfig, o: { samples: number }) {
+async function demo(config: SerflowConfig, o: { samples: number; json?: boolean }) {
   const log = (l: string) => console.error(`[serflow] ${l}`);
   const stack = await startStack({ config, onProgress: log });
   // Ctrl-C or SIGTERM mid-demo: stop the stack (workers drain, servers stop) before exiting.
   const unhook = stopStackOnSignal(stack, log);
   try {
-    console.log(describeStack(stack.info));
+    if (!o.json) console.log(describeStack(stack.info));
     const client = await SerflowClient.connectToStack(stack.info, config);
     try {
       const bar = progressBar('demo workload', o.samples);
@@ -84,8 +100,12 @@ async function demo(config: SerflowConfig, o: { samples: number }) {
         onProgress: (d) => bar.update(d),
       });
       bar.stop();
+      process.exitCode = workloadExitCode(summary);
+      if (o.json) {
+        console.log(JSON.stringify({ stack: stack.info, summary }));
+        return;
+      }
       console.log(formatSummary(summary));
-      if (summary.failed > 0) process.exitCode = 1;
     } finally {
       await client.close();
     }
@@ -103,7 +123,15 @@ async function demo(config: SerflowConfig, o: { samples: number }) {
 export function buildProgram(): Command {
   const program = new Command('serflow')
     .description('Cost-optimal, SLO-aware serving of early-exit models on Temporal, NATS JetStream and ONNX Runtime')
-    .showHelpAfterError();
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .addHelpText('after', `\n${exitCodesHelp()}`)
+    .showHelpAfterError()
+    // Usage errors (printed by commander) end with the usage exit code in the handler below, not commander's 1;
+    // set before the commands are added, which inherit it.
+    .exitOverride((err) => {
+      reportedByCommander.add(err);
+      throw err;
+    });
   const config = () => loadConfig();
 
   program
@@ -115,26 +143,33 @@ export function buildProgram(): Command {
       '--autoscaler <policy>',
       `autoscaler policy (${POLICY_NAMES.join(', ')}) or off (default: config, else serflow)`,
     )
-    .action(async (o: { detach?: boolean; model?: string[]; autoscaler?: string }) =>
+    .option('--json', "once ready, print the stack's addresses and processes as one JSON object")
+    .action(async (o: { detach?: boolean; model?: string[]; autoscaler?: string; json?: boolean }) =>
       upCommand(config(), {
         detach: o.detach,
         models: o.model,
         autoscaler: o.autoscaler === 'off' ? 'off' : parsePolicy(o.autoscaler),
+        json: o.json,
       }),
     );
 
   program
     .command('down')
     .description('stop the stack started by `serflow up --detach`')
-    .action(async () => downCommand(config()));
+    .option('--json', 'one JSON object: whether a stack was stopped, and its processes')
+    .action(async (o: { json?: boolean }) => downCommand(config(), o));
 
   program
     .command('status')
-    .description('what is running and where')
+    .description(`what is running and where (exit code ${EXIT_CODE.noStack} when the stack is not running)`)
     .option('--json', 'one JSON object')
     .action(async (o: { json?: boolean }) => {
       const s = await collectStatus(config());
       console.log(o.json ? JSON.stringify(s) : formatStatus(s));
+      if (!s.running) {
+        if (o.json) console.error(`serflow: ${s.problem}`);
+        process.exitCode = EXIT_CODE.noStack;
+      }
     });
 
   program
@@ -174,7 +209,8 @@ export function buildProgram(): Command {
         .argParser(positiveIntUpTo(MAX_INFER_SAMPLES, 'MAX_INFER_SAMPLES'))
         .default(200),
     )
-    .action(async (o: { samples: number }) => demo(config(), o));
+    .option('--json', "print the stack's addresses and the workload summary as one JSON object")
+    .action(async (o: { samples: number; json?: boolean }) => demo(config(), o));
 
   registerPoolCommands(program, config);
   registerRouteCommands(program, config);
@@ -201,9 +237,21 @@ export function buildProgram(): Command {
   return program;
 }
 
-buildProgram()
-  .parseAsync(process.argv)
-  .catch((err: unknown) => {
+/** Errors commander has already printed (usage errors): the handler only sets their exit code. */
+const reportedByCommander = new WeakSet<CommanderError>();
+
+/**
+ * The one top-level error handler: the message on stderr (and, under `--json`, the error as one JSON object on
+ * stdout), then the exit code of its failure class (cli/exit-codes.ts).
+ */
+function exitOnError(err: unknown): never {
+  const cls = exitClassOf(err);
+  if (cls === 'ok') process.exit(0); // --help, --version
+  if (!(err instanceof CommanderError && reportedByCommander.has(err))) {
     console.error(`serflow: ${(err as Error)?.message ?? String(err)}`);
-    process.exit(1);
-  });
+  }
+  if (process.argv.includes('--json')) console.log(errorJson(err));
+  process.exit(EXIT_CLASSES[cls].code);
+}
+
+buildProgram().parseAsync(process.argv).catch(exitOnError);

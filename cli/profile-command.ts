@@ -21,6 +21,8 @@ export interface ProfileCommandOptions {
   runs?: number;
   /** Output file. @default `<modelsDir>/<model>/profile.json` */
   out?: string;
+  /** Print `{ file, profile }` as one JSON object instead of the table. */
+  json?: boolean;
 }
 
 function positiveInt(value: string): number {
@@ -122,8 +124,11 @@ export async function profileCommand(
     const profile = parseProfile(JSON.parse(text), file);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, text);
-    console.log(formatProfileTable(profile));
-    console.log(`\nwrote ${file}`);
+    if (o.json) console.log(JSON.stringify({ file, profile }));
+    else {
+      console.log(formatProfileTable(profile));
+      console.log(`\nwrote ${file}`);
+    }
     return { profile, file };
   } finally {
     process.off('SIGINT', onSignal);
@@ -152,6 +157,7 @@ export function registerProfileCommand(program: Command, config: () => SerflowCo
         .default(DEFAULT_PROFILE_RUNS),
     )
     .option('--out <file>', 'output file (default: models/<model>/profile.json)')
+    .option('--json', 'print the written file and the profile as one JSON object')
     .action(async (o: ProfileCommandOptions) => {
       await profileCommand(config(), o);
     });

@@ -88,11 +88,12 @@ export function registerRouteCommands(program: Command, config: () => SerflowCon
     .command('clear')
     .description('remove the static plan: a running autoscaler takes over routing and pools again')
     .option('--model <name>', 'model (default: the default model)')
-    .action(async (o: { model?: string }) => {
+    .option('--json', 'one JSON object')
+    .action(async (o: { model?: string; json?: boolean }) => {
       const c = config();
       const model = o.model ?? c.defaultModel;
       await withStackNats(c, 'serflow-route', async (nc) => (await createRoutingStore(nc)).clear(model));
-      console.log(`plan of ${model} cleared`);
+      console.log(o.json ? JSON.stringify({ model, cleared: true }) : `plan of ${model} cleared`);
     });
   route
     .command('show')

@@ -45,7 +45,7 @@ export function describeStack(info: StackInfo): string {
 
 export async function upCommand(
   config: SerflowConfig,
-  opts: { detach?: boolean; models?: string[]; autoscaler?: PolicyName | 'off' },
+  opts: { detach?: boolean; models?: string[]; autoscaler?: PolicyName | 'off'; json?: boolean },
 ): Promise<void> {
   assertNoLiveStack(config);
   const autoscaler = opts.autoscaler ?? parsePolicy(config.autoscaler.policy as string | undefined) ?? 'serflow';
@@ -61,15 +61,25 @@ export async function upCommand(
     // `serflow status` and `down` read the state file: keep its pids and restart counts current.
     onRestart: (info) => writeStateFile(config.homeDir, info),
   });
+  // --json: the stack's addresses and processes (the state file's content) as one JSON object on stdout.
+  const stateFile = stateFilePath(config.homeDir);
   if (opts.detach) {
     writeStateFile(config.homeDir, stack.info);
-    console.log(describeStack(stack.info));
-    console.log(`state: ${stateFilePath(config.homeDir)}; stop with \`serflow down\``);
+    if (opts.json) console.log(JSON.stringify({ ...stack.info, stateFile }));
+    else {
+      console.log(describeStack(stack.info));
+      console.log(`state: ${stateFile}; stop with \`serflow down\``);
+    }
     process.exit(0);
   }
   writeStateFile(config.homeDir, stack.info);
-  console.log(describeStack(stack.info));
-  console.log('running; Ctrl-C stops everything');
+  if (opts.json) {
+    console.log(JSON.stringify({ ...stack.info, stateFile }));
+    log('running; Ctrl-C stops everything');
+  } else {
+    console.log(describeStack(stack.info));
+    console.log('running; Ctrl-C stops everything');
+  }
   await new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {
       log(`${sig}: stopping workers (draining), then servers`);
@@ -83,10 +93,15 @@ export async function upCommand(
   log('stopped');
 }
 
-export async function downCommand(config: SerflowConfig): Promise<void> {
+export async function downCommand(config: SerflowConfig, opts: { json?: boolean } = {}): Promise<void> {
   const state = readStateFile(config.homeDir);
+  const stateFile = stateFilePath(config.homeDir);
   if (!state) {
-    console.log(`no stack recorded in ${stateFilePath(config.homeDir)}; nothing to stop`);
+    console.log(
+      opts.json
+        ? JSON.stringify({ stopped: false, processes: [], stateFile })
+        : `no stack recorded in ${stateFile}; nothing to stop`,
+    );
     return;
   }
   const workers = state.processes.filter((p) => p.role === 'worker');
@@ -95,7 +110,15 @@ export async function downCommand(config: SerflowConfig): Promise<void> {
   await Promise.all(workers.map((p) => stopPid(p.pid)));
   await Promise.all(servers.map((p) => stopPid(p.pid)));
   removeStateFile(config.homeDir);
-  console.log('stopped');
+  console.log(
+    opts.json
+      ? JSON.stringify({
+          stopped: true,
+          processes: state.processes.map((p) => ({ name: p.name, pid: p.pid })),
+          stateFile,
+        })
+      : 'stopped',
+  );
 }
 
 export interface PoolStatus {
@@ -121,6 +144,29 @@ export interface StatusReport {
   pools: PoolStatus[];
   processes: (StackInfo['processes'][number] & { alive: boolean })[];
   stateFile: string | null;
+  /** Why the stack is not running (no address known, or which server does not answer); null when it runs. */
+  problem: string | null;
+}
+
+/** What keeps a stack from running, from what `collectStatus` found; null when both servers answer. */
+export function statusProblem(
+  s: Pick<StatusReport, 'temporalAddress' | 'temporalReachable' | 'natsUrl' | 'natsReachable'>,
+  stateFile: string,
+): string | null {
+  if (!s.temporalAddress && !s.natsUrl) {
+    return (
+      `no stack: no \`serflow up --detach\` stack recorded in ${stateFile} and no TEMPORAL_ADDRESS / NATS_URL set; ` +
+      'start it with `serflow up --detach`'
+    );
+  }
+  const down: string[] = [];
+  if (!s.temporalAddress) down.push('no Temporal address (set TEMPORAL_ADDRESS)');
+  else if (!s.temporalReachable) down.push(`Temporal at ${s.temporalAddress} does not answer`);
+  if (!s.natsUrl) down.push('no NATS address (set NATS_URL)');
+  else if (!s.natsReachable) down.push(`NATS at ${s.natsUrl} does not answer`);
+  return down.length
+    ? `stack is not running: ${down.join('; ')} (start it with \`serflow up --detach\`, or check the addresses)`
+    : null;
 }
 
 export async function collectStatus(config: SerflowConfig): Promise<StatusReport> {
@@ -189,6 +235,10 @@ export async function collectStatus(config: SerflowConfig): Promise<StatusReport
     pools: [...pools.values()],
     processes,
     stateFile: state ? stateFilePath(config.homeDir) : null,
+    problem: statusProblem(
+      { temporalAddress, temporalReachable, natsUrl, natsReachable },
+      stateFilePath(config.homeDir),
+    ),
   };
 }
 
@@ -216,6 +266,6 @@ export function formatStatus(s: StatusReport): string {
       `  ${p.name.padEnd(28)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'alive' : 'GONE'}${restarts}${worker}`,
     );
   }
-  if (!s.running) lines.push('stack is not running: start it with `serflow up --detach`');
+  if (!s.running) lines.push(s.problem ?? 'stack is not running: start it with `serflow up --detach`');
   return lines.join('\n');
 }

@@ -21,6 +21,7 @@ import {
 import type { SerflowConfig } from '../common/config';
 import { STAGE_EVENTS_DEDUP_WINDOW_MS } from '../common/events';
 import { natsAuthFromEnv, splitNatsUrl } from './nats-auth';
+import { StackUnreachableError } from './stack-state';
 import {
   ACTIVATIONS_BUCKET,
   AUTOSCALER_BUCKET,
@@ -54,7 +55,9 @@ export async function connectNats(
       ...auth,
     });
   } catch (err) {
-    throw new Error(`cannot connect to NATS at ${servers}: ${(err as Error).message}`, { cause: err });
+    throw new StackUnreachableError(`cannot connect to NATS at ${servers}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

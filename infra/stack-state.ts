@@ -109,6 +109,14 @@ export class NoStackError extends Error {
   override readonly name = 'NoStackError';
 }
 
+/**
+ * A Temporal or NATS address is known but its server cannot be reached (stopped, wrong address, network,
+ * credentials).
+ */
+export class StackUnreachableError extends Error {
+  override readonly name = 'StackUnreachableError';
+}
+
 /** Where a stack's servers are. */
 export interface StackAddresses {
   temporalAddress?: string;

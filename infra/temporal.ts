@@ -8,6 +8,7 @@ import type { SerflowConfig } from '../common/config';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
 import { describeTemporalSecurity, loadTemporalProfile } from '../common/temporal-profile';
 import { retryUntil } from './retry';
+import { StackUnreachableError } from './stack-state';
 
 const { IndexedValueType } = temporal.api.enums.v1;
 
@@ -97,14 +98,21 @@ export function connectWorkerConnection(target: TemporalTarget, timeoutMs = 30_0
   return retryUntil(`Temporal at ${target.address}`, timeoutMs, () => NativeConnection.connect(options));
 }
 
-/** Connect a client Connection, waiting up to `timeoutMs` for the server to answer. */
-export function connectClientConnection(target: TemporalTarget, timeoutMs = 30_000): Promise<Connection> {
-  const options = temporalConnectionOptions(target);
-  return retryUntil(`Temporal at ${target.address}`, timeoutMs, async () => {
-    const connection = await Connection.connect({ ...options, connectTimeout: 2_000 });
-    await connection.workflowService.getSystemInfo({});
-    return connection;
-  });
+/**
+ * Connect a client Connection, waiting up to `timeoutMs` for the server to answer; StackUnreachableError (naming the
+ * address and the last error) when it does not.
+ */
+export async function connectClientConnection(target: TemporalTarget, timeoutMs = 30_000): Promise<Connection> {
+  const options = temporalConnectionOptions(target); // a bad setting fails here, not retried
+  try {
+    return await retryUntil(`Temporal at ${target.address}`, timeoutMs, async () => {
+      const connection = await Connection.connect({ ...options, connectTimeout: 2_000 });
+      await connection.workflowService.getSystemInfo({});
+      return connection;
+    });
+  } catch (err) {
+    throw new StackUnreachableError((err as Error).message, { cause: (err as Error).cause ?? err });
+  }
 }
 
 /**
