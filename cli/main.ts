@@ -26,6 +26,7 @@ import { stackNatsUrl } from './stack-connection';
 import { registerPoolCommands } from './pool-commands';
 import { registerRouteCommands } from './route-commands';
 import { registerSimCommand } from './sim-command';
+import { registerServeCommand } from './serve-command';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
 import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload, type WorkloadSummary } from './workload';
 import { EXIT_CODE, EXIT_CLASSES, errorJson, exitClassOf, exitClassOfFailures, exitCodesHelp } from './exit-codes';
@@ -220,6 +221,7 @@ export function buildProgram(): Command {
   registerBenchCommand(program, config);
   registerSimCommand(program, config);
   registerJudgeCommand(program, config);
+  registerServeCommand(program, config);
   program
     .command('autoscaler')
     .description('run the autoscaler for a model in the foreground against the running stack (Ctrl-C stops it)')

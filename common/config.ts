@@ -236,6 +236,25 @@ export const MAX_INFER_CONCURRENCY = 1_000;
 /** `--rate` (queries/s): a hundred times what the local stack serves; more only piles up queued workflows. */
 export const MAX_INFER_RATE_QPS = 10_000;
 
+/**
+ * `serflow serve` (the Open Inference Protocol endpoint) listens on loopback unless told otherwise: it has no
+ * authentication, so exposing it is a deliberate `serve.host: "0.0.0.0"` behind whatever guards the network.
+ */
+export const DEFAULT_SERVE_HOST = '127.0.0.1';
+/** KServe's and most OIP servers' HTTP port, so a client's default URL works. */
+export const DEFAULT_SERVE_PORT = 8080;
+/**
+ * Largest request body, bytes; larger ones get 413 before they are parsed. A 224x224x3 FP32 image written as JSON
+ * numbers (150 528 values of up to ~20 characters) is about 3 MB; the default model's image is about 16 KB.
+ */
+export const DEFAULT_SERVE_MAX_BODY_BYTES = 4 * MiB;
+/**
+ * Inference requests in flight at once; one more gets 503 at once (with Retry-After) instead of queueing in the
+ * server. Each holds a parsed body (at most maxBodyBytes) until its workflow starts and a result long-poll on the
+ * client's one Temporal connection until it ends, so 128 bounds the server to about half a GiB of bodies.
+ */
+export const DEFAULT_SERVE_MAX_IN_FLIGHT = 128;
+
 /** How orchestration is priced: bought from Temporal Cloud per action, or self-hosted, paid in server CPU. */
 export const ORCHESTRATION_PRICING = ['temporal-cloud', 'self-hosted'] as const;
 
@@ -427,6 +446,17 @@ export const configSchema = z.strictObject({
     .object({
       /** Every query ends within this long (DEFAULT_QUERY_DEADLINE_MS); a client call may ask for less. */
       deadlineMs: z.number().int().positive().default(DEFAULT_QUERY_DEADLINE_MS),
+    })
+    .strict()
+    .prefault({}),
+  /** The Open Inference Protocol v2 HTTP endpoint (`serflow serve`, cli/serve-command.ts). */
+  serve: z
+    .object({
+      host: z.string().min(1).default(DEFAULT_SERVE_HOST),
+      /** 0 = pick a free one (the server prints the port it bound). */
+      port: port.default(DEFAULT_SERVE_PORT),
+      maxBodyBytes: z.number().int().min(1024).default(DEFAULT_SERVE_MAX_BODY_BYTES),
+      maxInFlight: z.number().int().positive().default(DEFAULT_SERVE_MAX_IN_FLIGHT),
     })
     .strict()
     .prefault({}),
