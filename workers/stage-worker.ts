@@ -220,14 +220,14 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     failure = err;
     throw err;
   } finally {
-    // The VM reports its own end (its provider may be gone) as late as it can, once its sessions and its Temporal
-    // connection are closed, so that the bill ends where its life does; then what waits in the outboxes goes out
-    // before the connection does (`vm.ready` held through a blip at boot, events of the last stages).
+    // The VM reports its own end (its provider may be gone) as late as it can, so that the bill ends where its life
+    // does: once its sessions, its Temporal connection and its stage events are done; the billing outbox then sends
+    // it with whatever waits (`vm.ready` held through a blip at boot) and the connection closes.
     await Promise.all(runners.map((r) => r.close()));
     await connection?.close();
-    await life?.stop(failure === undefined ? 'worker shut down' : `worker failed: ${(failure as Error)?.message}`);
     await events.close();
+    await life?.stop(failure === undefined ? 'worker shut down' : `worker failed: ${(failure as Error)?.message}`);
     if (billing) await billing.close();
-    await nc.drain().catch(() => undefined);
+    await nc.close().catch(() => undefined);
   }
 }

@@ -275,6 +275,8 @@ export async function runUnderLoad(o: LoadRunOptions): Promise<ScenarioReport> {
     await new Promise((r) => setTimeout(r, (scenario ? load.faultAtS : load.durationS) * 1000));
 
     const running = stack;
+    /** When the fault struck: set as the injection starts, or later by a fault that first waits for its moment. */
+    let faultAt = 0;
     const target: FaultTarget = {
       model: config.defaultModel,
       nats: () => nats!.nc,
@@ -287,6 +289,7 @@ export async function runUnderLoad(o: LoadRunOptions): Promise<ScenarioReport> {
         }
         const open = inFlight().length;
         const pid = client!.pid!;
+        faultAt = Date.now();
         client!.kill('SIGKILL');
         await exitOf(client!);
         client = spawnClient(dir, config, [...clientArgs, '--resume']);
@@ -310,7 +313,7 @@ export async function runUnderLoad(o: LoadRunOptions): Promise<ScenarioReport> {
         return `kill -9 the Temporal server (pid ${old.process.pid}), started again after ${outageMs} ms (pid ${temporal.process.pid})`;
       },
     };
-    const faultAt = Date.now();
+    faultAt = Date.now();
     const injected = scenario ? await scenario.inject(target) : 'none';
     if (scenario) log(`${o.name}: ${injected} at ${((faultAt - loadStart) / 1000).toFixed(1)} s`);
 
