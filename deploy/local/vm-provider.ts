@@ -71,9 +71,8 @@ export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<
 
   async function launchOne(model: string, stage: number, preProvisioned: boolean): Promise<VmInstance> {
     const id = `vm-${model}-s${stage}-${process.pid}-${++seq}`;
-    const launchedAt = now();
     const bootDelayMs = preProvisioned ? 0 : o.config.vm.bootDelayMs;
-    const bootUntil = launchedAt + bootDelayMs / o.config.timeScale;
+    const bootUntil = now() + bootDelayMs / o.config.timeScale;
     const proc = spawnManaged({
       name: id,
       command: process.execPath,
@@ -101,6 +100,9 @@ export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<
       logDir: o.logDir,
       env: { SERFLOW_CONFIG_JSON: JSON.stringify(o.config) },
     });
+    // Billed from here: the process exists once the spawn returns (taking the time before it billed the spawn's own
+    // tens of milliseconds on a loaded machine as life the VM did not have).
+    const launchedAt = now();
     const vm: VmInstance & { proc?: ManagedProcess } = {
       id,
       model,
