@@ -9,7 +9,7 @@
  * life) is older than `livenessStaleMs`, it is billed to that sign plus one liveness interval and flagged
  * `unended`: its provider died with it, and "running until now" would bill it forever.
  */
-import type { BillingEvent } from '../common/billing-events';
+import { isVmBillingEvent, type BillingEvent, type VmBillingEvent } from '../common/billing-events';
 import { DEFAULT_VM_LIVENESS_INTERVAL_MS, DEFAULT_VM_LIVENESS_STALE_MS } from '../common/config';
 import type { StageEvent } from '../common/events';
 import type { Backend } from '../common/naming';
@@ -196,6 +196,18 @@ interface VmRecord {
   lastSeenAt: number;
 }
 
+/** The field of a VM's record each once-per-life fact sets (a second one is an anomaly). */
+const VM_FACT_FIELD: Record<
+  Exclude<VmBillingEvent['type'], 'vm.alive'>,
+  'launchedAt' | 'readyAt' | 'drainingAt' | 'terminatedAt' | 'stoppedAt'
+> = {
+  'vm.launched': 'launchedAt',
+  'vm.ready': 'readyAt',
+  'vm.draining': 'drainingAt',
+  'vm.terminated': 'terminatedAt',
+  'vm.stopped': 'stoppedAt',
+};
+
 const stageKey = (model: string, stage: number) => `${model}\u0000${stage}`;
 
 function emptyStage(model: string, stage: number): StageBill {
@@ -273,58 +285,44 @@ export function computeLedger(input: LedgerInput): Ledger {
   const billing = [...input.billing].sort((a, b) => a.at - b.at);
   const vms = new Map<string, VmRecord>();
   for (const e of billing) {
-    switch (e.type) {
-      case 'vm.launched':
-      case 'vm.ready':
-      case 'vm.draining':
-      case 'vm.terminated':
-      case 'vm.stopped':
-      case 'vm.alive': {
-        let vm = vms.get(e.vmId);
-        if (!vm) {
-          vm = {
-            vmId: e.vmId,
-            model: e.model,
-            stage: e.stage,
-            instanceType: e.instanceType,
-            timeScale: e.timeScale,
-            launchedAt: null,
-            firstSeenAt: e.at,
-            readyAt: null,
-            drainingAt: null,
-            terminatedAt: null,
-            stoppedAt: null,
-            aliveAt: null,
-            aliveIntervalMs: DEFAULT_VM_LIVENESS_INTERVAL_MS,
-            lastSeenAt: e.at,
-          };
-          vms.set(e.vmId, vm);
-        }
-        vm.lastSeenAt = Math.max(vm.lastSeenAt, e.at);
-        if (e.type === 'vm.alive') {
-          // Many per VM: the latest counts (events are sorted by time).
-          vm.aliveAt = e.at;
-          vm.aliveIntervalMs = e.intervalMs;
-          break;
-        }
-        const field =
-          e.type === 'vm.launched'
-            ? 'launchedAt'
-            : e.type === 'vm.ready'
-              ? 'readyAt'
-              : e.type === 'vm.draining'
-                ? 'drainingAt'
-                : e.type === 'vm.stopped'
-                  ? 'stoppedAt'
-                  : 'terminatedAt';
-        if (vm[field] !== null) {
-          anomalies.push(`vm ${e.vmId}: second ${e.type} at ${e.at} ignored (first at ${vm[field]})`);
-        } else {
-          vm[field] = e.at;
-          if (e.type === 'vm.launched') vm.timeScale = e.timeScale;
-        }
-        break;
+    if (isVmBillingEvent(e)) {
+      let vm = vms.get(e.vmId);
+      if (!vm) {
+        vm = {
+          vmId: e.vmId,
+          model: e.model,
+          stage: e.stage,
+          instanceType: e.instanceType,
+          timeScale: e.timeScale,
+          launchedAt: null,
+          firstSeenAt: e.at,
+          readyAt: null,
+          drainingAt: null,
+          terminatedAt: null,
+          stoppedAt: null,
+          aliveAt: null,
+          aliveIntervalMs: DEFAULT_VM_LIVENESS_INTERVAL_MS,
+          lastSeenAt: e.at,
+        };
+        vms.set(e.vmId, vm);
       }
+      vm.lastSeenAt = Math.max(vm.lastSeenAt, e.at);
+      if (e.type === 'vm.alive') {
+        // Many per VM: the latest counts (events are sorted by time).
+        vm.aliveAt = e.at;
+        vm.aliveIntervalMs = e.intervalMs;
+        continue;
+      }
+      const field = VM_FACT_FIELD[e.type];
+      if (vm[field] !== null) {
+        anomalies.push(`vm ${e.vmId}: second ${e.type} at ${e.at} ignored (first at ${vm[field]})`);
+      } else {
+        vm[field] = e.at;
+        if (e.type === 'vm.launched') vm.timeScale = e.timeScale;
+      }
+      continue;
+    }
+    switch (e.type) {
       case 'faas.invoked': {
         if (e.at < since) break;
         const usd = faasInvocationCostUsd(e, prices);

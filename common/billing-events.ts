@@ -95,24 +95,21 @@ export function parseBillingEvent(value: unknown): BillingEvent {
   return billingEventSchema.parse(value);
 }
 
+/** A fact of one VM's life (its launch, readiness, drain, end, its own end, its liveness): the events with a `vmId`. */
+export type VmBillingEvent = Extract<BillingEvent, { vmId: string }>;
+
+export function isVmBillingEvent(e: BillingEvent): e is VmBillingEvent {
+  return 'vmId' in e;
+}
+
 /**
  * The message id of a fact of one VM's life: one per VM and type (its launch, readiness, drain, end, the VM's own
  * end), so whoever publishes it, and however often the outbox retries it, the stream keeps one; a liveness fact
  * one per VM and time. Undefined for the other facts (the publisher numbers them).
  */
 export function billingMsgId(e: BillingEvent): string | undefined {
-  switch (e.type) {
-    case 'vm.launched':
-    case 'vm.ready':
-    case 'vm.draining':
-    case 'vm.terminated':
-    case 'vm.stopped':
-      return `${e.vmId}.${e.type}`;
-    case 'vm.alive':
-      return `${e.vmId}.${e.type}.${e.at}`;
-    default:
-      return undefined;
-  }
+  if (!isVmBillingEvent(e)) return undefined;
+  return e.type === 'vm.alive' ? `${e.vmId}.${e.type}.${e.at}` : `${e.vmId}.${e.type}`;
 }
 
 export function billingEventSubject(type: BillingEventType): string {
