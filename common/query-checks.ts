@@ -51,7 +51,8 @@ export function checkQueryFields(query: Record<string, unknown>): InferenceQuery
   return query as unknown as InferenceQuery;
 }
 
-function isTensorDims(v: unknown): boolean {
+/** A list of 1..MAX_TENSOR_RANK positive integers (a query's `dims`, an input reference's). */
+function isTensorDims(v: unknown): v is number[] {
   return (
     Array.isArray(v) &&
     v.length >= 1 &&
@@ -64,19 +65,12 @@ function isTensorDims(v: unknown): boolean {
 function checkInput(input: unknown, expected: readonly number[]): void {
   if (!isRecord(input)) throw fieldError('input', 'a tensor reference', input);
   const dims = input.dims;
-  if (
-    !Array.isArray(dims) ||
-    dims.length < 1 ||
-    dims.length > MAX_TENSOR_RANK ||
-    !dims.every((d) => Number.isInteger(d) && (d as number) >= 1)
-  ) {
-    throw fieldError('input.dims', `1..${MAX_TENSOR_RANK} positive integers`, dims);
-  }
+  if (!isTensorDims(dims)) throw fieldError('input.dims', `1..${MAX_TENSOR_RANK} positive integers`, dims);
   const shape = `[${expected.join(', ')}]`;
   if (dims.length !== expected.length || dims.some((d, i) => (expected[i] ?? -1) > 0 && d !== expected[i])) {
     throw new InvalidInputError(`input.dims: expected shape ${shape} (-1: any size), got [${dims.join(', ')}]`);
   }
-  const elements = elementCount(dims as number[]);
+  const elements = elementCount(dims);
   const ref = input as TensorRef;
   if (ref.kind === 'inline') {
     const want = inlineEncodedBytes(elements);
