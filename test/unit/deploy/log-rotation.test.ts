@@ -22,13 +22,17 @@ import { waitUntil } from '../../helpers/wait-until';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-logrot-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** A node child that writes `lines` numbered 1 KiB lines, one per ms, then exits (optionally rotating its own log). */
+/**
+ * A node child that writes `lines - 1` numbered 1 KiB lines, one per ms, then after a pause (several rotation
+ * checks, so a rotation that is due has happened) its last line, short, then exits (optionally rotating its own log).
+ * The short last line after the pause keeps it from being rotated away: it lands in the current file, under the limit.
+ */
 function writerScript(lines: number, ownRotation: boolean): string {
   const processes = path.join(PROJECT_ROOT, 'lib', 'deploy', 'local', 'processes.js');
   return [
     ownRotation ? `require(${JSON.stringify(processes)}).rotateOwnLogFromEnv();` : '',
     `let i = 0; const pad = 'x'.repeat(1000);`,
-    `const t = setInterval(() => { console.log(String(i).padStart(8, '0') + ' ' + pad); if (++i >= ${lines}) { clearInterval(t); setTimeout(() => process.exit(0), 300); } }, 1);`,
+    `const t = setInterval(() => { console.log(String(i).padStart(8, '0') + ' ' + pad); if (++i >= ${lines - 1}) { clearInterval(t); setTimeout(() => { console.log(String(i).padStart(8, '0') + ' end'); setTimeout(() => process.exit(0), 300); }, 300); } }, 1);`,
   ].join('\n');
 }
 
