@@ -158,25 +158,33 @@ function explainLimitError(err: unknown, stream: string): never {
   throw err;
 }
 
-/** Bring an existing stream to `limits` (only when a managed field differs; other settings are kept). */
-async function applyLimits(jsm: JetStreamManager, stream: string, limits: StreamLimits): Promise<void> {
-  const info = await jsm.streams.info(stream);
-  const update = limitsToUpdate(info.config, limits);
+/**
+ * Bring an existing stream to `limits` (only when a managed field differs; other settings are kept). `current` is
+ * its configuration when the caller has just fetched it; else it is fetched here.
+ */
+async function applyLimits(
+  jsm: JetStreamManager,
+  stream: string,
+  limits: StreamLimits,
+  current?: StreamConfig,
+): Promise<void> {
+  const update = limitsToUpdate(current ?? (await jsm.streams.info(stream)).config, limits);
   if (Object.keys(update).length === 0) return;
   await jsm.streams.update(stream, update).catch((err: unknown) => explainLimitError(err, stream));
 }
 
-/** Create `config` with `limits`, or bring the existing stream to them. */
+/** Create `config` with `limits`, or bring the existing stream to them (one info call either way). */
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>, limits: StreamLimits) {
   const name = config.name as string;
+  let current: StreamConfig;
   try {
-    await jsm.streams.info(name);
+    current = (await jsm.streams.info(name)).config;
   } catch (err) {
     if (!/stream not found/i.test((err as Error).message)) throw err;
     await jsm.streams.add({ ...config, ...limits }).catch((e: unknown) => explainLimitError(e, name));
     return;
   }
-  await applyLimits(jsm, name, limits);
+  await applyLimits(jsm, name, limits, current);
 }
 
 /**
