@@ -36,7 +36,7 @@ import { INFERENCE_TASK_QUEUE } from '../common/naming';
 import { PROJECT_ROOT } from '../common/paths';
 import { connectNats } from '../infra/nats';
 import { listWorkers } from '../infra/worker-status';
-import { listModels, loadManifest, type ModelManifest } from '../models/manifest';
+import { listModels } from '../models/manifest';
 import { positiveInt } from './options';
 import { stackNatsUrl } from './stack-connection';
 
@@ -163,15 +163,6 @@ export async function startOipServer(options: OipServerOptions): Promise<OipServ
   const maxInFlight = options.maxInFlight ?? config.serve.maxInFlight;
   const log = options.log ?? (() => undefined);
   const version = packageVersion();
-  const manifests = new Map<string, ModelManifest>();
-  const manifest = (name: string): ModelManifest => {
-    let m = manifests.get(name);
-    if (!m) {
-      m = loadManifest(name, config.modelsDir); // UnknownModelError (404) names the available models
-      manifests.set(name, m);
-    }
-    return m;
-  };
 
   let inFlight = 0;
   let closing = false;
@@ -201,7 +192,7 @@ export async function startOipServer(options: OipServerOptions): Promise<OipServ
     inFlight++;
     try {
       const body = parseJson(await readBody(req, maxBodyBytes));
-      const query = parseInferRequest(body, manifest(model));
+      const query = parseInferRequest(body, client.manifest(model)); // read once per model by the client
       const result = await client.infer(query.input, {
         ...query.options,
         model,
@@ -223,14 +214,14 @@ export async function startOipServer(options: OipServerOptions): Promise<OipServ
         return send(res, 200, { live: true });
       case 'ready':
       case 'modelReady': {
-        if (route.kind === 'modelReady') manifest(route.model);
+        if (route.kind === 'modelReady') client.manifest(route.model); // UnknownModelError: 404
         const reason = closing ? 'the server is shutting down' : await notReadyReason(client, nc);
         const what = route.kind === 'modelReady' ? { name: route.model } : {};
         if (reason) return send(res, 503, { ...what, ready: false, error: `not ready: ${reason}` });
         return send(res, 200, { ...what, ready: true });
       }
       case 'modelMetadata':
-        return send(res, 200, modelMetadata(manifest(route.model)));
+        return send(res, 200, modelMetadata(client.manifest(route.model)));
       case 'infer':
         return infer(req, res, route.model);
     }

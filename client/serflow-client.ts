@@ -160,7 +160,8 @@ export class SerflowClient {
     return this.store;
   }
 
-  private manifest(model: string): ModelManifest {
+  /** The manifest of `model`, read and checked once per client (UnknownModelError: no such model). */
+  manifest(model: string): ModelManifest {
     let m = this.manifests.get(model);
     if (!m) {
       m = loadManifest(model, this.config.modelsDir); // UnknownModelError names the available models
