@@ -437,46 +437,19 @@ function configCases(ctx: ClassContext): Promise<BadCase[]> {
   };
   const c = badCase;
   const json = (v: unknown) => JSON.stringify(v);
+  /** A config file holding `value` as JSON: what was sent is that JSON. */
+  const jsonCase = (what: string, name: string, value: unknown, says: string[]) =>
+    c(what, json(value), says, load(name, json(value)));
   return Promise.resolve([
     c('not JSON', '{ "workers": ', ['not valid JSON', 'config file'], load('c1.json', '{ "workers": ')),
     c('garbage bytes', '4 KB of random bytes', ['not valid JSON', 'config file'], load('c2.json', garbageBytes(4096))),
     c('a list', '[1, 2]', ['JSON object', 'array'], load('c3.json', '[1, 2]')),
-    c(
-      'wrong type',
-      json({ workers: { stageConcurrency: 'four' } }),
-      ['workers.stageConcurrency'],
-      load('c4.json', json({ workers: { stageConcurrency: 'four' } })),
-    ),
-    c(
-      'negative',
-      json({ stages: { timeoutMs: -5 } }),
-      ['stages.timeoutMs'],
-      load('c5.json', json({ stages: { timeoutMs: -5 } })),
-    ),
-    c(
-      'out of range',
-      json({ faas: { memoryMb: 50 } }),
-      ['faas.memoryMb'],
-      load('c6.json', json({ faas: { memoryMb: 50 } })),
-    ),
-    c(
-      'port out of range',
-      json({ nats: { port: 70000 } }),
-      ['nats.port'],
-      load('c7.json', json({ nats: { port: 70000 } })),
-    ),
-    c(
-      'misspelt field',
-      json({ stages: { timeoutMS: 5000 } }),
-      ['timeoutMS'],
-      load('c8.json', json({ stages: { timeoutMS: 5000 } })),
-    ),
-    c(
-      'unknown section',
-      json({ workerz: { stageConcurrency: 2 } }),
-      ['workerz'],
-      load('c9.json', json({ workerz: { stageConcurrency: 2 } })),
-    ),
+    jsonCase('wrong type', 'c4.json', { workers: { stageConcurrency: 'four' } }, ['workers.stageConcurrency']),
+    jsonCase('negative', 'c5.json', { stages: { timeoutMs: -5 } }, ['stages.timeoutMs']),
+    jsonCase('out of range', 'c6.json', { faas: { memoryMb: 50 } }, ['faas.memoryMb']),
+    jsonCase('port out of range', 'c7.json', { nats: { port: 70000 } }, ['nats.port']),
+    jsonCase('misspelt field', 'c8.json', { stages: { timeoutMS: 5000 } }, ['timeoutMS']),
+    jsonCase('unknown section', 'c9.json', { workerz: { stageConcurrency: 2 } }, ['workerz']),
     c('missing file', 'SERFLOW_CONFIG=/nonexistent/serflow.json', ['SERFLOW_CONFIG', 'nonexistent'], () =>
       outcomeOf(() => loadConfig({}, { SERFLOW_CONFIG: '/nonexistent/serflow.json' })),
     ),

@@ -10,8 +10,6 @@ const intent = z.object({
   n: z.number().int().nonnegative(),
   /** Epoch ms the open loop meant to start it. */
   dueAt: z.number(),
-  /** True label of its sample. */
-  expected: z.number().int(),
 });
 const started = z.object({ kind: z.literal('started'), id: z.string().min(1), at: z.number() });
 const ended = z.object({
@@ -21,9 +19,8 @@ const ended = z.object({
   ok: z.boolean(),
   label: z.number().int().optional(),
   exitStage: z.number().int().optional(),
+  /** The workflow's own latency (start to result), beside the client's (due to answered). */
   latencyMs: z.number().optional(),
-  /** Serverless executions of the answer: what the client was told each invocation was billed. */
-  faas: z.array(z.object({ stage: z.number().int().positive(), billedMs: z.number().nonnegative() })).optional(),
   errorType: z.string().optional(),
   error: z.string().optional(),
 });
@@ -35,7 +32,6 @@ export interface LoggedQuery {
   id: string;
   n: number;
   dueAt: number;
-  expected: number;
   startedAt: number | null;
   end: Extract<LoadLogLine, { kind: 'ended' }> | null;
   /** How many `ended` lines the id has: more than one means a client was told two outcomes. */
@@ -69,7 +65,6 @@ export function parseLoadLog(text: string): ParsedLoadLog {
           id: parsed.id,
           n: parsed.n,
           dueAt: parsed.dueAt,
-          expected: parsed.expected,
           startedAt: null,
           end: null,
           ends: 0,

@@ -8,11 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { NatsConnection } from 'nats';
 import { readBillingEvents, readStageEvents } from '../../billing/reader';
 import { compileConfig, type SerflowConfig, type SerflowConfigInput } from '../../common/config';
 import { inferenceWorkflowId } from '../../common/naming';
+import { connectClientConnection } from '../../infra/temporal';
 import { startNatsServer, type StartedNatsServer } from '../../deploy/local/nats-server';
 import { freePort, stopPid } from '../../deploy/local/processes';
 import { startStack, type RunningStack } from '../../deploy/local/stack';
@@ -159,7 +160,8 @@ function invocationsLogged(logDir: string): number {
 }
 
 async function listWorkflows(address: string, namespace: string): Promise<Map<string, WorkflowSeen>> {
-  const connection = await Connection.connect({ address });
+  // The suite's own dev server: plaintext, and up again after a restart scenario (the connect retries).
+  const connection = await connectClientConnection({ address, embedded: true });
   try {
     const client = new Client({ connection, namespace });
     const latest = new Map<string, { seen: WorkflowSeen; startedAt: number }>();

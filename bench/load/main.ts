@@ -5,7 +5,7 @@
  * Measures the capacity of the fault suite's stack closed loop, then offers open-loop load at each multiple of it
  * (a fresh stack per level): latency may degrade, but no query may be lost, answered twice or hung and no process
  * may crash. With `--soak-minutes`, a last run at the first level that long, sampling the stack's resident memory
- * and latency every 10 s, and reporting their slopes. Writes `<out>/load.json`, `load.md` and `load.svg`.
+ * and latency every 10 s, and reporting their slopes. Writes `<out>/load.json`, `load.md` and `load.svg` (`soak.*` with a soak).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
 async function writeLoadReport(report: LoadReport, dir: string, base: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
-  fs.writeFileSync(path.join(dir, `${base}.md`), renderLoadReport(report).replace('load.svg', `${base}.svg`));
+  fs.writeFileSync(path.join(dir, `${base}.md`), renderLoadReport(report, `${base}.svg`));
   fs.writeFileSync(path.join(dir, `${base}.svg`), await renderLoadSvg(report));
 }
 

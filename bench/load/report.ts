@@ -78,7 +78,8 @@ export function runHeld(r: ScenarioReport): boolean {
   return clean(r) && Object.keys(r.restarts).length === 0;
 }
 
-export function loadReportBlocks(r: LoadReport): Block[] {
+/** The summary's blocks; `chart` is the file name of its chart, beside it. */
+export function loadReportBlocks(r: LoadReport, chart: string): Block[] {
   const row = (label: string, rate: string, run: ScenarioReport) => {
     const t = run.tally;
     const failed = Object.values(t.failedNamed).reduce((a, b) => a + b, 0) + t.failedUnnamed;
@@ -146,7 +147,7 @@ export function loadReportBlocks(r: LoadReport): Block[] {
     });
   }
   blocks.push(
-    { type: 'image', src: 'load.svg', alt: 'latency per load level; memory and latency over the soak' },
+    { type: 'image', src: chart, alt: 'latency per load level; memory and latency over the soak' },
     {
       type: 'code',
       text: provenanceLines(r) + (r.rendered ? `\nfigures derived again by: ${r.rendered}` : ''),
@@ -155,8 +156,8 @@ export function loadReportBlocks(r: LoadReport): Block[] {
   return blocks;
 }
 
-export function renderLoadReport(r: LoadReport): string {
-  return toMarkdown(loadReportBlocks(r));
+export function renderLoadReport(r: LoadReport, chart: string): string {
+  return toMarkdown(loadReportBlocks(r, chart));
 }
 
 export function loadChartSpec(r: LoadReport): TopLevelSpec {

@@ -61,6 +61,12 @@ import {
  */
 export class FunctionInstanceLostError extends Error {
   override readonly name = 'FunctionInstanceLostError';
+  /** The process died under the call (the invocation ran, and is billed), rather than never answering. */
+  readonly processDied: boolean;
+  constructor(message: string, options?: ErrorOptions & { processDied?: boolean }) {
+    super(message, options);
+    this.processDied = options?.processDied ?? false;
+  }
 }
 
 /** A new instance did not become ready (process exited or timed out during init). Retryable. */
@@ -211,8 +217,6 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
   let reclaimAt: number | undefined;
 
   const info = (id: string) => state.instances.find((i) => i.instanceId === id);
-  /** Failures of calls whose instance process died under them (billed), apart from calls that never got an answer. */
-  const diedInUse = new WeakSet<Error>();
 
   const publish = async (fact: BillingFact) => {
     try {
@@ -308,8 +312,9 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
     log(
       `serverless platform: instance ${id} exited unexpectedly (${code}); log ${p.proc.logFile}:\n${tailLog(p.proc.logFile, 10)}`,
     );
-    const lost = new FunctionInstanceLostError(`function instance ${id} exited (${code}) while in use`);
-    diedInUse.add(lost);
+    const lost = new FunctionInstanceLostError(`function instance ${id} exited (${code}) while in use`, {
+      processDied: true,
+    });
     p.fail?.(lost);
     const instance = info(id);
     processes.delete(id);
@@ -490,7 +495,7 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
         // A cloud bills an invocation whose instance died under it, up to the moment it died (Lambda bills a
         // crashed invocation its duration): so does this one. A call that got no answer (NATS away, the instance
         // hung) may never have reached the instance, so it is not billed: the instance's own log says which ran.
-        if (!closed && err instanceof Error && diedInUse.has(err)) {
+        if (!closed && err instanceof FunctionInstanceLostError && err.processDied) {
           await billInvocation(Date.now() - callStartedAt);
         }
         throw err;

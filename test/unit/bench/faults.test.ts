@@ -12,7 +12,7 @@ import { compileConfig } from '../../../common/config';
 import type { BillingEvent } from '../../../common/billing-events';
 
 const lines = (xs: LoadLogLine[]) => xs.map((x) => JSON.stringify(x)).join('\n');
-const intent = (n: number, dueAt: number): LoadLogLine => ({ kind: 'intent', id: `q-${n}`, n, dueAt, expected: 1 });
+const intent = (n: number, dueAt: number): LoadLogLine => ({ kind: 'intent', id: `q-${n}`, n, dueAt });
 const ok = (n: number, at: number, label = 1, exitStage = 2): LoadLogLine => ({
   kind: 'ended',
   id: `q-${n}`,
