@@ -20,12 +20,12 @@ import {
   fmtCreds,
 } from '@nats-io/jwt';
 import { StringCodec } from 'nats';
-import { compileConfig } from '../../common/config';
 import { freePort, spawnManaged, stopPid, tailLog, type ManagedProcess } from '../../deploy/local/processes';
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
-import { connectNats, ensureNatsResources } from '../../infra/nats';
+import { connectNats } from '../../infra/nats';
 import { NatsAuthError } from '../../infra/nats-auth';
 import { retryUntil } from '../../infra/retry';
+import { assertJetStreamOverTls } from '../helpers/nats-jetstream-check';
 import { makeCertificates } from '../helpers/tls-certs';
 
 /** An account and a user of it, written as a .creds file. */
@@ -110,7 +110,6 @@ describe('NATS with TLS and a credentials file (operator / account / user JWTs)'
   test('NATS_CREDS + NATS_CA: connected over TLS; publish/subscribe and JetStream work', async () => {
     const nc = await connectNats(url, 'nats-creds-env', 5_000, { NATS_CREDS: creds, NATS_CA: ca });
     try {
-      assert.equal(nc.info?.tls_required, true, 'the server requires TLS');
       assert.equal(nc.info?.auth_required, true, 'the server requires auth');
       const sc = StringCodec();
       const sub = nc.subscribe('serflow.creds.check', { max: 1 });
@@ -119,10 +118,7 @@ describe('NATS with TLS and a credentials file (operator / account / user JWTs)'
       })();
       nc.publish('serflow.creds.check', sc.encode('hello'));
       assert.equal(await got, 'hello');
-      await ensureNatsResources(nc, compileConfig({ homeDir: dir }));
-      const kv = await nc.jetstream().views.kv('creds-check');
-      await kv.put('k', 'v');
-      assert.equal((await kv.get('k'))?.string(), 'v');
+      await assertJetStreamOverTls(nc, dir, 'creds-check');
     } finally {
       await nc.close();
     }

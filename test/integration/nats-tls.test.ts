@@ -14,10 +14,11 @@ import { startNatsServer } from '../../deploy/local/nats-server';
 import { freePort, spawnManaged, stopPid, type ManagedProcess } from '../../deploy/local/processes';
 import { startStack } from '../../deploy/local/stack';
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
-import { connectNats, ensureNatsResources } from '../../infra/nats';
+import { connectNats } from '../../infra/nats';
 import { retryUntil } from '../../infra/retry';
 import { readStateFile, stateFilePath, writeStateFile } from '../../infra/stack-state';
 import { listeningAddresses } from '../helpers/listening';
+import { assertJetStreamOverTls } from '../helpers/nats-jetstream-check';
 import { makeCertificates } from '../helpers/tls-certs';
 
 const USER = 'serflow';
@@ -71,11 +72,7 @@ describe('NATS with TLS and credentials', () => {
   test('credentials and CA from the environment: connected over TLS, JetStream works', async () => {
     const nc = await connectNats(url, 'nats-tls-env', 5_000, { NATS_CA: ca, NATS_USER: USER, NATS_PASSWORD: PASSWORD });
     try {
-      assert.equal(nc.info?.tls_required, true, 'the server requires TLS');
-      await ensureNatsResources(nc, compileConfig({ homeDir: dir }));
-      const kv = await nc.jetstream().views.kv('tls-check');
-      await kv.put('k', 'v');
-      assert.equal((await kv.get('k'))?.string(), 'v');
+      await assertJetStreamOverTls(nc, dir, 'tls-check');
     } finally {
       await nc.close();
     }
