@@ -8,6 +8,7 @@ import { temporalConnectionOptions } from '../infra/temporal';
 import { isAlive, stopPid } from '../deploy/local/processes';
 import { startStack, type RunningStack } from '../deploy/local/stack';
 import {
+  discoverStack,
   readStateFile,
   removeStateFile,
   stateFilePath,
@@ -171,13 +172,14 @@ export function statusProblem(
 
 export async function collectStatus(config: SerflowConfig): Promise<StatusReport> {
   const state = readStateFile(config.homeDir);
-  const temporalAddress = config.temporal.address ?? state?.temporalAddress ?? null;
-  const natsUrl = config.nats.url ?? state?.natsUrl ?? null;
+  // The addresses as every other command finds them: the configuration, else the state file.
+  const stack = discoverStack(config);
+  const temporalAddress = stack.temporalAddress ?? null;
+  const natsUrl = stack.natsUrl ?? null;
   let temporalReachable = false;
   if (temporalAddress) {
     // Outside the try: a bad TEMPORAL_* setting is an error naming it, not an "unreachable" server.
-    const embedded = !config.temporal.address && state?.embeddedTemporal === true;
-    const options = temporalConnectionOptions({ address: temporalAddress, embedded });
+    const options = temporalConnectionOptions({ address: temporalAddress, embedded: stack.temporalEmbedded === true });
     try {
       const conn = await Connection.connect({ ...options, connectTimeout: 2_000 });
       await conn.workflowService.getSystemInfo({});
@@ -229,7 +231,7 @@ export async function collectStatus(config: SerflowConfig): Promise<StatusReport
     temporalAddress,
     temporalUiUrl: state?.temporalUiUrl ?? null,
     temporalReachable,
-    namespace: state?.namespace ?? config.temporal.namespace,
+    namespace: stack.namespace,
     natsUrl,
     natsReachable,
     pools: [...pools.values()],
