@@ -1,6 +1,4 @@
 /** The `serflow` command line. */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { positiveInt, positiveIntUpTo, positiveNumberUpTo, progressBar } from './options';
 import {
@@ -13,7 +11,6 @@ import {
 import { SerflowClient } from '../client';
 import { parseInputMix } from '../models/input-mix';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
-import { PROJECT_ROOT } from '../common/paths';
 import { startStack, stopStackOnSignal } from '../deploy/local/stack';
 import { registerBenchCommand } from './bench-command';
 import { registerCostCommand } from './cost-command';
@@ -26,16 +23,11 @@ import { stackNatsUrl } from './stack-connection';
 import { registerPoolCommands } from './pool-commands';
 import { registerRouteCommands } from './route-commands';
 import { registerSimCommand } from './sim-command';
+import { packageVersion } from './package-version';
 import { registerServeCommand } from './serve-command';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
 import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload, type WorkloadSummary } from './workload';
 import { EXIT_CODE, EXIT_CLASSES, errorJson, exitClassOf, exitClassOfFailures, exitCodesHelp } from './exit-codes';
-
-/** The version of this package (package.json next to lib/), as `serflow --version` prints it. */
-export function packageVersion(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version?: string };
-  return pkg.version ?? '0.0.0';
-}
 
 /** A workload's exit code: 0 when every query succeeded, else the class its failures share (cli/exit-codes.ts). */
 function workloadExitCode(summary: WorkloadSummary): number {

@@ -15,10 +15,8 @@
  * once. A request whose HTTP client goes away leaves its query running: asking again with the same `id` joins it.
  */
 import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { NatsConnection } from 'nats';
 import { SerflowClient } from '../client';
@@ -33,11 +31,11 @@ import {
 } from '../client/oip';
 import type { SerflowConfig } from '../common/config';
 import { INFERENCE_TASK_QUEUE } from '../common/naming';
-import { PROJECT_ROOT } from '../common/paths';
 import { connectNats } from '../infra/nats';
 import { listWorkers } from '../infra/worker-status';
 import { listModels } from '../models/manifest';
 import { positiveInt } from './options';
+import { packageVersion } from './package-version';
 import { stackNatsUrl } from './stack-connection';
 
 /** Each readiness probe (Temporal, NATS, the worker records) answers within this long or the server is not ready. */
@@ -143,15 +141,6 @@ function parseJson(body: Buffer): unknown {
     return JSON.parse(body.toString('utf8'));
   } catch (err) {
     throw new OipHttpError(400, `InvalidInputError: body: not valid JSON (${(err as Error).message})`);
-  }
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
   }
 }
 
