@@ -5,9 +5,10 @@
  * the input" (3), "start the stack" (4), "the query failed" (5) and "try again later / give it longer" (6).
  *
  * Errors are matched by `name` (every SERFLOW error class sets it; `InferenceFailedError` by its failure `type`),
- * walking the `cause` chain, so this file needs none of the error classes' modules and a wrapped error keeps its
- * class.
+ * walking the `cause` chain, so this file needs none of the error classes (only the failure-type names of
+ * common/errors.ts) and a wrapped error keeps its class.
  */
+import { QUERY_DEADLINE_EXCEEDED, STAGE_UNAVAILABLE_ERROR } from '../common/errors';
 
 /** The failure classes, each with its exit code and what it means (the `serflow --help` table). */
 export const EXIT_CLASSES = {
@@ -70,8 +71,8 @@ export const EXIT_CLASS_BY_ERROR_NAME: Readonly<Record<string, ExitClass>> = {
   FunctionInstanceLostError: 'queryFailed',
   // waited too long
   StreamReadTimeoutError: 'timeout',
-  QueryDeadlineExceeded: 'timeout',
-  StageUnavailableError: 'timeout',
+  [QUERY_DEADLINE_EXCEEDED]: 'timeout',
+  [STAGE_UNAVAILABLE_ERROR]: 'timeout',
 };
 
 /**
