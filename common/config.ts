@@ -17,6 +17,8 @@ import { PLAN_SPEC_FORMS, PLAN_SPEC_PATTERN } from './routing';
 import { DEFAULT_HOME_DIR, MODELS_DIR } from './paths';
 import { formatIssues } from './zod-issues';
 import { loadTemporalProfile } from './temporal-profile';
+import { awsConfigSchema, CLOUDS, kubernetesConfigSchema } from './cloud-config';
+import { telemetryConfigSchema } from './telemetry-config';
 
 /** Model served when a command or query names none: the committed 4-stage MNIST early-exit CNN. */
 export const DEFAULT_MODEL = 'mnist-ee';
@@ -460,6 +462,11 @@ export const configSchema = z.strictObject({
     })
     .strict()
     .prefault({}),
+  /** Where stage pools and functions run: `local` (the embedded stack), `aws` or `kubernetes` (cloud-config.ts). */
+  cloud: z.enum(CLOUDS).default('local'),
+  aws: awsConfigSchema,
+  kubernetes: kubernetesConfigSchema,
+  telemetry: telemetryConfigSchema,
 });
 
 /** Configuration as written by a user (every field optional). */

