@@ -122,6 +122,10 @@ describe('compileConfig', () => {
       logs: { maxBytes: 10 * 2 ** 20, filesKept: 3 },
       pools: { maxVmsPerPool: 64, replyMaxBytes: 512 * 1024 },
       serve: { host: '127.0.0.1', port: 8080, maxBodyBytes: 4 * 2 ** 20, maxInFlight: 128 },
+      cloud: 'local',
+      aws: { region: 'us-east-1', lambda: {}, autoScaling: {} },
+      kubernetes: {},
+      telemetry: {},
     });
   });
 
