@@ -102,14 +102,23 @@ export function connectWorkerConnection(target: TemporalTarget, timeoutMs = 30_0
  * Connect a client Connection, waiting up to `timeoutMs` for the server to answer; StackUnreachableError (naming the
  * address and the last error) when it does not.
  */
-export async function connectClientConnection(target: TemporalTarget, timeoutMs = 30_000): Promise<Connection> {
+export async function connectClientConnection(
+  target: TemporalTarget,
+  timeoutMs = 30_000,
+  signal?: AbortSignal,
+): Promise<Connection> {
   const options = temporalConnectionOptions(target); // a bad setting fails here, not retried
   try {
-    return await retryUntil(`Temporal at ${target.address}`, timeoutMs, async () => {
-      const connection = await Connection.connect({ ...options, connectTimeout: 2_000 });
-      await connection.workflowService.getSystemInfo({});
-      return connection;
-    });
+    return await retryUntil(
+      `Temporal at ${target.address}`,
+      timeoutMs,
+      async () => {
+        const connection = await Connection.connect({ ...options, connectTimeout: 2_000 });
+        await connection.workflowService.getSystemInfo({});
+        return connection;
+      },
+      signal,
+    );
   } catch (err) {
     throw new StackUnreachableError((err as Error).message, { cause: (err as Error).cause ?? err });
   }

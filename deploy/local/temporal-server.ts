@@ -80,12 +80,15 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
     });
     const address = `127.0.0.1:${port}`;
     // Plaintext: the dev server has no TLS (the TEMPORAL_* TLS settings are for a configured server).
-    const ready = connectClientConnection({ address, embedded: true }, o.readyTimeoutMs);
+    // Aborted when the server exits first: no connect attempt keeps retrying a dead port in the background.
+    const abandon = new AbortController();
+    const ready = connectClientConnection({ address, embedded: true }, o.readyTimeoutMs, abandon.signal);
     ready.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
     const outcome = await Promise.race([
       ready.then((conn) => ({ conn }) as const),
       p.exited.then((code) => ({ exitedWith: code }) as const),
     ]).catch((err: Error) => ({ error: err }) as const);
+    abandon.abort('the server process exited');
     if ('conn' in outcome) {
       await outcome.conn.close();
       return { address, uiUrl: `http://127.0.0.1:${uiPort}`, port, uiPort, process: p };
