@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors';
-import { PLAN_SPEC_FORMS, PLAN_SPEC_PATTERN } from './routing';
+import { PLAN_SPEC_FORMS, parsePlanSpec } from './routing';
 import { DEFAULT_HOME_DIR, MODELS_DIR } from './paths';
 import { formatIssues } from './zod-issues';
 import { loadTemporalProfile } from './temporal-profile';
@@ -424,7 +424,16 @@ export const configSchema = z.strictObject({
       plan: z
         .string()
         .min(1)
-        .refine((spec) => PLAN_SPEC_PATTERN.test(spec), { message: `expected a plan spec: ${PLAN_SPEC_FORMS}` })
+        .superRefine((spec, ctx) => {
+          try {
+            parsePlanSpec(spec);
+          } catch (err) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `expected a plan spec: ${PLAN_SPEC_FORMS} (${(err as Error).message})`,
+            });
+          }
+        })
         .optional(),
       overflowAfterMs: z.number().positive().optional(),
     })

@@ -211,11 +211,59 @@ export const PLAN_SPEC_FORMS =
   'all-vm | all-faas | vm-prefix:K | shares:s1,s2,...,sK (VM share per stage, 0..1), ' +
   'each optionally followed by +fuse:A-B (stages A..B as one activity; repeatable)';
 
+/** A plan spec's share part, parsed without the model (`parsePlanSpec`). */
+export type PlanSpecShares =
+  { kind: 'all-vm' } | { kind: 'all-faas' } | { kind: 'vm-prefix'; k: number } | { kind: 'shares'; values: number[] };
+
+/** A plan spec as written, before the model's stage count is known. */
+export interface PlanSpecSyntax {
+  shares: PlanSpecShares;
+  fused: FusedRun[];
+}
+
+/** A whole number, and a decimal such as `1`, `0.5`, `.5` or `1.` (what `Number` reads, but never empty). */
+const WHOLE_NUMBER = /^\d+$/;
+const DECIMAL = /^(\d+\.?\d*|\.\d+)$/;
+
 /**
- * The syntax of a plan spec, without the model (its stage count is checked by `planFromSpec`): what the config's
- * `routing.plan` must match, so a typo fails when the configuration is read, not when the stack publishes it.
+ * The syntax of a plan spec, without the model (`planFromSpec` then checks it against the model's stages). The
+ * config's `routing.plan` is checked with this, so a typo fails when the configuration is read, not when the stack
+ * publishes it, and both read one grammar.
  */
-export const PLAN_SPEC_PATTERN = /^(all-vm|all-faas|vm-prefix:\d+|shares:\d*\.?\d+(,\d*\.?\d+)*)(\+fuse:\d+-\d+)*$/;
+export function parsePlanSpec(spec: string, model?: { name: string; stages: number }): PlanSpecSyntax {
+  const bound = model ? ` <= ${model.stages} (${model.name} has ${model.stages} stages)` : '';
+  const [shareSpec = '', ...fuseParts] = spec.split('+');
+  const fused = fuseParts.map((part) => {
+    const m = /^fuse:(\d+)-(\d+)$/.exec(part);
+    const first = Number(m?.[1]);
+    const last = Number(m?.[2]);
+    if (!m || first < 1 || first >= last || (model && last > model.stages)) {
+      throw new InvalidPlanSpecError(`${spec}: ${JSON.stringify(part)} must be fuse:A-B with 1 <= A < B${bound}`);
+    }
+    return { first, last };
+  });
+  const colon = shareSpec.indexOf(':');
+  const kind = colon < 0 ? shareSpec : shareSpec.slice(0, colon);
+  const arg = colon < 0 ? undefined : shareSpec.slice(colon + 1);
+  if ((kind === 'all-vm' || kind === 'all-faas') && arg === undefined) return { shares: { kind }, fused };
+  if (kind === 'vm-prefix') {
+    if (arg === undefined || !WHOLE_NUMBER.test(arg)) {
+      throw new InvalidPlanSpecError(`${spec}: vm-prefix:K needs a whole number K`);
+    }
+    return { shares: { kind, k: Number(arg) }, fused };
+  }
+  if (kind === 'shares') {
+    const parts = (arg ?? '').split(',');
+    const bad = parts.find((x) => !DECIMAL.test(x) || Number(x) > 1);
+    if (bad !== undefined) {
+      throw new InvalidPlanSpecError(
+        `${spec}: ${JSON.stringify(bad)} is not a share in [0, 1]; give one per stage, separated by commas`,
+      );
+    }
+    return { shares: { kind, values: parts.map(Number) }, fused };
+  }
+  throw new InvalidPlanSpecError(`unknown plan spec ${JSON.stringify(spec)}; expected ${PLAN_SPEC_FORMS}`);
+}
 
 /**
  * A static plan from a short spec:
@@ -233,29 +281,32 @@ export function planFromSpec(
   now: number,
   overflowAfterMs?: number,
 ): RoutingPlan {
-  const [shareSpec = '', ...fuseParts] = spec.split('+');
-  const fused = fuseParts.map((part) => fusedRunFromSpec(part, spec, model, stages));
-  const [kind, arg] = shareSpec.split(':', 2) as [string, string | undefined];
+  const parsed = parsePlanSpec(spec, { name: model, stages });
   let shares: number[];
-  if (kind === 'all-vm' && arg === undefined) shares = Array<number>(stages).fill(1);
-  else if (kind === 'all-faas' && arg === undefined) shares = Array<number>(stages).fill(0);
-  else if (kind === 'vm-prefix') {
-    const k = Number(arg);
-    if (!Number.isInteger(k) || k < 0 || k > stages) {
-      throw new InvalidPlanSpecError(
-        `${spec}: K must be a whole number in 0..${stages} (${model} has ${stages} stages)`,
-      );
+  switch (parsed.shares.kind) {
+    case 'all-vm':
+      shares = Array<number>(stages).fill(1);
+      break;
+    case 'all-faas':
+      shares = Array<number>(stages).fill(0);
+      break;
+    case 'vm-prefix': {
+      const { k } = parsed.shares;
+      if (k > stages) {
+        throw new InvalidPlanSpecError(
+          `${spec}: K must be a whole number in 0..${stages} (${model} has ${stages} stages)`,
+        );
+      }
+      shares = Array.from({ length: stages }, (_, i) => (i < k ? 1 : 0));
+      break;
     }
-    shares = Array.from({ length: stages }, (_, i) => (i < k ? 1 : 0));
-  } else if (kind === 'shares') {
-    shares = (arg ?? '').split(',').map(Number);
-    if (shares.length !== stages || shares.some((x) => !(x >= 0 && x <= 1))) {
-      throw new InvalidPlanSpecError(
-        `${spec}: give ${stages} shares in [0, 1] separated by commas, one per stage of ${model}`,
-      );
-    }
-  } else {
-    throw new InvalidPlanSpecError(`unknown plan spec ${JSON.stringify(spec)}; expected ${PLAN_SPEC_FORMS}`);
+    case 'shares':
+      shares = parsed.shares.values;
+      if (shares.length !== stages) {
+        throw new InvalidPlanSpecError(
+          `${spec}: give ${stages} shares in [0, 1] separated by commas, one per stage of ${model}`,
+        );
+      }
   }
   return {
     v: ROUTING_PLAN_VERSION,
@@ -265,21 +316,8 @@ export function planFromSpec(
       vmShare,
       ...(overflowAfterMs !== undefined && vmShare > 0 ? { overflowAfterMs } : {}),
     })),
-    ...(fused.length > 0 ? { fused } : {}),
+    ...(parsed.fused.length > 0 ? { fused: parsed.fused } : {}),
     source: `static:${spec}`,
     updatedAt: now,
   };
-}
-
-/** One `fuse:A-B` part of a plan spec. */
-function fusedRunFromSpec(part: string, spec: string, model: string, stages: number): FusedRun {
-  const m = /^fuse:(\d+)-(\d+)$/.exec(part);
-  const first = Number(m?.[1]);
-  const last = Number(m?.[2]);
-  if (!m || first < 1 || last > stages || first >= last) {
-    throw new InvalidPlanSpecError(
-      `${spec}: ${JSON.stringify(part)} must be fuse:A-B with 1 <= A < B <= ${stages} (${model} has ${stages} stages)`,
-    );
-  }
-  return { first, last };
 }

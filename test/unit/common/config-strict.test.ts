@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compileConfig } from '../../../common/config';
 import { ConfigError } from '../../../common/errors';
-import { PLAN_SPEC_PATTERN } from '../../../common/routing';
+import { planFromSpec } from '../../../common/routing';
 
 describe('compileConfig: unknown keys', () => {
   const cases: [string, unknown, RegExp][] = [
@@ -35,10 +35,19 @@ describe('compileConfig: unknown keys', () => {
 });
 
 describe('compileConfig: routing.plan', () => {
-  for (const spec of ['all-vm', 'all-faas', 'vm-prefix:2', 'shares:1,1,0.5,0', 'shares:1,.5', 'all-vm+fuse:1-4']) {
-    test(`${spec} is accepted`, () => {
+  for (const spec of ['all-vm', 'all-faas', 'vm-prefix:2', 'shares:1,1,0.5,0', 'shares:1,.5,1.,0', 'all-vm+fuse:1-4']) {
+    test(`${spec} is accepted, and the stack can publish it for a 4-stage model`, () => {
       assert.equal(compileConfig({ routing: { plan: spec } }).routing.plan, spec);
-      assert.ok(PLAN_SPEC_PATTERN.test(spec));
+      assert.equal(planFromSpec(spec, 'mnist-ee', 4, 0).stages.length, 4);
+    });
+  }
+  // One grammar: whatever the config refuses, the stack could not publish either (for any stage count).
+  for (const spec of ['shares:', 'shares:1,,1', 'shares:1.5', 'shares: 1', 'vm-prefix:', 'vm-prefix:-1', 'all-vm:2']) {
+    test(`${JSON.stringify(spec)} is refused by the config and by planFromSpec alike`, () => {
+      assert.throws(() => compileConfig({ routing: { plan: spec } }), ConfigError);
+      for (const stages of [1, 2, 3, 4]) {
+        assert.throws(() => planFromSpec(spec, 'm', stages, 0), { name: 'InvalidPlanSpecError' });
+      }
     });
   }
   for (const spec of ['teleport', 'shares:', 'vm-prefix:x', 'all-vm+fuse:1', 'all-vm ']) {
