@@ -398,13 +398,8 @@ export function computeLedger(input: LedgerInput): Ledger {
     const end = unended ? Math.min(now, lastAliveAt + vm.aliveIntervalMs) : (endedAt ?? now);
     const from = Math.max(launchedAt, since);
     if (end <= from && !(launchedAt >= since && end === launchedAt)) continue; // no life in the window
-    if (unended) {
-      unendedVms.push(vm.vmId);
-      anomalies.push(
-        `vm ${vm.vmId}: no end fact and no liveness since ${lastAliveAt} (over ${staleMs} ms before now): ` +
-          `billed to its last liveness + ${vm.aliveIntervalMs} ms and flagged unended`,
-      );
-    }
+    // Reported in `unendedVms` and each bill's `unended`, not as a text anomaly: readers act on it by id.
+    if (unended) unendedVms.push(vm.vmId);
     const life = { launchedAt, terminatedAt: end, timeScale: vm.timeScale };
     const before = since > launchedAt ? vmBilledSeconds({ ...life, terminatedAt: since }, prices) : 0;
     const billedSeconds = vmBilledSeconds(life, prices) - before;

@@ -428,8 +428,7 @@ export function formatCostReport(r: CostReport): string {
       );
     }
   }
-  // (the unended VMs' own notes are the block above)
-  for (const a of r.anomalies) if (!a.endsWith('flagged unended')) lines.push(`note: ${a}`);
+  for (const a of r.anomalies) lines.push(`note: ${a}`);
   if (r.malformedEvents.length > 0) {
     lines.push(`WARNING: ${r.malformedEvents.length} malformed event(s) not billed:`);
     for (const m of r.malformedEvents.slice(0, 5)) lines.push(`  ${m.stream} #${m.seq} (${m.subject}): ${m.error}`);

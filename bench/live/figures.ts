@@ -99,6 +99,11 @@ export function benchFigures(i: FiguresInput): PolicyFigures {
     notes.push(`${ledger.faas.throttled} function calls throttled at the account concurrency limit (retried)`);
   }
   for (const a of ledger.anomalies) notes.push(`ledger: ${a}`);
+  if (ledger.unendedVms.length > 0) {
+    notes.push(
+      `ledger: VMs with no end fact, billed to their last liveness + one interval: ${ledger.unendedVms.join(', ')}`,
+    );
+  }
   for (const m of i.malformed ?? []) notes.push(`malformed event not billed: ${m}`);
 
   return {
