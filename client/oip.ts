@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import type { InferenceResult } from '../common/contracts';
-import { MAX_TENSOR_RANK } from '../common/descriptor-checks';
+import { MAX_TENSOR_RANK } from '../common/tensor-codec';
 import { QUERY_DEADLINE_EXCEEDED, STAGE_UNAVAILABLE_ERROR } from '../common/errors';
 import { MAX_QUERY_ID_LENGTH } from '../common/query-checks';
 import { formatZodIssues } from '../common/zod-issues';

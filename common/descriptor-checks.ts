@@ -9,12 +9,10 @@
 import type { InferenceQuery, ModelDescriptor } from './contracts';
 import { InvalidInputError, UnknownStageError } from './errors';
 import { InvalidRoutingPlanError, ROUTING_PLAN_VERSION, validateRoutingPlan } from './routing';
+import { MAX_TENSOR_RANK } from './tensor-codec';
 
 /** Most stages a descriptor may declare: far above any early-exit model, low enough to bound a bad payload. */
 export const MAX_DESCRIPTOR_STAGES = 100;
-
-/** Highest tensor rank a descriptor's input dims (and a query's input) may have. */
-export const MAX_TENSOR_RANK = 8;
 
 /** The threshold and stage cap of a query against a model of `stages` stages. */
 export function checkQueryRanges(

@@ -5,10 +5,10 @@
  * of surfacing later from a stage (or, for an oversized payload, as an opaque server rejection).
  * Pure; the tensor's values are checked by `validateTensor` (common/tensor-codec.ts) where the data is at hand.
  */
-import type { InferenceQuery, TensorRef } from './contracts';
-import { checkDescriptor, checkQueryRanges, fieldError, isRecord, MAX_TENSOR_RANK } from './descriptor-checks';
+import type { InferenceQuery } from './contracts';
+import { checkDescriptor, checkQueryRanges, fieldError, isRecord } from './descriptor-checks';
 import { InvalidInputError } from './errors';
-import { elementCount, inlineEncodedBytes } from './tensor-codec';
+import { checkTensorRef, isTensorDims, MAX_TENSOR_RANK } from './tensor-codec';
 
 /** Longest query id: it is part of the workflow id, which Temporal limits (1,000 bytes by default). */
 export const MAX_QUERY_ID_LENGTH = 200;
@@ -51,17 +51,10 @@ export function checkQueryFields(query: Record<string, unknown>): InferenceQuery
   return query as unknown as InferenceQuery;
 }
 
-/** A list of 1..MAX_TENSOR_RANK positive integers (a query's `dims`, an input reference's). */
-function isTensorDims(v: unknown): v is number[] {
-  return (
-    Array.isArray(v) &&
-    v.length >= 1 &&
-    v.length <= MAX_TENSOR_RANK &&
-    v.every((d) => Number.isInteger(d) && (d as number) >= 1)
-  );
-}
-
-/** The input reference's structure, its size, and its dims against the model's (-1: any size). */
+/**
+ * The input reference against the model's dims (-1: any size), then its structure and size (`checkTensorRef`, the
+ * check every reader of a reference makes), then the inline payload budget.
+ */
 function checkInput(input: unknown, expected: readonly number[]): void {
   if (!isRecord(input)) throw fieldError('input', 'a tensor reference', input);
   const dims = input.dims;
@@ -70,27 +63,11 @@ function checkInput(input: unknown, expected: readonly number[]): void {
   if (dims.length !== expected.length || dims.some((d, i) => (expected[i] ?? -1) > 0 && d !== expected[i])) {
     throw new InvalidInputError(`input.dims: expected shape ${shape} (-1: any size), got [${dims.join(', ')}]`);
   }
-  const elements = elementCount(dims);
-  const ref = input as TensorRef;
-  if (ref.kind === 'inline') {
-    const want = inlineEncodedBytes(elements);
-    if (typeof ref.dataBase64 !== 'string') throw fieldError('input.dataBase64', 'a base64 string', ref.dataBase64);
-    if (ref.dataBase64.length !== want) {
-      throw new InvalidInputError(
-        `input.dataBase64: expected ${want} base64 characters (${elements} float32 values), got ${ref.dataBase64.length}`,
-      );
-    }
-    if (want > MAX_INLINE_INPUT_BYTES) {
-      throw new InvalidInputError(
-        `input.dataBase64: ${want} bytes inline exceed the ${MAX_INLINE_INPUT_BYTES}-byte payload budget; ` +
-          'lower inlineActivationMaxBytes so the input goes through the claim-check store',
-      );
-    }
-  } else if (ref.kind === 'object') {
-    if (!nonEmptyString(1024)(ref.bucket)) throw fieldError('input.bucket', 'a bucket name', ref.bucket);
-    if (!nonEmptyString(1024)(ref.key)) throw fieldError('input.key', 'an object key', ref.key);
-    if (ref.bytes !== elements * 4) throw fieldError('input.bytes', `${elements * 4} (float32 values)`, ref.bytes);
-  } else {
-    throw fieldError('input.kind', '"inline" or "object"', (input as { kind?: unknown }).kind);
+  const ref = checkTensorRef(input, 'input');
+  if (ref.kind === 'inline' && ref.dataBase64.length > MAX_INLINE_INPUT_BYTES) {
+    throw new InvalidInputError(
+      `input.dataBase64: ${ref.dataBase64.length} bytes inline exceed the ${MAX_INLINE_INPUT_BYTES}-byte payload budget; ` +
+        'lower inlineActivationMaxBytes so the input goes through the claim-check store',
+    );
   }
 }

@@ -35,33 +35,38 @@ export function inlineTensor(data: Float32Array, dims: number[]): TensorRef {
   return { kind: 'inline', dims, dataBase64: Buffer.from(float32ToBytes(data)).toString('base64') };
 }
 
-/** Highest tensor rank a reference may claim: far above any stage input, low enough to bound a bad payload. */
-export const MAX_REF_RANK = 8;
+/** Highest tensor rank a reference or a model's input may claim: far above any stage input, low enough to bound a bad payload. */
+export const MAX_TENSOR_RANK = 8;
+
+/** A list of 1..MAX_TENSOR_RANK positive integers (a tensor reference's dims, a query's). */
+export function isTensorDims(v: unknown): v is number[] {
+  return (
+    Array.isArray(v) &&
+    v.length >= 1 &&
+    v.length <= MAX_TENSOR_RANK &&
+    v.every((d) => Number.isInteger(d) && (d as number) >= 1)
+  );
+}
 
 /**
  * The shape of a tensor reference as it arrives in a payload (any client or SDK can write one): an object of kind
- * `inline` (dims, base64 data) or `object` (dims, bucket, key, bytes), dims a list of 1..MAX_REF_RANK positive
+ * `inline` (dims, base64 data) or `object` (dims, bucket, key, bytes), dims a list of 1..MAX_TENSOR_RANK positive
  * integers. Throws InvalidInputError naming the field, so bad input fails its query at once instead of being retried.
  */
 export function checkTensorRef(ref: unknown, where: string): TensorRef {
   const bad = (what: string, got: unknown) =>
-    new InvalidInputError(`${where}: ${what}, got ${JSON.stringify(got)?.slice(0, 80) ?? String(got)}`);
+    new InvalidInputError(
+      `${where}: ${what}, got ${got === undefined ? 'nothing' : (JSON.stringify(got)?.slice(0, 80) ?? typeof got)}`,
+    );
   if (ref === null || typeof ref !== 'object' || Array.isArray(ref))
     throw bad('expected a tensor reference object', ref);
   const r = ref as Record<string, unknown>;
   const dims = r.dims;
-  if (
-    !Array.isArray(dims) ||
-    dims.length < 1 ||
-    dims.length > MAX_REF_RANK ||
-    !dims.every((d) => Number.isInteger(d) && (d as number) > 0)
-  ) {
-    throw bad(`dims: expected 1..${MAX_REF_RANK} positive integers`, dims);
-  }
+  if (!isTensorDims(dims)) throw bad(`dims: expected 1..${MAX_TENSOR_RANK} positive integers`, dims);
   // The data's size follows from the dims: a reference whose size disagrees is named here, before its data is read
   // (an object that does not exist, or bytes that decode to a tensor of another shape).
-  const elements = elementCount(dims as number[]);
-  const shape = `dims [${(dims as number[]).join(', ')}]`;
+  const elements = elementCount(dims);
+  const shape = `dims [${dims.join(', ')}]`;
   if (r.kind === 'inline') {
     if (typeof r.dataBase64 !== 'string') throw bad('dataBase64: expected a base64 string', r.dataBase64);
     const want = inlineEncodedBytes(elements);

@@ -485,7 +485,7 @@ describe('a rejected query', () => {
     {
       what: 'no activation at all',
       input: () => ({ ...stageInput(), activation: undefined as unknown as TensorRef }),
-      says: ['expected a tensor reference object, got undefined'],
+      says: ['expected a tensor reference object, got nothing'],
     },
     {
       what: 'an activation of an unknown kind',

@@ -244,22 +244,23 @@ describe('checkQuery', () => {
     {
       what: 'inline data of the wrong length',
       query: { ...QUERY, input: { ...QUERY.input, dataBase64: 'AAAA' } },
-      message: /^input\.dataBase64: expected 4184 base64 characters \(784 float32 values\), got 4$/,
+      message:
+        /^input: dataBase64: expected 4184 base64 characters for dims \[1, 1, 28, 28\] \(784 float32 values\), got 4$/,
     },
     {
       what: 'a claim check of the wrong size',
       query: { ...QUERY, input: { kind: 'object', dims: [1, 1, 28, 28], bucket: 'b', key: 'k', bytes: 12 } },
-      message: /^input\.bytes: expected 3136 \(float32 values\), got 12$/,
+      message: /^input: bytes: expected 3136 for dims \[1, 1, 28, 28\] \(float32 values\), got 12$/,
     },
     {
       what: 'a claim check without a key',
       query: { ...QUERY, input: { kind: 'object', dims: [1, 1, 28, 28], bucket: 'b', bytes: 3136 } },
-      message: /^input\.key: expected an object key, got nothing$/,
+      message: /^input: key: expected an object key, got nothing$/,
     },
     {
       what: 'an unknown tensor kind',
       query: { ...QUERY, input: { ...QUERY.input, kind: 'url' } },
-      message: /^input\.kind: expected "inline" or "object", got "url"$/,
+      message: /^input: kind: expected "inline" or "object", got "url"$/,
     },
   ];
   for (const c of bad) {

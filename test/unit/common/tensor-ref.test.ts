@@ -33,7 +33,7 @@ describe('checkTensorRef: sizes', () => {
     [
       'an object without a byte count',
       { kind: 'object', dims, bucket: 'b', key: 'k' },
-      /bytes: expected 3136.*got undefined/,
+      /bytes: expected 3136.*got nothing/,
     ],
   ];
   for (const [what, ref, message] of cases) {
