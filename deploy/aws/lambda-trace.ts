@@ -15,7 +15,7 @@ import { LAMBDA_HANDLER_MODULE } from './lambda-handler-path';
 async function main(): Promise<void> {
   const [model, modelsDir] = process.argv.slice(2);
   if (!model || !modelsDir) throw new Error('usage: lambda-trace.js <model> <modelsDir>');
-  require(LAMBDA_HANDLER_MODULE);
+  await import(LAMBDA_HANDLER_MODULE);
   const config = compileConfig({ modelsDir });
   const stages = loadManifest(model, modelsDir).stages.length;
   const loaded = await loadFunctionStages({ config, model, stage: 1, lastStage: stages });
