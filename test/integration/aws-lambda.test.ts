@@ -270,7 +270,7 @@ describe('AWS Lambda adapter against a local Invoke endpoint running the real ha
     // The two that ran got an input stage 3 cannot take (a 1-element tensor): a named, non-retryable failure each.
     const ranBadly = reasons.filter((e) => e instanceof LambdaFunctionError);
     assert.equal(ranBadly.length, 2, `two calls ran: ${reasons.map((e) => e?.name).join(', ')}`);
-    for (const e of ranBadly) assert.equal((e).type, 'InvalidInputError');
+    for (const e of ranBadly) assert.equal(e.type, 'InvalidInputError');
     ranFailed += ranBadly.length;
   });
 
