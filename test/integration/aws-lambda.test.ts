@@ -21,6 +21,8 @@ import { createBillingPublisher } from '../../billing/publisher';
 import { BILLING_EVENTS_SUBJECT_PREFIX, parseBillingEvent, type BillingEvent } from '../../common/billing-events';
 import { compileConfig, type SerflowConfig } from '../../common/config';
 import type { StageCallContext, StageInput, StageOutput, TensorRef } from '../../common/contracts';
+import type { StageEvent } from '../../common/events';
+import { STAGE_EVENTS_SUBJECT_PREFIX } from '../../common/naming';
 import { inlineTensor } from '../../common/tensor-codec';
 import type { LambdaFunctionReply } from '../../deploy/aws/lambda-handler';
 import type { LambdaPackage } from '../../deploy/aws/lambda-package';
@@ -102,7 +104,9 @@ describe('AWS Lambda adapter against a local Invoke endpoint running the real ha
   let localFused: LoadedFunctionStages;
   let image: Float32Array;
   let billingSub: Subscription;
+  let stageSub: Subscription;
   const billing: BillingEvent[] = [];
+  const stageEvents: StageEvent[] = [];
   /** Every invocation that ran and returned, for the billing check. */
   const ran: FunctionInvocation[] = [];
   let ranFailed = 0;
@@ -155,6 +159,10 @@ describe('AWS Lambda adapter against a local Invoke endpoint running the real ha
     void (async () => {
       for await (const m of billingSub) billing.push(parseBillingEvent(m.json()));
     })();
+    stageSub = nats.nc.subscribe(`${STAGE_EVENTS_SUBJECT_PREFIX}.>`);
+    void (async () => {
+      for await (const m of stageSub) stageEvents.push(m.json<StageEvent>());
+    })();
     endpoint = await startLambdaEndpoint({
       concurrency: CONCURRENCY,
       logDir: path.join(dir, 'lambda-logs'),
@@ -196,6 +204,7 @@ describe('AWS Lambda adapter against a local Invoke endpoint running the real ha
 
   after(async () => {
     billingSub?.unsubscribe();
+    stageSub?.unsubscribe();
     await platform?.close();
     client?.destroy();
     await local1?.close();
@@ -226,6 +235,18 @@ describe('AWS Lambda adapter against a local Invoke endpoint running the real ha
     assert.equal(warm.instanceId, cold.instanceId);
     await assertSameOutput(warm.output, local.output, 'stage 1 (warm)');
     assert.equal(endpoint.environments('serflow-mnist-ee-s1'), 1, 'one environment served both calls');
+    // The handler published each stage's outcome, as a local instance does, under its environment's id.
+    const published = await waitUntil('the Lambda stage events', 5_000, () => {
+      const e = stageEvents.filter((x) => x.worker === cold.instanceId);
+      return e.length >= 2 ? e : undefined;
+    });
+    assert.deepEqual(
+      published.map((e) => [e.type, e.backend, e.stage]),
+      [
+        ['stage.continued', 'faas', 1],
+        ['stage.continued', 'faas', 1],
+      ],
+    );
     const seen = platform.list().find((i) => i.instanceId === cold.instanceId);
     assert.equal(seen?.invocations, 2);
     assert.equal(seen?.memoryMb, DEFAULT_MEMORY_MB);
