@@ -324,6 +324,7 @@ export function createLambdaPlatform(options: LambdaPlatformOptions): Serverless
       };
     },
 
+    /** Environments seen in replies, all `idle`: Lambda does not say which are busy or reclaimed. */
     list() {
       const cutoff = now() - LAMBDA_IDLE_FORGET_MS;
       for (const [id, i] of instances) if ((i.lastUsedAt ?? i.startedAt) < cutoff) instances.delete(id);
