@@ -14,6 +14,84 @@ export type Cloud = (typeof CLOUDS)[number];
 /** AWS region used unless configured (or set by AWS_REGION). */
 export const DEFAULT_AWS_REGION = 'us-east-1';
 
+/**
+ * Name of a one-stage Lambda function, `{model}` and `{stage}` filled in: `serflow-mnist-ee-s2`. One function per
+ * (model, stage), as the local platform has one function per stage, so each has its own memory and concurrency.
+ */
+export const DEFAULT_LAMBDA_FUNCTION_NAME = 'serflow-{model}-s{stage}';
+
+/** Name of a fused Lambda function (stages `{first}`..`{last}` in one invocation): `serflow-mnist-ee-s1-4`. */
+export const DEFAULT_LAMBDA_FUSED_FUNCTION_NAME = 'serflow-{model}-s{first}-{last}';
+
+/**
+ * Memory of a Lambda function unless `functions` says otherwise, MB: the local emulation's default (config.ts
+ * DEFAULT_FAAS_MEMORY_MB), so a deployment left at its defaults bills as the emulation does. 512 MB holds Node,
+ * ONNX Runtime (a 45 MB native library) and a small stage model with room to spare; CPU is 512/1769 of a vCPU.
+ */
+export const DEFAULT_LAMBDA_MEMORY_MB = 512;
+
+/**
+ * How long one Invoke may take before the adapter gives up on it, ms: a cold start (Lambda caps the billed init at
+ * 10 s) plus a stage run, with margin. The stage's Temporal activity timeout normally ends a slow call first.
+ */
+export const DEFAULT_LAMBDA_INVOKE_TIMEOUT_MS = 60_000;
+
+/** Lambda's memory range, MB (1 MB steps). */
+export const LAMBDA_MEMORY_MIN_MB = 128;
+export const LAMBDA_MEMORY_MAX_MB = 10_240;
+
+/** A key of `aws.lambda.functions`: a stage (`"2"`) or a fused run (`"1-4"`). */
+export const LAMBDA_FUNCTION_KEY = /^[1-9][0-9]*(-[1-9][0-9]*)?$/;
+
+const lambdaMemoryMb = z.number().int().min(LAMBDA_MEMORY_MIN_MB).max(LAMBDA_MEMORY_MAX_MB);
+
+/** A name pattern must name each placeholder it needs, or two functions would share one name. */
+const namePattern = (fallback: string, needs: readonly string[]) =>
+  z
+    .string()
+    .min(1)
+    .default(fallback)
+    .refine((p) => needs.every((n) => p.includes(`{${n}}`)), {
+      message: `must contain ${needs.map((n) => `{${n}}`).join(' and ')}`,
+    });
+
+/** Section `aws.lambda`: the Lambda functions the stages run as (deploy/aws/lambda-platform.ts). */
+export const lambdaConfigSchema = z
+  .object({
+    /** @default DEFAULT_LAMBDA_FUNCTION_NAME; must contain `{model}` and `{stage}`. */
+    functionName: namePattern(DEFAULT_LAMBDA_FUNCTION_NAME, ['model', 'stage']),
+    /** @default DEFAULT_LAMBDA_FUSED_FUNCTION_NAME; must contain `{model}`, `{first}` and `{last}`. */
+    fusedFunctionName: namePattern(DEFAULT_LAMBDA_FUSED_FUNCTION_NAME, ['model', 'first', 'last']),
+    /** Memory of every function not listed in `functions`, MB. @default DEFAULT_LAMBDA_MEMORY_MB */
+    memoryMb: lambdaMemoryMb.default(DEFAULT_LAMBDA_MEMORY_MB),
+    /**
+     * Per-function overrides, keyed by stage (`"2"`) or fused run (`"1-4"`): its name and/or memory. A fused run not
+     * listed gets the largest memory of its stages, as the local platform gives it.
+     */
+    functions: z
+      .record(
+        z.string().regex(LAMBDA_FUNCTION_KEY, 'a stage ("2") or a fused run ("1-4")'),
+        z
+          .object({
+            name: z
+              .string()
+              .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a Lambda function name: 1-64 of A-Z a-z 0-9 _ -')
+              .optional(),
+            memoryMb: lambdaMemoryMb.optional(),
+          })
+          .strict(),
+      )
+      .default({}),
+    /** Instruction set of the functions; the package command ships ONNX Runtime's native library for it. */
+    architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
+    /** @default DEFAULT_LAMBDA_INVOKE_TIMEOUT_MS */
+    invokeTimeoutMs: z.number().int().positive().default(DEFAULT_LAMBDA_INVOKE_TIMEOUT_MS),
+  })
+  .strict()
+  .prefault({});
+
+export type LambdaConfig = z.infer<typeof lambdaConfigSchema>;
+
 /** Section `aws`: the account's region and, for tests and private endpoints, the API endpoint. */
 export const awsConfigSchema = z
   .object({
@@ -21,7 +99,7 @@ export const awsConfigSchema = z
     /** Unset: AWS's own endpoints. Set (e.g. `http://127.0.0.1:5000`) for moto or a VPC endpoint. */
     endpoint: z.url().optional(),
     /** AWS Lambda as the serverless platform (deploy/aws/lambda-*). */
-    lambda: z.object({}).strict().prefault({}),
+    lambda: lambdaConfigSchema,
     /** EC2 Auto Scaling groups as the VM pools (deploy/aws/asg-*). */
     autoScaling: z.object({}).strict().prefault({}),
   })

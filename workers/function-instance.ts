@@ -109,8 +109,33 @@ function parseRequest(raw: string): FunctionRequest {
 }
 
 /**
- * Handle one invocation message: run the stage (or a fused function's run) and describe the outcome. Never throws;
- * a request that cannot be parsed, or a run this instance does not hold, is bad input (non-retryable).
+ * Run one function request: the stage (or a fused function's run) and describe the outcome. Never throws; a run
+ * this function does not hold is bad input (non-retryable). The one stage-running path of every function
+ * implementation: the local instance (below) and the AWS Lambda handler (deploy/aws/lambda-handler.ts).
+ * `t0`: when the request arrived (performance.now()), so `durationMs` covers its decoding too.
+ */
+export async function runFunctionRequest(
+  request: FunctionRequest,
+  deps: StageActivityDeps | FusedFunctionDeps,
+  t0: number = performance.now(),
+): Promise<FunctionReply> {
+  try {
+    if ('served' in deps) {
+      const output = await executeStage(request.input, request.call, deps);
+      return { ok: true, output, durationMs: performance.now() - t0 };
+    }
+    const { stages } = await executeRun(runOf(request.input, deps), request.call, deps);
+    const output = stages[stages.length - 1];
+    if (!output) throw new Error('the run returned no stage');
+    return { ok: true, output, stages, durationMs: performance.now() - t0 };
+  } catch (err) {
+    return { ok: false, error: describeFailure(err), durationMs: performance.now() - t0 };
+  }
+}
+
+/**
+ * Handle one invocation message: parse it, then `runFunctionRequest`. Never throws; a request that cannot be parsed
+ * is bad input (non-retryable).
  */
 export async function handleInvocation(
   raw: string,
@@ -128,18 +153,78 @@ export async function handleInvocation(
       durationMs: performance.now() - t0,
     };
   }
-  try {
-    if ('served' in deps) {
-      const output = await executeStage(request.input, request.call, deps);
-      return { ok: true, output, durationMs: performance.now() - t0 };
-    }
-    const { stages } = await executeRun(runOf(request.input, deps), request.call, deps);
-    const output = stages[stages.length - 1];
-    if (!output) throw new Error('the run returned no stage');
-    return { ok: true, output, stages, durationMs: performance.now() - t0 };
-  } catch (err) {
-    return { ok: false, error: describeFailure(err), durationMs: performance.now() - t0 };
+  return runFunctionRequest(request, deps, t0);
+}
+
+/** Which stages a function holds: stage `stage` of `model`, or with `lastStage`, the fused run stage..lastStage. */
+export interface FunctionStagesOptions {
+  /** `modelsDir` (where the manifest and ONNX files are) and `workers.intraOpThreads`. */
+  config: Pick<SerflowConfig, 'modelsDir' | 'workers'>;
+  model: string;
+  stage: number;
+  /** A fused function: its last stage (above `stage`); absent (or = stage): one stage. */
+  lastStage?: number;
+}
+
+/** A function's stages, loaded and warmed up, ready to serve requests once given their I/O. */
+export interface LoadedFunctionStages {
+  model: string;
+  stage: number;
+  lastStage: number;
+  /** The deps `runFunctionRequest` runs with: these stages, and the store, events and identity given. */
+  deps(io: Omit<StageActivityDeps, 'served'>): StageActivityDeps | FusedFunctionDeps;
+  /** Release the ONNX sessions. Never throws. */
+  close(): Promise<void>;
+}
+
+/**
+ * Load the ONNX model of each stage a function holds, on this thread, and run each once: the model load and ORT's
+ * lazy first-run work belong to the init phase, not to the first invocation. Throws (naming the model and the
+ * stages) when the function names stages the model does not have.
+ */
+export async function loadFunctionStages(options: FunctionStagesOptions): Promise<LoadedFunctionStages> {
+  const { config, model, stage } = options;
+  const lastStage = options.lastStage ?? stage;
+  const manifest = loadManifest(model, config.modelsDir);
+  const stages = manifest.stages.length;
+  if (!(Number.isInteger(stage) && stage >= 1 && stage <= stages)) {
+    throw new UnknownStageError(`model ${model} has stages 1..${stages}; there is no stage ${stage}`);
   }
+  if (!(Number.isInteger(lastStage) && lastStage >= stage && lastStage <= stages)) {
+    throw new UnknownStageError(
+      `model ${model} has stages 1..${stages}; a function from stage ${stage} cannot end at ${lastStage}`,
+    );
+  }
+  const runners: StageRunner[] = [];
+  const close = async () => {
+    await Promise.all(runners.map((r) => r.close().catch(() => undefined)));
+  };
+  const served = new Map<number, ServedStage>();
+  try {
+    for (let k = stage; k <= lastStage; k++) {
+      const spec = manifest.stages[k - 1]!;
+      const runner = await createMainThreadRunner(
+        stageRunnerOptions(manifest, spec, config.modelsDir, config.workers.intraOpThreads),
+      );
+      runners.push(runner);
+      const inputDims = stageInputDims(spec);
+      await runner.warmUp(inputDims);
+      served.set(k, { model, stage: k, stages, inputDims, backend: 'faas', runner });
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    model,
+    stage,
+    lastStage,
+    deps: (io) =>
+      lastStage === stage
+        ? { ...io, served: served.get(stage)! }
+        : { ...io, servedStage: (k) => served.get(k), first: stage, last: lastStage },
+    close,
+  };
 }
 
 export interface FunctionInstanceOptions {
@@ -162,42 +247,19 @@ export async function runFunctionInstance(options: FunctionInstanceOptions): Pro
   const lastStage = options.lastStage ?? stage;
   const log = options.log ?? ((line: string) => console.log(line));
   const t0 = performance.now();
-  const manifest = loadManifest(model, config.modelsDir);
-  const stages = manifest.stages.length;
-  if (!(Number.isInteger(stage) && stage >= 1 && stage <= stages)) {
-    throw new Error(`model ${model} has stages 1..${stages}; there is no stage ${stage}`);
+  // Checked (and the models loaded) before connecting: a function of stages the model lacks fails fast.
+  const loaded = await loadFunctionStages({ config, model, stage, lastStage });
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats(options.natsUrl, `serflow-fn-${instanceId}`);
+  } catch (err) {
+    await loaded.close();
+    throw err;
   }
-  if (!(Number.isInteger(lastStage) && lastStage >= stage && lastStage <= stages)) {
-    throw new Error(
-      `model ${model} has stages 1..${stages}; a function from stage ${stage} cannot end at ${lastStage}`,
-    );
-  }
-  const nc: NatsConnection = await connectNats(options.natsUrl, `serflow-fn-${instanceId}`);
-  const runners: StageRunner[] = [];
   // Buffered through a NATS blip; what waits goes out before the connection closes.
   const events = createStageEventPublisher(nc);
   try {
-    const served = new Map<number, ServedStage>();
-    for (let k = stage; k <= lastStage; k++) {
-      const spec = manifest.stages[k - 1]!;
-      const runner = await createMainThreadRunner(
-        stageRunnerOptions(manifest, spec, config.modelsDir, config.workers.intraOpThreads),
-      );
-      runners.push(runner);
-      const inputDims = stageInputDims(spec);
-      // The model load and ORT's lazy first-run work belong to the init phase, not to the first invocation.
-      await runner.warmUp(inputDims);
-      served.set(k, { model, stage: k, stages, inputDims, backend: 'faas', runner });
-    }
-    const common = {
-      store: await createActivationStore(nc),
-      events,
-      worker: instanceId,
-    };
-    const deps: StageActivityDeps | FusedFunctionDeps =
-      lastStage === stage
-        ? { ...common, served: served.get(stage)! }
-        : { ...common, servedStage: (k) => served.get(k), first: stage, last: lastStage };
+    const deps = loaded.deps({ store: await createActivationStore(nc), events, worker: instanceId });
     const sub = nc.subscribe(functionInstanceSubject(instanceId));
     const stop = (why: string) => {
       log(`function instance ${instanceId}: stopping (${why})`);
@@ -219,7 +281,7 @@ export async function runFunctionInstance(options: FunctionInstanceOptions): Pro
     }
   } finally {
     await events.close();
-    await Promise.all(runners.map((r) => r.close().catch(() => undefined)));
+    await loaded.close();
     await nc.drain().catch(() => undefined);
   }
 }

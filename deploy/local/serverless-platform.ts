@@ -164,7 +164,7 @@ function instanceIdFor(fn: FunctionRef, tag: string, seq: number): string {
  * The outputs a fused function's reply must carry: one per stage it ran, consecutive from its first stage, ending at
  * an exit or at its last stage. Anything else is a broken instance (a protocol error, not the caller's input).
  */
-function checkRunOutputs(fn: FunctionRef, id: string, stages: StageOutput[] | undefined): StageOutput[] {
+export function checkRunOutputs(fn: FunctionRef, id: string, stages: StageOutput[] | undefined): StageOutput[] {
   const last = stages?.[stages.length - 1];
   const ok =
     !!stages &&

@@ -123,7 +123,18 @@ describe('compileConfig', () => {
       pools: { maxVmsPerPool: 64, replyMaxBytes: 512 * 1024 },
       serve: { host: '127.0.0.1', port: 8080, maxBodyBytes: 4 * 2 ** 20, maxInFlight: 128 },
       cloud: 'local',
-      aws: { region: 'us-east-1', lambda: {}, autoScaling: {} },
+      aws: {
+        region: 'us-east-1',
+        lambda: {
+          functionName: 'serflow-{model}-s{stage}',
+          fusedFunctionName: 'serflow-{model}-s{first}-{last}',
+          memoryMb: 512,
+          functions: {},
+          architecture: 'x86_64',
+          invokeTimeoutMs: 60_000,
+        },
+        autoScaling: {},
+      },
       kubernetes: {},
       telemetry: {},
     });
