@@ -124,7 +124,14 @@ describe('compileConfig', () => {
       serve: { host: '127.0.0.1', port: 8080, maxBodyBytes: 4 * 2 ** 20, maxInFlight: 128 },
       cloud: 'local',
       aws: { region: 'us-east-1', lambda: {}, autoScaling: {} },
-      kubernetes: {},
+      kubernetes: {
+        namespace: 'serflow',
+        deploymentName: 'serflow-{model}-stage-{stage}',
+        serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount',
+        pollIntervalMs: 2_000,
+        requestTimeoutMs: 10_000,
+        launchWaitMs: 10_000,
+      },
       telemetry: {},
     });
   });
