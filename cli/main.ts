@@ -15,6 +15,7 @@ import { startStack, stopStackOnSignal } from '../deploy/local/stack';
 import { registerBenchCommand } from './bench-command';
 import { registerCostCommand } from './cost-command';
 import { registerJudgeCommand } from './judge-command';
+import { registerK8sCommand } from './k8s-command';
 import { registerPlanCommand } from './plan-command';
 import { registerProfileCommand } from './profile-command';
 import { runAutoscaler } from '../autoscaler/service';
@@ -214,6 +215,7 @@ export function buildProgram(): Command {
   registerSimCommand(program, config);
   registerJudgeCommand(program, config);
   registerServeCommand(program, config);
+  registerK8sCommand(program, config);
   program
     .command('autoscaler')
     .description('run the autoscaler for a model in the foreground against the running stack (Ctrl-C stops it)')
