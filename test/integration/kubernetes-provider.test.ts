@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
-import type { BillingFact, BillingPublisher } from '../../billing/publisher';
+import { computeLedger } from '../../billing/ledger';
+import { createBillingPublisher, type BillingFact, type BillingPublisher } from '../../billing/publisher';
+import { parseBillingEvent } from '../../common/billing-events';
 import { compileConfig } from '../../common/config';
 import type { VmPoolProvider } from '../../infra/providers';
 import {
@@ -24,6 +26,10 @@ import {
   resolveKubeApiTarget,
 } from '../../deploy/kubernetes/kube-api';
 import { APP_LABEL, COMPONENT_LABEL, MODEL_LABEL, STAGE_LABEL } from '../../deploy/kubernetes/names';
+import { startNatsServer, type StartedNatsServer } from '../../deploy/local/nats-server';
+import { freePort, stopPid } from '../../deploy/local/processes';
+import { ensureNatsResources } from '../../infra/nats';
+import { waitForBillingEvents } from '../helpers/billing-events';
 import { startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api';
 import { waitUntil } from '../helpers/wait-until';
 
@@ -146,6 +152,19 @@ describe('Kubernetes VM provider', () => {
     assert.deepEqual(facts, ['vm.launched', 'vm.draining', 'vm.terminated']);
     const terminated = billing.facts.find((f) => f.type === 'vm.terminated');
     assert.equal(terminated?.type === 'vm.terminated' && terminated.reason, 'drained');
+    // The facts make a bill: the drained pod billed from its creation to its end, 60 s minimum, at its type's price.
+    const prices = compileConfig({ prices: { vmPerHourUsd: { 'k8s-pod-1cpu': 0.036 } } }).prices;
+    const ledger = computeLedger({
+      billing: billing.facts.map((f) => parseBillingEvent({ v: 2, timeScale: 1, ...f })),
+      stages: [],
+      queries: [],
+      prices,
+      now: Date.now(),
+    });
+    const bill = ledger.vms.find((v) => v.vmId === newer!.id)!;
+    assert.deepEqual([bill.state, bill.endReportedBy, bill.billedSeconds], ['terminated', 'provider', 60]);
+    assert.equal(bill.launchedAt, newer!.launchedAt);
+    assert.ok(Math.abs(bill.usd - (60 * 0.036) / 3600) < 1e-12, `usd ${bill.usd}`);
   });
 
   test('drain of a chosen ready pod marks it cheapest and shrinks by one: that pod goes, not the newest', async () => {
@@ -345,6 +364,78 @@ describe('Kubernetes VM provider', () => {
       assert.equal(t.tokenFile, path.join(dir, 'token'));
     } finally {
       fs.rmSync(path.join(dir, 'ca.crt'));
+    }
+  });
+});
+
+describe('Kubernetes VM provider with a real nats-server', () => {
+  let dir: string;
+  let nats: StartedNatsServer;
+  let fake: FakeKubeApi;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serflow-k8s-nats-'));
+    fs.writeFileSync(path.join(dir, 'token'), TOKEN);
+    nats = await startNatsServer({
+      port: await freePort(),
+      storeDir: path.join(dir, 'jetstream'),
+      logDir: dir,
+      clientName: 'k8s-provider-test',
+      readyTimeoutMs: 10_000,
+    });
+    await ensureNatsResources(nats.nc, compileConfig({ homeDir: dir }));
+    // Pods that never turn Ready by themselves (no readiness probe answered): only the worker's own fact says so.
+    fake = await startFakeKubeApi({ namespace: NS, token: TOKEN, readyMs: 600_000 });
+    fake.addDeployment('serflow-mnist-ee-stage-1', stageLabels(1));
+  });
+  after(async () => {
+    await fake?.close();
+    await nats?.nc.drain().catch(() => undefined);
+    if (nats) await stopPid(nats.process.pid);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the pods' lifecycle lands in SERFLOW_BILLING, and a pod's own vm.ready makes it ready", async () => {
+    const config = compileConfig({
+      homeDir: dir,
+      cloud: 'kubernetes',
+      kubernetes: { namespace: NS, apiServer: fake.url, serviceAccountDir: dir, pollIntervalMs: 100 },
+    });
+    const billing = createBillingPublisher(nats.nc, config.timeScale);
+    const provider = await createKubernetesVmProvider({ config, billing, nc: nats.nc, log: () => undefined });
+    try {
+      await provider.scaleTo(MODEL, 1, 1);
+      const [vm] = await waitUntil('a booting pod', 5_000, () => {
+        const v = provider.list({ model: MODEL, stage: 1 });
+        return v.length === 1 && v[0]!.state === 'booting' ? v : undefined;
+      });
+      // What the pod's stage worker publishes once it polls its queue (workers/stage-worker.ts).
+      const readyAt = Date.now();
+      const worker = createBillingPublisher(nats.nc, config.timeScale);
+      await worker.publish({
+        type: 'vm.ready',
+        at: readyAt,
+        model: MODEL,
+        stage: 1,
+        vmId: vm!.id,
+        instanceType: 'c6i.large',
+      });
+      await worker.close();
+      const ready = await waitUntil('ready from the vm.ready fact', 5_000, () =>
+        provider.list().find((v) => v.id === vm!.id && v.state === 'ready'),
+      );
+      assert.equal(ready.readyAt, readyAt);
+      await provider.drain(vm!.id);
+      const events = await waitForBillingEvents(nats.nc, 'the pod terminated in the stream', 10_000, (es) =>
+        es.some((e) => e.type === 'vm.terminated' && e.vmId === vm!.id),
+      );
+      assert.deepEqual(
+        events.filter((e) => 'vmId' in e && e.vmId === vm!.id).map((e) => e.type),
+        ['vm.launched', 'vm.ready', 'vm.draining', 'vm.terminated'],
+      );
+    } finally {
+      await provider.close();
+      await billing.close();
     }
   });
 });
