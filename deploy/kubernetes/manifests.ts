@@ -13,6 +13,7 @@
 import { stringify } from 'yaml';
 import type { SerflowConfig } from '../../common/config';
 import { initialVmsPerStage } from '../../common/config';
+import { WHOLE_MODEL_STAGE } from '../../common/naming';
 import { loadManifest } from '../../models/manifest';
 import { STAGE_WORKER_SHUTDOWN_GRACE_MS } from '../../workers/stage-worker';
 import { WORKFLOW_WORKER_SHUTDOWN_GRACE_MS } from '../../workers/workflow-worker';
@@ -233,7 +234,9 @@ export function renderManifests(options: ManifestOptions): ManifestSet {
   });
 
   const modelSel = { [MODEL_LABEL]: model };
-  const stageDeployments = Array.from({ length: stages }, (_, i) => i + 1).map((stage) =>
+  // Stage pools 1..K, then the whole-model pool (stage 0, `--stage all`: VMs that run every stage, LIBRA's unit).
+  const poolStages = [...Array.from({ length: stages }, (_, i) => i + 1), WHOLE_MODEL_STAGE];
+  const stageDeployments = poolStages.map((stage) =>
     deployment(
       deploymentName(k8s, model, stage),
       STAGE_WORKER_COMPONENT,
@@ -241,7 +244,8 @@ export function renderManifests(options: ManifestOptions): ManifestSet {
       {
         // The initial size; afterwards the autoscaler owns it through the scale subresource (a later
         // `kubectl apply` of an unchanged file leaves the live replicas alone: nothing changed to patch).
-        replicas: initialVmsPerStage(config, true),
+        // The whole-model pool starts empty: only a policy that uses it (LIBRA) scales it.
+        replicas: stage === WHOLE_MODEL_STAGE ? 0 : initialVmsPerStage(config, true),
         pod: podSpec(
           [
             container(
@@ -252,7 +256,7 @@ export function renderManifests(options: ManifestOptions): ManifestSet {
                 '--model',
                 model,
                 '--stage',
-                String(stage),
+                stageToken(stage),
                 '--vm-id',
                 '$(POD_NAME)',
                 '--instance-type',
@@ -319,7 +323,7 @@ export function renderManifests(options: ManifestOptions): ManifestSet {
         ),
       ],
     },
-    ...stageDeployments.map((d, i) => ({ file: `20-stage-${i + 1}.yaml`, objects: [d] })),
+    ...stageDeployments.map((d, i) => ({ file: `20-stage-${stageToken(poolStages[i]!)}.yaml`, objects: [d] })),
     {
       file: '30-cloud-agent.yaml',
       objects: [

@@ -233,6 +233,16 @@ describe('Kubernetes VM provider', () => {
     assert.ok(added.every((v) => v.model === MODEL && v.stage === 1 && fake.pods.has(v.id)));
   });
 
+  test('the whole-model pool (stage 0) is the Deployment named `all`', async () => {
+    fake.addDeployment('serflow-mnist-ee-stage-all', { ...stageLabels(1), [STAGE_LABEL]: 'all' });
+    await start();
+    await provider!.scaleTo(MODEL, 0, 1);
+    assert.equal(fake.deployments.get('serflow-mnist-ee-stage-all')!.replicas, 1);
+    const [vm] = await waitUntil('a whole-model VM', 5_000, () => (live(0).length === 1 ? live(0) : undefined));
+    assert.equal(vm!.stage, 0);
+    assert.deepEqual(live(1), []);
+  });
+
   test('pods that exist before the provider starts are listed and billed from their creation', async () => {
     fake.deployments.get('serflow-mnist-ee-stage-2')!.replicas = 2;
     fake.addDeployment('serflow-mnist-ee-stage-3', stageLabels(3), 1);

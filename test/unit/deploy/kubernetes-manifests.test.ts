@@ -83,9 +83,10 @@ describe('Kubernetes manifests', () => {
     test(`${model}: one Deployment per stage, labelled and named as the VM provider expects`, () => {
       const { config, stages, objects } = all(model);
       const pools = ofKind(objects, 'Deployment').filter((d) => template(d).metadata.labels[STAGE_LABEL]);
-      assert.equal(pools.length, stages);
+      // Stages 1..K and the whole-model pool (stage 0, label `all`).
+      assert.equal(pools.length, stages + 1);
       for (const [i, d] of pools.entries()) {
-        const stage = i + 1;
+        const stage = i < stages ? i + 1 : 0;
         assert.equal(d.metadata.name, deploymentName(config.kubernetes, model, stage));
         const labels = template(d).metadata.labels;
         // The provider lists pods with STAGE_PODS_SELECTOR and maps them by these two labels.
@@ -94,13 +95,14 @@ describe('Kubernetes manifests', () => {
           assert.equal(labels[k!], v, `${d.metadata.name}: ${term}`);
         }
         assert.equal(labels[MODEL_LABEL], model);
-        assert.equal(labels[STAGE_LABEL], String(stage));
+        assert.equal(labels[STAGE_LABEL], stage === 0 ? 'all' : String(stage));
         const pod = template(d).spec;
         assert.ok(pod.terminationGracePeriodSeconds * 1000 > STAGE_WORKER_SHUTDOWN_GRACE_MS, 'grace covers the drain');
         assert.equal(pod.terminationGracePeriodSeconds, STAGE_TERMINATION_GRACE_SECONDS);
         const args = pod.containers[0]!.args;
         // The pod's name is its VM id, so the worker's own billing facts name the VM the provider bills.
         assert.deepEqual(args.slice(args.indexOf('--vm-id'), args.indexOf('--vm-id') + 2), ['--vm-id', '$(POD_NAME)']);
+        assert.equal(args[args.indexOf('--stage') + 1], stage === 0 ? 'all' : String(stage));
         assert.ok(pod.containers[0]!.env.some((e) => e.name === 'POD_NAME'));
         assert.equal(pod.automountServiceAccountToken, false, 'a stage worker needs no API token');
       }
@@ -110,7 +112,7 @@ describe('Kubernetes manifests', () => {
   test("the Role grants the cloud agent exactly the provider's calls, on the pools' Deployments only", () => {
     const { config, objects } = all();
     const [role] = ofKind(objects, 'Role');
-    const poolNames = [1, 2, 3, 4].map((s) => deploymentName(config.kubernetes, 'mnist-ee', s));
+    const poolNames = [1, 2, 3, 4, 0].map((s) => deploymentName(config.kubernetes, 'mnist-ee', s));
     assert.deepEqual(role!.rules, [
       {
         apiGroups: ['apps'],
