@@ -25,6 +25,7 @@ import {
   deploymentName,
   MODEL_LABEL,
   modelLabelValue,
+  namespaceName,
   STAGE_LABEL,
   STAGE_WORKER_COMPONENT,
   stageToken,
@@ -154,7 +155,7 @@ export function renderManifests(options: ManifestOptions): ManifestSet {
     throw new RangeError(`model ${model}: stages must be a whole number >= 1, got ${stages}`);
   }
   modelLabelValue(model);
-  const namespace = options.namespace ?? config.kubernetes.namespace;
+  const namespace = namespaceName(options.namespace ?? config.kubernetes.namespace);
   const o = {
     config,
     model,

@@ -63,6 +63,16 @@ export function deploymentName(config: KubernetesConfig, model: string, stage: n
   return name;
 }
 
+/** `namespace` checked as a namespace name (a DNS-1123 label, at most 63 characters). */
+export function namespaceName(namespace: string): string {
+  if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
+    throw new KubernetesNameError(
+      `namespace ${JSON.stringify(namespace)} is not a DNS-1123 label (lowercase letters, digits and -, at most 63)`,
+    );
+  }
+  return namespace;
+}
+
 /** `model` as a label value (at most 63 of letters, digits, `-_.`, alphanumeric at both ends), checked. */
 export function modelLabelValue(model: string): string {
   if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(model)) {

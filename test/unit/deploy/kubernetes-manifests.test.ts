@@ -194,6 +194,10 @@ describe('Kubernetes manifests', () => {
       /kubernetes\.deploymentName.*\{model\}/,
     );
     assert.throws(() => renderManifests({ config, model: 'mnist-ee', stages: 0 }), RangeError);
+    assert.throws(
+      () => renderManifests({ config, model: 'mnist-ee', stages: 1, namespace: 'Bad_NS' }),
+      /namespace "Bad_NS" is not a DNS-1123 label/,
+    );
   });
 
   test("the NATS values file turns JetStream on with a file store that holds SERFLOW's streams", () => {
