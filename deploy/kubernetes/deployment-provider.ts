@@ -136,6 +136,10 @@ export async function createKubernetesVmProvider(o: KubernetesVmProviderOptions)
       const view = viewPod(pod);
       let vm = vms.get(pod.metadata.name);
       if (!vm) {
+        // A pod first seen already ended (Failed or Succeeded: an evicted pod's object lingers until garbage
+        // collection, long after this cache pruned it) is not a VM to bill again: it was billed when it ended, or
+        // it ended while no provider ran and its own `vm.stopped` ends its bill.
+        if (view.state === 'terminated') return;
         vm = {
           id: pod.metadata.name,
           ...pool,

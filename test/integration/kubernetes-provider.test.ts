@@ -251,6 +251,31 @@ describe('Kubernetes VM provider', () => {
     assert.equal(billing.facts.filter((f) => f.type === 'vm.launched').length, 3);
   });
 
+  test('a pod that fails (evicted) is billed terminated once; a failed pod first seen later is not billed', async () => {
+    await start();
+    await provider!.scaleTo(MODEL, 1, 1);
+    const [vm] = await waitUntil('1 ready pod', 5_000, () => (live(1)[0]?.state === 'ready' ? live(1) : undefined));
+    // Evicted: the object stays, phase Failed (the fake's controller does not replace it; the real one would).
+    Object.assign(fake.pods.get(vm!.id)!.status, { phase: 'Failed', reason: 'Evicted' });
+    await waitUntil('terminated', 5_000, () =>
+      provider!.list().find((v) => v.id === vm!.id && v.state === 'terminated'),
+    );
+    const t = billing.facts.filter((f) => f.type === 'vm.terminated');
+    assert.deepEqual(
+      t.map((f) => f.type === 'vm.terminated' && f.reason),
+      ['pod Failed: Evicted'],
+    );
+    // A second provider (a restarted agent) sees the lingering failed pod: no VM, no bill.
+    const before = billing.facts.length;
+    const second = await createKubernetesVmProvider({ config: config(), billing, log: () => undefined });
+    try {
+      assert.ok(!second.list().some((v) => v.id === vm!.id));
+      assert.equal(billing.facts.length, before);
+    } finally {
+      await second.close();
+    }
+  });
+
   test('a pod deleted behind its back (not drained) is billed terminated as deleted', async () => {
     await start();
     await provider!.scaleTo(MODEL, 1, 1);
