@@ -16,6 +16,7 @@ import { registerBenchCommand } from './bench-command';
 import { registerCostCommand } from './cost-command';
 import { registerJudgeCommand } from './judge-command';
 import { registerPackageCommand } from './package-command';
+import { registerK8sCommand } from './k8s-command';
 import { registerPlanCommand } from './plan-command';
 import { registerProfileCommand } from './profile-command';
 import { runAutoscaler } from '../autoscaler/service';
@@ -216,6 +217,7 @@ export function buildProgram(): Command {
   registerJudgeCommand(program, config);
   registerServeCommand(program, config);
   registerPackageCommand(program, config);
+  registerK8sCommand(program, config);
   program
     .command('autoscaler')
     .description('run the autoscaler for a model in the foreground against the running stack (Ctrl-C stops it)')

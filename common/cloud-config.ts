@@ -106,5 +106,65 @@ export const awsConfigSchema = z
   .strict()
   .prefault({});
 
-/** Section `kubernetes`: the cluster the stage pools run in (deploy/kubernetes/). */
-export const kubernetesConfigSchema = z.object({}).strict().prefault({});
+/** Namespace the SERFLOW workloads (and so the stage pools' Deployments) live in. */
+export const DEFAULT_KUBERNETES_NAMESPACE = 'serflow';
+
+/**
+ * Name of a stage pool's Deployment: `{model}` and `{stage}` are replaced (`{stage}` by `all` for the whole-model
+ * pool, stage 0). The manifests (`serflow k8s manifests`) name the Deployments with the same pattern.
+ */
+export const DEFAULT_KUBERNETES_DEPLOYMENT_NAME = 'serflow-{model}-stage-{stage}';
+
+/** Where a pod finds its service account's token, CA bundle and namespace (Kubernetes mounts them there). */
+export const DEFAULT_KUBERNETES_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * How often the provider lists the pools' pods (one LIST per interval for every pool): 2 s keeps `serflow pools`
+ * and the autoscaler's view about one autoscaler tick behind, at half a request a second to the API server.
+ */
+export const DEFAULT_KUBERNETES_POLL_INTERVAL_MS = 2_000;
+
+/** A call to the API server that has not answered within this long fails (and the next poll tries again). */
+export const DEFAULT_KUBERNETES_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * `launch` waits at most this long for the ReplicaSet controller to create the new pods, so it can return them;
+ * the controller usually takes well under a second. Pods that come later still show in `list()`.
+ */
+export const DEFAULT_KUBERNETES_LAUNCH_WAIT_MS = 10_000;
+
+/**
+ * Section `kubernetes`: the cluster the stage pools run in (deploy/kubernetes/). A stage pool is a Deployment, a VM
+ * is one of its pods; the provider scales the Deployment through its scale subresource.
+ */
+export const kubernetesConfigSchema = z
+  .object({
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label (lowercase letters, digits, -)')
+      .max(63)
+      .default(DEFAULT_KUBERNETES_NAMESPACE),
+    /** DEFAULT_KUBERNETES_DEPLOYMENT_NAME; must contain `{model}` and `{stage}`. */
+    deploymentName: z
+      .string()
+      .refine((s) => s.includes('{model}') && s.includes('{stage}'), 'must contain {model} and {stage}')
+      .default(DEFAULT_KUBERNETES_DEPLOYMENT_NAME),
+    /**
+     * URL of the API server (e.g. `https://10.0.0.1:6443`, or `http://127.0.0.1:8001` behind `kubectl proxy`).
+     * Unset: in-cluster, from KUBERNETES_SERVICE_HOST/PORT with the service account's token and CA.
+     */
+    apiServer: z.url().optional(),
+    /** The service account's token, CA and namespace files (used in-cluster, and for the token with `apiServer`). */
+    serviceAccountDir: z.string().min(1).default(DEFAULT_KUBERNETES_SERVICE_ACCOUNT_DIR),
+    pollIntervalMs: z.number().int().min(100).default(DEFAULT_KUBERNETES_POLL_INTERVAL_MS),
+    requestTimeoutMs: z.number().int().positive().default(DEFAULT_KUBERNETES_REQUEST_TIMEOUT_MS),
+    launchWaitMs: z.number().int().nonnegative().default(DEFAULT_KUBERNETES_LAUNCH_WAIT_MS),
+    /**
+     * Instance type a pod is billed as (a key of `prices.vmPerHourUsd`). Unset: `vm.instanceType`, i.e. a pod is
+     * priced like one VM of the local and AWS pools; set it to a type priced at the pod's share of a node.
+     */
+    instanceType: z.string().min(1).optional(),
+  })
+  .strict()
+  .prefault({});
+export type KubernetesConfig = z.infer<typeof kubernetesConfigSchema>;

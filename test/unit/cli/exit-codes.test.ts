@@ -39,6 +39,7 @@ import { ScheduleError } from '../../../eval/workload/schedules';
 import { TraceError } from '../../../eval/workload/traces';
 import { NatsAuthError } from '../../../infra/nats-auth';
 import { NoPoolAgentError, PoolsApiError } from '../../../infra/pools-api';
+import { KubernetesNameError } from '../../../deploy/kubernetes/names';
 import { NoStackError, StackUnreachableError } from '../../../infra/stack-state';
 import { InvalidManifestError } from '../../../models/manifest';
 
@@ -79,6 +80,7 @@ describe('exit codes', () => {
     [new UnknownInstanceTypeError('x9.huge', []), 'badInput'],
     [new MissingOrchestrationCostError('cpuMsPerAction'), 'badInput'],
     [new PoolsApiError('vms'), 'badInput'],
+    [new KubernetesNameError('namespace'), 'badInput'],
     [new NoStackError('no Temporal address'), 'noStack'],
     [new StackUnreachableError('Temporal at 127.0.0.1:1: not ready'), 'noStack'],
     [new NoPoolAgentError('no cloud agent'), 'noStack'],

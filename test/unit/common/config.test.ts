@@ -135,7 +135,14 @@ describe('compileConfig', () => {
         },
         autoScaling: {},
       },
-      kubernetes: {},
+      kubernetes: {
+        namespace: 'serflow',
+        deploymentName: 'serflow-{model}-stage-{stage}',
+        serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount',
+        pollIntervalMs: 2_000,
+        requestTimeoutMs: 10_000,
+        launchWaitMs: 10_000,
+      },
       telemetry: {},
     });
   });
