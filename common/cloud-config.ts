@@ -137,6 +137,9 @@ export const DEFAULT_KUBERNETES_LAUNCH_WAIT_MS = 10_000;
  * Section `kubernetes`: the cluster the stage pools run in (deploy/kubernetes/). A stage pool is a Deployment, a VM
  * is one of its pods; the provider scales the Deployment through its scale subresource.
  */
+/** Where serverless stages run on `cloud: kubernetes` (`kubernetes.functions`). */
+export const KUBERNETES_FUNCTIONS = ['aws-lambda', 'in-cluster'] as const;
+
 export const kubernetesConfigSchema = z
   .object({
     namespace: z
@@ -164,6 +167,15 @@ export const kubernetesConfigSchema = z
      * priced like one VM of the local and AWS pools; set it to a type priced at the pod's share of a node.
      */
     instanceType: z.string().min(1).optional(),
+    /**
+     * Where a Kubernetes deployment's serverless stages run (Kubernetes itself has no functions):
+     * - `aws-lambda` (default): AWS Lambda, the `aws.lambda` section (a cluster on EKS, or any cluster with an AWS
+     *   account to invoke from);
+     * - `in-cluster`: function instances as processes of the cloud agent's pod (the embedded stack's platform): cold
+     *   starts and scale to zero within that pod, billed per invocation at `prices.faas*` as a what-if, while what
+     *   they really cost is the agent pod's share of its node.
+     */
+    functions: z.enum(KUBERNETES_FUNCTIONS).default('aws-lambda'),
   })
   .strict()
   .prefault({});

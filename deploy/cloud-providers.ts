@@ -7,6 +7,8 @@ import type { NatsConnection } from 'nats';
 import type { BillingPublisher } from '../billing/publisher';
 import type { SerflowConfig } from '../common/config';
 import type { ServerlessPlatform, VmPoolProvider } from '../infra/providers';
+import { createLambdaPlatform } from './aws/lambda-platform';
+import { createKubernetesVmProvider } from './kubernetes/deployment-provider';
 import { CHILD_MAIN_SCRIPT } from './local/processes';
 import { createLocalServerlessPlatform } from './local/serverless-platform';
 import { createLocalVmProvider } from './local/vm-provider';
@@ -29,20 +31,30 @@ export interface CloudProviders {
 /** The VM pool provider and serverless platform of `config.cloud`. */
 export async function createCloudProviders(deps: CloudProviderDeps): Promise<CloudProviders> {
   const { config } = deps;
+  // The embedded stack's platform: function instances as child processes of this (the cloud agent's) process.
+  const localFunctions = () =>
+    createLocalServerlessPlatform({
+      config,
+      natsUrl: deps.natsUrl,
+      nc: deps.nc,
+      billing: deps.billing,
+      logDir: deps.logDir,
+    });
   switch (config.cloud) {
-    case 'local': {
-      const vms = await createLocalVmProvider({ ...deps, workerScript: CHILD_MAIN_SCRIPT });
-      const platform = createLocalServerlessPlatform({
-        config,
-        natsUrl: deps.natsUrl,
-        nc: deps.nc,
-        billing: deps.billing,
-        logDir: deps.logDir,
-      });
-      return { vms, platform };
-    }
-    case 'aws':
+    case 'local':
+      return {
+        vms: await createLocalVmProvider({ ...deps, workerScript: CHILD_MAIN_SCRIPT }),
+        platform: localFunctions(),
+      };
     case 'kubernetes':
+      return {
+        vms: await createKubernetesVmProvider({ config, billing: deps.billing, nc: deps.nc }),
+        platform:
+          config.kubernetes.functions === 'aws-lambda'
+            ? createLambdaPlatform({ config, billing: deps.billing })
+            : localFunctions(),
+      };
+    case 'aws':
       throw new Error(`cloud: ${config.cloud} has no adapters in this build yet`);
   }
 }

@@ -92,8 +92,9 @@ export const STAGE_MEMORY_REQUEST_MI = 512;
 export const WORKFLOW_CPU_REQUEST_M = 250;
 export const WORKFLOW_MEMORY_REQUEST_MI = 512;
 /**
- * The cloud agent runs the serverless platform's function instances as child processes (~150 MB each, at most
- * `faas.accountConcurrency` at once), so its memory is a base plus a share per instance.
+ * The cloud agent: with `kubernetes.functions: in-cluster` it runs the function instances as child processes
+ * (~150 MB each, at most `faas.accountConcurrency` at once), so its memory is a base plus a share per instance;
+ * with `aws-lambda` (the default) the functions run in Lambda and the base is enough.
  */
 export const AGENT_BASE_MEMORY_MI = 512;
 export const AGENT_MEMORY_PER_FUNCTION_MI = 192;
@@ -144,6 +145,7 @@ export function podConfig(o: Required<Omit<ManifestOptions, 'image' | 'stages'>>
     kubernetes: {
       namespace: o.namespace,
       deploymentName: k8s.deploymentName,
+      functions: k8s.functions,
       ...(k8s.instanceType ? { instanceType: k8s.instanceType } : {}),
     },
   };
@@ -277,7 +279,8 @@ export function renderManifests(options: ManifestOptions): ManifestSet {
   );
 
   const poolNames = stageDeployments.map((d) => d.metadata.name);
-  const agentMemoryMi = AGENT_BASE_MEMORY_MI + AGENT_MEMORY_PER_FUNCTION_MI * config.faas.accountConcurrency;
+  const inClusterFunctions = config.kubernetes.functions === 'in-cluster' ? config.faas.accountConcurrency : 0;
+  const agentMemoryMi = AGENT_BASE_MEMORY_MI + AGENT_MEMORY_PER_FUNCTION_MI * inClusterFunctions;
 
   return [
     { file: '00-namespace.yaml', objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }] },

@@ -142,6 +142,7 @@ describe('compileConfig', () => {
         pollIntervalMs: 2_000,
         requestTimeoutMs: 10_000,
         launchWaitMs: 10_000,
+        functions: 'aws-lambda',
       },
       telemetry: {},
     });
