@@ -14,7 +14,7 @@ export type Cloud = (typeof CLOUDS)[number];
 /** AWS region used unless configured (or set by AWS_REGION). */
 export const DEFAULT_AWS_REGION = 'us-east-1';
 
-/** `{model}` and `{stage}` are replaced by a pool's model name and stage number (stage pools only). */
+/** `{model}` and `{stage}` are replaced by a pool's model name and stage number (`all` for the whole-model pool). */
 const POOL_PATTERN_FORMS = 'a name with {model} and {stage}, e.g. serflow-{model}-s{stage}';
 
 /**
@@ -57,6 +57,9 @@ export const DEFAULT_ASG_DRAIN_TIMEOUT_MS = 120_000;
  */
 export const DEFAULT_ASG_LAUNCH_WAIT_MS = 30_000;
 
+/** A key of `groups`: `<model>/<stage>` (1-based) or `<model>/all`. */
+const POOL_KEY = /^[^/]+\/(all|[1-9][0-9]*)$/;
+
 const poolNamePattern = (placeholders: readonly string[]) =>
   z
     .string()
@@ -78,19 +81,29 @@ export const autoScalingConfigSchema = z
      * pool), e.g. `{ "mnist-ee/1": "prod-mnist-stage1" }`.
      */
     groups: z
-      .record(
-        z.string().regex(/^[^/]+\/(all|[1-9][0-9]*)$/, 'expected a key <model>/<stage> or <model>/all'),
-        z.string().min(1).max(255),
-      )
+      .record(z.string(), z.string().min(1).max(255))
+      .superRefine((groups, ctx) => {
+        for (const key of Object.keys(groups)) {
+          if (!POOL_KEY.test(key)) {
+            ctx.addIssue({ code: 'custom', path: [key], message: 'expected a key <model>/<stage> or <model>/all' });
+          }
+        }
+      })
       .default({}),
-    /** Launch template of a stage pool (its user-data names the pool). @default DEFAULT_ASG_LAUNCH_TEMPLATE_NAME_PATTERN */
+    /**
+     * Launch template of a pool (its user-data names the pool; `{stage}` is `all` for the whole-model pool).
+     * @default DEFAULT_ASG_LAUNCH_TEMPLATE_NAME_PATTERN
+     */
     launchTemplateNamePattern: poolNamePattern(['{model}']).default(DEFAULT_ASG_LAUNCH_TEMPLATE_NAME_PATTERN),
     /** The TERMINATING lifecycle hook the provider drains through (created on a group that lacks it). */
     lifecycleHookName: z.string().min(1).max(255).default(DEFAULT_ASG_LIFECYCLE_HOOK_NAME),
     /** @default DEFAULT_ASG_POLL_INTERVAL_MS */
     pollIntervalMs: z.number().int().min(1_000).default(DEFAULT_ASG_POLL_INTERVAL_MS),
-    /** Lifecycle hooks allow 30 s to 2 h of wait. @default DEFAULT_ASG_DRAIN_TIMEOUT_MS */
-    drainTimeoutMs: z.number().int().min(30_000).max(7_200_000).default(DEFAULT_ASG_DRAIN_TIMEOUT_MS),
+    /**
+     * Lifecycle hooks wait 30 s to 2 h; the hook's own timeout is this plus ASG_HOOK_TIMEOUT_MARGIN_MS (1 min), so at
+     * most 2 h - 1 min. @default DEFAULT_ASG_DRAIN_TIMEOUT_MS
+     */
+    drainTimeoutMs: z.number().int().min(30_000).max(7_140_000).default(DEFAULT_ASG_DRAIN_TIMEOUT_MS),
     /** @default DEFAULT_ASG_LAUNCH_WAIT_MS */
     launchWaitMs: z.number().int().nonnegative().default(DEFAULT_ASG_LAUNCH_WAIT_MS),
   })

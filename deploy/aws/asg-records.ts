@@ -24,7 +24,8 @@ const groupSchema = z.object({
 const ec2InstanceSchema = z.object({
   InstanceId: z.string().regex(/^i-[0-9a-f]+$/, 'expected an EC2 instance id (i-...)'),
   InstanceType: z.string().min(1),
-  LaunchTime: z.date().refine((d) => Number.isFinite(d.getTime()), 'expected a valid date'),
+  /** A Date from the SDK (an invalid one is refused too). */
+  LaunchTime: z.date(),
   /** pending, running, shutting-down, terminated, stopping, stopped */
   State: z.object({ Name: z.string().min(1) }),
   /** e.g. `User initiated (2026-12-02 03:51:18 GMT)`: when the instance was stopped or terminated. */

@@ -123,7 +123,20 @@ describe('compileConfig', () => {
       pools: { maxVmsPerPool: 64, replyMaxBytes: 512 * 1024 },
       serve: { host: '127.0.0.1', port: 8080, maxBodyBytes: 4 * 2 ** 20, maxInFlight: 128 },
       cloud: 'local',
-      aws: { region: 'us-east-1', lambda: {}, autoScaling: {} },
+      aws: {
+        region: 'us-east-1',
+        lambda: {},
+        autoScaling: {
+          groupNamePattern: 'serflow-{model}-s{stage}',
+          wholeModelGroupNamePattern: 'serflow-{model}-all',
+          groups: {},
+          launchTemplateNamePattern: 'serflow-{model}-s{stage}',
+          lifecycleHookName: 'serflow-drain',
+          pollIntervalMs: 15_000,
+          drainTimeoutMs: 120_000,
+          launchWaitMs: 30_000,
+        },
+      },
       kubernetes: {},
       telemetry: {},
     });
