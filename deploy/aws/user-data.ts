@@ -15,6 +15,7 @@
  * written: user-data is readable by anyone allowed ec2:DescribeInstanceAttribute. Temporal's and NATS's credentials
  * (API key, TLS files, NATS creds) come from `/etc/serflow/credentials.env`, provided by the image or a secrets fetch.
  */
+import type { _InstanceType, CreateLaunchTemplateCommandInput } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { compileConfig, type SerflowConfig } from '../../common/config';
 import { WHOLE_MODEL_STAGE } from '../../common/naming';
@@ -243,7 +244,10 @@ export interface LaunchTemplateOptions extends StageWorkerUserDataOptions {
  * The CreateLaunchTemplate input of pool (model, stage): its name from `aws.autoScaling.launchTemplateNamePattern`,
  * the user-data above, IMDSv2 required (the boot script and the watcher use tokens).
  */
-export function launchTemplateInput(o: LaunchTemplateOptions) {
+export function launchTemplateInput(o: LaunchTemplateOptions): CreateLaunchTemplateCommandInput & {
+  LaunchTemplateName: string;
+  LaunchTemplateData: { UserData: string; InstanceType: _InstanceType; MetadataOptions: { HttpTokens: 'required' } };
+} {
   if (!/^ami-[0-9a-f]+$/.test(o.imageId))
     throw new UserDataError(`imageId: expected an AMI id (ami-...), got ${JSON.stringify(o.imageId)}`);
   const userData = renderStageWorkerUserData(o);
@@ -251,7 +255,8 @@ export function launchTemplateInput(o: LaunchTemplateOptions) {
     LaunchTemplateName: launchTemplateNameOf(o.config.aws.autoScaling, o.model, o.stage),
     LaunchTemplateData: {
       ImageId: o.imageId,
-      InstanceType: o.instanceType ?? o.config.vm.instanceType,
+      // A type EC2 does not know is refused by CreateLaunchTemplate itself, naming it.
+      InstanceType: (o.instanceType ?? o.config.vm.instanceType) as _InstanceType,
       UserData: Buffer.from(userData, 'utf8').toString('base64'),
       MetadataOptions: { HttpTokens: 'required' as const, HttpEndpoint: 'enabled' as const },
     },
