@@ -38,6 +38,7 @@ import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { NatsConnection } from 'nats';
 import type { BillingPublisher } from '../../billing/publisher';
 import type { SerflowConfig } from '../../common/config';
+import { ConfigError } from '../../common/errors';
 import type { VmInstance, VmPoolProvider, VmState } from '../../infra/providers';
 import { checkPool, groupNameOf, poolOfGroup } from './asg-names';
 import {
@@ -108,6 +109,10 @@ function isLeaving(lifecycleState: string): boolean {
 }
 
 export async function createAsgVmProvider(o: AsgVmProviderOptions): Promise<VmPoolProvider> {
+  if (o.config.timeScale !== 1) {
+    // EC2 instances live in real time: a scaled clock would multiply their real bills (billing/ledger.ts).
+    throw new ConfigError(`cloud: aws runs real EC2 instances, so timeScale must be 1, got ${o.config.timeScale}`);
+  }
   const settings = o.config.aws.autoScaling;
   const now = o.now ?? Date.now;
   const log = o.log ?? ((line: string) => console.error(line));
@@ -500,9 +505,10 @@ export async function createAsgVmProvider(o: AsgVmProviderOptions): Promise<VmPo
               b.seq - a.seq,
           )
           .slice(0, group.DesiredCapacity - count);
+        const desiredBefore = group.DesiredCapacity;
         for (const v of victims) await drainOne(v);
         // Capacity the group holds but has not listed yet (launching): lowered as such, the group picks.
-        if (group.DesiredCapacity > count) await setDesired(group, count);
+        if (desiredBefore - victims.length > count) await setDesired(group, count);
       }
       await refresh();
       return provider.list({ model, stage });

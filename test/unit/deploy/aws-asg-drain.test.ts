@@ -342,4 +342,38 @@ describe('ASG provider drain through the lifecycle hook (fake API)', () => {
     );
     assert.ok(!aws.calls.some(([n]) => n === 'TerminateInstanceInAutoScalingGroupCommand'));
   });
+
+  test('capacity the group has not listed yet is lowered through the desired capacity', async () => {
+    const aws = new FakeAws();
+    const listed = aws.add('InService', T0);
+    aws.desired = 3; // two more are launching, not listed yet
+    const s = await setup(aws);
+    provider = s.provider;
+    await provider.scaleTo('m', 1, 1);
+    const calls = aws.calls.filter(
+      ([n]) => n === 'TerminateInstanceInAutoScalingGroupCommand' || n === 'SetDesiredCapacityCommand',
+    );
+    assert.deepEqual(calls, [
+      [
+        'TerminateInstanceInAutoScalingGroupCommand',
+        { InstanceId: listed.InstanceId, ShouldDecrementDesiredCapacity: true },
+      ],
+      ['SetDesiredCapacityCommand', { AutoScalingGroupName: GROUP, DesiredCapacity: 1, HonorCooldown: false }],
+    ]);
+  });
+
+  test('a scaled clock is refused: EC2 instances bill in real time', async () => {
+    const aws = new FakeAws();
+    await assert.rejects(
+      createAsgVmProvider({
+        config: compileConfig({ timeScale: 10 }),
+        nc: undefined as unknown as NatsConnection,
+        billing: fakeBilling([]),
+        autoScaling: aws.autoScaling as unknown as AutoScalingClient,
+        ec2: aws.ec2 as unknown as EC2Client,
+        workerFacts: new FakeFacts(),
+      }),
+      { name: 'ConfigError', message: /cloud: aws runs real EC2 instances, so timeScale must be 1, got 10/ },
+    );
+  });
 });
