@@ -58,6 +58,7 @@ export const EXIT_CLASS_BY_ERROR_NAME: Readonly<Record<string, ExitClass>> = {
   UnknownInstanceTypeError: 'badInput',
   MissingOrchestrationCostError: 'badInput',
   PoolsApiError: 'badInput',
+  UserDataError: 'badInput',
   // nothing to talk to
   NoStackError: 'noStack',
   StackUnreachableError: 'noStack',
