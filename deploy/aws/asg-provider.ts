@@ -88,6 +88,9 @@ const LAUNCH_PROBE_INTERVAL_MS = 1_000;
 /** Pages of DescribeAutoScalingGroups / DescribeInstances read at most per refresh: a bound on a looping NextToken. */
 const MAX_PAGES = 100;
 
+/** Distinct problems remembered as already logged (see `report`). */
+const REPORTED_PROBLEMS_KEPT = 1_000;
+
 const TERMINATING_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
 
 interface Tracked extends VmInstance {
@@ -130,9 +133,13 @@ export async function createAsgVmProvider(o: AsgVmProviderOptions): Promise<VmPo
   let seq = 0;
   let closed = false;
 
-  /** Log a problem once until it clears (a poll every 15 s must not repeat the same line forever). */
+  /**
+   * Log a problem once (a poll every 15 s must not repeat the same malformed record forever); the set of problems
+   * seen is forgotten past REPORTED_PROBLEMS_KEPT, so a stream of distinct ones cannot grow it without bound.
+   */
   const report = (key: string, line: string) => {
     if (reported.has(key)) return;
+    if (reported.size >= REPORTED_PROBLEMS_KEPT) reported.clear();
     reported.add(key);
     log(`aws auto scaling: ${line}`);
   };
