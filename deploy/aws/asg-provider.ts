@@ -302,9 +302,12 @@ export async function createAsgVmProvider(o: AsgVmProviderOptions): Promise<VmPo
       }
       vm.lifecycleState = member.lifecycleState;
       if (polling.has(id)) markReady(vm, seenAt);
-      // Taken out of service by someone else (the console, a health replacement): it serves no longer.
+      // Taken out of service by someone else (the console, a health replacement, a rebalance): it serves no longer.
+      // Terminating, the hook holds it for us too: its worker drains (the watcher sees the target state) and the
+      // provider lets it go as after its own drain; in standby or detaching it only stops counting as capacity.
       if ((vm.state === 'booting' || vm.state === 'ready') && isLeaving(member.lifecycleState)) {
-        Object.assign(vm, { state: 'draining' satisfies VmState, drainingAt: seenAt });
+        if (member.lifecycleState.startsWith('Terminating')) void startDrain(vm, seenAt);
+        else Object.assign(vm, { state: 'draining' satisfies VmState, drainingAt: seenAt });
       }
     }
     for (const vm of vms.values()) {
@@ -438,9 +441,14 @@ export async function createAsgVmProvider(o: AsgVmProviderOptions): Promise<VmPo
     }
     const group = groups.get(vm.group);
     if (group) group.DesiredCapacity = Math.max(0, group.DesiredCapacity - 1);
-    Object.assign(vm, { state: 'draining' satisfies VmState, drainingAt: now() });
+    await startDrain(vm, now());
+  }
+
+  /** The instance is leaving (held by the hook): it serves no longer; its end is awaited and then allowed. */
+  async function startDrain(vm: Tracked, at: number): Promise<void> {
+    Object.assign(vm, { state: 'draining' satisfies VmState, drainingAt: at });
     const { model, stage, id: vmId, instanceType } = vm;
-    await publish({ type: 'vm.draining', at: vm.drainingAt!, model, stage, vmId, instanceType });
+    await publish({ type: 'vm.draining', at, model, stage, vmId, instanceType });
     void finishDrain(vm);
   }
 

@@ -376,4 +376,24 @@ describe('ASG provider drain through the lifecycle hook (fake API)', () => {
       { name: 'ConfigError', message: /cloud: aws runs real EC2 instances, so timeScale must be 1, got 10/ },
     );
   });
+
+  test('an instance the group itself terminates (held by the hook) is drained and let go the same way', async () => {
+    const aws = new FakeAws();
+    const a = aws.add('InService', T0);
+    aws.desired = 1;
+    aws.hooks = [{ LifecycleHookName: 'serflow-drain', LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING' }];
+    const s = await setup(aws);
+    provider = s.provider;
+    a.LifecycleState = 'Terminating:Wait'; // e.g. a health-check replacement
+    await provider.scaleTo('m', 1, 1);
+    assert.equal(provider.list().find((v) => v.id === a.InstanceId)!.state, 'draining');
+    assert.deepEqual(aws.completions(), []);
+    s.facts.emit({ type: 'vm.stopped', vmId: a.InstanceId, at: T0 + 1 });
+    await settle();
+    assert.equal(aws.completions().length, 1);
+    assert.deepEqual(
+      s.billed.filter((f) => 'vmId' in f && f.vmId === a.InstanceId).map((f) => f.type),
+      ['vm.launched', 'vm.draining', 'vm.terminated'],
+    );
+  });
 });
