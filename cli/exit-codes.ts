@@ -59,6 +59,7 @@ export const EXIT_CLASS_BY_ERROR_NAME: Readonly<Record<string, ExitClass>> = {
   MissingOrchestrationCostError: 'badInput',
   PoolsApiError: 'badInput',
   KubernetesNameError: 'badInput',
+  UserDataError: 'badInput',
   // nothing to talk to
   NoStackError: 'noStack',
   StackUnreachableError: 'noStack',

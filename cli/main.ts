@@ -12,6 +12,7 @@ import { SerflowClient } from '../client';
 import { parseInputMix } from '../models/input-mix';
 import { SEARCH_ATTRIBUTES } from '../common/naming';
 import { startStack, stopStackOnSignal } from '../deploy/local/stack';
+import { registerAwsCommands } from './aws-command';
 import { registerBenchCommand } from './bench-command';
 import { registerCostCommand } from './cost-command';
 import { registerJudgeCommand } from './judge-command';
@@ -218,6 +219,7 @@ export function buildProgram(): Command {
   registerServeCommand(program, config);
   registerPackageCommand(program, config);
   registerK8sCommand(program, config);
+  registerAwsCommands(program, config);
   program
     .command('autoscaler')
     .description('run the autoscaler for a model in the foreground against the running stack (Ctrl-C stops it)')

@@ -7,6 +7,7 @@ import type { NatsConnection } from 'nats';
 import type { BillingPublisher } from '../billing/publisher';
 import type { SerflowConfig } from '../common/config';
 import type { ServerlessPlatform, VmPoolProvider } from '../infra/providers';
+import { createAsgVmProvider } from './aws/asg-provider';
 import { createLambdaPlatform } from './aws/lambda-platform';
 import { createKubernetesVmProvider } from './kubernetes/deployment-provider';
 import { CHILD_MAIN_SCRIPT } from './local/processes';
@@ -55,6 +56,9 @@ export async function createCloudProviders(deps: CloudProviderDeps): Promise<Clo
             : localFunctions(),
       };
     case 'aws':
-      throw new Error(`cloud: ${config.cloud} has no adapters in this build yet`);
+      return {
+        vms: await createAsgVmProvider({ config, nc: deps.nc, billing: deps.billing }),
+        platform: createLambdaPlatform({ config, billing: deps.billing }),
+      };
   }
 }

@@ -15,10 +15,9 @@
  */
 import {
   InvokeCommand,
-  LambdaClient,
   TooManyRequestsException,
   type InvokeCommandOutput,
-  type LambdaClientConfig,
+  type LambdaClient,
 } from '@aws-sdk/client-lambda';
 import type { BillingFact, BillingPublisher } from '../../billing/publisher';
 import type { SerflowConfig } from '../../common/config';
@@ -35,15 +34,10 @@ import { loadManifest, type ModelManifest } from '../../models/manifest';
 import type { FunctionErrorInfo } from '../../workers/function-instance';
 import { checkFunctionRef, functionName, isFused, lastStageOf } from '../local/function-pool';
 import { checkRunOutputs, PlatformClosedError } from '../local/serverless-platform';
+import { createLambdaClient } from './clients';
 import { lambdaFunctionName, lambdaMemoryMb } from './lambda-functions';
 import { parseLogResult, type LambdaReport } from './lambda-report';
 import type { LambdaFunctionReply } from './lambda-handler';
-
-/**
- * SDK attempts per Invoke: one. A throttle must reach the caller as FunctionThrottledError at once (the stage's
- * retry policy backs off or the router falls back to a VM); SDK retries would hide it and stretch the call.
- */
-export const LAMBDA_SDK_MAX_ATTEMPTS = 1;
 
 /** `list()` forgets an execution environment unused this long: Lambda reclaims idle ones after ~10 min. */
 export const LAMBDA_IDLE_FORGET_MS = 600_000;
@@ -83,16 +77,6 @@ export interface LambdaPlatformOptions {
   log?: (line: string) => void;
   /** @default Date.now */
   now?: () => number;
-}
-
-/** A Lambda client for `aws.region` and, when set, `aws.endpoint` (credentials: the SDK's default chain). */
-export function createLambdaClient(config: SerflowConfig, extra: LambdaClientConfig = {}): LambdaClient {
-  return new LambdaClient({
-    region: config.aws.region,
-    ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
-    maxAttempts: LAMBDA_SDK_MAX_ATTEMPTS,
-    ...extra,
-  });
 }
 
 /** What the handler replies, checked: anything else is not a SERFLOW function (a wrong handler or function). */

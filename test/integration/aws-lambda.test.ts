@@ -26,12 +26,8 @@ import { STAGE_EVENTS_SUBJECT_PREFIX } from '../../common/naming';
 import { inlineTensor } from '../../common/tensor-codec';
 import type { LambdaFunctionReply } from '../../deploy/aws/lambda-handler';
 import type { LambdaPackage } from '../../deploy/aws/lambda-package';
-import {
-  createLambdaClient,
-  createLambdaPlatform,
-  LambdaFunctionError,
-  LambdaInvokeError,
-} from '../../deploy/aws/lambda-platform';
+import { createLambdaClient } from '../../deploy/aws/clients';
+import { createLambdaPlatform, LambdaFunctionError, LambdaInvokeError } from '../../deploy/aws/lambda-platform';
 import { startNatsServer, type StartedNatsServer } from '../../deploy/local/nats-server';
 import { freePort, stopPid } from '../../deploy/local/processes';
 import { createActivationStore, type ActivationStore } from '../../infra/activation-store';

@@ -33,6 +33,7 @@ import {
   UnknownStageError,
 } from '../../../common/errors';
 import { InvalidPlanSpecError, InvalidRoutingPlanError } from '../../../common/routing';
+import { UserDataError } from '../../../deploy/aws/user-data';
 import { FunctionInstanceLostError, FunctionInvocationError } from '../../../deploy/local/serverless-platform';
 import { MissingToolError } from '../../../deploy/local/tools';
 import { ScheduleError } from '../../../eval/workload/schedules';
@@ -81,6 +82,7 @@ describe('exit codes', () => {
     [new MissingOrchestrationCostError('cpuMsPerAction'), 'badInput'],
     [new PoolsApiError('vms'), 'badInput'],
     [new KubernetesNameError('namespace'), 'badInput'],
+    [new UserDataError('model'), 'badInput'],
     [new NoStackError('no Temporal address'), 'noStack'],
     [new StackUnreachableError('Temporal at 127.0.0.1:1: not ready'), 'noStack'],
     [new NoPoolAgentError('no cloud agent'), 'noStack'],

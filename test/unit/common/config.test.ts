@@ -133,7 +133,16 @@ describe('compileConfig', () => {
           architecture: 'x86_64',
           invokeTimeoutMs: 60_000,
         },
-        autoScaling: {},
+        autoScaling: {
+          groupNamePattern: 'serflow-{model}-s{stage}',
+          wholeModelGroupNamePattern: 'serflow-{model}-all',
+          groups: {},
+          launchTemplateNamePattern: 'serflow-{model}-s{stage}',
+          lifecycleHookName: 'serflow-drain',
+          pollIntervalMs: 15_000,
+          drainTimeoutMs: 120_000,
+          launchWaitMs: 30_000,
+        },
       },
       kubernetes: {
         namespace: 'serflow',
