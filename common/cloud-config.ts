@@ -86,6 +86,11 @@ export const lambdaConfigSchema = z
     architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
     /** @default DEFAULT_LAMBDA_INVOKE_TIMEOUT_MS */
     invokeTimeoutMs: z.number().int().positive().default(DEFAULT_LAMBDA_INVOKE_TIMEOUT_MS),
+    /**
+     * Lambda's own endpoint, when it differs from `aws.endpoint` (each service has its own VPC interface endpoint;
+     * tests put Lambda and the EC2 APIs on different emulators). Unset: `aws.endpoint`, else AWS's.
+     */
+    endpoint: z.url().optional(),
   })
   .strict()
   .prefault({});

@@ -34,5 +34,11 @@ export const LAMBDA_SDK_MAX_ATTEMPTS = 1;
 
 /** The Lambda client of the serverless platform (deploy/aws/lambda-platform.ts); `extra` for tests' credentials. */
 export function createLambdaClient(config: Pick<SerflowConfig, 'aws'>, extra: LambdaClientConfig = {}): LambdaClient {
-  return new LambdaClient({ ...awsClientSettings(config), maxAttempts: LAMBDA_SDK_MAX_ATTEMPTS, ...extra });
+  const endpoint = config.aws.lambda.endpoint;
+  return new LambdaClient({
+    ...awsClientSettings(config),
+    ...(endpoint === undefined ? {} : { endpoint }),
+    maxAttempts: LAMBDA_SDK_MAX_ATTEMPTS,
+    ...extra,
+  });
 }
