@@ -45,8 +45,11 @@ export const STAGE_WORKER_POLL_DRAIN_MAX_MS = 70_000;
 /** The SDK's own cap on pollers per task queue (`min(10, slots)`), kept now that the slots come from a tuner. */
 const MAX_ACTIVITY_POLLERS = 10;
 
-/** Signals that drain a stage worker: SIGTERM from its VM provider (scale-in), SIGINT from a terminal. */
-const DRAIN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+/**
+ * Signals that drain a stage worker: SIGTERM from its VM provider (scale-in), SIGINT from a terminal, and the rest of
+ * the Runtime's default `shutdownSignals`, which this worker takes over.
+ */
+const DRAIN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR2'];
 
 /** Resolves with the first drain signal the process gets from now on. */
 function drainRequested(): Promise<NodeJS.Signals> {
