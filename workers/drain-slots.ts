@@ -5,10 +5,10 @@
  * server's ShutdownWorker) at the moment the server hands it a task orphans that task: Temporal has recorded it as
  * started on this worker, nobody runs it, and it runs again as attempt 2 once its heartbeat timeout has passed
  * (measured on the embedded stack: 2 to 4 drains in 12 under load lost a task, with or without the server's
- * `frontend.enableCancelWorkerPollsOnShutdown`; none in 12 with these slots). Closed slots make the worker stop polling without cancelling:
- * each open poll still ends the ordinary way, with a task (which this worker runs) or empty at the server's long-poll
- * expiry, and no new poll starts because no slot is granted. Once every slot is back, no poll is open and no task
- * runs, and only then does the worker shut down.
+ * `frontend.enableCancelWorkerPollsOnShutdown`; none in 12 with these slots). Closed slots make the worker stop
+ * polling without cancelling: each open poll still ends the ordinary way, with a task (which this worker runs) or
+ * empty at the server's long-poll expiry, and no new poll starts because no slot is granted. Once every slot is back,
+ * no poll is open and no task runs, and only then does the worker shut down.
  */
 import type { ActivitySlotInfo, CustomSlotSupplier, SlotPermit } from '@temporalio/worker';
 
