@@ -95,9 +95,20 @@ export const DEFAULT_WORKER_HEARTBEAT_MS = 2_000;
  * - `system.forceSearchAttributesCacheRefreshOnRead` stays as the CLI sets it: an A/B run with the cache on
  *   (bench/results/dev-server-ab/) saved server CPU (0.89x, 0.96x) but not throughput, and two of three full test
  *   runs with it missed the autoscaler test's 5 s scale-out window; not kept until that is understood.
+ * - `matching.longPollExpirationInterval` 10 s (60 s by default): a draining VM stops polling by letting its open polls
+ *   end on their own rather than cancelling them (workers/drain-slots.ts), so an idle VM's drain lasts up to one
+ *   long poll; 10 s keeps scale-in quick here, for a few empty polls per second more on the server.
+ * - `frontend.enableCancelWorkerPollsOnShutdown` (off by default in server 1.32): ShutdownWorker makes the server
+ *   answer the worker's open polls empty and forget it as a poller, and the server advertises it (namespace
+ *   capability `workerPollCompleteOnShutdown`), so sdk-core waits for its open polls instead of dropping them and
+ *   runs what they bring. Without it a poll dropped as the server hands it a task orphans the task until the stage
+ *   heartbeat timeout (attempt 2); with it, the server's own cancel meeting a match still did that (4 of 12 drains
+ *   under load on server 1.32), which is why a drain first waits for its polls to end (drain-slots.ts).
  */
 export const DEFAULT_DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
   'history.transferProcessorMaxPollRPS': 10_000,
+  'matching.longPollExpirationInterval': '10s',
+  'frontend.enableCancelWorkerPollsOnShutdown': true,
 };
 
 /**

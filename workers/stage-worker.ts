@@ -2,7 +2,7 @@
  * A stage-pool worker process: polls `<model>.stage-<k>.<backend>` and runs that stage's ONNX model.
  * ONNX sessions, the NATS connection and the Temporal connection are created once per process.
  */
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { SerflowConfig } from '../common/config';
 import { WHOLE_MODEL_STAGE, stageTaskQueue, wholeModelQueue, type Backend } from '../common/naming';
 import { createActivationStore } from '../infra/activation-store';
@@ -15,6 +15,7 @@ import { connectWorkerConnection, workerTemporalTarget } from '../infra/temporal
 import { loadManifest, stageInputDims } from '../models/manifest';
 import { createBillingPublisher, type BillingPublisher } from '../billing/publisher';
 import { startWorkerStatus, workerId, type WorkerCounters } from '../infra/worker-status';
+import { createDrainSlots } from './drain-slots';
 
 export interface StageWorkerOptions {
   config: SerflowConfig;
@@ -33,6 +34,31 @@ export interface StageWorkerOptions {
 
 /** Time given to in-flight stage activities to finish after a shutdown signal (drain) before they are cancelled. */
 export const STAGE_WORKER_SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * Longest a draining stage worker waits for its open polls to end on their own (drain-slots.ts) before it shuts
+ * down anyway, cancelling what is still open: the server's long-poll expiry (`matching.longPollExpirationInterval`,
+ * 60 s by default, 10 s on the embedded dev server) plus 10 s of margin.
+ */
+export const STAGE_WORKER_POLL_DRAIN_MAX_MS = 70_000;
+
+/** The SDK's own cap on pollers per task queue (`min(10, slots)`), kept now that the slots come from a tuner. */
+const MAX_ACTIVITY_POLLERS = 10;
+
+/**
+ * Signals that drain a stage worker: SIGTERM from its VM provider (scale-in), SIGINT from a terminal, and the rest of
+ * the Runtime's default `shutdownSignals`, which this worker takes over.
+ */
+const DRAIN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR2'];
+
+/** Resolves with the first drain signal the process gets from now on. */
+function drainRequested(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => resolve(signal);
+    // Kept for the process's life: a repeated signal must not fall back to Node's default (exit at once).
+    for (const s of DRAIN_SIGNALS) process.on(s, on);
+  });
+}
 
 /**
  * A VM's own billing facts beside its provider's: `vm.alive` now and every `vmLiveness.intervalMs` while the process
@@ -172,21 +198,58 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     // A VM serves nothing before its boot delay has passed (the model is loaded meanwhile, as a real VM would).
     // Terminated while booting (scale-in of a VM that never got ready), it exits without ever polling.
     if (!(await bootCompleted(options.vm?.bootUntil ?? 0))) return;
+    // The drain is this process's own (below): Temporal's Runtime must not shut the workers down on the signal, which
+    // would cancel their open polls at once.
+    const stopSignal = drainRequested();
+    Runtime.install({ shutdownSignals: [] });
     connection = await connectWorkerConnection(workerTemporalTarget(options.temporalAddress, config));
     const conn = connection;
+    const slotsPerQueue = queues.map(() => createDrainSlots(config.workers.stageConcurrency));
     const workers = await Promise.all(
-      queues.map((q) =>
+      queues.map((q, i) =>
         Worker.create({
           connection: conn,
           namespace: config.temporal.namespace,
           taskQueue: q.taskQueue,
           activities: q.activities,
           identity: id,
-          maxConcurrentActivityTaskExecutions: config.workers.stageConcurrency,
+          tuner: {
+            activityTaskSlotSupplier: slotsPerQueue[i]!.supplier,
+            // No workflow, local activity or Nexus task runs here; the SDK wants a supplier for each all the same.
+            workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 2 },
+            localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+            nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+          },
+          activityTaskPollerBehavior: {
+            type: 'simple-maximum',
+            maximum: Math.min(MAX_ACTIVITY_POLLERS, config.workers.stageConcurrency),
+          },
           shutdownGraceTime: STAGE_WORKER_SHUTDOWN_GRACE_MS,
         }),
       ),
     );
+    /**
+     * A drain: stop polling without cancelling a poll (drain-slots.ts), run what the open polls still bring, and shut
+     * the workers down once no poll is open and no task runs, so that nothing handed to this VM is lost.
+     */
+    const drain = async (signal: NodeJS.Signals) => {
+      void status.setState('draining').catch(() => undefined);
+      for (const slots of slotsPerQueue) slots.close();
+      const startedAt = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const idle = await Promise.race([
+        Promise.all(slotsPerQueue.map((s) => s.idle())).then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STAGE_WORKER_POLL_DRAIN_MAX_MS))),
+      ]);
+      clearTimeout(timer);
+      const held = slotsPerQueue.reduce((n, s) => n + s.held(), 0);
+      console.error(
+        idle
+          ? `${signal}: polls ended and work done ${Date.now() - startedAt} ms into the drain; shutting down`
+          : `${signal}: ${held} poll(s) or task(s) still open after ${STAGE_WORKER_POLL_DRAIN_MAX_MS} ms; shutting down`,
+      );
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    };
     const status = await startWorkerStatus(
       nc,
       { id, role: 'stage', model, stage, backend, taskQueue: reportQueue, slots: config.workers.stageConcurrency },
@@ -211,7 +274,9 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
           await billing.publish({ type: 'vm.ready', at: Date.now(), model, stage, vmId, instanceType });
         }
       };
-      await Promise.all([...workers.map((w) => w.run()), announceReady()]);
+      const running = workers.map((w) => w.run());
+      void stopSignal.then(drain).catch((err: Error) => console.error(`drain: ${err.message}`));
+      await Promise.all([...running, announceReady()]);
     } finally {
       clearInterval(watch);
       await status.stop();

@@ -3,8 +3,9 @@
  * only once its boot delay has passed (cloud ms / time scale of wall time). It is billed from the launch
  * request until its process has exited (60 s minimum), at its instance type's catalog price: the provider
  * publishes `vm.launched`, `vm.draining` and `vm.terminated`; the VM itself publishes `vm.ready`.
- * Scale-in drains: SIGTERM makes the worker stop polling and finish its in-flight activities (Temporal's
- * graceful shutdown) before it exits, so no query is lost or run twice.
+ * Scale-in drains: SIGTERM makes the worker stop polling, letting its open polls end on their own and running what
+ * they bring (workers/drain-slots.ts), and finish its in-flight activities (Temporal's graceful shutdown) before it
+ * exits, so no query is lost or run twice, not even one handed to the VM as its drain begins.
  */
 import type { NatsConnection, Subscription } from 'nats';
 import type { BillingPublisher } from '../../billing/publisher';
@@ -22,13 +23,17 @@ export interface LocalVmProviderOptions {
   logDir: string;
   /** Path of the compiled child entry (`CHILD_MAIN_SCRIPT`). */
   workerScript: string;
-  /** Grace a draining VM gets to finish in-flight work before it is killed. @default 30000 */
+  /** Grace a draining VM gets to finish in-flight work before it is killed. @default 90000 */
   drainGraceMs?: number;
   now?: () => number;
 }
 
-/** Default drain grace: the stage worker's own shutdown grace (10 s) plus time to exit. */
-export const DEFAULT_VM_DRAIN_GRACE_MS = 30_000;
+/**
+ * Default drain grace: the stage worker's longest wait for its open polls to end (STAGE_WORKER_POLL_DRAIN_MAX_MS,
+ * 70 s), its shutdown grace (10 s) and 10 s to exit. Killed sooner, a VM could still have a poll open, and a task the
+ * server hands that poll as the process dies would be lost until its heartbeat timeout.
+ */
+export const DEFAULT_VM_DRAIN_GRACE_MS = 90_000;
 
 /**
  * Terminated VMs the list keeps (the newest): enough to see what just ended, bounded so the list, and the pool API's

@@ -11,6 +11,7 @@ import { readBillingEvents } from '../../billing/reader';
 import { loadSplit } from '../../models/dataset';
 import { loadManifest } from '../../models/manifest';
 import { startTestStack, type TestStack } from '../helpers/test-stack';
+import { waitUntil } from '../helpers/wait-until';
 
 const MODEL = 'mnist-ee';
 let t: TestStack;
@@ -29,12 +30,14 @@ test('a whole-model VM serves every stage of the model and is billed as one VM',
   const { vms } = await callPoolsApi(t.nc, { op: 'list' });
   const whole = vms.filter((v) => v.stage === 0 && v.state === 'ready');
   assert.equal(whole.length, 1, 'one ready whole-model VM');
-  // Wait until the drained per-stage VMs are gone, so only the whole-model VM can serve.
-  for (let i = 0; i < 100; i++) {
-    const live = (await callPoolsApi(t.nc, { op: 'list' })).vms.filter((v) => v.stage > 0 && v.state !== 'terminated');
-    if (live.length === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // Wait until the drained per-stage VMs are gone, so only the whole-model VM can serve. A draining VM lets its open
+  // polls end on their own (workers/drain-slots.ts), which takes up to one long poll (10 s on the dev server) when
+  // its queue is idle, and would run a task such a poll brings.
+  await waitUntil('the drained per-stage VMs have exited', 60_000, async () =>
+    (await callPoolsApi(t.nc, { op: 'list' })).vms.some((v) => v.stage > 0 && v.state !== 'terminated')
+      ? undefined
+      : true,
+  );
   const split = loadSplit(loadManifest(MODEL), 'test');
   const results = await Promise.all(
     sampleIndices(split.images.length, 8, 3).map((i) =>
