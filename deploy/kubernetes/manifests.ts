@@ -65,9 +65,10 @@ export const AGENT_ROLE = 'serflow-pool-scaler';
 export const POD_USER_ID = 1000;
 
 /**
- * A stage pod's termination grace: the drain a local VM gets (DEFAULT_VM_DRAIN_GRACE_MS, 30 s), i.e. the stage
- * worker's own shutdown grace (STAGE_WORKER_SHUTDOWN_GRACE_MS, 10 s, in-flight activities finish) plus time to flush
- * its outboxes and exit. Kubernetes sends SIGKILL after it.
+ * A stage pod's termination grace: the drain a local VM gets (DEFAULT_VM_DRAIN_GRACE_MS, 90 s), i.e. the stage
+ * worker's wait for its open polls to end (a task they bring is run, not lost), its own shutdown grace
+ * (STAGE_WORKER_SHUTDOWN_GRACE_MS, 10 s, in-flight activities finish) and time to flush its outboxes and exit.
+ * Kubernetes sends SIGKILL after it.
  */
 export const STAGE_TERMINATION_GRACE_SECONDS = Math.ceil(
   Math.max(DEFAULT_VM_DRAIN_GRACE_MS, STAGE_WORKER_SHUTDOWN_GRACE_MS) / 1000,
