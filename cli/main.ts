@@ -25,6 +25,8 @@ import { registerRouteCommands } from './route-commands';
 import { registerSimCommand } from './sim-command';
 import { packageVersion } from './package-version';
 import { registerServeCommand } from './serve-command';
+import { registerTelemetryCommands } from './telemetry-commands';
+import { startTracing } from '../infra/tracing';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
 import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload, type WorkloadSummary } from './workload';
 import { EXIT_CODE, EXIT_CLASSES, errorJson, exitClassOf, exitClassOfFailures, exitCodesHelp } from './exit-codes';
@@ -54,6 +56,8 @@ async function infer(
     rate?: number;
   },
 ) {
+  // Each query's StartWorkflow span is the root of its trace, when `telemetry.traces` names an exporter.
+  const tracing = startTracing(config, 'client');
   const client = await SerflowClient.connect({ config });
   try {
     const model = o.model ?? config.defaultModel;
@@ -73,6 +77,7 @@ async function infer(
     process.exitCode = workloadExitCode(summary);
   } finally {
     await client.close();
+    await tracing.shutdown();
   }
 }
 
@@ -214,6 +219,7 @@ export function buildProgram(): Command {
   registerSimCommand(program, config);
   registerJudgeCommand(program, config);
   registerServeCommand(program, config);
+  registerTelemetryCommands(program, config);
   program
     .command('autoscaler')
     .description('run the autoscaler for a model in the foreground against the running stack (Ctrl-C stops it)')

@@ -30,6 +30,7 @@ import {
   type StageRunDeps,
 } from '../activities/stage-activities';
 import { createStageEventPublisher } from '../activities/stage-events';
+import { metrics } from '../infra/metrics';
 import { describeFailure, type FailureReply } from '../activities/failures';
 import { connectNats } from '../infra/nats';
 import { loadManifest, stageInputDims } from '../models/manifest';
@@ -211,7 +212,9 @@ export async function runFunctionInstance(options: FunctionInstanceOptions): Pro
     await nc.request(functionReadySubject(instanceId), JSON.stringify(ready), { timeout: READY_ACK_TIMEOUT_MS });
     const what = lastStage === stage ? `stage ${stage}` : `stages ${stage}-${lastStage} (fused)`;
     log(`function instance ${instanceId}: ${model} ${what} ready in ${ready.initMs.toFixed(0)} ms`);
+    let invocations = 0;
     for await (const msg of sub) {
+      metrics().functionInvocations.inc({ model, stage: String(stage), start: invocations++ === 0 ? 'cold' : 'warm' });
       // One line per invocation this instance ran (an access log: what a platform's own records would show).
       log(`${INVOCATION_LOG_PREFIX} ${instanceId}`);
       const reply = await handleInvocation(msg.string(), deps);

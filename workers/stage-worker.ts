@@ -15,6 +15,7 @@ import { connectWorkerConnection, workerTemporalTarget } from '../infra/temporal
 import { loadManifest, stageInputDims } from '../models/manifest';
 import { createBillingPublisher, type BillingPublisher } from '../billing/publisher';
 import { startWorkerStatus, workerId, type WorkerCounters } from '../infra/worker-status';
+import { processTelemetry, workerTracingOptions } from '../infra/telemetry';
 
 export interface StageWorkerOptions {
   config: SerflowConfig;
@@ -181,6 +182,8 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
           namespace: config.temporal.namespace,
           taskQueue: q.taskQueue,
           activities: q.activities,
+          // A RunActivity span per stage execution, in the query's trace (infra/telemetry.ts).
+          interceptors: workerTracingOptions().interceptors,
           identity: id,
           maxConcurrentActivityTaskExecutions: config.workers.stageConcurrency,
           shutdownGraceTime: STAGE_WORKER_SHUTDOWN_GRACE_MS,
@@ -189,7 +192,16 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     );
     const status = await startWorkerStatus(
       nc,
-      { id, role: 'stage', model, stage, backend, taskQueue: reportQueue, slots: config.workers.stageConcurrency },
+      {
+        id,
+        role: 'stage',
+        model,
+        stage,
+        backend,
+        taskQueue: reportQueue,
+        slots: config.workers.stageConcurrency,
+        metricsUrl: processTelemetry()?.metricsUrl,
+      },
       counters,
       config.workers.heartbeatMs,
       () => ensureNatsResources(nc, config),

@@ -125,7 +125,11 @@ describe('compileConfig', () => {
       cloud: 'local',
       aws: { region: 'us-east-1', lambda: {}, autoScaling: {} },
       kubernetes: {},
-      telemetry: {},
+      telemetry: {
+        metrics: { enabled: true, host: '127.0.0.1', port: 0 },
+        traces: { file: false },
+        logs: { format: 'json', level: 'info' },
+      },
     });
   });
 

@@ -1,0 +1,148 @@
+/**
+ * One query's trace as a waterfall chart: a bar per span from its start to its end, in tree order (a span under its
+ * parent, siblings by start time), coloured by the process that made it. Input: the spans of the traces files
+ * (infra/tracing.ts `SpanRecord`); output: a Vega-Lite spec that eval/report/vega.ts renders to SVG.
+ */
+import type { TopLevelSpec } from 'vega-lite/build/index';
+import type { SpanRecord } from '../../infra/tracing';
+import { PLOT_CONFIG, PLOT_WIDTH, SPARE_COLORS } from './chart-style';
+
+/** Height of one span's row, px. */
+const ROW_HEIGHT = 22;
+
+/** A span placed in the waterfall: its row (tree order) and its depth in the tree. */
+export interface WaterfallRow {
+  row: number;
+  depth: number;
+  span: SpanRecord;
+}
+
+export interface TraceChoice {
+  /** A trace id (32 hex). */
+  traceId?: string;
+  /** A SERFLOW query id: the trace whose workflow id is `serflow-<model>-<queryId>`. */
+  queryId?: string;
+}
+
+/** Thrown when no trace in the files fits the choice. */
+export class TraceNotFoundError extends Error {
+  override readonly name = 'TraceNotFoundError';
+}
+
+function workflowIdOf(span: SpanRecord): string | undefined {
+  const id = span.attributes.temporalWorkflowId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * The spans of one trace: the one named, else the one of the query, else the latest trace that has a workflow run
+ * (a query's trace rather than a lone health check). Throws TraceNotFoundError saying what was looked for.
+ */
+export function selectTrace(spans: readonly SpanRecord[], choice: TraceChoice = {}): SpanRecord[] {
+  const byTrace = new Map<string, SpanRecord[]>();
+  for (const s of spans) byTrace.set(s.traceId, [...(byTrace.get(s.traceId) ?? []), s]);
+  let traceId = choice.traceId;
+  if (!traceId && choice.queryId) {
+    const suffix = `-${choice.queryId}`;
+    traceId = spans.find((s) => workflowIdOf(s)?.endsWith(suffix) || s.attributes.queryId === choice.queryId)?.traceId;
+    if (!traceId) throw new TraceNotFoundError(`no span of query ${choice.queryId} in ${spans.length} spans`);
+  }
+  if (!traceId) {
+    const runs = spans.filter((s) => s.name.startsWith('RunWorkflow')).sort((a, b) => b.startMs - a.startMs);
+    traceId = runs[0]?.traceId;
+    if (!traceId) throw new TraceNotFoundError(`no workflow run among ${spans.length} spans`);
+  }
+  const trace = byTrace.get(traceId);
+  if (!trace) throw new TraceNotFoundError(`no span of trace ${traceId} among ${spans.length} spans`);
+  return trace;
+}
+
+/** Tree order: roots (spans whose parent is not in the trace) by start, each followed by its subtree. */
+export function waterfallRows(trace: readonly SpanRecord[]): WaterfallRow[] {
+  const ids = new Set(trace.map((s) => s.spanId));
+  const children = new Map<string | undefined, SpanRecord[]>();
+  for (const s of trace) {
+    const parent = s.parentSpanId && ids.has(s.parentSpanId) ? s.parentSpanId : undefined;
+    children.set(parent, [...(children.get(parent) ?? []), s]);
+  }
+  const rows: WaterfallRow[] = [];
+  const visit = (parent: string | undefined, depth: number) => {
+    for (const s of [...(children.get(parent) ?? [])].sort((a, b) => a.startMs - b.startMs)) {
+      rows.push({ row: rows.length, depth, span: s });
+      visit(s.spanId, depth + 1);
+    }
+  };
+  visit(undefined, 0);
+  return rows;
+}
+
+/** A short label for a span: its name, and the stage of a stage activity (`RunActivity:runStage · stage 2`). */
+function spanLabel(s: SpanRecord): string {
+  const activityId = s.attributes.temporalActivityId;
+  return typeof activityId === 'string' && s.name.includes('Activity') ? `${s.name} #${activityId}` : s.name;
+}
+
+/** The waterfall of `trace` (from `selectTrace`) as a Vega-Lite spec. */
+export function traceWaterfallSpec(trace: readonly SpanRecord[], title?: string): TopLevelSpec {
+  const rows = waterfallRows(trace);
+  const t0 = Math.min(...trace.map((s) => s.startMs));
+  const services = [...new Set(trace.map((s) => s.service))].sort();
+  const values = rows.map(({ row, depth, span }) => ({
+    row,
+    label: `${'  '.repeat(depth)}${spanLabel(span)}`,
+    service: span.service,
+    startMs: span.startMs - t0,
+    endMs: span.endMs - t0,
+    durationMs: Math.round((span.endMs - span.startMs) * 10) / 10,
+    error: span.status === 2,
+  }));
+  const totalMs = Math.max(...values.map((v) => v.endMs));
+  const workflowId = trace.map(workflowIdOf).find(Boolean);
+  const y = {
+    field: 'label',
+    type: 'ordinal',
+    title: null,
+    sort: { field: 'row', order: 'ascending' },
+    axis: { labelLimit: 360, labelFontSize: 11 },
+  } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: title ?? `One query, one trace: ${workflowId ?? trace[0]!.traceId}`,
+      subtitle: `trace ${trace[0]!.traceId} · ${trace.length} spans from ${services.length} processes · ${totalMs.toFixed(1)} ms`,
+    },
+    width: PLOT_WIDTH,
+    height: Math.max(ROW_HEIGHT * rows.length, ROW_HEIGHT * 3),
+    data: { values },
+    encoding: { y },
+    layer: [
+      {
+        mark: { type: 'bar', height: ROW_HEIGHT - 6 },
+        encoding: {
+          x: { field: 'startMs', type: 'quantitative', title: 'ms since the query started' },
+          x2: { field: 'endMs' },
+          color: {
+            field: 'service',
+            type: 'nominal',
+            title: 'process',
+            scale: { domain: services, range: SPARE_COLORS.concat(['#4e79a7', '#e15759', '#59a14f']) },
+          },
+          stroke: { condition: { test: 'datum.error', value: '#d62728' }, value: null },
+          tooltip: [
+            { field: 'label', title: 'span' },
+            { field: 'service', title: 'process' },
+            { field: 'durationMs', title: 'ms' },
+          ],
+        },
+      },
+      {
+        mark: { type: 'text', align: 'left', dx: 4, fontSize: 10, color: '#333333' },
+        encoding: {
+          x: { field: 'endMs', type: 'quantitative' },
+          text: { field: 'durationMs', type: 'quantitative', format: '.1f' },
+        },
+      },
+    ],
+    config: PLOT_CONFIG,
+  };
+}
