@@ -61,7 +61,8 @@ export function compileForModel(config: SerflowConfig, model: string, policy?: P
 
 export async function runAutoscaler(o: AutoscalerOptions): Promise<void> {
   const { config, model } = o;
-  const log = o.log ?? ((line: string) => processLog().info({ model: o.model }, line));
+  // The process's logger carries the model (child-main binds it).
+  const log = o.log ?? ((line: string) => processLog().info(line));
   const compiled = compileForModel(config, model, o.policy);
   const stages = loadManifest(model, config.modelsDir).stages.length;
   const policy = createPolicy(compiled.policy);

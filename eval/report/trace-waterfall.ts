@@ -76,10 +76,40 @@ export function waterfallRows(trace: readonly SpanRecord[]): WaterfallRow[] {
   return rows;
 }
 
-/** A short label for a span: its name, and the stage of a stage activity (`RunActivity:runStage · stage 2`). */
-function spanLabel(s: SpanRecord): string {
-  const activityId = s.attributes.temporalActivityId;
-  return typeof activityId === 'string' && s.name.includes('Activity') ? `${s.name} #${activityId}` : s.name;
+/** Width of the span labels left of the plot, px: labels are left-aligned there, so the tree's indent shows. */
+const LABEL_WIDTH = 300;
+
+/** Fixed colours per process (Tableau 10), so a process keeps its colour from one trace to the next. */
+const SERVICE_COLORS: Record<string, string> = {
+  'serflow-client': '#4e79a7',
+  'serflow-serve': '#76b7b2',
+  'serflow-workflow': '#f28e2b',
+  'serflow-stage': '#59a14f',
+  'serflow-agent': '#e15759',
+  'serflow-function': '#b07aa1',
+};
+
+function activityIdOf(s: SpanRecord): string | undefined {
+  const id = s.attributes.temporalActivityId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * One label per row, unique (the chart's rows are keyed by label): the span's name, indented by its depth with
+ * no-break spaces (SVG collapses plain ones), and for an activity its activity id (`#2`: the workflow's second
+ * activity), which a StartActivity span takes from the RunActivity under it.
+ */
+function rowLabels(rows: readonly WaterfallRow[]): string[] {
+  const seen = new Map<string, number>();
+  return rows.map(({ depth, span }) => {
+    const child = rows.find((r) => r.span.parentSpanId === span.spanId && activityIdOf(r.span) !== undefined);
+    const id =
+      activityIdOf(span) ?? (span.name.startsWith('StartActivity') ? activityIdOf(child?.span ?? span) : undefined);
+    const base = `${'\u00a0\u00a0\u00a0'.repeat(depth)}${span.name}${id !== undefined ? ` #${id}` : ''}`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return n === 1 ? base : `${base} (${n})`;
+  });
 }
 
 /** The waterfall of `trace` (from `selectTrace`) as a Vega-Lite spec. */
@@ -87,9 +117,10 @@ export function traceWaterfallSpec(trace: readonly SpanRecord[], title?: string)
   const rows = waterfallRows(trace);
   const t0 = Math.min(...trace.map((s) => s.startMs));
   const services = [...new Set(trace.map((s) => s.service))].sort();
-  const values = rows.map(({ row, depth, span }) => ({
+  const labels = rowLabels(rows);
+  const values = rows.map(({ row, span }) => ({
     row,
-    label: `${'  '.repeat(depth)}${spanLabel(span)}`,
+    label: labels[row]!,
     service: span.service,
     startMs: span.startMs - t0,
     endMs: span.endMs - t0,
@@ -103,7 +134,7 @@ export function traceWaterfallSpec(trace: readonly SpanRecord[], title?: string)
     type: 'ordinal',
     title: null,
     sort: { field: 'row', order: 'ascending' },
-    axis: { labelLimit: 360, labelFontSize: 11 },
+    axis: { labelLimit: LABEL_WIDTH, labelPadding: LABEL_WIDTH, labelAlign: 'left', labelFontSize: 11, ticks: false },
   } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -125,7 +156,10 @@ export function traceWaterfallSpec(trace: readonly SpanRecord[], title?: string)
             field: 'service',
             type: 'nominal',
             title: 'process',
-            scale: { domain: services, range: SPARE_COLORS.concat(['#4e79a7', '#e15759', '#59a14f']) },
+            scale: {
+              domain: services,
+              range: services.map((name, i) => SERVICE_COLORS[name] ?? SPARE_COLORS[i % SPARE_COLORS.length]!),
+            },
           },
           stroke: { condition: { test: 'datum.error', value: '#d62728' }, value: null },
           tooltip: [
