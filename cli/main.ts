@@ -27,6 +27,7 @@ import { packageVersion } from './package-version';
 import { registerServeCommand } from './serve-command';
 import { registerTelemetryCommands } from './telemetry-commands';
 import { startTracing } from '../infra/tracing';
+import { startProcessTelemetry } from '../infra/telemetry';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
 import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload, type WorkloadSummary } from './workload';
 import { EXIT_CODE, EXIT_CLASSES, errorJson, exitClassOf, exitClassOfFailures, exitCodesHelp } from './exit-codes';
@@ -227,12 +228,14 @@ export function buildProgram(): Command {
     .option('--model <name>', 'model (default: the default model)')
     .action(async (o: { policy?: string; model?: string }) => {
       const c = config();
-      await runAutoscaler({
-        config: c,
-        natsUrl: stackNatsUrl(c),
-        model: o.model ?? c.defaultModel,
-        policy: parsePolicy(o.policy),
-      });
+      const model = o.model ?? c.defaultModel;
+      // A long-running process like the stack's own autoscaler: /metrics, JSON logs, traces.
+      const telemetry = await startProcessTelemetry({ config: c, role: 'autoscaler', labels: { model } });
+      try {
+        await runAutoscaler({ config: c, natsUrl: stackNatsUrl(c), model, policy: parsePolicy(o.policy) });
+      } finally {
+        await telemetry.shutdown();
+      }
     });
   return program;
 }
