@@ -32,6 +32,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { headers as natsHeaders, type MsgHdrs } from 'nats';
 import type { SerflowConfig } from '../common/config';
 
 /**
@@ -190,4 +191,26 @@ export function startTracing(config: SerflowConfig, role: string): Tracing {
       await provider.shutdown().catch(() => undefined);
     },
   };
+}
+
+/**
+ * The active trace context as NATS headers (W3C `traceparent`), for a request that crosses into another process over
+ * NATS (the serverless platform invoking a function instance); undefined when there is nothing to carry, so an
+ * untraced request is sent as before.
+ */
+export function traceHeaders(): MsgHdrs | undefined {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  if (Object.keys(carrier).length === 0) return undefined;
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(carrier)) h.set(k, v);
+  return h;
+}
+
+/** The trace context a request's NATS headers carry (see `traceHeaders`), or the active one. */
+export function contextFromHeaders(h: MsgHdrs | undefined): Context {
+  if (!h) return context.active();
+  const carrier: Record<string, string> = {};
+  for (const k of h.keys()) carrier[k.toLowerCase()] = h.get(k);
+  return propagation.extract(context.active(), carrier);
 }

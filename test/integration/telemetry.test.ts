@@ -15,6 +15,8 @@ import { sampleIndices } from '../../common/stats';
 import { selectTrace } from '../../eval/report/trace-waterfall';
 import { parsePrometheusText, sumSeries } from '../helpers/prometheus-text';
 import { startTestStack, type TestStack } from '../helpers/test-stack';
+import { publishPlan } from '../helpers/routing';
+import { planFromSpec } from '../../common/routing';
 import { waitUntil } from '../helpers/wait-until';
 
 const MODEL = 'mnist-ee';
@@ -151,6 +153,37 @@ describe('metrics and traces on the real stack', () => {
       assert.ok(
         starts.some((s) => s.spanId === r.parentSpanId && s.parentSpanId === run[0]!.spanId),
         `${r.name}: a child of a StartActivity of the workflow run`,
+      );
+    }
+  });
+
+  test("a serverless stage's trace goes on into the function instance that ran it", async () => {
+    await publishPlan(t.nc, planFromSpec('all-faas', MODEL, STAGES, Date.now()), STAGES);
+    const queryId = `traced-faas-${Date.now()}`;
+    const result = await t.client.infer(images[0]!, { model: MODEL, queryId });
+    assert.deepEqual(result.backends, ['faas']);
+    const dir = tracesDir(t.config);
+    const trace = await waitUntil(`the function spans of ${queryId}`, 15_000, () => {
+      let spans: SpanRecord[];
+      try {
+        spans = selectTrace(readSpanRecords(dir), { queryId });
+      } catch {
+        return undefined;
+      }
+      return spans.filter((s) => s.name.startsWith('Invoke:')).length >= result.stages.length ? spans : undefined;
+    });
+    const gateway = trace.filter((s) => s.name.startsWith('RunActivity'));
+    assert.ok(
+      gateway.length >= 1 && gateway.every((g) => g.service === 'serflow-agent'),
+      'the gateway activity runs in the agent',
+    );
+    for (const k of result.stages.map((s) => s.stage)) {
+      const invoke = trace.filter((s) => s.name === `Invoke:${MODEL}.stage-${k}`);
+      assert.equal(invoke.length, 1, `one invocation span of stage ${k}`);
+      assert.equal(invoke[0]!.service, 'serflow-function');
+      assert.ok(
+        gateway.some((g) => g.spanId === invoke[0]!.parentSpanId),
+        `stage ${k}: the invocation is a child of a gateway activity span`,
       );
     }
   });
