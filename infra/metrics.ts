@@ -29,7 +29,7 @@ export function createSerflowMetrics(registry: Registry) {
     registry,
     stageArrivals: new Counter({
       name: 'serflow_stage_arrivals_total',
-      help: 'Stage executions started (an activity attempt reached a worker or function instance)',
+      help: 'Stage executions that reached this stage (counted from their stage events, as the autoscaler counts arrivals)',
       labelNames: STAGE_LABELS,
       registers,
     }),

@@ -95,8 +95,8 @@ function activityIdOf(s: SpanRecord): string | undefined {
 }
 
 /**
- * One label per row, unique (the chart's rows are keyed by label): the span's name, indented by its depth with
- * no-break spaces (SVG collapses plain ones), and for an activity its activity id (`#2`: the workflow's second
+ * One label per row, unique (the chart's rows are keyed by label): the span's name, after a `↳` and a dot per level
+ * of depth (Vega trims leading spaces, so the tree's indent is drawn), and for an activity its activity id (`#2`: the workflow's second
  * activity), which a StartActivity span takes from the RunActivity under it.
  */
 function rowLabels(rows: readonly WaterfallRow[]): string[] {
@@ -105,7 +105,8 @@ function rowLabels(rows: readonly WaterfallRow[]): string[] {
     const child = rows.find((r) => r.span.parentSpanId === span.spanId && activityIdOf(r.span) !== undefined);
     const id =
       activityIdOf(span) ?? (span.name.startsWith('StartActivity') ? activityIdOf(child?.span ?? span) : undefined);
-    const base = `${'\u00a0\u00a0\u00a0'.repeat(depth)}${span.name}${id !== undefined ? ` #${id}` : ''}`;
+    const indent = depth === 0 ? '' : `${'· '.repeat(depth - 1)}↳ `;
+    const base = `${indent}${span.name}${id !== undefined ? ` #${id}` : ''}`;
     const n = (seen.get(base) ?? 0) + 1;
     seen.set(base, n);
     return n === 1 ? base : `${base} (${n})`;
