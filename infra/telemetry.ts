@@ -22,7 +22,7 @@ import type { SerflowConfig } from '../common/config';
 import { createLogger, setProcessLogger, type Logger } from './logger';
 import { metrics } from './metrics';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
-import { startTracing, type Tracing } from './tracing';
+import { disabledTracing, startTracing, type Tracing } from './tracing';
 
 export interface ProcessTelemetryOptions {
   config: SerflowConfig;
@@ -42,7 +42,6 @@ export interface ProcessTelemetry {
   shutdown(): Promise<void>;
 }
 
-const DISABLED_TRACING: Tracing | undefined = undefined;
 let current: ProcessTelemetry | undefined;
 
 /** A free TCP port on loopback for the SDK's own exporter (the core needs a fixed address; it is never published). */
@@ -132,7 +131,7 @@ export function processTelemetry(): ProcessTelemetry | undefined {
  * either way, and a worker without it would warn on every workflow task.
  */
 export function workerTracingOptions(
-  tracing: Pick<Tracing, 'spanProcessor' | 'resource'> | undefined = current?.tracing ?? DISABLED_TRACING,
+  tracing: Pick<Tracing, 'spanProcessor' | 'resource'> = current?.tracing ?? disabledTracing(),
 ): { interceptors: WorkerInterceptors; sinks: InjectedSinks<OpenTelemetrySinks> } {
   const activity: NonNullable<WorkerInterceptors['activity']> = [
     (ctx) => ({
@@ -140,13 +139,8 @@ export function workerTracingOptions(
       outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
     }),
   ];
-  const fallback = tracing ?? disabledTracing();
   return {
     interceptors: { activity },
-    sinks: { exporter: makeWorkflowExporter(fallback.spanProcessor, fallback.resource) },
+    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
   };
-}
-
-function disabledTracing(): Pick<Tracing, 'spanProcessor' | 'resource'> {
-  return startTracing({ telemetry: { traces: { file: false } } } as unknown as SerflowConfig, 'disabled');
 }

@@ -157,6 +157,16 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+/** Tracing that goes nowhere: what a process without `telemetry.traces` settings gets. */
+export function disabledTracing(role = 'disabled'): Tracing {
+  return {
+    enabled: false,
+    resource: new Resource({ 'service.name': `serflow-${role}` }),
+    spanProcessor: new NoopSpanProcessor(),
+    shutdown: () => Promise.resolve(),
+  };
+}
+
 /**
  * Start tracing for this process as `serflow-<role>`, registered as the global tracer provider (with the W3C
  * propagator and the context manager), when `telemetry.traces` names an exporter; a disabled `Tracing` otherwise.
@@ -176,9 +186,7 @@ export function startTracing(config: SerflowConfig, role: string): Tracing {
     const exporter = new FileSpanExporter(path.join(tracesDir(config), `${role}-${process.pid}.jsonl`));
     processors.push(new BatchSpanProcessor(exporter, { scheduledDelayMillis: SPAN_EXPORT_DELAY_MS }));
   }
-  if (processors.length === 0) {
-    return { enabled: false, resource, spanProcessor: new NoopSpanProcessor(), shutdown: () => Promise.resolve() };
-  }
+  if (processors.length === 0) return disabledTracing(role);
   const provider = new BasicTracerProvider({ resource, spanProcessors: processors });
   context.setGlobalContextManager(new AsyncLocalContextManager());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
