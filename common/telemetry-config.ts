@@ -51,7 +51,9 @@ export const telemetryConfigSchema = z
          * OTLP/HTTP traces endpoint (e.g. `http://127.0.0.1:4318/v1/traces` of an OpenTelemetry collector or
          * Jaeger). Unset: no OTLP export.
          */
-        otlpEndpoint: z.url().optional(),
+        otlpEndpoint: z
+          .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. http://127.0.0.1:4318/v1/traces' })
+          .optional(),
         /**
          * Also write every span as a JSON line under `<homeDir>/data/traces/` (one file per process), where
          * `serflow trace` reads a query's trace back and draws it. Off by default: it is for the embedded stack and
