@@ -8,6 +8,7 @@ import type { NatsConnection } from 'nats';
 import { STAGE_EVENTS_DEDUP_WINDOW_MS, type StageEvent } from '../common/events';
 import { stageEventSubject } from '../common/naming';
 import { createOutbox, type OutboxOptions } from '../common/outbox';
+import { metrics, recordStageEvent } from '../infra/metrics';
 
 export interface StageEventPublisher {
   /** Publish `event`, or keep it to re-send; resolves without error whether NATS took it now or not. */
@@ -71,7 +72,11 @@ export function createStageEventPublisher(
     ...rest,
   });
   return {
-    publish: (event) => outbox.offer(event, stageEventMsgId(event)),
+    publish: (event) => {
+      // Counted as it happens, whether NATS takes the event now or later: the process's `/metrics` series.
+      recordStageEvent(metrics(), event);
+      return outbox.offer(event, stageEventMsgId(event));
+    },
     get pending() {
       return outbox.pending;
     },

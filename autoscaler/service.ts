@@ -21,6 +21,10 @@ import { serverlessFusedRuns } from './policies/serflow-fusion';
 import { compileAutoscalerConfig, type CompiledAutoscalerConfig } from './config';
 import { createController } from './controller';
 import { createNatsDecisionRecorder } from './decision-recorder';
+import { meteredRecorder } from './decision-metrics';
+import { metrics } from '../infra/metrics';
+import { log as processLog } from '../infra/logger';
+import { processTelemetry } from '../infra/telemetry';
 import { createStageEventIntake } from './intake';
 import { createPolicy } from './policies';
 import { loadProfile, toStageProfiles } from './profile';
@@ -57,7 +61,8 @@ export function compileForModel(config: SerflowConfig, model: string, policy?: P
 
 export async function runAutoscaler(o: AutoscalerOptions): Promise<void> {
   const { config, model } = o;
-  const log = o.log ?? ((line: string) => console.error(`[autoscaler] ${line}`));
+  // The process's logger carries the model (child-main binds it).
+  const log = o.log ?? ((line: string) => processLog().info(line));
   const compiled = compileForModel(config, model, o.policy);
   const stages = loadManifest(model, config.modelsDir).stages.length;
   const policy = createPolicy(compiled.policy);
@@ -89,12 +94,12 @@ export async function runAutoscaler(o: AutoscalerOptions): Promise<void> {
       intake,
       routing,
       actuator,
-      recorder: createNatsDecisionRecorder(nc),
+      recorder: meteredRecorder(createNatsDecisionRecorder(nc), metrics(), compiled),
       log,
     });
     const status = await startWorkerStatus(
       nc,
-      { id, role: 'autoscaler', taskQueue: queue, slots: 0 },
+      { id, role: 'autoscaler', taskQueue: queue, slots: 0, metricsUrl: processTelemetry()?.metricsUrl },
       { inFlight: 0, completed: 0, failed: 0 },
       config.workers.heartbeatMs,
       // A restarted nats-server comes back without the (in-memory) status bucket: re-create it.

@@ -55,6 +55,7 @@ export const EXIT_CLASS_BY_ERROR_NAME: Readonly<Record<string, ExitClass>> = {
   ProfileOptionError: 'badInput',
   ScheduleError: 'badInput',
   TraceError: 'badInput',
+  TraceNotFoundError: 'badInput',
   UnknownInstanceTypeError: 'badInput',
   MissingOrchestrationCostError: 'badInput',
   PoolsApiError: 'badInput',

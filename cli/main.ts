@@ -28,6 +28,9 @@ import { registerRouteCommands } from './route-commands';
 import { registerSimCommand } from './sim-command';
 import { packageVersion } from './package-version';
 import { registerServeCommand } from './serve-command';
+import { registerTelemetryCommands } from './telemetry-commands';
+import { startTracing } from '../infra/tracing';
+import { startProcessTelemetry } from '../infra/telemetry';
 import { collectStatus, describeStack, downCommand, formatStatus, upCommand } from './stack-commands';
 import { DEFAULT_INFER_CONCURRENCY, formatSummary, runWorkload, type WorkloadSummary } from './workload';
 import { EXIT_CODE, EXIT_CLASSES, errorJson, exitClassOf, exitClassOfFailures, exitCodesHelp } from './exit-codes';
@@ -57,6 +60,8 @@ async function infer(
     rate?: number;
   },
 ) {
+  // Each query's StartWorkflow span is the root of its trace, when `telemetry.traces` names an exporter.
+  const tracing = startTracing(config, 'client');
   const client = await SerflowClient.connect({ config });
   try {
     const model = o.model ?? config.defaultModel;
@@ -76,6 +81,7 @@ async function infer(
     process.exitCode = workloadExitCode(summary);
   } finally {
     await client.close();
+    await tracing.shutdown();
   }
 }
 
@@ -220,6 +226,7 @@ export function buildProgram(): Command {
   registerPackageCommand(program, config);
   registerK8sCommand(program, config);
   registerAwsCommands(program, config);
+  registerTelemetryCommands(program, config);
   program
     .command('autoscaler')
     .description('run the autoscaler for a model in the foreground against the running stack (Ctrl-C stops it)')
@@ -227,12 +234,14 @@ export function buildProgram(): Command {
     .option('--model <name>', 'model (default: the default model)')
     .action(async (o: { policy?: string; model?: string }) => {
       const c = config();
-      await runAutoscaler({
-        config: c,
-        natsUrl: stackNatsUrl(c),
-        model: o.model ?? c.defaultModel,
-        policy: parsePolicy(o.policy),
-      });
+      const model = o.model ?? c.defaultModel;
+      // A long-running process like the stack's own autoscaler: /metrics, JSON logs, traces.
+      const telemetry = await startProcessTelemetry({ config: c, role: 'autoscaler', labels: { model } });
+      try {
+        await runAutoscaler({ config: c, natsUrl: stackNatsUrl(c), model, policy: parsePolicy(o.policy) });
+      } finally {
+        await telemetry.shutdown();
+      }
     });
   return program;
 }

@@ -14,6 +14,9 @@
  * refused with 413 before it is parsed; past `maxInFlight` inference requests the next gets 503 with Retry-After at
  * once. A request whose HTTP client goes away leaves its query running: asking again with the same `id` joins it.
  */
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { metrics } from '../infra/metrics';
+import { startProcessTelemetry } from '../infra/telemetry';
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -182,11 +185,20 @@ export async function startOipServer(options: OipServerOptions): Promise<OipServ
     try {
       const body = parseJson(await readBody(req, maxBodyBytes));
       const query = parseInferRequest(body, client.manifest(model)); // read once per model by the client
-      const result = await client.infer(query.input, {
-        ...query.options,
-        model,
-        queryId: query.queryId ?? randomUUID(),
-      });
+      const queryId = query.queryId ?? randomUUID();
+      // The request's span: the root of the query's trace, above the client's StartWorkflow (infra/tracing.ts).
+      const result = await trace
+        .getTracer('serflow-serve')
+        .startActiveSpan(`POST /v2/models/${model}/infer`, { attributes: { model, queryId } }, async (span) => {
+          try {
+            return await client.infer(query.input, { ...query.options, model, queryId });
+          } catch (err) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+            throw err;
+          } finally {
+            span.end();
+          }
+        });
       send(res, 200, inferResponse(result, query.outputs));
     } finally {
       inFlight--;
@@ -217,6 +229,19 @@ export async function startOipServer(options: OipServerOptions): Promise<OipServ
   };
 
   const server = http.createServer((req, res) => {
+    const started = performance.now();
+    // The route's kind, never its path: a label with a bounded set of values (a model name is configured).
+    let route = 'unknown';
+    try {
+      route = oipRoute(req.method ?? 'GET', req.url ?? '/').kind;
+    } catch {
+      // a bad route or method: answered by handle() below
+    }
+    res.once('finish', () => {
+      const m = metrics();
+      m.httpRequests.inc({ route, code: String(res.statusCode) });
+      m.httpDuration.observe({ route }, (performance.now() - started) / 1000);
+    });
     handle(req, res).catch((err: unknown) => {
       const { status, body, headers } = errorResponse(err);
       // A body left unread (413, 503 busy) is read and dropped by node after the reply (closing the socket on
@@ -280,7 +305,9 @@ interface ServeFlags {
  * client. A second signal exits at once (130).
  */
 async function serveCommand(config: SerflowConfig, flags: ServeFlags): Promise<void> {
-  const log = (line: string) => console.error(`[serflow serve] ${line}`);
+  // Its own /metrics endpoint (telemetry.metrics), traces and JSON log records, as every long-running process.
+  const telemetry = await startProcessTelemetry({ config, role: 'serve' });
+  const log = (line: string) => telemetry.logger.info(line);
   const serve = { ...config.serve, ...flags };
   const client = await SerflowClient.connect({ config });
   let nc: NatsConnection | undefined;
@@ -307,6 +334,7 @@ async function serveCommand(config: SerflowConfig, flags: ServeFlags): Promise<v
   } finally {
     await client.close().catch(() => undefined);
     await nc?.close().catch(() => undefined);
+    await telemetry.shutdown();
   }
 }
 

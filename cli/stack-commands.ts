@@ -130,7 +130,7 @@ export interface PoolStatus {
   backend?: string;
   workers: Pick<
     WorkerRecord,
-    'id' | 'pid' | 'state' | 'slots' | 'inFlight' | 'completed' | 'failed' | 'eventLoopDelayMs'
+    'id' | 'pid' | 'state' | 'slots' | 'inFlight' | 'completed' | 'failed' | 'eventLoopDelayMs' | 'metricsUrl'
   >[];
 }
 
@@ -214,6 +214,8 @@ export async function collectStatus(config: SerflowConfig): Promise<StatusReport
             completed: w.completed,
             failed: w.failed,
             eventLoopDelayMs: w.eventLoopDelayMs,
+            // The process's Prometheus endpoint (`serflow metrics` lists every one, function instances too).
+            ...(w.metricsUrl ? { metricsUrl: w.metricsUrl } : {}),
           });
           pools.set(w.taskQueue, pool);
         }

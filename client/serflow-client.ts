@@ -9,6 +9,7 @@
  * this client's config and a watched copy of the routing plans, so its workflow needs no model-lookup local
  * activity; the whole query is checked before its workflow starts.
  */
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
 import { randomUUID } from 'node:crypto';
 import {
   Client,
@@ -123,7 +124,10 @@ export class SerflowClient {
       { address: temporalAddress, embedded: temporalEmbedded },
       options.connectTimeoutMs ?? 10_000,
     );
-    return new SerflowClient(new Client({ connection, namespace }), connection, config, natsUrl);
+    // A `StartWorkflow` span, whose context goes to the workflow in Temporal headers: the root of the query's trace
+    // when the process traces (infra/tracing.ts); a no-op span otherwise.
+    const interceptors = { workflow: [new OpenTelemetryWorkflowClientInterceptor()] };
+    return new SerflowClient(new Client({ connection, namespace, interceptors }), connection, config, natsUrl);
   }
 
   /** A client of a stack this process started (its `info`: the servers' addresses and namespace). */

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { KV, NatsConnection } from 'nats';
 import { WORKERS_BUCKET, type Backend } from '../common/naming';
+import { log } from './logger';
 
 /** Lifecycle of a worker process: polling (`running`), or finishing in-flight work before exit (`draining`). */
 export type WorkerState = 'starting' | 'running' | 'draining';
@@ -28,6 +29,8 @@ export interface WorkerRecord {
   inFlight: number;
   completed: number;
   failed: number;
+  /** The process's Prometheus endpoint (infra/metrics-server.ts), when it serves one. */
+  metricsUrl?: string;
   /** Event-loop delay of the process's main thread since the previous record, ms. */
   eventLoopDelayMs: { p50: number; p99: number; max: number };
 }
@@ -97,10 +100,10 @@ export async function startWorkerStatus(
     try {
       if (failing && repair) await repair();
       await put();
-      if (failing) console.error(`worker status of ${base.id}: refreshed again`);
+      if (failing) log().info({ worker: base.id }, 'worker status refreshed again');
       failing = false;
     } catch (err) {
-      if (!failing) console.error(`worker status of ${base.id}: not refreshed (${(err as Error).message}); retrying`);
+      if (!failing) log().warn({ worker: base.id, err }, 'worker status not refreshed; retrying');
       failing = true;
     }
   };

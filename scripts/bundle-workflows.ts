@@ -10,6 +10,8 @@ import { PROJECT_ROOT } from '../common/paths';
 async function main(): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.join(PROJECT_ROOT, 'lib', 'workflows', 'index.js'),
+    // Tracing and query metrics (workflows/interceptors.ts): with a pre-built bundle, Worker options cannot add them.
+    workflowInterceptorModules: [path.join(PROJECT_ROOT, 'lib', 'workflows', 'interceptors.js')],
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
   });
   const out = path.join(PROJECT_ROOT, 'lib', 'workflow-bundle.js');

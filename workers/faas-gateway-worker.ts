@@ -10,6 +10,7 @@ import type { SerflowConfig } from '../common/config';
 import { stageTaskQueue, wholeModelQueue } from '../common/naming';
 import type { ServerlessPlatform } from '../infra/providers';
 import { loadManifest } from '../models/manifest';
+import { workerTracingOptions } from '../infra/telemetry';
 import { createFaasGatewayActivities } from '../activities/faas-gateway';
 
 /**
@@ -69,6 +70,8 @@ export async function createFaasGatewayWorkers(options: FaasGatewayWorkersOption
         namespace,
         taskQueue,
         activities,
+        // The gateway activity's RunActivity span, in the query's trace (infra/telemetry.ts).
+        interceptors: workerTracingOptions().interceptors,
         identity: `${identity}.${taskQueue}`,
         maxConcurrentActivityTaskExecutions: GATEWAY_SLOTS_PER_ACCOUNT_CONCURRENCY * config.faas.accountConcurrency,
         shutdownGraceTime: GATEWAY_SHUTDOWN_GRACE_MS,

@@ -30,6 +30,9 @@ import {
   type StageRunDeps,
 } from '../activities/stage-activities';
 import { createStageEventPublisher } from '../activities/stage-events';
+import { metrics } from '../infra/metrics';
+import { context, trace } from '@opentelemetry/api';
+import { contextFromHeaders } from '../infra/tracing';
 import { describeFailure, type FailureReply } from '../activities/failures';
 import { connectNats } from '../infra/nats';
 import { loadManifest, stageInputDims } from '../models/manifest';
@@ -273,10 +276,29 @@ export async function runFunctionInstance(options: FunctionInstanceOptions): Pro
     await nc.request(functionReadySubject(instanceId), JSON.stringify(ready), { timeout: READY_ACK_TIMEOUT_MS });
     const what = lastStage === stage ? `stage ${stage}` : `stages ${stage}-${lastStage} (fused)`;
     log(`function instance ${instanceId}: ${model} ${what} ready in ${ready.initMs.toFixed(0)} ms`);
+    let invocations = 0;
+    const spanName = `Invoke:${model}.${lastStage === stage ? `stage-${stage}` : `stages-${stage}-${lastStage}`}`;
     for await (const msg of sub) {
+      const cold = invocations++ === 0;
+      metrics().functionInvocations.inc({ model, stage: String(stage), start: cold ? 'cold' : 'warm' });
       // One line per invocation this instance ran (an access log: what a platform's own records would show).
       log(`${INVOCATION_LOG_PREFIX} ${instanceId}`);
-      const reply = await handleInvocation(msg.string(), deps);
+      // A span per invocation, under the gateway activity that invoked it (trace context in the NATS headers).
+      const reply = await context.with(contextFromHeaders(msg.headers), () =>
+        trace
+          .getTracer('serflow-function')
+          .startActiveSpan(
+            spanName,
+            { attributes: { 'faas.instance': instanceId, 'faas.coldstart': cold } },
+            async (span) => {
+              try {
+                return await handleInvocation(msg.string(), deps);
+              } finally {
+                span.end();
+              }
+            },
+          ),
+      );
       msg.respond(JSON.stringify(reply));
     }
   } finally {

@@ -16,6 +16,7 @@ import { loadManifest, stageInputDims } from '../models/manifest';
 import { createBillingPublisher, type BillingPublisher } from '../billing/publisher';
 import { startWorkerStatus, workerId, type WorkerCounters } from '../infra/worker-status';
 import { createDrainSlots } from './drain-slots';
+import { processTelemetry, workerTracingOptions } from '../infra/telemetry';
 
 export interface StageWorkerOptions {
   config: SerflowConfig;
@@ -199,9 +200,10 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     // Terminated while booting (scale-in of a VM that never got ready), it exits without ever polling.
     if (!(await bootCompleted(options.vm?.bootUntil ?? 0))) return;
     // The drain is this process's own (below): Temporal's Runtime must not shut the workers down on the signal, which
-    // would cancel their open polls at once.
+    // would cancel their open polls at once. A process with telemetry installed its Runtime so already (child-main's
+    // ownShutdownSignals); the Runtime is installed once per process.
     const stopSignal = drainRequested();
-    Runtime.install({ shutdownSignals: [] });
+    if (!processTelemetry()) Runtime.install({ shutdownSignals: [] });
     connection = await connectWorkerConnection(workerTemporalTarget(options.temporalAddress, config));
     const conn = connection;
     const slotsPerQueue = queues.map(() => createDrainSlots(config.workers.stageConcurrency));
@@ -212,6 +214,8 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
           namespace: config.temporal.namespace,
           taskQueue: q.taskQueue,
           activities: q.activities,
+          // A RunActivity span per stage execution, in the query's trace (infra/telemetry.ts).
+          interceptors: workerTracingOptions().interceptors,
           identity: id,
           tuner: {
             activityTaskSlotSupplier: slotsPerQueue[i]!.supplier,
@@ -252,7 +256,16 @@ export async function runStageWorker(options: StageWorkerOptions): Promise<void>
     };
     const status = await startWorkerStatus(
       nc,
-      { id, role: 'stage', model, stage, backend, taskQueue: reportQueue, slots: config.workers.stageConcurrency },
+      {
+        id,
+        role: 'stage',
+        model,
+        stage,
+        backend,
+        taskQueue: reportQueue,
+        slots: config.workers.stageConcurrency,
+        metricsUrl: processTelemetry()?.metricsUrl,
+      },
       counters,
       config.workers.heartbeatMs,
       () => ensureNatsResources(nc, config),

@@ -14,6 +14,25 @@ import { createRoutingStore } from '../infra/routing-store';
 import { connectWorkerConnection, workerTemporalTarget } from '../infra/temporal';
 import { loadManifest } from '../models/manifest';
 import { startWorkerStatus, workerId, type WorkerCounters } from '../infra/worker-status';
+import { metrics } from '../infra/metrics';
+import { processTelemetry, workerTracingOptions } from '../infra/telemetry';
+import type { InjectedSinks } from '@temporalio/worker';
+import type { QueryMetricsSinks } from '../common/query-metrics-sink';
+
+/** The workflow sandbox's query reports (workflows/interceptors.ts) into this process's metrics. */
+export function queryMetricsSinks(): InjectedSinks<QueryMetricsSinks> {
+  return {
+    serflowMetrics: {
+      queryCompleted: {
+        fn: (_info, c) => {
+          const m = metrics();
+          m.queriesCompleted.inc({ model: c.model, outcome: c.outcome });
+          m.queryActions.observe({ model: c.model }, c.actions);
+        },
+      },
+    },
+  };
+}
 
 /**
  * Pre-built workflow bundle (`npm run build` writes it). `SERFLOW_WORKFLOW_BUNDLE` names another one: tests of a
@@ -58,8 +77,11 @@ export async function runWorkflowWorker(options: WorkflowWorkerOptions): Promise
         return m;
       },
     });
+    const tracing = workerTracingOptions();
     const worker = await Worker.create({
       connection,
+      interceptors: tracing.interceptors,
+      sinks: { ...tracing.sinks, ...queryMetricsSinks() },
       namespace: config.temporal.namespace,
       taskQueue: INFERENCE_TASK_QUEUE,
       workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
@@ -71,7 +93,13 @@ export async function runWorkflowWorker(options: WorkflowWorkerOptions): Promise
     const counters: WorkerCounters = { inFlight: 0, completed: 0, failed: 0 };
     const status = await startWorkerStatus(
       nc,
-      { id, role: 'workflow', taskQueue: INFERENCE_TASK_QUEUE, slots: WORKFLOW_TASK_CONCURRENCY },
+      {
+        id,
+        role: 'workflow',
+        taskQueue: INFERENCE_TASK_QUEUE,
+        slots: WORKFLOW_TASK_CONCURRENCY,
+        metricsUrl: processTelemetry()?.metricsUrl,
+      },
       counters,
       config.workers.heartbeatMs,
       // A restarted nats-server comes back without the (in-memory) status bucket: re-create it.

@@ -24,6 +24,27 @@ import { runStageWorker } from '../../workers/stage-worker';
 import { runWorkflowWorker } from '../../workers/workflow-worker';
 import { runCloudAgent } from './cloud-agent';
 import { configureLogRotation, exitWithParent, rotateOwnLogFromEnv } from './processes';
+import { startProcessTelemetry, type ProcessTelemetry } from '../../infra/telemetry';
+import { log } from '../../infra/logger';
+
+/** The roles that run Temporal workers, and so get the SDK's metrics through Runtime telemetry. */
+const TEMPORAL_ROLES = new Set(['workflow', 'stage', 'cloud-agent']);
+
+/** Labels of a child's log records and metrics target: bounded (model and stage, never an instance id). */
+function telemetryLabels(values: ChildArgs): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (values.model) labels.model = values.model;
+  if (values.stage) labels.stage = values.stage;
+  return labels;
+}
+
+let telemetry: ProcessTelemetry | undefined;
+
+/** Flush spans and close the metrics endpoint, then exit: the stage and function roles end with process.exit. */
+async function exitAfterTelemetry(code: number): Promise<never> {
+  await telemetry?.shutdown();
+  process.exit(code);
+}
 
 const ROLES = ['workflow', 'stage', 'cloud-agent', 'autoscaler', 'function'] as const;
 
@@ -92,6 +113,16 @@ async function main(): Promise<void> {
   // The logs of the VMs and function instances a cloud agent starts rotate by size; a detached child rotates its own.
   configureLogRotation(config.logs);
   rotateOwnLogFromEnv();
+  if (role && (ROLES as readonly string[]).includes(role)) {
+    telemetry = await startProcessTelemetry({
+      config,
+      role: role === 'cloud-agent' ? 'agent' : role,
+      labels: telemetryLabels(values),
+      temporalRuntime: TEMPORAL_ROLES.has(role),
+      ownShutdownSignals: role === 'stage',
+    });
+    telemetry.logger.info({ args: process.argv.slice(3) }, 'starting');
+  }
   if (role === 'workflow') {
     await runWorkflowWorker({ config, ...addresses(values, config) });
   } else if (role === 'stage') {
@@ -109,7 +140,7 @@ async function main(): Promise<void> {
       : undefined;
     await runStageWorker({ config, ...addresses(values, config), model: values.model, stage, vm });
     // As for a function instance: ONNX Runtime's thread pool may keep the process alive, and the VM has ended its bill.
-    process.exit(0);
+    await exitAfterTelemetry(0);
   } else if (role === 'autoscaler') {
     if (!values.model) throw new Error('autoscaler needs --model NAME');
     await runAutoscaler({
@@ -128,13 +159,14 @@ async function main(): Promise<void> {
   } else if (role === 'function') {
     await runFunction(values, config);
     // ONNX Runtime's thread pool can keep the process alive after the session is released: leave explicitly.
-    process.exit(0);
+    await exitAfterTelemetry(0);
   } else {
     throw new Error(`unknown child role ${JSON.stringify(role)}: expected one of ${ROLES.join(', ')}`);
   }
+  await telemetry?.shutdown();
 }
 
-main().catch((err: unknown) => {
-  console.error(`serflow ${process.argv[2] ?? 'child'}: ${(err as Error)?.stack ?? String(err)}`);
-  process.exit(1);
+main().catch(async (err: unknown) => {
+  log().fatal({ err }, `serflow ${process.argv[2] ?? 'child'} failed: ${(err as Error)?.message ?? String(err)}`);
+  await exitAfterTelemetry(1);
 });

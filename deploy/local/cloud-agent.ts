@@ -21,6 +21,12 @@ import type { ServerlessPlatform, VmPoolProvider } from '../../infra/providers';
 import { createFaasGatewayWorkers } from '../../workers/faas-gateway-worker';
 import { connectWorkerConnection, workerTemporalTarget } from '../../infra/temporal';
 import { createCloudProviders } from '../cloud-providers';
+import { metrics, recordPools } from '../../infra/metrics';
+import { processTelemetry } from '../../infra/telemetry';
+import { log } from '../../infra/logger';
+
+/** How often the pool gauges are refreshed from the providers: about a Prometheus scrape interval's resolution. */
+export const POOL_METRICS_INTERVAL_MS = 1_000;
 
 export interface CloudAgentOptions {
   config: SerflowConfig;
@@ -126,10 +132,16 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
       await vms.launch(m.model, stage, o.initialVms ?? initialVmsPerStage(config, false), { preProvisioned: true });
     }
   }
+  const vmPrice = (instanceType: string) => config.prices.vmPerHourUsd[instanceType] ?? 0;
+  const poolMetrics = setInterval(
+    () => recordPools(metrics(), o.models, vms.list(), platform.list(), vmPrice),
+    POOL_METRICS_INTERVAL_MS,
+  );
+  poolMetrics.unref();
   const counters = { inFlight: 0, completed: 0, failed: 0 };
   const status = await startWorkerStatus(
     nc,
-    { id, role: 'agent', taskQueue: CLOUD_AGENT_QUEUE, slots: 0 },
+    { id, role: 'agent', taskQueue: CLOUD_AGENT_QUEUE, slots: 0, metricsUrl: processTelemetry()?.metricsUrl },
     counters,
     config.workers.heartbeatMs,
   );
@@ -142,9 +154,10 @@ export async function runCloudAgent(o: CloudAgentOptions): Promise<void> {
   });
   await Promise.race([signalled, gatewayRun]);
   await status.setState('draining').catch(() => undefined);
+  clearInterval(poolMetrics);
   api.unsubscribe();
   gateway.shutdown();
-  await gatewayRun.catch((err: Error) => console.error(`faas gateway: ${err.message}`));
+  await gatewayRun.catch((err: Error) => log().error({ err }, 'faas gateway failed'));
   await Promise.all([vms.close(), platform.close()]);
   // The VMs' and functions' last facts (terminations, invocations) go out before the connection does.
   await billing.close();

@@ -19,6 +19,7 @@ import type { SerflowConfig } from '../../common/config';
 import type { StageCallContext, StageInput, StageOutput, StageRunInput } from '../../common/contracts';
 import { InvalidInputError, UnknownStageError } from '../../common/errors';
 import { functionInstanceSubject } from '../../common/naming';
+import { traceHeaders } from '../../infra/tracing';
 import { loadManifest, type ModelManifest } from '../../models/manifest';
 import {
   FunctionThrottledError,
@@ -401,7 +402,11 @@ export function createLocalServerlessPlatform(options: LocalServerlessPlatformOp
     lost.catch(() => undefined);
     try {
       const msg = await Promise.race([
-        nc.request(functionInstanceSubject(id), JSON.stringify(request), { timeout: invokeTimeoutMs }),
+        // The gateway activity's trace context goes along: the instance's span joins the query's trace.
+        nc.request(functionInstanceSubject(id), JSON.stringify(request), {
+          timeout: invokeTimeoutMs,
+          headers: traceHeaders(),
+        }),
         lost,
       ]);
       return msg.json<FunctionReply>();

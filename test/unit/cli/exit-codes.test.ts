@@ -38,6 +38,7 @@ import { FunctionInstanceLostError, FunctionInvocationError } from '../../../dep
 import { MissingToolError } from '../../../deploy/local/tools';
 import { ScheduleError } from '../../../eval/workload/schedules';
 import { TraceError } from '../../../eval/workload/traces';
+import { TraceNotFoundError } from '../../../eval/report/trace-waterfall';
 import { NatsAuthError } from '../../../infra/nats-auth';
 import { NoPoolAgentError, PoolsApiError } from '../../../infra/pools-api';
 import { KubernetesNameError } from '../../../deploy/kubernetes/names';
@@ -78,6 +79,7 @@ describe('exit codes', () => {
     [new ProfileOptionError('memory'), 'badInput'],
     [new ScheduleError('at'), 'badInput'],
     [new TraceError('file'), 'badInput'],
+    [new TraceNotFoundError('no span of query q'), 'badInput'],
     [new UnknownInstanceTypeError('x9.huge', []), 'badInput'],
     [new MissingOrchestrationCostError('cpuMsPerAction'), 'badInput'],
     [new PoolsApiError('vms'), 'badInput'],

@@ -153,7 +153,11 @@ describe('compileConfig', () => {
         launchWaitMs: 10_000,
         functions: 'aws-lambda',
       },
-      telemetry: {},
+      telemetry: {
+        metrics: { enabled: true, host: '127.0.0.1', port: 0 },
+        traces: { file: false },
+        logs: { format: 'json', level: 'info' },
+      },
     });
   });
 
