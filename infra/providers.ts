@@ -23,12 +23,32 @@ export interface VmInstance {
   pid?: number;
 }
 
+/** Which VMs a `VmPoolProvider.list` filter selects: those of its model and stage, where given. */
+export interface VmFilter {
+  model?: string;
+  stage?: number;
+}
+
+/** `vms` selected by `filter`: every provider's `list` is this over its own records. */
+export function filterVms<V extends VmInstance>(vms: Iterable<V>, filter: VmFilter = {}): V[] {
+  return [...vms].filter(
+    (v) =>
+      (filter.model === undefined || v.model === filter.model) &&
+      (filter.stage === undefined || v.stage === filter.stage),
+  );
+}
+
+/** The VMs of a pool that count towards its size: booting or ready (not draining, not gone). */
+export function activeVms<V extends VmInstance>(vms: Iterable<V>, model: string, stage: number): V[] {
+  return filterVms(vms, { model, stage }).filter((v) => v.state === 'booting' || v.state === 'ready');
+}
+
 /**
  * VM pools, one per (model, stage). A Kubernetes implementation maps a pool to a Deployment and `scaleTo`
  * to its scale subresource (pods drain through their termination grace period).
  */
 export interface VmPoolProvider {
-  list(filter?: { model?: string; stage?: number }): VmInstance[];
+  list(filter?: VmFilter): VmInstance[];
   /** Launch `count` VMs for a stage pool; they serve after the boot delay. */
   launch(model: string, stage: number, count: number, options?: { preProvisioned?: boolean }): Promise<VmInstance[]>;
   /** Stop routing new work to a VM and terminate it once its in-flight work is done. */

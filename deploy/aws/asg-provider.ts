@@ -39,7 +39,7 @@ import type { NatsConnection } from 'nats';
 import type { BillingPublisher } from '../../billing/publisher';
 import type { SerflowConfig } from '../../common/config';
 import { ConfigError } from '../../common/errors';
-import type { VmInstance, VmPoolProvider, VmState } from '../../infra/providers';
+import { activeVms, filterVms, type VmInstance, type VmPoolProvider, type VmState } from '../../infra/providers';
 import { checkPool, groupNameOf, poolOfGroup } from './asg-names';
 import {
   endTimeFromReason,
@@ -395,10 +395,7 @@ export async function createAsgVmProvider(o: AsgVmProviderOptions): Promise<VmPo
     group.DesiredCapacity = desired;
   }
 
-  const active = (model: string, stage: number) =>
-    [...vms.values()].filter(
-      (v) => v.model === model && v.stage === stage && (v.state === 'booting' || v.state === 'ready'),
-    );
+  const active = (model: string, stage: number) => activeVms(vms.values(), model, stage);
 
   /** Wait for the end of a drain, then let EC2 terminate the instance (CompleteLifecycleAction CONTINUE). */
   async function finishDrain(vm: Tracked): Promise<void> {
@@ -454,12 +451,7 @@ export async function createAsgVmProvider(o: AsgVmProviderOptions): Promise<VmPo
 
   const provider: VmPoolProvider = {
     list(filter = {}) {
-      return [...vms.values()]
-        .filter(
-          (v) =>
-            (filter.model === undefined || v.model === filter.model) &&
-            (filter.stage === undefined || v.stage === filter.stage),
-        )
+      return filterVms(vms.values(), filter)
         .sort((a, b) => a.launchedAt - b.launchedAt || a.seq - b.seq)
         .map(view);
     },

@@ -19,7 +19,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import type { BillingPublisher } from '../../billing/publisher';
 import { billingEventSubject, parseBillingEvent } from '../../common/billing-events';
 import type { SerflowConfig } from '../../common/config';
-import type { VmInstance, VmPoolProvider } from '../../infra/providers';
+import { activeVms, filterVms, type VmInstance, type VmPoolProvider } from '../../infra/providers';
 import { TERMINATED_VMS_KEPT } from '../local/vm-provider';
 import { createKubeApi, resolveKubeApiTarget, KubernetesApiError, type KubeApi } from './kube-api';
 import { deploymentName, DRAIN_DELETION_COST, POD_DELETION_COST, STAGE_PODS_SELECTOR } from './names';
@@ -261,20 +261,11 @@ export async function createKubernetesVmProvider(o: KubernetesVmProviderOptions)
     const { pod: _pod, billed: _billed, ...rest } = vm;
     return { ...rest };
   };
-  const active = (model: string, stage: number) =>
-    [...vms.values()].filter(
-      (v) => v.model === model && v.stage === stage && (v.state === 'booting' || v.state === 'ready'),
-    );
+  const active = (model: string, stage: number) => activeVms(vms.values(), model, stage);
 
   const provider: VmPoolProvider = {
     list(filter = {}) {
-      return [...vms.values()]
-        .filter(
-          (v) =>
-            (filter.model === undefined || v.model === filter.model) &&
-            (filter.stage === undefined || v.stage === filter.stage),
-        )
-        .map(publicView);
+      return filterVms(vms.values(), filter).map(publicView);
     },
 
     // A pod boots as it boots: `preProvisioned` (the local stack's "ready at once") has no meaning here.

@@ -11,7 +11,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import type { BillingPublisher } from '../../billing/publisher';
 import { billingEventSubject, parseBillingEvent } from '../../common/billing-events';
 import type { SerflowConfig } from '../../common/config';
-import type { VmInstance, VmPoolProvider } from '../../infra/providers';
+import { activeVms, filterVms, type VmInstance, type VmPoolProvider } from '../../infra/providers';
 import { spawnManaged, stopPid, type ManagedProcess } from './processes';
 
 export interface LocalVmProviderOptions {
@@ -161,20 +161,11 @@ export async function createLocalVmProvider(o: LocalVmProviderOptions): Promise<
     }
   }
 
-  const active = (model: string, stage: number) =>
-    [...vms.values()].filter(
-      (v) => v.model === model && v.stage === stage && (v.state === 'booting' || v.state === 'ready'),
-    );
+  const active = (model: string, stage: number) => activeVms(vms.values(), model, stage);
 
   const provider: VmPoolProvider = {
     list(filter = {}) {
-      return [...vms.values()]
-        .filter(
-          (v) =>
-            (filter.model === undefined || v.model === filter.model) &&
-            (filter.stage === undefined || v.stage === filter.stage),
-        )
-        .map(publicView);
+      return filterVms(vms.values(), filter).map(publicView);
     },
     async launch(model, stage, count, options = {}) {
       const out: VmInstance[] = [];
