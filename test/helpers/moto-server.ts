@@ -2,6 +2,10 @@
  * moto in server mode (PyPI `moto[server]`, `resolveTestTool(PY_TEST_TOOLS.motoServer)`): the AWS APIs on a free
  * loopback port for the AWS adapters' contract tests, started per suite and stopped after it, like nats-server.
  */
+import { CreateAutoScalingGroupCommand, type AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CreateLaunchTemplateCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import type { SerflowConfig } from '../../common/config';
+import { launchTemplateInput } from '../../deploy/aws/user-data';
 import { resolveTestTool, PY_TEST_TOOLS } from '../../deploy/local/tools';
 import { freePort, spawnManaged, stopPid, tailLog } from '../../deploy/local/processes';
 import { waitUntil } from './wait-until';
@@ -49,4 +53,39 @@ export async function startMotoServer(logDir: string): Promise<MotoServer> {
     throw err;
   }
   return { endpoint, stop: () => stopPid(proc.pid) };
+}
+
+/** One of the AMIs moto ships in its default catalogue. */
+export const MOTO_AMI = 'ami-12c6146b';
+
+/**
+ * What an operator sets up before `cloud: aws` runs: each stage pool's launch template, as the product renders it
+ * (deploy/aws/user-data.ts), and its Auto Scaling group `serflow-<model>-s<stage>`, empty.
+ */
+export async function createStagePoolGroups(
+  clients: { ec2: EC2Client; autoScaling: AutoScalingClient },
+  o: { config: SerflowConfig; model: string; stages: number[]; instanceType: string },
+): Promise<void> {
+  for (const stage of o.stages) {
+    const lt = launchTemplateInput({
+      config: o.config,
+      model: o.model,
+      stage,
+      temporalAddress: 'temporal.internal:7233',
+      natsUrl: 'nats://nats.internal:4222',
+      imageId: MOTO_AMI,
+      instanceType: o.instanceType,
+    });
+    await clients.ec2.send(new CreateLaunchTemplateCommand(lt));
+    await clients.autoScaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: `serflow-${o.model}-s${stage}`,
+        LaunchTemplate: { LaunchTemplateName: lt.LaunchTemplateName, Version: '$Latest' },
+        MinSize: 0,
+        MaxSize: 4,
+        DesiredCapacity: 0,
+        AvailabilityZones: ['us-east-1a'],
+      }),
+    );
+  }
 }

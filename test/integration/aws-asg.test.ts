@@ -34,16 +34,19 @@ import type { BillingEvent } from '../../common/billing-events';
 import { compileConfig, type SerflowConfig } from '../../common/config';
 import { createAsgVmProvider } from '../../deploy/aws/asg-provider';
 import { awsClientSettings } from '../../deploy/aws/clients';
-import { launchTemplateInput } from '../../deploy/aws/user-data';
 import { startNatsServer, type StartedNatsServer } from '../../deploy/local/nats-server';
 import { freePort, stopPid } from '../../deploy/local/processes';
 import { ensureNatsResources } from '../../infra/nats';
 import type { VmInstance, VmPoolProvider } from '../../infra/providers';
-import { MOTO_CREDENTIALS_ENV, startMotoServer, type MotoServer } from '../helpers/moto-server';
+import {
+  createStagePoolGroups,
+  MOTO_AMI,
+  MOTO_CREDENTIALS_ENV,
+  startMotoServer,
+  type MotoServer,
+} from '../helpers/moto-server';
 import { sleep, waitUntil } from '../helpers/wait-until';
 
-/** One of the AMIs moto ships in its default catalogue. */
-const MOTO_AMI = 'ami-12c6146b';
 const MODEL = 'm';
 const GROUP_1 = 'serflow-m-s1';
 const INSTANCE_TYPE = 't3.micro';
@@ -115,28 +118,10 @@ describe('EC2 Auto Scaling VM pools (moto server mode)', () => {
     autoScaling = new AutoScalingClient(awsClientSettings(config));
     ec2 = new EC2Client(awsClientSettings(config));
     // The pools' launch templates as the product renders them, and their groups, empty; one group that is no pool.
-    for (const stage of [1, 2]) {
-      const lt = launchTemplateInput({
-        config,
-        model: MODEL,
-        stage,
-        temporalAddress: 'temporal.internal:7233',
-        natsUrl: 'nats://nats.internal:4222',
-        imageId: MOTO_AMI,
-        instanceType: INSTANCE_TYPE,
-      });
-      await ec2.send(new CreateLaunchTemplateCommand(lt));
-      await autoScaling.send(
-        new CreateAutoScalingGroupCommand({
-          AutoScalingGroupName: `serflow-${MODEL}-s${stage}`,
-          LaunchTemplate: { LaunchTemplateName: lt.LaunchTemplateName, Version: '$Latest' },
-          MinSize: 0,
-          MaxSize: 4,
-          DesiredCapacity: 0,
-          AvailabilityZones: ['us-east-1a'],
-        }),
-      );
-    }
+    await createStagePoolGroups(
+      { ec2, autoScaling },
+      { config, model: MODEL, stages: [1, 2], instanceType: INSTANCE_TYPE },
+    );
     await ec2.send(
       new CreateLaunchTemplateCommand({
         LaunchTemplateName: 'web',

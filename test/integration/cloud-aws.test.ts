@@ -10,18 +10,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  AutoScalingClient,
-  CreateAutoScalingGroupCommand,
-  DescribeAutoScalingGroupsCommand,
-} from '@aws-sdk/client-auto-scaling';
-import { CreateLaunchTemplateCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { compileConfig } from '../../common/config';
 import type { BillingEvent } from '../../common/billing-events';
 import type { InferenceResult } from '../../common/contracts';
 import { sampleIndices } from '../../common/stats';
 import { awsClientSettings } from '../../deploy/aws/clients';
-import { launchTemplateInput } from '../../deploy/aws/user-data';
 import { PROJECT_ROOT } from '../../common/paths';
 import { callPoolsApi } from '../../infra/pools-api';
 import { loadSplit } from '../../models/dataset';
@@ -29,7 +24,7 @@ import { loadManifest } from '../../models/manifest';
 import { createDirectPipeline } from '../../models/runtime/direct-pipeline';
 import { readAllBillingEvents } from '../helpers/billing-events';
 import { startLambdaEndpoint, type LambdaEndpoint } from '../helpers/lambda-endpoint';
-import { MOTO_CREDENTIALS_ENV, startMotoServer, type MotoServer } from '../helpers/moto-server';
+import { createStagePoolGroups, MOTO_CREDENTIALS_ENV, startMotoServer, type MotoServer } from '../helpers/moto-server';
 import { startTestStack, type TestStack } from '../helpers/test-stack';
 import { waitUntil } from '../helpers/wait-until';
 
@@ -37,8 +32,6 @@ const MODEL = 'mnist-ee';
 const STAGES = loadManifest(MODEL).stages.length;
 const THRESHOLD = 0.9;
 const QUERIES = 6;
-/** One of the AMIs moto ships in its default catalogue. */
-const MOTO_AMI = 'ami-12c6146b';
 const HANDLER_FILE = path.join(PROJECT_ROOT, 'lib', 'deploy', 'aws', 'lambda-handler.js');
 
 describe('cloud: aws through the real stack (Lambda Invoke endpoint + moto)', () => {
@@ -77,28 +70,11 @@ describe('cloud: aws through the real stack (Lambda Invoke endpoint + moto)', ()
     const awsConfig = compileConfig({ cloud: 'aws', aws });
     const ec2 = new EC2Client(awsClientSettings(awsConfig));
     const autoScaling = new AutoScalingClient(awsClientSettings(awsConfig));
-    for (let stage = 1; stage <= STAGES; stage++) {
-      const lt = launchTemplateInput({
-        config: awsConfig,
-        model: MODEL,
-        stage,
-        temporalAddress: 'temporal.internal:7233',
-        natsUrl: 'nats://nats.internal:4222',
-        imageId: MOTO_AMI,
-        instanceType: 't3.micro',
-      });
-      await ec2.send(new CreateLaunchTemplateCommand(lt));
-      await autoScaling.send(
-        new CreateAutoScalingGroupCommand({
-          AutoScalingGroupName: `serflow-${MODEL}-s${stage}`,
-          LaunchTemplate: { LaunchTemplateName: lt.LaunchTemplateName, Version: '$Latest' },
-          MinSize: 0,
-          MaxSize: 4,
-          DesiredCapacity: 0,
-          AvailabilityZones: ['us-east-1a'],
-        }),
-      );
-    }
+    const stages = Array.from({ length: STAGES }, (_, i) => i + 1);
+    await createStagePoolGroups(
+      { ec2, autoScaling },
+      { config: awsConfig, model: MODEL, stages, instanceType: 't3.micro' },
+    );
     ec2.destroy();
     autoScaling.destroy();
     t = await startTestStack({
