@@ -10,13 +10,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT } from '../../common/paths';
+import { MODELS_DIR, PROJECT_ROOT } from '../../common/paths';
+import { createSamplePicker } from '../../eval/workload/samples';
+import { createDirectPipeline } from '../../models/runtime/direct-pipeline';
 import { isAlive, stopPid } from '../../deploy/local/processes';
 import { readStateFile } from '../../infra/stack-state';
 import { resolveTool, TOOLS } from '../../deploy/local/tools';
 import { waitUntil } from '../helpers/wait-until';
 
 const run = promisify(execFile);
+const MODEL = 'mnist-ee';
 const SERFLOW = path.join(PROJECT_ROOT, 'bin', 'serflow.js');
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -56,21 +59,39 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
     queries: number;
     accuracy: number;
     exitHistogram: Record<string, number>;
-    latencyMs: { p50: number; p95: number; p99: number };
+    latencyMs: { p50: number; p95: number; p99: number; max: number };
+    workflowLatencyMs: { p50: number; p95: number; p99: number };
+    durationMs: number;
     failed: number;
   };
   assert.equal(summary.queries, 30);
   assert.equal(summary.failed, 0);
-  assert.ok(summary.accuracy >= 0.9, `accuracy ${summary.accuracy}`);
-  assert.equal(
-    Object.values(summary.exitHistogram).reduce((a, b) => a + b, 0),
-    30,
-  );
-  assert.ok(
-    summary.latencyMs.p50 > 0 &&
-      summary.latencyMs.p50 <= summary.latencyMs.p95 &&
-      summary.latencyMs.p95 <= summary.latencyMs.p99,
-  );
+  // The same 30 samples (seed 1, the CLI's default) run in-process, stage by stage: the stack's exits and accuracy
+  // must be theirs.
+  const picker = createSamplePicker(MODEL, MODELS_DIR, 1);
+  const direct = await createDirectPipeline(MODEL);
+  const histogram: Record<string, number> = {};
+  let correct = 0;
+  try {
+    for (let n = 0; n < 30; n++) {
+      const { image, expected } = picker.pick(n);
+      const r = await direct.run(image);
+      histogram[String(r.exitStage)] = (histogram[String(r.exitStage)] ?? 0) + 1;
+      if (r.label === expected) correct++;
+    }
+  } finally {
+    await direct.close();
+  }
+  assert.deepEqual(summary.exitHistogram, histogram, 'exit stages as the in-process pipeline');
+  assert.equal(summary.accuracy, correct / 30, 'accuracy as the in-process pipeline');
+  // Latencies: each query's client latency contains its workflow's, so every quantile of the one is at least the
+  // same quantile of the other; no query takes longer than the whole run, nor than the largest one.
+  for (const q of ['p50', 'p95', 'p99'] as const) {
+    assert.ok(summary.latencyMs[q] >= summary.workflowLatencyMs[q], `${q}: client ≥ workflow`);
+    assert.ok(summary.latencyMs[q] <= summary.latencyMs.max, `${q} ≤ max`);
+  }
+  assert.ok(summary.latencyMs.max <= summary.durationMs, 'no query outlasts the run');
+  assert.ok(summary.workflowLatencyMs.p50 > 0);
 
   const status = JSON.parse((await serflow('status', '--json')).stdout) as {
     running: boolean;
