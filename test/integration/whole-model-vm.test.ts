@@ -10,6 +10,7 @@ import { callPoolsApi } from '../../infra/pools-api';
 import { readBillingEvents } from '../../billing/reader';
 import { loadSplit } from '../../models/dataset';
 import { loadManifest } from '../../models/manifest';
+import { waitUntil } from '../helpers/wait-until';
 import { startTestStack, type TestStack } from '../helpers/test-stack';
 
 const MODEL = 'mnist-ee';
@@ -29,12 +30,11 @@ test('a whole-model VM serves every stage of the model and is billed as one VM',
   const { vms } = await callPoolsApi(t.nc, { op: 'list' });
   const whole = vms.filter((v) => v.stage === 0 && v.state === 'ready');
   assert.equal(whole.length, 1, 'one ready whole-model VM');
-  // Wait until the drained per-stage VMs are gone, so only the whole-model VM can serve.
-  for (let i = 0; i < 100; i++) {
+  // Wait until the drained per-stage VMs are gone, so only the whole-model VM can serve (and fail if they never go).
+  await waitUntil('the drained per-stage VMs are gone', 60_000, async () => {
     const live = (await callPoolsApi(t.nc, { op: 'list' })).vms.filter((v) => v.stage > 0 && v.state !== 'terminated');
-    if (live.length === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return live.length === 0 ? true : undefined;
+  });
   const split = loadSplit(loadManifest(MODEL), 'test');
   const results = await Promise.all(
     sampleIndices(split.images.length, 8, 3).map((i) =>
