@@ -93,6 +93,28 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
   assert.ok(summary.latencyMs.max <= summary.durationMs, 'no query outlasts the run');
   assert.ok(summary.workflowLatencyMs.p50 > 0);
 
+  // `serflow plan`: the decision the autoscaler `up` started (SERFLOW by default) recorded, one entry per stage of
+  // the model, and the routing plan it published. Decisions come every tick: wait for the first with a ceiling.
+  const plan = await waitUntil('serflow plan shows a decision', 60_000, async () => {
+    const p = JSON.parse((await serflow('plan', '--json')).stdout) as {
+      decision: { model: string; policy: string; decision: { stages: { stage: number }[] } } | null;
+      routing: { model: string; source: string; stages: { stage: number }[] } | null;
+    };
+    return p.decision && p.routing ? p : undefined;
+  });
+  assert.equal(plan.decision!.model, MODEL);
+  assert.equal(plan.decision!.policy, 'serflow');
+  assert.deepEqual(
+    plan.decision!.decision.stages.map((d) => d.stage),
+    [1, 2, 3, 4],
+  );
+  assert.equal(plan.routing!.model, MODEL);
+  assert.match(plan.routing!.source, /^autoscaler:serflow/);
+  assert.deepEqual(
+    plan.routing!.stages.map((r) => r.stage),
+    [1, 2, 3, 4],
+  );
+
   const status = JSON.parse((await serflow('status', '--json')).stdout) as {
     running: boolean;
     temporalAddress: string;
