@@ -20,6 +20,25 @@ import { waitUntil } from '../helpers/wait-until';
 
 const run = promisify(execFile);
 const MODEL = 'mnist-ee';
+
+/** Exit histogram and accuracy of the workload's first `n` samples (seed 1, no mix) run in process, stage by stage. */
+async function inProcess(n: number): Promise<{ histogram: Record<string, number>; accuracy: number }> {
+  const picker = createSamplePicker(MODEL, MODELS_DIR, 1);
+  const direct = await createDirectPipeline(MODEL);
+  const histogram: Record<string, number> = {};
+  let correct = 0;
+  try {
+    for (let i = 0; i < n; i++) {
+      const { image, expected } = picker.pick(i);
+      const r = await direct.run(image);
+      histogram[String(r.exitStage)] = (histogram[String(r.exitStage)] ?? 0) + 1;
+      if (r.label === expected) correct++;
+    }
+  } finally {
+    await direct.close();
+  }
+  return { histogram, accuracy: correct / n };
+}
 const SERFLOW = path.join(PROJECT_ROOT, 'bin', 'serflow.js');
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -68,22 +87,9 @@ test('up --detach, infer --json, status --json, workflow list by exit stage, dow
   assert.equal(summary.failed, 0);
   // The same 30 samples (seed 1, the CLI's default) run in-process, stage by stage: the stack's exits and accuracy
   // must be theirs.
-  const picker = createSamplePicker(MODEL, MODELS_DIR, 1);
-  const direct = await createDirectPipeline(MODEL);
-  const histogram: Record<string, number> = {};
-  let correct = 0;
-  try {
-    for (let n = 0; n < 30; n++) {
-      const { image, expected } = picker.pick(n);
-      const r = await direct.run(image);
-      histogram[String(r.exitStage)] = (histogram[String(r.exitStage)] ?? 0) + 1;
-      if (r.label === expected) correct++;
-    }
-  } finally {
-    await direct.close();
-  }
-  assert.deepEqual(summary.exitHistogram, histogram, 'exit stages as the in-process pipeline');
-  assert.equal(summary.accuracy, correct / 30, 'accuracy as the in-process pipeline');
+  const mine = await inProcess(30);
+  assert.deepEqual(summary.exitHistogram, mine.histogram, 'exit stages as the in-process pipeline');
+  assert.equal(summary.accuracy, mine.accuracy, 'accuracy as the in-process pipeline');
   // Latencies: each query's client latency contains its workflow's, so every quantile of the one is at least the
   // same quantile of the other; no query takes longer than the whole run, nor than the largest one.
   for (const q of ['p50', 'p95', 'p99'] as const) {
@@ -214,4 +220,20 @@ test('an attached `serflow up` killed outright takes its servers and workers wit
     await Promise.all(left.map((p) => stopPid(p.pid, 5_000)));
     fs.rmSync(attachedHome, { recursive: true, force: true });
   }
+});
+
+test('demo starts a stack, runs its workload as the in-process pipeline would, and stops every process', async () => {
+  const { stdout } = await serflow('demo', '--samples', '20', '--json');
+  const { stack, summary } = JSON.parse(stdout) as {
+    stack: { processes: { name: string; pid: number }[] };
+    summary: { queries: number; failed: number; exitHistogram: Record<string, number>; accuracy: number };
+  };
+  assert.equal(summary.queries, 20);
+  assert.equal(summary.failed, 0);
+  const mine = await inProcess(20);
+  assert.deepEqual(summary.exitHistogram, mine.histogram);
+  assert.equal(summary.accuracy, mine.accuracy);
+  assert.ok(stack.processes.length > 0, 'the stack it ran is described');
+  for (const p of stack.processes) assert.equal(isAlive(p.pid), false, `${p.name} (pid ${p.pid}) stopped`);
+  assert.equal(readStateFile(home), null, 'no stack is recorded as running');
 });
