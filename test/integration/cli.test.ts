@@ -237,3 +237,52 @@ test('demo starts a stack, runs its workload as the in-process pipeline would, a
   for (const p of stack.processes) assert.equal(isAlive(p.pid), false, `${p.name} (pid ${p.pid}) stopped`);
   assert.equal(readStateFile(home), null, 'no stack is recorded as running');
 });
+
+test('autoscaler in the foreground: its policy decides and routes the running stack; SIGINT stops it cleanly', async () => {
+  await serflow('up', '--detach', '--autoscaler', 'off');
+  // The first test pinned a static plan in this home's stack data; the autoscaler would rightly not override it.
+  await serflow('route', 'clear');
+  const fgLog = fs.openSync(path.join(home, 'autoscaler-fg.log'), 'w');
+  const fg = spawn(process.execPath, [SERFLOW, 'autoscaler', '--policy', 'faas-only'], {
+    env,
+    cwd: home,
+    stdio: ['ignore', fgLog, fgLog],
+  });
+  const exited = new Promise<number | null>((resolve) => fg.once('exit', (code) => resolve(code)));
+  try {
+    // FaaS-only by definition: no VM for any stage, every stage's executions serverless (vmShare 0).
+    const plan = await waitUntil('the foreground autoscaler decided', 60_000, async () => {
+      const p = JSON.parse((await serflow('plan', '--json')).stdout) as {
+        decision: { policy: string; decision: { stages: { stage: number; desiredVms: number }[] } } | null;
+        routing: { source: string; stages: { stage: number; vmShare: number }[] } | null;
+      };
+      return p.decision?.policy === 'faas-only' && p.routing?.source.startsWith('autoscaler:faas-only') ? p : undefined;
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}; its log: ${fs.readFileSync(path.join(home, 'autoscaler-fg.log'), 'utf8')}`);
+    });
+    assert.deepEqual(
+      plan.decision!.decision.stages.map((d) => [d.stage, d.desiredVms]),
+      [
+        [1, 0],
+        [2, 0],
+        [3, 0],
+        [4, 0],
+      ],
+    );
+    assert.deepEqual(
+      plan.routing!.stages.map((r) => [r.stage, r.vmShare]),
+      [
+        [1, 0],
+        [2, 0],
+        [3, 0],
+        [4, 0],
+      ],
+    );
+    fg.kill('SIGINT');
+    assert.equal(await exited, 0, 'Ctrl-C stops it with exit code 0');
+  } finally {
+    fg.kill('SIGKILL');
+    fs.closeSync(fgLog);
+    await serflow('down');
+  }
+});
