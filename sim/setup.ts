@@ -13,6 +13,7 @@ import type { SerflowConfig } from '../common/config';
 import type { OrchestrationSummary } from '../eval/report/types';
 import type { Placement } from '../eval/workload/traces';
 import type { SimPlatform, SimStage } from './engine';
+import { handoffProvenance, loadMeasuredHandoff } from './measured-handoff';
 import { samplerFrom } from './sampler';
 
 /**
@@ -26,13 +27,6 @@ export const SIM_DEFAULT_MAX_VMS = 1_000;
  * The live local platform's 8 (`faas.accountConcurrency`) is a limit of this machine, not of a cloud.
  */
 export const SIM_DEFAULT_ACCOUNT_CONCURRENCY = 1_000;
-
-/**
- * Orchestration hand-off before each stage execution, ms: the overhead per executed stage measured by
- * bench/overhead.ts on this machine (p50 26.8, p95 44.1 ms; bench/results/overhead.json). p99 is not in that file:
- * the p95→p99 slope is taken equal to the p50→p95 one (log-normal), 1.5 × p95 ≈ 66 ms.
- */
-export const SIM_DEFAULT_HANDOFF_MS = { p50: 26.8, p95: 44.1, p99: 66 };
 
 /** Count traces: arrivals at seeded uniform positions within their second (Poisson-like within the second). */
 export const SIM_DEFAULT_PLACEMENT: Placement = 'random';
@@ -86,6 +80,9 @@ export interface SimSetupOptions {
    */
   timeScale?: number;
   accountConcurrency?: number;
+  /**
+   * Hand-off before each stage execution, ms. @default measured: bench/results/overhead.json (sim/measured-handoff.ts)
+   */
   handoffMs?: { p50: number; p95: number; p99: number };
   placement?: Placement;
   /** Orchestration pricing (`--orchestration`), over `orchestration.pricing` of the configuration. */
@@ -178,7 +175,7 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
     ? budgetedFaasMemory(
         measured,
         sloForMemory,
-        (o.handoffMs ?? SIM_DEFAULT_HANDOFF_MS).p95,
+        (o.handoffMs ?? loadMeasuredHandoff()).p95,
         config.workers.inferenceThreads,
         config.prices,
       )
@@ -209,7 +206,9 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
     ...(o.sloMs !== undefined ? { sloMs: o.sloMs } : {}),
   } as Record<string, unknown>;
   const first = compileAutoscalerConfig(section, globals, profile);
-  const handoff = o.handoffMs ?? SIM_DEFAULT_HANDOFF_MS;
+  const measuredHandoff = o.handoffMs === undefined ? loadMeasuredHandoff() : undefined;
+  const { p50, p95, p99 } = o.handoffMs ?? loadMeasuredHandoff();
+  const handoff = { p50, p95, p99 };
   const shape = o.workflowShape ?? CURRENT_WORKFLOW_SHAPE;
   const accountConcurrency =
     o.accountConcurrency ?? (local ? config.faas.accountConcurrency : SIM_DEFAULT_ACCOUNT_CONCURRENCY);
@@ -254,6 +253,7 @@ export function setupFromConfig(config: SerflowConfig, model: string, o: SimSetu
       `platform ${local ? 'local (the embedded stack’s limits)' : 'cloud'}; function memory per stage ` +
         `${profile.map((p) => `${p.faasMemoryMb} MB`).join(' / ')} (${budgeted ? 'cheapest within each stage’s SLO share' : 'as configured'}); hand-off per stage p50/p95/p99 ${handoff.p50}/${handoff.p95}/${handoff.p99} ms; function account concurrency ${accountConcurrency}; ` +
         `${timeScale !== 1 ? `time scale ${timeScale} (mirrors a live run); ` : ''}VMs per stage at most ${String(first.stages[0]?.maxVms)}; count traces placed '${o.placement ?? SIM_DEFAULT_PLACEMENT}' within each second`,
+      measuredHandoff ? handoffProvenance(measuredHandoff) : 'hand-off as given (not the measured one)',
     ],
   };
 }

@@ -8,15 +8,8 @@ import type { BillingEvent } from '../../common/billing-events';
 import type { PolicyFigures } from '../../eval/report/types';
 import { summarizeLatency } from '../../common/stats';
 import { delayFigures } from '../../sim/figures';
+import { delayedAfterMs } from '../../sim/measured-handoff';
 import type { ReplayResult } from './replay';
-
-/**
- * A query counts as "delayed" (LIBRA's term: it waited for a VM) when its VM queue waits add up to more than this,
- * ms. Live, every VM execution waits for Temporal to dispatch its task, a few to tens of ms on this machine, which
- * the simulator models as the hand-off, not as waiting; 50 ms is just above the measured p95 hand-off (44.1 ms,
- * bench/results/overhead.json), so a query counts as delayed when it queued beyond dispatch.
- */
-export const DELAYED_AFTER_MS = 50;
 
 /** Send lag above which the report says the client could not keep the schedule, wall ms. */
 export const LAG_NOTE_MS = 100;
@@ -138,7 +131,7 @@ export function benchFigures(i: FiguresInput): PolicyFigures {
         cold: s?.faasColdStarts ?? 0,
       };
     }),
-    delay: delayFigures(queueWaitsMs(replay), DELAYED_AFTER_MS),
+    delay: delayFigures(queueWaitsMs(replay), delayedAfterMs()),
     costRatioToSerflow: null,
     costRatioToBound: null,
     notes,

@@ -40,7 +40,8 @@ import type { MixSchedule } from '../../eval/workload/schedules';
 import { arrivalTimesMs, traceStats, type Placement, type Trace } from '../../eval/workload/traces';
 import { simAgreement } from './agreement';
 import { billRun, readRunEvents } from './collect';
-import { benchFigures, DELAYED_AFTER_MS } from './figures';
+import { benchFigures } from './figures';
+import { delayedAfterMs } from '../../sim/measured-handoff';
 import { actionsFromHistories } from './histories';
 import { liveActions, observedActivities } from './orchestration';
 import { inferenceWorkflowId } from '../../common/naming';
@@ -366,7 +367,7 @@ function runNotes(o: BenchOptions, meanRate: number, wallMs: Record<string, numb
       'orchestration from the queries\u2019 Temporal actions (see Orchestration); ' +
       'vmsByPool and cumulative cost are rebuilt from the billing events\u2019 and the queries\u2019 send times; estimatedRate folds the live autoscaler\u2019s ' +
       'stage-1 observations with its own EWMA settings, per trace second',
-    `"delayed" = VM queue waits above ${DELAYED_AFTER_MS} ms in all (Temporal's task dispatch is part of every live wait)`,
+    `"delayed" = VM queue waits above ${delayedAfterMs()} ms (the measured p95 hand-off rounded up to 10 ms) in all (Temporal's task dispatch is part of every live wait)`,
     `VM boot ${c.vm.bootDelayMs / 1000} s, function cold-start extra ${c.faas.coldStartExtraMs / 1000} s, keep-alive ${c.faas.keepAliveMs / 1000} s (cloud); ` +
       `function account concurrency ${c.faas.accountConcurrency}; VM ${c.vm.instanceType} at ${c.prices.vmPerHourUsd[c.vm.instanceType] ?? '?'} $/h`,
   ];

@@ -79,7 +79,8 @@ export interface BenchReport {
     stageTimes: ReturnType<typeof stageTimes>;
     history: Awaited<ReturnType<typeof historyBreakdown>>;
   };
-  overheadPerStageMs: { p50: number | null; p95: number | null; mean: number | null };
+  /** Per executed stage, ms; `p99` since the simulator reads it (absent from files written before). */
+  overheadPerStageMs: { p50: number | null; p95: number | null; p99?: number | null; mean: number | null };
   throughput: ThroughputLevel[];
   eventLoopDelay: LoopDelay;
   /** Step 5: the engine's floor and the pipeline under each plan, with their ratios to the floor. */

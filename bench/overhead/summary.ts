@@ -26,7 +26,7 @@ export function printSummary(r: BenchReport): void {
       ALL_RIGHT,
     ),
     '',
-    `overhead per executed stage: p50 ${r.overheadPerStageMs.p50} ms, p95 ${r.overheadPerStageMs.p95} ms`,
+    `overhead per executed stage: p50 ${r.overheadPerStageMs.p50} ms, p95 ${r.overheadPerStageMs.p95} ms, p99 ${r.overheadPerStageMs.p99 ?? 'n/a'} ms`,
     `mismatches vs direct: label ${r.pipeline.mismatches.label}, exit stage ${r.pipeline.mismatches.exitStage}; failed ${r.pipeline.failed}`,
     `exit histogram (direct): ${JSON.stringify(r.direct.exitHistogram)}`,
     '',

@@ -202,7 +202,7 @@ async function recordOne(t: TestStack, s: Scenario, n: number, outDir: string): 
   const stages = loadManifest(model, t.config.modelsDir).stages.length;
   for (const k of s.emptyStages ?? []) await t.stack.scaleStage(model, k, 0);
   if (s.wholeModelVms) await t.stack.scaleStage(model, WHOLE_MODEL_STAGE, s.wholeModelVms);
-  await publishPlan(t.nc, planFromSpec(s.plan, model, stages, Date.now(), s.overflowAfterMs), stages);
+  await publishPlan(t.nc, planFromSpec(s.plan, model, stages, Date.now(), s.overflowAfterMs), stages, t.client);
   const sample = createSamplePicker(model, t.config.modelsDir, 1).pick(n);
   const options = { ...s.options, queryId: `replay-${s.name}` };
   const workflowId = s.raw

@@ -1,23 +1,41 @@
-/** Publish a routing plan from a test and give the workflow worker's KV watch time to see it. */
+/** Publish a routing plan from a test and wait until the client that starts the next queries has it. */
 import type { NatsConnection } from 'nats';
+import type { SerflowClient } from '../../client';
 import { validateRoutingPlan, type RoutingPlan } from '../../common/routing';
 import { createRoutingStore } from '../../infra/routing-store';
-import { sleep } from './wait-until';
+import { concreteInputDims } from '../../models/manifest';
+import { waitUntil } from './wait-until';
 
 /**
- * Wall ms between `put` and the first query that must use the plan. The workflow worker reads plans from a
- * watched in-memory copy; on a local nats-server the watch delivers within a few ms, 500 ms leaves a margin
- * for a loaded 2-core machine.
+ * Most wall ms for the client's watched copy of the routing bucket to show a new plan. A local nats-server
+ * delivers the watch within milliseconds; this is only a ceiling for a stuck watch, not a wait.
  */
-export const PLAN_SETTLE_MS = 500;
+export const PLAN_SEEN_CEILING_MS = 30_000;
 
-/** Validate `plan` against `stages`, put it in the routing bucket, and wait PLAN_SETTLE_MS. */
-export async function publishPlan(nc: NatsConnection, plan: RoutingPlan, stages: number): Promise<void> {
+/**
+ * Validate `plan` against `stages`, put it in the routing bucket, and wait until `client` sends it: a query carries
+ * the plan its client resolved when starting it (ModelDescriptor.routing), so once `buildQuery` returns this plan,
+ * every query the client starts follows it.
+ */
+export async function publishPlan(
+  nc: NatsConnection,
+  plan: RoutingPlan,
+  stages: number,
+  client: SerflowClient,
+): Promise<void> {
+  const valid = validateRoutingPlan(plan, stages);
   const store = await createRoutingStore(nc);
   try {
-    await store.put(validateRoutingPlan(plan, stages));
+    await store.put(valid);
   } finally {
     store.close();
   }
-  await sleep(PLAN_SETTLE_MS);
+  const first = client.manifest(plan.model).stages[0];
+  if (!first) throw new Error(`model ${plan.model} has no stages`);
+  const input = new Float32Array(concreteInputDims(first).reduce((a, b) => a * b, 1));
+  await waitUntil(`the client sends plan ${plan.source} (${plan.updatedAt})`, PLAN_SEEN_CEILING_MS, async () => {
+    const { descriptor } = await client.buildQuery(input, { model: plan.model });
+    const sent = descriptor?.routing;
+    return sent?.source === valid.source && sent.updatedAt === valid.updatedAt ? true : undefined;
+  });
 }

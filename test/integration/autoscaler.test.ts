@@ -146,10 +146,14 @@ describe('SERFLOW autoscaler on a real stack', () => {
   });
 
   after(async () => {
-    await traffic?.stop();
-    await controller?.stop().catch(() => undefined);
-    recorder?.stop();
-    await t?.stop();
+    // A controller that crashed reports it here (stop() rethrows its failure); the stack is stopped either way.
+    try {
+      await traffic?.stop();
+      await controller?.stop();
+    } finally {
+      recorder?.stop();
+      await t?.stop();
+    }
   });
 
   test('T-CIP in wall terms is what the module comment computes from the profile and the prices', () => {
@@ -329,12 +333,20 @@ describe('SERFLOW autoscaler on a real stack', () => {
     await waitUntil('a decision under load', 10_000, () =>
       since(from).find((r) => r.decision.valid && (r.observation.stages[0]?.arrivals ?? 0) > 0),
     );
-    // Half a tick into the next window: ~4 queries' stage events are counted but not yet decided on.
-    await sleep(500);
-    await controller.stop();
+    // Stop when the window holds events counted but not yet decided on (unacknowledged), so the hand-over has
+    // something to hand over: without it the test would pass with nothing pending.
     const jsm = await t.nc.jetstreamManager();
+    const unacked = async () => (await jsm.consumers.info(STAGE_EVENTS_STREAM, durableName(MODEL))).num_ack_pending;
+    await waitUntil(
+      'events counted, not yet decided on',
+      10_000,
+      async () => ((await unacked()) > 0 ? true : undefined),
+      20,
+    );
+    await controller.stop();
     const lastSeq = (await jsm.streams.info(STAGE_EVENTS_STREAM)).state.last_seq;
-    const { num_ack_pending: pending } = await jsm.consumers.info(STAGE_EVENTS_STREAM, durableName(MODEL));
+    const pending = await unacked();
+    assert.ok(pending > 0, 'the stopped controller left events unacknowledged');
     controller = startController(t);
     console.log(`stop mid-window: ${pending} events left unacknowledged (stream seq <= ${lastSeq})`);
     // Every event published before the stop is counted by the successor (its first, rate-less window takes the
@@ -353,8 +365,12 @@ describe('SERFLOW autoscaler on a real stack', () => {
     traffic.setRate(DRIFT_QPS);
     // Let the estimators settle on the clean mix, then measure it over the next seconds.
     await sleep(4_000);
+    // Measure the clean mix until it holds 40 stage-1 arrivals (at DRIFT_QPS about 8 s; a loaded machine sends
+    // them later, so this waits for the count, with a ceiling, rather than for a fixed time).
     const cleanFrom = Date.now();
-    await sleep(8_000);
+    await waitUntil('40 clean stage-1 arrivals', 60_000, () =>
+      reach(records.filter((r) => r.decision.valid && r.wallAt >= cleanFrom)).arrivals[0]! >= 40 ? true : undefined,
+    );
     const driftAt = Date.now();
     traffic.setMix(parseInputMix('noise:0.4'));
     const clean = records.filter((r) => r.decision.valid && r.wallAt >= cleanFrom && r.wallAt < driftAt);

@@ -76,11 +76,22 @@ test('serflow,faas-only on a constant trace: a complete report directory with bo
   assert.equal(report.sloMs, 1500);
   assert.equal(report.trace.queries, TRACE_QUERIES);
   assert.deepEqual(Object.keys(report.policies), ['serflow', 'faas-only']);
+  const series = JSON.parse(fs.readFileSync(path.join(out, REPORT_FILES.series), 'utf8')) as ComparisonSeries;
   for (const f of Object.values(report.policies)) {
     assert.ok(f.totalUsd > 0, `${f.policy}: total ${f.totalUsd} > 0`);
     assert.equal(f.queries, TRACE_QUERIES, `${f.policy}: every arrival of the trace was sent`);
     assert.equal(f.completed + f.failed, f.queries, `${f.policy}: every query is completed or failed`);
-    assert.ok(f.sloAttainment >= 0 && f.sloAttainment <= 1, `${f.policy}: SLO attainment ${f.sloAttainment}`);
+    // SLO attainment a second way: the series' latency CDF (sim/figures.ts latencyCdf over the completed queries,
+    // share of all queries) at the SLO; with 40 queries the CDF keeps every point, so the two agree exactly.
+    const cdf = series.policies[f.policy]!.latencyCdf;
+    const atSlo = cdf.filter(([ms]) => ms <= report.sloMs).at(-1)?.[1] ?? 0;
+    assert.ok(
+      Math.abs(f.sloAttainment - atSlo) < 1e-9,
+      `${f.policy}: SLO attainment ${f.sloAttainment} vs CDF ${atSlo}`,
+    );
+    const within = f.sloAttainment * f.queries;
+    assert.ok(Math.abs(within - Math.round(within)) < 1e-9, `${f.policy}: a whole number of queries within the SLO`);
+    assert.ok(Math.round(within) <= f.completed, `${f.policy}: only completed queries meet the SLO`);
     assert.ok(
       Math.abs(f.totalUsd - f.vmUsd - f.serverlessUsd - f.orchestrationUsd) < 1e-12,
       `${f.policy}: total = VM + serverless + orchestration`,
@@ -95,13 +106,31 @@ test('serflow,faas-only on a constant trace: a complete report directory with bo
   const faas = report.policies['faas-only']!;
   assert.equal(faas.vmUsd, 0, 'faas-only pays for no VM');
   assert.equal(faas.serverlessExecutionShare, 1, 'faas-only runs every stage serverless');
+  // The ratio is defined as that division (eval/report/types.ts); what can go wrong is its direction or its base.
+  assert.equal(report.policies.serflow!.costRatioToSerflow, 1, 'SERFLOW against itself');
   assert.equal(faas.costRatioToSerflow, faas.totalUsd / report.policies.serflow!.totalUsd);
-  // The simulator's mirror of the same run is compared with it: cost and SLO attainment, per policy.
+  // The simulator's mirror of the same run is compared with it: cost and SLO attainment, per policy. Whether they
+  // agree is a measurement (a target, reported met or not: the committed bench/results/bench-* runs miss the cost
+  // one by 16-35 %, and this test's burst of 20 q/s wall on 2 cores is far from what the simulator models), so the
+  // test checks the verdict is right for the figures: the live figure is this report's, and `met` holds exactly
+  // when |simulated − live| ≤ 10 % of live.
   const agreement = report.targets.filter((x) => x.name.startsWith('simulator agrees'));
   assert.equal(agreement.length, 4, JSON.stringify(report.targets));
-  for (const a of agreement) assert.match(a.detail, /^simulated \S+ .*vs live \S+/);
+  for (const a of agreement) {
+    const m = /^simulated \$?([\d.e+-]+)( %)? vs live \$?([\d.e+-]+)( %)? /.exec(a.detail);
+    assert.ok(m, a.detail);
+    const percent = m[2] !== undefined;
+    const sim = Number(m[1]) / (percent ? 100 : 1);
+    const live = Number(m[3]) / (percent ? 100 : 1);
+    const policy = Object.keys(report.policies).find((p) => a.name.includes(` on ${p} `))!;
+    const f = report.policies[policy]!;
+    const liveFigure = percent ? f.sloAttainment : f.vmUsd + f.serverlessUsd;
+    assert.ok(Math.abs(live - liveFigure) <= 1e-3 * Math.max(Math.abs(liveFigure), 1e-9) + 5e-5, `${a.name}: live`);
+    const off = live === 0 ? (sim === 0 ? 0 : Infinity) : Math.abs(sim - live) / Math.abs(live);
+    // The detail's figures are rounded (4 significant digits): no verdict is checked within 0.5 % of the line.
+    if (Math.abs(off - 0.1) > 0.005) assert.equal(a.met, off <= 0.1, `${a.name}: ${a.detail}`);
+  }
 
-  const series = JSON.parse(fs.readFileSync(path.join(out, REPORT_FILES.series), 'utf8')) as ComparisonSeries;
   assert.equal(series.timeS.length, 20, 'one sample per trace second');
   assert.ok(series.arrivalRate.every((r) => r === 2));
   for (const [name, s] of Object.entries(series.policies)) {

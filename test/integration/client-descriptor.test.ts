@@ -107,19 +107,19 @@ describe('SerflowClient sends the model descriptor (real client and NATS, test s
   const comparable = ({ startedAt: _s, finishedAt: _f, ...rest }: StageRecord) => rest;
 
   test('a query follows the published plan without a local activity; a new plan reaches the next query', async () => {
-    await publishPlan(nats.nc, planFromSpec('vm-prefix:2', MODEL, STAGES, Date.now()), STAGES);
+    await publishPlan(nats.nc, planFromSpec('vm-prefix:2', MODEL, STAGES, Date.now()), STAGES, client);
     const first = await client.infer(image, { threshold: THRESHOLD, queryId: 'first' });
     assert.deepEqual(route(first.stages), ['1:vm', '2:vm', '3:faas', '4:faas']);
     assert.equal(markers(await historyOf('first')), 0, 'no describeModel marker');
 
-    await publishPlan(nats.nc, planFromSpec('all-faas', MODEL, STAGES, Date.now()), STAGES);
+    await publishPlan(nats.nc, planFromSpec('all-faas', MODEL, STAGES, Date.now()), STAGES, client);
     const second = await client.infer(image, { threshold: THRESHOLD, queryId: 'second' });
     assert.deepEqual(route(second.stages), ['1:faas', '2:faas', '3:faas', '4:faas'], 'the watched plan changed');
     assert.equal(markers(await historyOf('second')), 0);
   });
 
   test('a query started without a descriptor is looked up by the local activity and gets the same records', async () => {
-    await publishPlan(nats.nc, planFromSpec('vm-prefix:1', MODEL, STAGES, Date.now()), STAGES);
+    await publishPlan(nats.nc, planFromSpec('vm-prefix:1', MODEL, STAGES, Date.now()), STAGES, client);
     const sent = await client.infer(image, { threshold: THRESHOLD, queryId: 'with-descriptor' });
     const { descriptor, ...bare }: InferenceQuery = await client.buildQuery(image, {
       threshold: THRESHOLD,
@@ -139,7 +139,7 @@ describe('SerflowClient sends the model descriptor (real client and NATS, test s
   });
 
   test('starting a query id again joins or returns that query; it never runs twice', async () => {
-    await publishPlan(nats.nc, planFromSpec('all-faas', MODEL, STAGES, Date.now()), STAGES);
+    await publishPlan(nats.nc, planFromSpec('all-faas', MODEL, STAGES, Date.now()), STAGES, client);
     const calls = stageCalls.length;
     const first = await client.start(image, { threshold: THRESHOLD, queryId: 'once' });
     // While it runs: the same workflow.
@@ -161,7 +161,7 @@ describe('SerflowClient sends the model descriptor (real client and NATS, test s
   test('every query ends: a stage nobody polls fails it by name, and so does its deadline', async () => {
     // The whole-model VM queue has no worker here: a plan that fuses the model on VMs, with no overflow, strands
     // the query in that queue.
-    await publishPlan(nats.nc, planFromSpec('all-vm+fuse:1-4', MODEL, STAGES, Date.now()), STAGES);
+    await publishPlan(nats.nc, planFromSpec('all-vm+fuse:1-4', MODEL, STAGES, Date.now()), STAGES, client);
     const short = await SerflowClient.connect({
       temporalAddress: harness.env.address,
       natsUrl: nats.url,
@@ -201,7 +201,7 @@ describe('SerflowClient sends the model descriptor (real client and NATS, test s
     console.warn = () => undefined; // the rejections are reported; this test counts them instead
     try {
       const good = planFromSpec('vm-prefix:1', MODEL, STAGES, Date.now());
-      await publishPlan(nats.nc, good, STAGES);
+      await publishPlan(nats.nc, good, STAGES, client);
       await until(
         'the good plan is read',
         async () => ((await probe.get(MODEL)) as RoutingPlan | null)?.updatedAt === good.updatedAt,

@@ -49,10 +49,14 @@ before(async () => {
 });
 
 after(async () => {
-  await traffic?.stop();
-  await controller?.stop().catch(() => undefined);
-  recorder?.stop();
-  await t?.stop();
+  // A controller that crashed reports it here (stop() rethrows its failure); the stack is stopped either way.
+  try {
+    await traffic?.stop();
+    await controller?.stop();
+  } finally {
+    recorder?.stop();
+    await t?.stop();
+  }
 });
 
 test('light stages share one whole-model VM instead of a pool each, and run on it once it is up', async () => {

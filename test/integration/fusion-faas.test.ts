@@ -86,7 +86,7 @@ describe('fused runs served serverless (all-faas+fuse:1-K) on a real stack', () 
     t = await startTestStack({ timeScale: TIME_SCALE, vm: { bootDelayMs: 1_000, initialPerStage: 0 }, faas: FAAS });
     direct = await createDirectPipeline(MODEL);
     split = loadSplit(loadManifest(MODEL), 'test');
-    await publishPlan(t.nc, planFromSpec(`all-faas+fuse:1-${STAGES}`, MODEL, STAGES, Date.now()), STAGES);
+    await publishPlan(t.nc, planFromSpec(`all-faas+fuse:1-${STAGES}`, MODEL, STAGES, Date.now()), STAGES, t.client);
   });
 
   after(async () => {

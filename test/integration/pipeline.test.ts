@@ -201,10 +201,11 @@ describe('inference pipeline on the real stack', () => {
   test('bad input fails its query fast with a specific, non-retried error; other queries keep running', async () => {
     const good = sampleIndices(split.images.length, 10, 13);
     const goodRuns = good.map((i) => t.client.infer(split.images[i]!, { model: MODEL }));
-    for (const bad of badInputs) {
-      const t0 = Date.now();
+    for (const [n, bad] of badInputs.entries()) {
+      const [input, options] = bad.build();
+      const queryId = `bad-input-${n}`;
       await assert.rejects(
-        () => t.client.infer(...bad.build()),
+        () => t.client.infer(input, { ...options, queryId }),
         (err: unknown) => {
           assert.ok(err instanceof InferenceFailedError, `${bad.label}: ${String(err)}`);
           assert.equal(err.type, bad.type, `${bad.label}: failure type`);
@@ -212,8 +213,22 @@ describe('inference pipeline on the real stack', () => {
           return true;
         },
       );
-      // Non-retryable: no backoff retries, so far below one stage timeout (3 s in tests).
-      assert.ok(Date.now() - t0 < 2_500, `${bad.label} failed in ${Date.now() - t0} ms`);
+      // Non-retryable: refused before a workflow started, or, if one started, no activity of it ran a second
+      // attempt (read from its history, not from how long it took).
+      const history = await t.client.temporal.workflow
+        .getHandle(inferenceWorkflowId(options?.model ?? MODEL, queryId))
+        .fetchHistory()
+        // gRPC NOT_FOUND (5): the client refused the query before starting a workflow.
+        .catch((err: Error & { code?: number }) =>
+          err.name === 'WorkflowNotFoundError' || err.code === 5 ? undefined : Promise.reject(err),
+        );
+      const attempts = (history?.events ?? []).flatMap((e) =>
+        e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : [],
+      );
+      assert.ok(
+        attempts.every((a) => a === 1),
+        `${bad.label}: activity attempts ${attempts.join(', ')}`,
+      );
     }
     const results = await Promise.all(goodRuns);
     assert.equal(results.length, 10);
@@ -230,6 +245,15 @@ describe('inference pipeline on the real stack', () => {
         assert.match(err.cause?.cause?.message ?? '', /expected a tensor of rank 4/);
         return true;
       },
+    );
+    // Not retried: no activity task of that workflow started a second attempt.
+    const raw = (await handle.fetchHistory()).events ?? [];
+    const rawAttempts = raw.flatMap((e) =>
+      e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : [],
+    );
+    assert.ok(
+      rawAttempts.every((a) => a === 1),
+      `raw bad input: activity attempts ${rawAttempts.join(', ')}`,
     );
   });
 

@@ -30,6 +30,12 @@ const THRESHOLD = 0.999999;
 const FAAS = { coldStartExtraMs: 2_000, keepAliveMs: 600_000, memoryMb: 512, stageMemoryMb: {} };
 /** VM executions not started within this long go serverless (stage 2 of the overflow test). */
 const OVERFLOW_AFTER_MS = 300;
+/**
+ * Stage start-to-close in the first suite: a generous ceiling, not the 3 s of TEST_CONFIG. The all-faas test counts
+ * cold starts and instances, which a retried attempt changes; a worker that is gone is still noticed by the
+ * heartbeat timeout, which this does not change.
+ */
+const STAGE_TIMEOUT_MS = 60_000;
 
 function assertSameAsDirect(result: InferenceResult, direct: DirectResult, what: string): void {
   assert.equal(result.label, direct.label, `${what}: label`);
@@ -58,7 +64,13 @@ describe('routing plans on a real stack', () => {
   let split: DatasetSplit;
 
   before(async () => {
-    t = await startTestStack({ timeScale: TIME_SCALE, faas: { ...FAAS, accountConcurrency: 4 } });
+    // A stage attempt is timed out only when something is broken (STAGE_TIMEOUT_MS), not when a real cold start
+    // is slow on a loaded machine: a retried cold start would answer warm, or from a second instance.
+    t = await startTestStack({
+      timeScale: TIME_SCALE,
+      faas: { ...FAAS, accountConcurrency: 4 },
+      stages: { timeoutMs: STAGE_TIMEOUT_MS },
+    });
     direct = await createDirectPipeline(MODEL);
     split = loadSplit(loadManifest(MODEL), 'test');
   });
@@ -70,7 +82,7 @@ describe('routing plans on a real stack', () => {
 
   // First in the file: no function has an instance yet, so the first call of each is cold.
   test('all-faas: every stage runs serverless; the first call of each function is cold, later ones warm', async () => {
-    await publishPlan(t.nc, planFromSpec('all-faas', MODEL, STAGES, Date.now()), STAGES);
+    await publishPlan(t.nc, planFromSpec('all-faas', MODEL, STAGES, Date.now()), STAGES, t.client);
     const picks = await deepSamples(direct, split, 5, 51);
     const results: InferenceResult[] = [];
     // One at a time: each function then has one instance, idle whenever the next call comes.
@@ -98,7 +110,7 @@ describe('routing plans on a real stack', () => {
   });
 
   test('vm-prefix:2 sends exactly stages 1-2 to VMs and 3-4 serverless; events and bills agree', async (ctx) => {
-    await publishPlan(t.nc, planFromSpec('vm-prefix:2', MODEL, STAGES, Date.now()), STAGES);
+    await publishPlan(t.nc, planFromSpec('vm-prefix:2', MODEL, STAGES, Date.now()), STAGES, t.client);
     const picks = sampleIndices(split.images.length, 30, 53);
     const results = await Promise.all(
       picks.map((i) => t.client.infer(split.images[i]!, { model: MODEL, threshold: THRESHOLD })),
@@ -113,9 +125,11 @@ describe('routing plans on a real stack', () => {
       assert.equal(s.overflowed, undefined);
     }
 
-    // A stage attempt that timed out (a slow cold start on a busy machine) and was retried may still have run to
-    // the end: its event and invocation exist too. So per executed stage: at least one of each, at most one per
-    // attempt, all on the record's backend, and the answering attempt's on the record's worker.
+    // Stage events carry one message id per (workflow run, stage) (stageEventMsgId), so JetStream keeps exactly one
+    // event per executed stage however many attempts ran: the first to publish. A stage attempt that timed out (a
+    // slow cold start on a busy machine) and was retried may still have run to the end and published first; then
+    // the event is that earlier attempt's and the answering attempt's was dropped as a duplicate. Invocations are
+    // not deduplicated (a cloud bills every one): at least one, at most one per attempt.
     const events = byQuery(await readAllStageEvents(t.nc));
     const ids = new Set(results.map((r) => r.queryId));
     const invoked = (await readAllBillingEvents(t.nc)).filter(
@@ -124,26 +138,16 @@ describe('routing plans on a real stack', () => {
     for (const r of results) {
       const list = events.get(r.queryId) ?? [];
       assert.deepEqual(
-        [...new Set(list.map((e) => e.stage))],
+        list.map((e) => e.stage),
         r.stages.map((s) => s.stage),
-        `query ${r.queryId}: events for exactly the executed stages`,
+        `query ${r.queryId}: exactly one event per executed stage`,
       );
       for (const s of r.stages) {
-        const mine = list.filter((e) => e.stage === s.stage);
-        assert.ok(mine.length <= s.attempt, `query ${r.queryId} stage ${s.stage}: ${mine.length} events`);
-        assert.ok(
-          mine.every((e) => e.backend === s.backend),
-          `query ${r.queryId} stage ${s.stage}: event backends ${mine.map((e) => e.backend).join(', ')}`,
-        );
-        // Events are deduplicated per workflow run and stage: when an earlier attempt also ran to the end, its
-        // event stands for the stage and the answering attempt's is dropped.
-        const answering = mine.find((e) => e.attempt === s.attempt);
-        if (answering) assert.equal(answering.worker, s.worker, 'the answering attempt');
-        else
-          assert.ok(
-            mine.some((e) => e.attempt < s.attempt),
-            `stage ${s.stage}: an earlier attempt's event`,
-          );
+        const [only] = list.filter((e) => e.stage === s.stage);
+        assert.ok(only, `query ${r.queryId} stage ${s.stage}: its event`);
+        assert.equal(only.backend, s.backend, `query ${r.queryId} stage ${s.stage}: event backend`);
+        if (only.attempt === s.attempt) assert.equal(only.worker, s.worker, 'the answering attempt published it');
+        else assert.ok(only.attempt < s.attempt, `stage ${s.stage}: an earlier attempt (${only.attempt}) published it`);
         const bills = invoked.filter((e) => e.queryId === r.queryId && e.stage === s.stage);
         if (s.backend === 'vm') {
           assert.equal(bills.length, 0, `query ${r.queryId} stage ${s.stage}: a VM execution invokes nothing`);
@@ -163,10 +167,18 @@ describe('routing plans on a real stack', () => {
       invoked.every((e) => e.stage === 3 || e.stage === 4),
       `invoked stages: ${[...new Set(invoked.map((e) => e.stage))].join(', ')}`,
     );
+    // One invocation per serverless attempt that reached its function, at least one per execution: exact when
+    // nothing was retried, bounded by the attempts otherwise.
     const retried = records.filter((s) => s.attempt > 1).length;
-    const serverless = records.filter((s) => s.backend === 'faas').length;
-    if (retried === 0) assert.equal(invoked.length, serverless, 'one faas.invoked per serverless stage execution');
-    ctx.diagnostic(`${serverless} serverless executions, ${invoked.length} invocations, ${retried} retried attempts`);
+    const serverless = records.filter((s) => s.backend === 'faas');
+    const attempts = serverless.reduce((n, s) => n + s.attempt, 0);
+    assert.ok(
+      invoked.length >= serverless.length && invoked.length <= attempts,
+      `${invoked.length} invocations for ${serverless.length} serverless executions (${attempts} attempts)`,
+    );
+    ctx.diagnostic(
+      `${serverless.length} serverless executions, ${invoked.length} invocations, ${retried} retried attempts`,
+    );
   });
 
   test('overflow: stage-2 executions a frozen VM pool does not start within 300 ms run serverless', async (ctx) => {
@@ -175,7 +187,7 @@ describe('routing plans on a real stack', () => {
       source: 'test:overflow-stage-2',
     };
     plan.stages = plan.stages.map((r) => (r.stage === 2 ? { ...r, overflowAfterMs: OVERFLOW_AFTER_MS } : r));
-    await publishPlan(t.nc, plan, STAGES);
+    await publishPlan(t.nc, plan, STAGES, t.client);
     const vm = (await callPoolsApi(t.nc, { op: 'list' })).vms.find(
       (v) => v.model === MODEL && v.stage === 2 && v.state === 'ready',
     );

@@ -4,7 +4,8 @@
  * results equal to in-process ONNX runs, an instance dying mid-request, billing events matching the invocations,
  * and the faas gateway (activity and workers).
  *
- * Time scale 10: the 1 000 ms cold-start extra waits 100 ms of wall time, the 20 000 ms keep-alive 2 s.
+ * Time scale 10: the 1 000 ms cold-start extra waits 100 ms of wall time, the 50 000 ms keep-alive 5 s (the tests
+ * that follow one another on a warm instance need it to outlive a stall of the machine; the reclaim test waits it).
  */
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -39,7 +40,7 @@ import { startTestStack, type TestStack } from '../helpers/test-stack';
 
 const MODEL = 'mnist-ee';
 const TIME_SCALE = 10;
-const KEEP_ALIVE_MS = 20_000;
+const KEEP_ALIVE_MS = 50_000;
 const COLD_START_EXTRA_MS = 1_000;
 const CONCURRENCY = 2;
 const STAGE_MEMORY = { '2': 1024 };
@@ -221,20 +222,21 @@ describe('local serverless platform on a real stack', () => {
     );
   });
 
-  test('an idle instance is reclaimed after the keep-alive (20 000 ms / 10 = 2 s wall); the next call is cold again', async () => {
+  test('an idle instance is reclaimed after the keep-alive (50 000 ms / 10 = 5 s wall), not before; the next call is cold again', async () => {
     const lastUse = platform.list().find((i) => i.instanceId === firstInstance)?.lastUsedAt;
     assert.ok(lastUse, 'the instance is idle');
-    await waitFor('reclaim', 6_000, () =>
+    // Not before the keep-alive (a timer can only fire late, never early); how late is the machine's load, so the
+    // wait has a generous ceiling instead of an upper bound.
+    await waitFor('reclaim', 60_000, () =>
       platform.list().some((i) => i.instanceId === firstInstance) ? undefined : true,
     );
     const elapsed = Date.now() - lastUse;
     assert.ok(elapsed >= KEEP_ALIVE_MS / TIME_SCALE - 50, `reclaimed after ${elapsed} ms`);
-    assert.ok(elapsed < KEEP_ALIVE_MS / TIME_SCALE + 1_500, `reclaimed after ${elapsed} ms`);
-    const reclaimed = await waitFor('reclaimed event', 2_000, () =>
+    const reclaimed = await waitFor('reclaimed event', 30_000, () =>
       billing.find((e) => e.type === 'faas.instance.reclaimed' && e.instanceId === firstInstance),
     );
     assert.equal(reclaimed.type === 'faas.instance.reclaimed' && reclaimed.reason, 'keep-alive');
-    await waitFor('stage-2 instance reclaimed too', 4_000, () => (platform.list().length === 0 ? true : undefined));
+    await waitFor('stage-2 instance reclaimed too', 60_000, () => (platform.list().length === 0 ? true : undefined));
 
     const again = await invoke(1, inlineTensor(image, [1, 1, 28, 28]));
     assert.equal(again.coldStart, true);
@@ -277,13 +279,15 @@ describe('local serverless platform on a real stack', () => {
         runStage,
         input,
       );
+    const before = new Set(platform.list().map((i) => i.instanceId));
     const out = await run(stageInput(1, inlineTensor(image, [1, 1, 28, 28])));
     assert.equal(out.backend, 'faas');
-    assert.equal(typeof out.coldStart, 'boolean');
+    // Cold exactly when the instance that answered did not exist before the call.
+    assert.equal(out.coldStart, !before.has(out.instanceId!), `instance ${out.instanceId}`);
     assert.ok(out.instanceId && out.worker === out.instanceId);
     assert.ok(out.billedMs !== undefined && out.billedMs >= 1);
     assertSameAsDirect(out, directResult, 1);
-    ran.push({ instanceId: out.instanceId, coldStart: out.coldStart!, memoryMb: DEFAULT_MEMORY, stage: 1 });
+    ran.push({ instanceId: out.instanceId, coldStart: out.coldStart, memoryMb: DEFAULT_MEMORY, stage: 1 });
 
     // A 27x27 image: the instance rejects it, the gateway fails the activity for good.
     let caught: unknown;
@@ -325,7 +329,6 @@ describe('local serverless platform on a real stack', () => {
     assert.ok(pid);
     // Freeze the instance so the request is in progress when it dies.
     process.kill(pid, 'SIGSTOP');
-    const t0 = Date.now();
     const pending = platform.invoke(
       { model: MODEL, stage: 1 },
       stageInput(1, inlineTensor(image, [1, 1, 28, 28])),
@@ -334,8 +337,8 @@ describe('local serverless platform on a real stack', () => {
     await sleep(300);
     assert.equal(platform.list().find((i) => i.instanceId === id)?.state, 'busy');
     process.kill(pid, 'SIGKILL');
+    // Detected by the exit, not by the request timeout: a timeout would reject with another error.
     await assert.rejects(pending, (err: unknown) => err instanceof FunctionInstanceLostError);
-    assert.ok(Date.now() - t0 < t.config.stages.timeoutMs, 'detected by the exit, not by the request timeout');
     assert.equal(
       platform.list().find((i) => i.instanceId === id),
       undefined,
@@ -428,15 +431,18 @@ describe('local serverless platform on a real stack', () => {
 
   test('close() stops every instance process', async () => {
     await invoke(1, inlineTensor(image, [1, 1, 28, 28]));
-    const pids = platform.list().map((i) => platform.pidOf(i.instanceId)!);
+    const open = platform.list().map((i) => i.instanceId);
+    const pids = open.map((id) => platform.pidOf(id)!);
     assert.ok(pids.length >= 1);
     await platform.close();
     assert.deepEqual(platform.list(), []);
     for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} stopped`);
-    const closed = await waitFor('reclaimed events', 2_000, () => {
-      const ids = billing.filter((e) => e.type === 'faas.instance.reclaimed').map((e) => e.instanceId);
-      return pids.length > 0 && ids.length >= 1 ? ids : undefined;
-    });
-    assert.ok(closed.length >= pids.length);
+    // Each instance open at close() is reported reclaimed (its bill ends): by id, not by counting every reclaim of
+    // the file, which earlier tests' keep-alive reclaims would satisfy.
+    const reclaimed = () =>
+      new Set(billing.filter((e) => e.type === 'faas.instance.reclaimed').map((e) => e.instanceId));
+    await waitFor('a reclaimed event for every closed instance', 30_000, () =>
+      open.every((id) => reclaimed().has(id)) ? true : undefined,
+    );
   });
 });

@@ -158,7 +158,7 @@ describe('metrics and traces on the real stack', () => {
   });
 
   test("a serverless stage's trace goes on into the function instance that ran it", async () => {
-    await publishPlan(t.nc, planFromSpec('all-faas', MODEL, STAGES, Date.now()), STAGES);
+    await publishPlan(t.nc, planFromSpec('all-faas', MODEL, STAGES, Date.now()), STAGES, t.client);
     const queryId = `traced-faas-${Date.now()}`;
     const result = await t.client.infer(images[0]!, { model: MODEL, queryId });
     assert.deepEqual(result.backends, ['faas']);

@@ -10,8 +10,8 @@ import { callPoolsApi } from '../../infra/pools-api';
 import { readBillingEvents } from '../../billing/reader';
 import { loadSplit } from '../../models/dataset';
 import { loadManifest } from '../../models/manifest';
-import { startTestStack, type TestStack } from '../helpers/test-stack';
 import { waitUntil } from '../helpers/wait-until';
+import { startTestStack, type TestStack } from '../helpers/test-stack';
 
 const MODEL = 'mnist-ee';
 let t: TestStack;

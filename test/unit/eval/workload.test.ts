@@ -350,16 +350,14 @@ describe('arrivalTimesMs', () => {
     }
   });
 
-  test('on WITS (45,000 s, 6.4 M requests) every placement is sorted, complete and fast', () => {
+  // Its speed (2 s per placement at most) is a benchmark target: bench/sim-speed.ts measures it.
+  test('on WITS (45,000 s, 6.4 M requests) every placement is sorted and complete', () => {
     const wits = loadTrace('wits');
     for (const p of ['uniform', 'random', 'epoch-start'] as const) {
-      const start = performance.now();
       const times = arrivalTimesMs(wits, p, 1);
-      const elapsed = performance.now() - start;
       assert.equal(times.length, 6_432_107);
       assert.ok(isSorted(times), p);
       assert.ok(times[times.length - 1]! < 45_000_000);
-      assert.ok(elapsed < 2000, `${p} took ${elapsed.toFixed(0)} ms`);
     }
   });
 });

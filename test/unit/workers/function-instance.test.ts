@@ -43,11 +43,22 @@ const store: ActivationStore = {
   },
 };
 
-function deps(): StageActivityDeps & { events: { events: StageEvent[] } } {
+/** Wall ms the slow runner and store of `deps({ slowMs })` take per call, so a duration has a known floor. */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function deps(o: { slowMs?: number } = {}): StageActivityDeps & { events: { events: StageEvent[] } } {
   const events: StageEvent[] = [];
+  const slow = o.slowMs ?? 0;
   return {
-    served: { model: 'm', stage: 1, stages: 2, inputDims: [-1, 2], backend: 'faas', runner },
-    store,
+    served: {
+      model: 'm',
+      stage: 1,
+      stages: 2,
+      inputDims: [-1, 2],
+      backend: 'faas',
+      runner: slow ? { ...runner, run: async (...a) => (await sleep(slow), runner.run(...a)) } : runner,
+    },
+    store: slow ? { ...store, fetch: async (ref, where) => (await sleep(slow), store.fetch(ref, where)) } : store,
     events: { events, publish: async (e: StageEvent) => void events.push(e) },
     worker: 'inst-1',
   };
@@ -71,27 +82,33 @@ function request(overrides: Partial<StageInput> = {}): FunctionRequest {
 
 describe('handleInvocation', () => {
   test('runs the stage as the faas backend and reports the handler duration', async () => {
-    const d = deps();
+    // A store fetch and a stage run of 20 ms each: the handler took at least 40 ms, and at most what the caller saw.
+    const d = deps({ slowMs: 20 });
+    const t0 = performance.now();
     const reply = await handleInvocation(JSON.stringify(request()), d);
+    const wall = performance.now() - t0;
     assert.ok(reply.ok, JSON.stringify(reply));
     assert.equal(reply.output.backend, 'faas');
     assert.equal(reply.output.worker, 'inst-1');
     assert.equal(reply.output.taskQueue, 'm.stage-1.faas');
     assert.equal(reply.output.label, 2);
     assert.equal(reply.output.exited, false);
-    assert.ok(reply.durationMs >= 0);
+    assert.ok(reply.durationMs >= 40 - 1 && reply.durationMs <= wall + 1, `${reply.durationMs} ms (wall ${wall})`);
     assert.equal(d.events.events.length, 1);
     assert.equal(d.events.events[0]!.backend, 'faas');
   });
 
   test('bad input (wrong dims) is a non-retryable InvalidInputError, with the duration for billing', async () => {
     const raw = JSON.stringify(request({ activation: inlineTensor(new Float32Array(3), [1, 3]) }));
-    const reply = await handleInvocation(raw, deps());
+    const t0 = performance.now();
+    const reply = await handleInvocation(raw, deps({ slowMs: 20 }));
+    const wall = performance.now() - t0;
     assert.equal(reply.ok, false);
-    if (reply.ok) return;
+    assert.ok(!reply.ok);
     assert.equal(reply.error.type, 'InvalidInputError');
     assert.equal(reply.error.nonRetryable, true);
-    assert.ok(reply.durationMs >= 0);
+    // The 20 ms fetch of the activation came before the shape check, and is billed.
+    assert.ok(reply.durationMs >= 20 - 1 && reply.durationMs <= wall + 1, `${reply.durationMs} ms (wall ${wall})`);
   });
 
   test('a message that is not a request is non-retryable bad input', async () => {
