@@ -7,9 +7,6 @@ import type { NatsConnection } from 'nats';
 import type { BillingPublisher } from '../billing/publisher';
 import type { SerflowConfig } from '../common/config';
 import type { ServerlessPlatform, VmPoolProvider } from '../infra/providers';
-import { createAsgVmProvider } from './aws/asg-provider';
-import { createLambdaPlatform } from './aws/lambda-platform';
-import { createKubernetesVmProvider } from './kubernetes/deployment-provider';
 import { CHILD_MAIN_SCRIPT } from './local/processes';
 import { createLocalServerlessPlatform } from './local/serverless-platform';
 import { createLocalVmProvider } from './local/vm-provider';
@@ -47,7 +44,10 @@ export async function createCloudProviders(deps: CloudProviderDeps): Promise<Clo
         vms: await createLocalVmProvider({ ...deps, workerScript: CHILD_MAIN_SCRIPT }),
         platform: localFunctions(),
       };
-    case 'kubernetes':
+    case 'kubernetes': {
+      // Each cloud's SDK and adapters load only where that cloud is chosen (the AWS SDK alone takes ~0.3 s).
+      const { createKubernetesVmProvider } = await import('./kubernetes/deployment-provider');
+      const { createLambdaPlatform } = await import('./aws/lambda-platform');
       return {
         vms: await createKubernetesVmProvider({ config, billing: deps.billing, nc: deps.nc }),
         platform:
@@ -55,10 +55,14 @@ export async function createCloudProviders(deps: CloudProviderDeps): Promise<Clo
             ? createLambdaPlatform({ config, billing: deps.billing })
             : localFunctions(),
       };
-    case 'aws':
+    }
+    case 'aws': {
+      const { createAsgVmProvider } = await import('./aws/asg-provider');
+      const { createLambdaPlatform } = await import('./aws/lambda-platform');
       return {
         vms: await createAsgVmProvider({ config, nc: deps.nc, billing: deps.billing }),
         platform: createLambdaPlatform({ config, billing: deps.billing }),
       };
+    }
   }
 }

@@ -16,13 +16,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, type SerflowConfig } from '../../common/config';
-import { runAutoscaler } from '../../autoscaler/service';
 import { parsePolicy } from '../../autoscaler/types';
 import { WHOLE_MODEL_STAGE } from '../../common/naming';
-import { runFunctionInstance } from '../../workers/function-instance';
-import { runStageWorker } from '../../workers/stage-worker';
-import { runWorkflowWorker } from '../../workers/workflow-worker';
-import { runCloudAgent } from './cloud-agent';
 import { configureLogRotation, exitWithParent, rotateOwnLogFromEnv } from './processes';
 import { startProcessTelemetry, type ProcessTelemetry } from '../../infra/telemetry';
 import { log } from '../../infra/logger';
@@ -102,6 +97,9 @@ async function runFunction(values: ChildArgs, config: SerflowConfig): Promise<vo
     );
   }
   const natsUrl = natsUrlOf(values, config);
+  // Each role loads only its own code (below, here): a VM or function instance starts without the cloud agent's
+  // cloud SDKs or the autoscaler, which every start would otherwise pay for.
+  const { runFunctionInstance } = await import('../../workers/function-instance');
   await runFunctionInstance({ config, natsUrl, model: values.model, stage, lastStage, instanceId });
 }
 
@@ -124,6 +122,7 @@ async function main(): Promise<void> {
     telemetry.logger.info({ args: process.argv.slice(3) }, 'starting');
   }
   if (role === 'workflow') {
+    const { runWorkflowWorker } = await import('../../workers/workflow-worker');
     await runWorkflowWorker({ config, ...addresses(values, config) });
   } else if (role === 'stage') {
     const stage = values.stage === 'all' ? WHOLE_MODEL_STAGE : Number(values.stage);
@@ -138,11 +137,13 @@ async function main(): Promise<void> {
           bootUntil: Number(values['boot-until'] ?? 0),
         }
       : undefined;
+    const { runStageWorker } = await import('../../workers/stage-worker');
     await runStageWorker({ config, ...addresses(values, config), model: values.model, stage, vm });
     // As for a function instance: ONNX Runtime's thread pool may keep the process alive, and the VM has ended its bill.
     await exitAfterTelemetry(0);
   } else if (role === 'autoscaler') {
     if (!values.model) throw new Error('autoscaler needs --model NAME');
+    const { runAutoscaler } = await import('../../autoscaler/service');
     await runAutoscaler({
       config,
       natsUrl: natsUrlOf(values, config),
@@ -155,6 +156,7 @@ async function main(): Promise<void> {
     if (initialVms !== undefined && !(Number.isInteger(initialVms) && initialVms >= 0)) {
       throw new Error(`--initial-vms must be a whole number >= 0, got ${values['initial-vms']}`);
     }
+    const { runCloudAgent } = await import('./cloud-agent');
     await runCloudAgent({ config, ...addresses(values, config), models, logDir: values['log-dir'], initialVms });
   } else if (role === 'function') {
     await runFunction(values, config);
